@@ -1,0 +1,61 @@
+"""Recursive splitting along a separator hierarchy, merged greedily up to ``max_tokens``.
+
+Hierarchy: section starts (heading elements), block starts (paragraphs, tables, code, lists from
+the parser), blank lines, line breaks, sentence ends, whitespace, and finally token boundaries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from chunkwise.chunking import BaseChunker, content_spans
+from chunkwise.packing import Level, Packer, add_overlap, positions_level, regex_level
+from chunkwise.types import Chunk, Document
+
+PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+LINE = re.compile(r"\n\s*")
+SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
+WHITESPACE = re.compile(r"\s+")
+
+
+def structure_levels(doc: Document) -> list[Level]:
+    """Cut levels from the parser's elements, coarsest first; empty for plain text."""
+    levels: list[Level] = []
+    headings = [e.start for e in doc.elements if e.kind == "heading"]
+    if headings:
+        levels.append(positions_level(headings))
+    blocks = [e.start for e in doc.elements if e.kind not in ("heading",)]
+    if blocks:
+        levels.append(positions_level(blocks))
+    return levels
+
+
+def text_levels(text: str) -> list[Level]:
+    return [
+        regex_level(PARAGRAPH, text),
+        regex_level(LINE, text),
+        regex_level(SENTENCE_END, text),
+        regex_level(WHITESPACE, text),
+    ]
+
+
+class RecursiveChunker(BaseChunker):
+    name = "recursive"
+
+    def chunk(self, doc: Document) -> Iterator[Chunk]:
+        text = doc.text
+        levels = structure_levels(doc) + text_levels(text)
+        packer = Packer(text, self.tokenizer, self.config.max_tokens, levels)
+        spans, counts = packer.pack(content_spans(doc, self.config.keep_furniture))
+        if self.config.overlap:
+            spans, counts = add_overlap(
+                text,
+                spans,
+                counts,
+                self.tokenizer,
+                packer.index,
+                self.config.overlap,
+                self.config.max_tokens,
+            )
+        yield from self.build(doc, spans, counts)

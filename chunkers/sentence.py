@@ -1,0 +1,84 @@
+"""General-purpose sentences grouped up to ``max_tokens``.
+
+The splitter is a fast rule-based one for ordinary prose (abbreviations, initials, decimals,
+closing quotes, ellipses, paragraph breaks); legal text has its own in ``chunkers/legal.py``.
+A sentence longer than the cap is split at whitespace, then at token boundaries.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from chunkwise.chunking import BaseChunker, content_spans
+from chunkwise.packing import Packer, add_overlap, positions_level, regex_level
+from chunkwise.types import Chunk, Document
+
+ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms dr prof sr jr st mt ft vs etc e.g i.e cf al fig figs eq eqs no nos vol vols pp p
+    inc ltd co corp dept univ assn bros est approx jan feb mar apr jun jul aug sep sept oct nov dec
+    mon tue tues wed thu thur thurs fri sat sun gen col lt sgt capt cmdr adm gov sen rep rev hon
+    ave blvd rd u.s u.k a.m p.m ph.d m.d b.a m.a ed eds op cit ca viz
+    """.split()
+)
+
+# Terminal punctuation, optional closing quotes/brackets, whitespace, then something that can
+# start a sentence.
+_CANDIDATE = re.compile(r"""([.!?…]+)(["'”’»)\]]*)(\s+)(?=["'“‘«(\[]?[\w¿¡])""")
+_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+_WORD_BEFORE = re.compile(r"([\w.]+)$")
+_WHITESPACE = re.compile(r"\s+")
+
+
+def sentence_starts(text: str, start: int = 0, end: int | None = None) -> list[int]:
+    """Offsets where a new sentence starts within text[start:end] (excluding ``start``)."""
+    end = len(text) if end is None else end
+    cuts: set[int] = set()
+    for m in _PARAGRAPH.finditer(text, start, end):
+        if start < m.end() < end:
+            cuts.add(m.end())
+    for m in _CANDIDATE.finditer(text, start, end):
+        pos = m.end()
+        if not start < pos < end:
+            continue
+        if m.group(1) == ".":
+            w = _WORD_BEFORE.search(text, max(start, m.start() - 40), m.start())
+            word = w.group(1).lower() if w else ""
+            if word.rstrip(".") in ABBREVIATIONS:
+                continue
+            # Initials ("J. R. R. Tolkien") and single letters ("item a.") are not sentence ends.
+            if len(word) == 1 and word.isalpha():
+                continue
+            nxt = text[pos : pos + 1]
+            # "3.5" never matches (no whitespace); "p. 12" or "no. 3" handled above; a lower-case
+            # continuation after a period is almost always an abbreviation we do not know.
+            if nxt.islower():
+                continue
+        cuts.add(pos)
+    return sorted(cuts)
+
+
+class SentenceChunker(BaseChunker):
+    name = "sentence"
+
+    def chunk(self, doc: Document) -> Iterator[Chunk]:
+        text = doc.text
+        regions = content_spans(doc, self.config.keep_furniture)
+        starts: list[int] = []
+        for a, b in regions:
+            starts.extend(sentence_starts(text, a, b))
+        levels = [positions_level(starts), regex_level(_WHITESPACE, text)]
+        packer = Packer(text, self.tokenizer, self.config.max_tokens, levels)
+        spans, counts = packer.pack(regions)
+        if self.config.overlap:
+            spans, counts = add_overlap(
+                text,
+                spans,
+                counts,
+                self.tokenizer,
+                packer.index,
+                self.config.overlap,
+                self.config.max_tokens,
+            )
+        yield from self.build(doc, spans, counts)

@@ -1,0 +1,3 @@
+"""chunkwise: turn folders of documents into retrieval-ready chunks."""
+
+__version__ = "0.1.0"

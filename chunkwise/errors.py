@@ -1,0 +1,77 @@
+"""Error types and the one-line error record every failed document becomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+class ChunkwiseError(Exception):
+    """Base class for errors the tool reports to users."""
+
+
+class UsageError(ChunkwiseError):
+    """Bad options or arguments: exit code 2."""
+
+
+class DocumentError(ChunkwiseError):
+    """A single document could not be processed; the batch goes on.
+
+    `stage` is one of read, parse, chunk, embed, write.
+    """
+
+    stage = "parse"
+
+    def __init__(self, message: str, *, stage: str | None = None) -> None:
+        super().__init__(message)
+        if stage is not None:
+            self.stage = stage
+
+
+class ParseError(DocumentError):
+    stage = "parse"
+
+
+class UnsupportedFormat(DocumentError):
+    stage = "read"
+
+
+class ChunkError(DocumentError):
+    stage = "chunk"
+
+
+class EmbedError(DocumentError):
+    stage = "embed"
+
+
+class MissingExtra(UsageError):
+    """A component needs an optional dependency group that is not installed."""
+
+    def __init__(self, what: str, extra: str, module: str) -> None:
+        super().__init__(
+            f"{what} needs the '{extra}' extra (missing module '{module}'): "
+            f"pip install 'chunkwise[{extra}]'"
+        )
+        self.extra = extra
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorRecord:
+    source: str
+    stage: str
+    error: str
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "stage": self.stage,
+            "error": self.error,
+            "message": self.message,
+        }
+
+    @classmethod
+    def from_exception(cls, source: str, exc: BaseException, stage: str | None = None) -> ErrorRecord:
+        st = stage or getattr(exc, "stage", None) or "parse"
+        msg = " ".join(str(exc).split()) or exc.__class__.__name__
+        return cls(source=source, stage=st, error=exc.__class__.__name__, message=msg)

@@ -1,0 +1,264 @@
+"""Size-capped splitting of character spans, shared by the text chunkers.
+
+The document is tokenized once; the token count of a span is then estimated as the number of tokens
+that start inside it, which is additive over adjacent spans, so splitting and greedy merging cost
+array look-ups, not tokenizer calls. Every final chunk is then counted exactly, and the rare chunk
+whose exact count exceeds the cap (BPE merges differ at its edges) is split again by exact counts.
+That keeps the hard guarantee — no chunk over ``max_tokens`` — at the price of one extra encode.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from chunkwise.tokenizers import Tokenizer
+
+Span = tuple[int, int]
+# Returns cut positions strictly inside (start, end), sorted.
+Level = Callable[[int, int], list[int]]
+
+_WS = re.compile(r"\s+")
+
+
+class TokenIndex:
+    """Token start offsets of one text, for additive span counts."""
+
+    def __init__(self, text: str, tokenizer: Tokenizer) -> None:
+        self.text = text
+        self.tokenizer = tokenizer
+        starts, ends = tokenizer.offsets(text)
+        self.starts = starts
+        self.ends = ends
+
+    def count(self, a: int, b: int) -> int:
+        s = self.starts
+        return int(np.searchsorted(s, b, "left") - np.searchsorted(s, a, "left"))
+
+    def counts(self, bounds: Sequence[int]) -> list[int]:
+        idx = np.searchsorted(self.starts, np.asarray(bounds, dtype=np.int64), "left")
+        return np.diff(idx).tolist()
+
+    def token_cuts(self, a: int, b: int, size: int) -> list[int]:
+        """Positions that cut [a, b) into runs of ``size`` tokens, on token starts."""
+        i0 = int(np.searchsorted(self.starts, a, "left"))
+        i1 = int(np.searchsorted(self.starts, b, "left"))
+        out = []
+        for i in range(i0 + size, i1, size):
+            pos = int(self.starts[i])
+            if a < pos < b and (not out or pos > out[-1]):
+                out.append(pos)
+        return out
+
+
+def regex_level(pattern: re.Pattern[str], text: str) -> Level:
+    """A level that cuts after every match of ``pattern``."""
+
+    def cuts(a: int, b: int) -> list[int]:
+        return [m.end() for m in pattern.finditer(text, a, b) if a < m.end() < b]
+
+    return cuts
+
+
+def positions_level(positions: Sequence[int]) -> Level:
+    """A level that cuts at fixed positions (element starts, sentence ends...)."""
+    import bisect
+
+    pos = sorted(set(positions))
+
+    def cuts(a: int, b: int) -> list[int]:
+        lo = bisect.bisect_right(pos, a)
+        hi = bisect.bisect_left(pos, b)
+        return pos[lo:hi]
+
+    return cuts
+
+
+def trim(text: str, a: int, b: int) -> Span:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+class Packer:
+    """Recursive split-then-merge of spans under a token cap."""
+
+    def __init__(
+        self,
+        text: str,
+        tokenizer: Tokenizer,
+        max_tokens: int,
+        levels: Sequence[Level],
+        index: TokenIndex | None = None,
+    ) -> None:
+        self.text = text
+        self.tokenizer = tokenizer
+        self.max = max_tokens
+        self.levels = list(levels)
+        self.index = index or TokenIndex(text, tokenizer)
+
+    # -- planning with additive counts -------------------------------------------------------
+    def split(self, a: int, b: int, level: int = 0) -> list[tuple[int, int, int]]:
+        n = self.index.count(a, b)
+        if n <= self.max:
+            return [(a, b, n)]
+        while level < len(self.levels):
+            cuts = self.levels[level](a, b)
+            if cuts:
+                break
+            level += 1
+        else:
+            cuts = self.index.token_cuts(a, b, self.max)
+            if not cuts:
+                return [(a, b, n)]
+            bounds = [a, *cuts, b]
+            return [
+                (s, e, c)
+                for s, e, c in zip(bounds, bounds[1:], self.index.counts(bounds), strict=False)
+            ]
+        bounds = [a, *cuts, b]
+        counts = self.index.counts(bounds)
+        pieces: list[tuple[int, int, int]] = []
+        for s, e, c in zip(bounds, bounds[1:], counts, strict=False):
+            if c <= self.max:
+                pieces.append((s, e, c))
+            else:
+                pieces.extend(self.split(s, e, level + 1))
+        return merge(pieces, self.max)
+
+    # -- exact finishing ---------------------------------------------------------------------
+    def pack(self, spans: Sequence[Span]) -> tuple[list[Span], list[int]]:
+        """Split and merge each span; return trimmed chunks with exact token counts."""
+        planned: list[Span] = []
+        for a, b in spans:
+            for s, e, _ in self.split(a, b):
+                s, e = trim(self.text, s, e)
+                if s < e:
+                    planned.append((s, e))
+        return self.finish(planned)
+
+    def finish(self, planned: Sequence[Span]) -> tuple[list[Span], list[int]]:
+        counts = self.tokenizer.count_batch([self.text[a:b] for a, b in planned])
+        out: list[Span] = []
+        out_counts: list[int] = []
+        for (a, b), c in zip(planned, counts, strict=True):
+            if c <= self.max:
+                out.append((a, b))
+                out_counts.append(c)
+            else:
+                for s, e, n in self.split_exact(a, b):
+                    out.append((s, e))
+                    out_counts.append(n)
+        return out, out_counts
+
+    def split_exact(self, a: int, b: int) -> list[tuple[int, int, int]]:
+        """Split [a, b) counting exactly: prefer whitespace, shrink by a token until it fits."""
+        text = self.text
+        out: list[tuple[int, int, int]] = []
+        while a < b:
+            a, b = trim(text, a, b)
+            if a >= b:
+                break
+            sub = text[a:b]
+            n = self.tokenizer.count(sub)
+            if n <= self.max:
+                out.append((a, b, n))
+                break
+            starts, _ = self.tokenizer.offsets(sub)
+            # Longest prefix of about max tokens, pulled back to the last whitespace if any.
+            limit = int(starts[self.max]) if len(starts) > self.max else len(sub)
+            end = _last_ws_cut(sub, limit)
+            while True:
+                s, e = trim(text, a, a + end)
+                n = self.tokenizer.count(text[s:e]) if s < e else 0
+                if n <= self.max or end <= 1:
+                    break
+                end = _shrink(sub, starts, end)
+            if s >= e:
+                # Whitespace-only prefix: skip it.
+                a = a + max(end, 1)
+                continue
+            out.append((s, e, n))
+            a = a + end
+        return out
+
+
+def _last_ws_cut(sub: str, limit: int) -> int:
+    m = None
+    for m in _WS.finditer(sub, 0, limit):
+        pass
+    if m is not None and m.start() > 0 and m.end() <= limit:
+        return m.end()
+    return max(limit, 1)
+
+
+def _shrink(sub: str, starts: np.ndarray, end: int) -> int:
+    """Next smaller cut: the previous token start before ``end`` (at least one character)."""
+    i = int(np.searchsorted(starts, end, "left")) - 1
+    while i >= 0 and int(starts[i]) >= end:
+        i -= 1
+    if i <= 0:
+        return max(1, end - 1)
+    return max(1, int(starts[i]))
+
+
+def merge(pieces: Sequence[tuple[int, int, int]], max_tokens: int) -> list[tuple[int, int, int]]:
+    """Greedily merge adjacent pieces while the additive count stays within the cap."""
+    out: list[tuple[int, int, int]] = []
+    cur_s = cur_e = cur_c = -1
+    for s, e, c in pieces:
+        if cur_s < 0:
+            cur_s, cur_e, cur_c = s, e, c
+        elif cur_c + c <= max_tokens:
+            cur_e, cur_c = e, cur_c + c
+        else:
+            out.append((cur_s, cur_e, cur_c))
+            cur_s, cur_e, cur_c = s, e, c
+    if cur_s >= 0:
+        out.append((cur_s, cur_e, cur_c))
+    return out
+
+
+def add_overlap(
+    text: str,
+    spans: Sequence[Span],
+    counts: Sequence[int],
+    tokenizer: Tokenizer,
+    index: TokenIndex,
+    overlap: int,
+    max_tokens: int,
+) -> tuple[list[Span], list[int]]:
+    """Extend each chunk's start back into its predecessor by up to ``overlap`` tokens, on a word
+    boundary, as long as the chunk stays within the cap."""
+    if overlap <= 0 or len(spans) < 2:
+        return list(spans), list(counts)
+    out = [spans[0]]
+    out_counts = [counts[0]]
+    for i in range(1, len(spans)):
+        a, b = spans[i]
+        prev_a = spans[i - 1][0]
+        budget = min(overlap, max_tokens - counts[i])
+        best = (a, b, counts[i])
+        while budget > 0:
+            i_tok = int(np.searchsorted(index.starts, a, "left"))
+            j = max(i_tok - budget, 0)
+            cand = max(int(index.starts[j]), prev_a) if j < len(index.starts) else a
+            # Snap to the next word start so the overlap never begins mid-word.
+            m = _WS.search(text, cand, a) if cand > prev_a else None
+            if cand > prev_a and not text[cand - 1].isspace():
+                cand = m.end() if m else a
+            cand, _ = trim(text, cand, b)
+            if cand >= a:
+                break
+            n = tokenizer.count(text[cand:b])
+            if n <= max_tokens:
+                best = (cand, b, n)
+                break
+            budget -= max(1, n - max_tokens)
+        out.append((best[0], best[1]))
+        out_counts.append(best[2])
+    return out, out_counts

@@ -1,0 +1,159 @@
+"""What every parser shares: reading the input, and turning bytes into text honestly.
+
+Text formats keep the decoded file verbatim as ``Document.text`` (no newline normalisation), so
+chunk offsets are character offsets into the file's text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from chunkwise.errors import ParseError
+from chunkwise.types import Document, Element, doc_id_for
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Control bytes that never appear in text files (tab, LF, FF, CR, ESC are allowed).
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27)) + b"\x7f"
+_CONTROL_TABLE = bytes.maketrans(_CONTROL, b"\x00" * len(_CONTROL))
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+
+
+class BaseParser:
+    """Base for built-in parsers. Subclasses implement ``parse_bytes``."""
+
+    name: ClassVar[str] = ""
+    extensions: ClassVar[tuple[str, ...]] = ()
+    default_chunker: ClassVar[str] = "recursive"
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        self.options: Mapping[str, Any] = dict(options or {})
+
+    def parse(self, src: str | Path | bytes, *, source: str | None = None) -> Document:
+        if isinstance(src, bytes):
+            data = src
+            source = source or "<bytes>"
+        else:
+            path = Path(src)
+            source = source or str(src)
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                raise ParseError(f"cannot read file: {exc.strerror or exc}", stage="read") from exc
+        return self.parse_bytes(data, source)
+
+    def parse_bytes(self, data: bytes, source: str) -> Document:
+        raise NotImplementedError
+
+    def document(
+        self,
+        data: bytes,
+        source: str,
+        text: str,
+        elements: list[Element] | tuple[Element, ...],
+        metadata: Mapping[str, Any],
+    ) -> Document:
+        return Document(
+            source=source,
+            doc_id=doc_id_for(data),
+            text=text,
+            elements=tuple(elements),
+            metadata=dict(metadata),
+            parser=self.name,
+        )
+
+
+def _looks_utf16(sample: bytes) -> str | None:
+    """UTF-16 without a BOM: mostly-ASCII text has a NUL in every other byte."""
+    if len(sample) < 4:
+        return None
+    even = sample[0::2]
+    odd = sample[1::2]
+    if odd.count(0) > 0.7 * len(odd) and even.count(0) < 0.1 * len(even):
+        return "utf-16-le"
+    if even.count(0) > 0.7 * len(even) and odd.count(0) < 0.1 * len(odd):
+        return "utf-16-be"
+    return None
+
+
+def decode_text(data: bytes, *, allow_empty: bool = False) -> tuple[str, str]:
+    """Decode file bytes into text; returns (text, encoding).
+
+    Raises ParseError with a one-line reason for empty, binary and corrupt input.
+    """
+    if not data:
+        if allow_empty:
+            return "", "utf-8"
+        raise ParseError("empty file (0 bytes)")
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(enc), enc.replace("-sig", "")
+            except UnicodeDecodeError as exc:
+                raise ParseError(f"invalid {enc} text after its byte-order mark: {exc.reason} at byte {exc.start}") from exc
+    sample = data[:65536]
+    if b"\x00" in sample:
+        enc16 = _looks_utf16(sample)
+        if enc16:
+            try:
+                return data.decode(enc16), enc16
+            except UnicodeDecodeError:
+                pass
+        raise ParseError("binary file (contains NUL bytes), not text")
+    controls = sample.translate(_CONTROL_TABLE).count(0)
+    if controls > max(8, len(sample) // 100):
+        raise ParseError(f"binary file ({controls} control bytes in the first {len(sample)}), not text")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError as exc:
+        utf8_error = exc
+    if _UTF8_MULTIBYTE.search(data):
+        # Valid UTF-8 sequences mixed with invalid bytes: a damaged or concatenated file, where any
+        # guess would silently corrupt characters.
+        raise ParseError(
+            f"invalid UTF-8 at byte {utf8_error.start} ({utf8_error.reason}) in a file that is "
+            "otherwise UTF-8"
+        )
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None or best.encoding is None:
+        raise ParseError("not valid UTF-8 and no other text encoding fits; binary file?")
+    enc = best.encoding
+    try:
+        return data.decode(enc), enc
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise ParseError(f"cannot decode as {enc}: {exc}") from exc
+
+
+_BLANK_SPLIT = re.compile(r"\n[ \t]*(?:\r?\n[ \t]*)+")
+
+
+def paragraph_elements(text: str, start: int = 0, end: int | None = None) -> list[Element]:
+    """Blank-line separated paragraphs of text[start:end], whitespace trimmed."""
+    end = len(text) if end is None else end
+    out: list[Element] = []
+    pos = start
+    for m in _BLANK_SPLIT.finditer(text, start, end):
+        _append_trimmed(out, text, pos, m.start())
+        pos = m.end()
+    _append_trimmed(out, text, pos, end)
+    return out
+
+
+def _append_trimmed(out: list[Element], text: str, a: int, b: int) -> None:
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    if a < b:
+        out.append(Element("paragraph", a, b))

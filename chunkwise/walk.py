@@ -1,0 +1,167 @@
+"""Lazy, sorted folder walking with .gitignore-style include/exclude rules."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Folders that hold tool state, dependencies or build output rather than documents.
+DEFAULT_EXCLUDES = (
+    ".git/",
+    ".hg/",
+    ".svn/",
+    "node_modules/",
+    "__pycache__/",
+    ".venv/",
+    "venv/",
+    ".tox/",
+    ".mypy_cache/",
+    ".pytest_cache/",
+    ".ruff_cache/",
+    "dist/",
+    "build/",
+    ".DS_Store",
+)
+
+
+def _translate(pat: str) -> str:
+    """gitignore glob -> regex body (no anchors)."""
+    out: list[str] = []
+    i = 0
+    n = len(pat)
+    while i < n:
+        c = pat[i]
+        if c == "*":
+            if pat[i : i + 3] == "**/":
+                out.append("(?:.*/)?")
+                i += 3
+                continue
+            if pat[i : i + 2] == "**":
+                out.append(".*")
+                i += 2
+                continue
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = pat.find("]", i + 1)
+            if j < 0:
+                out.append(re.escape(c))
+            else:
+                body = pat[i + 1 : j]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j
+        elif c == "\\" and i + 1 < n:
+            i += 1
+            out.append(re.escape(pat[i]))
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Rule:
+    base: str  # folder (relative to the walk root, posix, "" for root) the rule applies under
+    regex: re.Pattern[str]
+    negate: bool
+    dir_only: bool
+
+    @classmethod
+    def parse(cls, line: str, base: str = "") -> Rule | None:
+        line = line.rstrip("\n").rstrip("\r")
+        if not line.strip() or line.startswith("#"):
+            return None
+        line = line.rstrip(" ") if not line.endswith("\\ ") else line
+        negate = line.startswith("!")
+        if negate:
+            line = line[1:]
+        dir_only = line.endswith("/")
+        line = line.rstrip("/")
+        if not line:
+            return None
+        anchored = "/" in line
+        line = line.lstrip("/")
+        body = _translate(line)
+        regex = re.compile(("^" if anchored else "(?:^|.*/)") + body + "(?:/.*)?$")
+        return cls(base, regex, negate, dir_only)
+
+    def matches(self, rel: str, is_dir: bool) -> bool:
+        if self.base:
+            if not rel.startswith(self.base + "/"):
+                return False
+            rel = rel[len(self.base) + 1 :]
+        if self.dir_only and not is_dir:
+            # "build/" also excludes files below a folder called build.
+            return "/" in rel and bool(self.regex.match(rel.rsplit("/", 1)[0]))
+        return bool(self.regex.match(rel))
+
+
+def ignored(rules: Sequence[Rule], rel: str, is_dir: bool) -> bool:
+    result = False
+    for rule in rules:
+        if rule.negate == result and rule.matches(rel, is_dir):
+            result = not rule.negate
+    return result
+
+
+@dataclass
+class WalkOptions:
+    include: Sequence[str] = ()  # --glob patterns; empty = every file a parser claims
+    exclude: Sequence[str] = ()
+    gitignore: bool = True
+    default_excludes: bool = True
+    _include_rules: list[Rule] = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._include_rules = [r for p in self.include if (r := Rule.parse(p)) is not None]
+
+    def base_rules(self) -> list[Rule]:
+        pats = [*DEFAULT_EXCLUDES] if self.default_excludes else []
+        pats.extend(self.exclude)
+        return [r for p in pats if (r := Rule.parse(p)) is not None]
+
+    def included(self, rel: str) -> bool:
+        if not self._include_rules:
+            return True
+        return ignored(self._include_rules, rel, False)
+
+
+def walk(root: Path, options: WalkOptions) -> Iterator[Path]:
+    """Files under ``root`` in sorted order, depth first, honouring the rules; lazily."""
+    rules = options.base_rules()
+    yield from _walk_dir(root, "", rules, options)
+
+
+def _walk_dir(folder: Path, rel: str, rules: list[Rule], options: WalkOptions) -> Iterator[Path]:
+    if options.gitignore:
+        gi = folder / ".gitignore"
+        if gi.is_file():
+            try:
+                lines = gi.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                lines = []
+            rules = rules + [r for ln in lines if (r := Rule.parse(ln, rel)) is not None]
+    try:
+        with os.scandir(folder) as it:
+            entries = sorted(it, key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        child_rel = f"{rel}/{entry.name}" if rel else entry.name
+        try:
+            # Folder symlinks are not followed: they can loop or leave the tree.
+            is_dir = entry.is_dir(follow_symlinks=False)
+            is_file = entry.is_file()
+        except OSError:
+            continue
+        if is_dir:
+            if not ignored(rules, child_rel, True):
+                yield from _walk_dir(Path(entry.path), child_rel, rules, options)
+        elif is_file and not ignored(rules, child_rel, False) and options.included(child_rel):
+            yield Path(entry.path)

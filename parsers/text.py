@@ -1,0 +1,21 @@
+"""Plain text: the decoded file verbatim, paragraphs as elements."""
+
+from __future__ import annotations
+
+from chunkwise.parsing import BaseParser, decode_text, paragraph_elements
+from chunkwise.types import Document
+
+
+class TextParser(BaseParser):
+    name = "text"
+    default_chunker = "recursive"
+
+    def parse_bytes(self, data: bytes, source: str) -> Document:
+        text, encoding = decode_text(data)
+        elements = paragraph_elements(text)
+        meta = {
+            "encoding": encoding,
+            "mime": "text/plain",
+            "n_lines": text.count("\n") + (1 if text and not text.endswith("\n") else 0),
+        }
+        return self.document(data, source, text, elements, meta)
