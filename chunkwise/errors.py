@@ -71,7 +71,9 @@ class ErrorRecord:
         }
 
     @classmethod
-    def from_exception(cls, source: str, exc: BaseException, stage: str | None = None) -> ErrorRecord:
+    def from_exception(
+        cls, source: str, exc: BaseException, stage: str | None = None
+    ) -> ErrorRecord:
         st = stage or getattr(exc, "stage", None) or "parse"
         msg = " ".join(str(exc).split()) or exc.__class__.__name__
         return cls(source=source, stage=st, error=exc.__class__.__name__, message=msg)

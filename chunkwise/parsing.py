@@ -25,7 +25,9 @@ _BOMS = (
 # Control bytes that never appear in text files (tab, LF, FF, CR, ESC are allowed).
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27)) + b"\x7f"
 _CONTROL_TABLE = bytes.maketrans(_CONTROL, b"\x00" * len(_CONTROL))
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
 
 
 class BaseParser:
@@ -99,7 +101,9 @@ def decode_text(data: bytes, *, allow_empty: bool = False) -> tuple[str, str]:
             try:
                 return data.decode(enc), enc.replace("-sig", "")
             except UnicodeDecodeError as exc:
-                raise ParseError(f"invalid {enc} text after its byte-order mark: {exc.reason} at byte {exc.start}") from exc
+                raise ParseError(
+                    f"invalid {enc} text after its byte-order mark: {exc.reason} at byte {exc.start}"
+                ) from exc
     sample = data[:65536]
     if b"\x00" in sample:
         enc16 = _looks_utf16(sample)
@@ -111,7 +115,9 @@ def decode_text(data: bytes, *, allow_empty: bool = False) -> tuple[str, str]:
         raise ParseError("binary file (contains NUL bytes), not text")
     controls = sample.translate(_CONTROL_TABLE).count(0)
     if controls > max(8, len(sample) // 100):
-        raise ParseError(f"binary file ({controls} control bytes in the first {len(sample)}), not text")
+        raise ParseError(
+            f"binary file ({controls} control bytes in the first {len(sample)}), not text"
+        )
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:

@@ -86,7 +86,9 @@ class Embedder(Protocol):
 # -- inputs --------------------------------------------------------------------------------------
 
 
-def iter_sources(paths: Sequence[str], walk_options: WalkOptions, stdin: Any = None) -> Iterator[Source]:
+def iter_sources(
+    paths: Sequence[str], walk_options: WalkOptions, stdin: Any = None
+) -> Iterator[Source]:
     """Expand command-line paths lazily; folders are walked, files and '-' taken as given."""
     for p in paths:
         if p == STDIN:
@@ -258,7 +260,9 @@ def ingest(
     def flush(batch: list[Result]) -> None:
         if embedder is not None and batch:
             try:
-                embedded = embedder.embed([r.doc for r in batch if r.doc], [r.chunks for r in batch])
+                embedded = embedder.embed(
+                    [r.doc for r in batch if r.doc], [r.chunks for r in batch]
+                )
                 for r, chunks in zip(batch, embedded, strict=True):
                     r.chunks = chunks
             except DocumentError as exc:
@@ -295,4 +299,6 @@ def ingest(
 
 
 def default_jobs() -> int:
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return max(
+        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    )

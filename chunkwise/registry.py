@@ -27,23 +27,43 @@ class Spec:
 
 BUILTINS: dict[str, dict[str, Spec]] = {
     "parsers": {
-        "text": Spec("text", "chunkwise.parsers.text:TextParser",
-                     (".txt", ".text", ".log", ".rst", ".csv", ".tsv"), "plain text"),
-        "markdown": Spec("markdown", "chunkwise.parsers.markdown:MarkdownParser",
-                         (".md", ".markdown", ".mdown", ".mkd", ".mdx"), "Markdown"),
+        "text": Spec(
+            "text",
+            "chunkwise.parsers.text:TextParser",
+            (".txt", ".text", ".log", ".rst", ".csv", ".tsv"),
+            "plain text",
+        ),
+        "markdown": Spec(
+            "markdown",
+            "chunkwise.parsers.markdown:MarkdownParser",
+            (".md", ".markdown", ".mdown", ".mkd", ".mdx"),
+            "Markdown",
+        ),
     },
     "chunkers": {
-        "token": Spec("token", "chunkwise.chunkers.token:TokenChunker",
-                      description="fixed token windows with overlap"),
-        "recursive": Spec("recursive", "chunkwise.chunkers.recursive:RecursiveChunker",
-                          description="separator hierarchy merged up to --max-tokens"),
-        "sentence": Spec("sentence", "chunkwise.chunkers.sentence:SentenceChunker",
-                         description="sentences grouped up to --max-tokens"),
+        "token": Spec(
+            "token",
+            "chunkwise.chunkers.token:TokenChunker",
+            description="fixed token windows with overlap",
+        ),
+        "recursive": Spec(
+            "recursive",
+            "chunkwise.chunkers.recursive:RecursiveChunker",
+            description="separator hierarchy merged up to --max-tokens",
+        ),
+        "sentence": Spec(
+            "sentence",
+            "chunkwise.chunkers.sentence:SentenceChunker",
+            description="sentences grouped up to --max-tokens",
+        ),
     },
     "writers": {
         "jsonl": Spec("jsonl", "chunkwise.writers.jsonl:JsonlWriter", description="JSON Lines"),
-        "parquet": Spec("parquet", "chunkwise.writers.parquet:ParquetWriter",
-                        description="Apache Parquet (atomic)"),
+        "parquet": Spec(
+            "parquet",
+            "chunkwise.writers.parquet:ParquetWriter",
+            description="Apache Parquet (atomic)",
+        ),
     },
     "embedders": {},
 }
@@ -64,7 +84,10 @@ def _entry_point_specs() -> dict[str, dict[str, tuple[Spec, Any]]]:
         for ep in entry_points(group=f"chunkwise.{kind}"):
             if ep.name in BUILTINS[kind]:
                 continue  # built-ins win; a plugin cannot silently replace them
-            out[kind][ep.name] = (Spec(ep.name, ep.value, origin=ep.dist.name if ep.dist else "entry point"), ep)
+            out[kind][ep.name] = (
+                Spec(ep.name, ep.value, origin=ep.dist.name if ep.dist else "entry point"),
+                ep,
+            )
     return out
 
 

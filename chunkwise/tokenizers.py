@@ -231,7 +231,9 @@ def _quicktok_data_dir() -> Path:
 
     spec = importlib.util.find_spec("quicktok")
     if spec is None or not spec.submodule_search_locations:
-        raise UsageError("tiktoken encodings need the 'quicktok-v1' package: pip install quicktok-v1")
+        raise UsageError(
+            "tiktoken encodings need the 'quicktok-v1' package: pip install quicktok-v1"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "data"
 
 

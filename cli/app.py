@@ -160,6 +160,9 @@ def ingest(
 
         if chunker != "auto":
             registry.load("chunkers", chunker)
+        # Options of one parser or chunker travel in these dicts, so the core stays generic.
+        parser_options: dict[str, Any] = {"keep_furniture": keep_furniture}
+        extra: dict[str, Any] = {}
         options = IngestOptions(
             chunker=chunker,
             chunker_config=ChunkerConfig(
@@ -168,7 +171,9 @@ def ingest(
                 tokenizer=tokenizer or DEFAULT_TOKENIZER,
                 min_tokens=min_tokens,
                 keep_furniture=keep_furniture,
+                extra=extra,
             ),
+            parser_options=parser_options,
             format_hint=format_hint,
             walk=WalkOptions(
                 include=glob or (),
@@ -195,7 +200,9 @@ def _usage_error(exc: BaseException) -> None:
     raise typer.Exit(EXIT_USAGE)
 
 
-def _run_ingest(paths: list[str], options: Any, writer: Any, errors: Path | None, quiet: bool) -> None:
+def _run_ingest(
+    paths: list[str], options: Any, writer: Any, errors: Path | None, quiet: bool
+) -> None:
     from chunkwise.pipeline import ingest as run
 
     sink = _ErrorSink(errors, quiet)
@@ -318,7 +325,9 @@ def parse(
         _usage_error(exc)
     del registry
     try:
-        sys.stdout.write(json.dumps(doc.to_dict(with_text=text), ensure_ascii=False, indent=2) + "\n")
+        sys.stdout.write(
+            json.dumps(doc.to_dict(with_text=text), ensure_ascii=False, indent=2) + "\n"
+        )
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()

@@ -98,7 +98,9 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
         if m:
             title = (m.group(2) or "").strip()
             elements.append(
-                Element("heading", offs[i], end_of(i), level=len(m.group(1)), attrs={"title": title})
+                Element(
+                    "heading", offs[i], end_of(i), level=len(m.group(1)), attrs={"title": title}
+                )
             )
             i += 1
             continue
@@ -107,7 +109,9 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
         if m:
             indent, fence, lang = m.group(1), m.group(2), m.group(3)
             j = i + 1
-            closing = re.compile(r"^ {0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$")
+            closing = re.compile(
+                r"^ {0,3}" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$"
+            )
             while j < n and not closing.match(body(j)):
                 j += 1
             last = min(j, n - 1)
@@ -125,7 +129,7 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
                 j += 1
             while blank(j):
                 j -= 1
-            elements.append(Element("code", offs[i] , end_of(j), attrs={"indented": True}))
+            elements.append(Element("code", offs[i], end_of(j), attrs={"indented": True}))
             i = j + 1
             continue
 
@@ -153,8 +157,10 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
 
         if _QUOTE.match(line):
             j = i
-            while j + 1 < n and not blank(j + 1) and (
-                _QUOTE.match(body(j + 1)) or not starts_block(j + 1)
+            while (
+                j + 1 < n
+                and not blank(j + 1)
+                and (_QUOTE.match(body(j + 1)) or not starts_block(j + 1))
             ):
                 j += 1
             elements.append(Element("quote", offs[i], end_of(j)))
@@ -197,7 +203,9 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
                 j = k
             items.append(Element("list_item", offs[item_start], end_of(j)))
             elements.append(
-                Element("list", offs[i], end_of(j), attrs={"ordered": ordered, "n_items": len(items)})
+                Element(
+                    "list", offs[i], end_of(j), attrs={"ordered": ordered, "n_items": len(items)}
+                )
             )
             elements.extend(items)
             i = j + 1
