@@ -45,7 +45,7 @@ class TokenIndex:
         """Positions that cut [a, b) into runs of ``size`` tokens, on token starts."""
         i0 = int(np.searchsorted(self.starts, a, "left"))
         i1 = int(np.searchsorted(self.starts, b, "left"))
-        out = []
+        out: list[int] = []
         for i in range(i0 + size, i1, size):
             pos = int(self.starts[i])
             if a < pos < b and (not out or pos > out[-1]):
@@ -188,11 +188,11 @@ class Packer:
 
 
 def _last_ws_cut(sub: str, limit: int) -> int:
-    m = None
-    for m in _WS.finditer(sub, 0, limit):
-        pass
-    if m is not None and m.start() > 0 and m.end() <= limit:
-        return m.end()
+    last = None
+    for last in _WS.finditer(sub, 0, limit):  # noqa: B007 - the last match is the one we want
+        continue
+    if last is not None and last.start() > 0 and last.end() <= limit:
+        return last.end()
     return max(limit, 1)
 
 

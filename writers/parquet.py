@@ -3,13 +3,15 @@ success, so an interrupted run never leaves a partial file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from typing import Any
 
+from chunkwise.writers.atomic import AtomicFile
+
 from chunkwise.errors import UsageError
 from chunkwise.records import FIELDS, SCHEMA_VERSION
-from chunkwise.writers.atomic import AtomicFile
 
 ROWS_PER_GROUP = 4096
 
@@ -94,9 +96,8 @@ class ParquetWriter:
 
     def abort(self) -> None:
         if self._writer is not None:
-            try:
+            # The file is being thrown away; a close error must not hide the original one.
+            with contextlib.suppress(Exception):
                 self._writer.close()
-            except Exception:
-                pass
         if self._file is not None:
             self._file.discard()
