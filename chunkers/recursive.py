@@ -46,7 +46,9 @@ class RecursiveChunker(BaseChunker):
     def chunk(self, doc: Document) -> Iterator[Chunk]:
         text = doc.text
         levels = structure_levels(doc) + text_levels(text)
-        packer = Packer(text, self.tokenizer, self.config.max_tokens, levels)
+        # Chunks are packed to leave room for the overlap that is prepended afterwards.
+        budget = self.config.max_tokens - self.config.overlap
+        packer = Packer(text, self.tokenizer, budget, levels)
         spans, counts = packer.pack(content_spans(doc, self.config.keep_furniture))
         if self.config.overlap:
             spans, counts = add_overlap(

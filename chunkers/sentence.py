@@ -50,11 +50,10 @@ def sentence_starts(text: str, start: int = 0, end: int | None = None) -> list[i
             # Initials ("J. R. R. Tolkien") and single letters ("item a.") are not sentence ends.
             if len(word) == 1 and word.isalpha():
                 continue
-            nxt = text[pos : pos + 1]
-            # "3.5" never matches (no whitespace); "p. 12" or "no. 3" handled above; a lower-case
-            # continuation after a period is almost always an abbreviation we do not know.
-            if nxt.islower():
-                continue
+        # A lower-case continuation ("she asked", "p.m. sharp") is almost never a new sentence:
+        # an abbreviation we do not know, or a quotation that goes on.
+        if text[pos : pos + 1].islower():
+            continue
         cuts.add(pos)
     return sorted(cuts)
 
@@ -69,7 +68,9 @@ class SentenceChunker(BaseChunker):
         for a, b in regions:
             starts.extend(sentence_starts(text, a, b))
         levels = [positions_level(starts), regex_level(_WHITESPACE, text)]
-        packer = Packer(text, self.tokenizer, self.config.max_tokens, levels)
+        # Chunks are packed to leave room for the overlap that is prepended afterwards.
+        budget = self.config.max_tokens - self.config.overlap
+        packer = Packer(text, self.tokenizer, budget, levels)
         spans, counts = packer.pack(regions)
         if self.config.overlap:
             spans, counts = add_overlap(

@@ -15,12 +15,14 @@ from typing import Any, ClassVar
 from chunkwise.errors import ParseError
 from chunkwise.types import Document, Element, doc_id_for
 
+# (byte-order mark, codec that consumes it, name reported); UTF-32 LE first: its BOM starts with
+# UTF-16 LE's.
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
+    (codecs.BOM_UTF32_LE, "utf-32", "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32", "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8-sig", "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16", "utf-16-be"),
 )
 # Control bytes that never appear in text files (tab, LF, FF, CR, ESC are allowed).
 _CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27)) + b"\x7f"
@@ -96,10 +98,10 @@ def decode_text(data: bytes, *, allow_empty: bool = False) -> tuple[str, str]:
         if allow_empty:
             return "", "utf-8"
         raise ParseError("empty file (0 bytes)")
-    for bom, enc in _BOMS:
+    for bom, codec, enc in _BOMS:
         if data.startswith(bom):
             try:
-                return data.decode(enc), enc.replace("-sig", "")
+                return data.decode(codec), enc
             except UnicodeDecodeError as exc:
                 raise ParseError(
                     f"invalid {enc} text after its byte-order mark: {exc.reason} "
@@ -136,10 +138,29 @@ def decode_text(data: bytes, *, allow_empty: bool = False) -> tuple[str, str]:
     if best is None or best.encoding is None:
         raise ParseError("not valid UTF-8 and no other text encoding fits; binary file?")
     enc = best.encoding
+    if enc in _LATIN_FAMILY and _decodes(data, "cp1252"):
+        # Among single-byte Latin code pages the detector's pick is close to a coin toss on short
+        # text; Windows-1252 is by far the most common, as browsers assume too.
+        enc = "cp1252"
     try:
         return data.decode(enc), enc
     except (UnicodeDecodeError, LookupError) as exc:
         raise ParseError(f"cannot decode as {enc}: {exc}") from exc
+
+
+_LATIN_FAMILY = frozenset(
+    {"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_9", "iso8859_15",
+     "iso8859_13", "iso8859_4", "iso8859_3", "iso8859_10", "iso8859_14", "iso8859_16", "mac_roman",
+     "mac_latin2", "cp850", "cp437"}
+)
+
+
+def _decodes(data: bytes, enc: str) -> bool:
+    try:
+        data.decode(enc)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _BLANK_SPLIT = re.compile(r"\n[ \t]*(?:\r?\n[ \t]*)+")

@@ -24,6 +24,15 @@ _HTML_BLOCK = re.compile(r"^ {0,3}<(?:!--|/?[A-Za-z][\w-]*[\s/>]|/?[A-Za-z][\w-]
 _FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.*?)[\"']?\s*$", re.M)
 
 
+def _marker(m: re.Match[str]) -> str:
+    """List type: ordered, or the bullet character (a new bullet starts a new list)."""
+    return "ordered" if m.group(2)[0].isdigit() else m.group(2)
+
+
+def _indent(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.expandtabs(4).lstrip())
+
+
 def _split_row(line: str) -> list[str]:
     s = line.strip()
     if s.startswith("|"):
@@ -170,45 +179,51 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
         m = _LIST_ITEM.match(line)
         if m:
             ordered = m.group(2)[0].isdigit()
-            items: list[Element] = []
-            item_start = i
-            j = i
+            kind_of_marker = "ordered" if ordered else m.group(2)
             base_indent = len(m.group(1))
-            while True:
-                k = j + 1
-                if k >= n:
-                    break
-                nxt = body(k)
+            spans: list[tuple[int, int]] = []
+            item_start = last = i
+            k = i + 1
+            while k < n:
                 if blank(k):
-                    # A list goes on past a blank line when the next content is another item or
-                    # indented continuation.
+                    # A list goes on past blank lines when what follows is another item of the
+                    # same list or an indented continuation.
                     k2 = k
                     while k2 < n and blank(k2):
                         k2 += 1
-                    if k2 < n and (
-                        _LIST_ITEM.match(body(k2))
-                        or len(body(k2)) - len(body(k2).lstrip()) > base_indent
-                    ):
-                        j = k2 - 1
+                    if k2 >= n:
+                        break
+                    nxt2 = body(k2)
+                    mi2 = _LIST_ITEM.match(nxt2)
+                    same = mi2 is not None and _marker(mi2) == kind_of_marker
+                    if (same and len(mi2.group(1)) <= base_indent + 1) or _indent(
+                        nxt2
+                    ) > base_indent + 1:
+                        k = k2
                         continue
                     break
+                nxt = body(k)
                 mi = _LIST_ITEM.match(nxt)
                 if mi and len(mi.group(1)) <= base_indent + 1:
-                    items.append(Element("list_item", offs[item_start], end_of(j)))
-                    item_start = k
-                    j = k
+                    if _marker(mi) != kind_of_marker:
+                        break
+                    spans.append((item_start, last))
+                    item_start = last = k
+                    k += 1
                     continue
-                if not mi and starts_block(k) and not nxt.startswith((" ", "\t")):
+                if not mi and starts_block(k) and _indent(nxt) <= base_indent:
                     break
-                j = k
-            items.append(Element("list_item", offs[item_start], end_of(j)))
+                last = k
+                k += 1
+            spans.append((item_start, last))
+            items = [Element("list_item", offs[a], end_of(b)) for a, b in spans]
             elements.append(
                 Element(
-                    "list", offs[i], end_of(j), attrs={"ordered": ordered, "n_items": len(items)}
+                    "list", offs[i], end_of(last), attrs={"ordered": ordered, "n_items": len(items)}
                 )
             )
             elements.extend(items)
-            i = j + 1
+            i = last + 1
             continue
 
         if _HTML_BLOCK.match(line):

@@ -1,0 +1,165 @@
+"""Invariants users rely on, for the token, recursive and sentence chunkers."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chunkwise.chunkers.recursive import RecursiveChunker
+from chunkwise.chunkers.sentence import SentenceChunker, sentence_starts
+from chunkwise.chunkers.token import TokenChunker
+from chunkwise.chunking import ChunkerConfig
+from chunkwise.parsers.markdown import MarkdownParser
+from chunkwise.parsing import paragraph_elements
+from chunkwise.parsers.text import TextParser
+from chunkwise.tokenizers import get_tokenizer
+from chunkwise.types import Document
+
+CHUNKERS = {"token": TokenChunker, "recursive": RecursiveChunker, "sentence": SentenceChunker}
+
+WORDS = st.sampled_from(
+    ["the", "court", "held", "Mr.", "Dr.", "e.g.", "3.5", "naïve", "日本語", "🎉", "x" * 40,
+     "end.", "Why?", "Yes!", "—", "U.S.", "(a)", "#", "##", "-", "|", "```"]
+)
+SEPS = st.sampled_from([" ", " ", " ", "\n", "\n\n", "\r\n", "\t", "  ", ". ", "\n# Heading\n"])
+TEXTS = st.lists(st.tuples(WORDS, SEPS), max_size=120).map(lambda ps: "".join(a + b for a, b in ps))
+
+
+def _doc(text: str, markdown: bool = False) -> Document:
+    parser = MarkdownParser() if markdown else TextParser()
+    return parser.parse_bytes(text.encode("utf-8"), "t") if text else Document("t", "0", text)
+
+
+def _check(doc: Document, chunker_name: str, max_tokens: int, overlap: int, tokenizer: str) -> None:
+    cfg = ChunkerConfig(max_tokens=max_tokens, overlap=overlap, tokenizer=tokenizer)
+    chunks = list(CHUNKERS[chunker_name](cfg).chunk(doc))
+    tok = get_tokenizer(tokenizer)
+    covered = [False] * len(doc.text)
+    for i, c in enumerate(chunks):
+        assert c.index == i
+        assert c.text == doc.text[c.start : c.end], "offsets must round-trip"
+        assert c.text.strip(), "no empty chunks"
+        assert c.n_tokens == tok.count(c.text), "n_tokens is exact"
+        assert c.n_tokens <= max_tokens, f"chunk over the cap: {c.n_tokens} > {max_tokens}"
+        for k in range(c.start, c.end):
+            covered[k] = True
+    gaps = [doc.text[k] for k, cov in enumerate(covered) if not cov]
+    assert all(ch.isspace() for ch in gaps), "every non-whitespace character is in a chunk"
+    starts = [c.start for c in chunks]
+    assert starts == sorted(starts)
+    again = list(CHUNKERS[chunker_name](cfg).chunk(doc))
+    assert again == chunks, "deterministic"
+
+
+@pytest.mark.parametrize("name", sorted(CHUNKERS))
+@settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXTS, max_tokens=st.integers(4, 60), markdown=st.booleans())
+def test_invariants_cl100k(name: str, text: str, max_tokens: int, markdown: bool) -> None:
+    _check(_doc(text, markdown), name, max_tokens, 0, "cl100k_base")
+
+
+@pytest.mark.parametrize("name", sorted(CHUNKERS))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXTS, max_tokens=st.integers(8, 40), data=st.data())
+def test_invariants_with_overlap(name: str, text: str, max_tokens: int, data: st.DataObject) -> None:
+    overlap = data.draw(st.integers(0, max_tokens - 1))
+    _check(_doc(text), name, max_tokens, overlap, "cl100k_base")
+
+
+@pytest.mark.parametrize("name", sorted(CHUNKERS))
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(max_size=400), max_tokens=st.integers(4, 30))
+def test_invariants_arbitrary_unicode(name: str, text: str, max_tokens: int) -> None:
+    doc = Document("t", "0", text, elements=tuple(paragraph_elements(text)))
+    _check(doc, name, max_tokens, 0, "cl100k_base")
+
+
+@pytest.mark.parametrize("tokenizer", ["o200k_base", "all-MiniLM-L6-v2", "chars"])
+@pytest.mark.parametrize("name", sorted(CHUNKERS))
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=TEXTS, max_tokens=st.integers(4, 50))
+def test_invariants_other_tokenizers(name: str, tokenizer: str, text: str, max_tokens: int) -> None:
+    _check(_doc(text), name, max_tokens, 0, tokenizer)
+
+
+@pytest.mark.parametrize("name", sorted(CHUNKERS))
+def test_real_documents(name: str, sample_docs: Path) -> None:
+    for path in sorted((sample_docs / "markdown").glob("*.md")) + sorted(
+        (sample_docs / "text").glob("*.txt")
+    ):
+        parser = MarkdownParser() if path.suffix == ".md" else TextParser()
+        doc = parser.parse(path)
+        _check(doc, name, 128, 16 if name == "token" else 0, "cl100k_base")
+
+
+def test_token_windows_overlap_by_the_requested_tokens() -> None:
+    text = " ".join(f"w{i}" for i in range(300))
+    doc = _doc(text)
+    cfg = ChunkerConfig(max_tokens=50, overlap=10)
+    chunks = list(TokenChunker(cfg).chunk(doc))
+    assert len(chunks) > 3
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        shared = doc.text[b.start : a.end]
+        assert b.start < a.end
+        assert 8 <= get_tokenizer("cl100k_base").count(shared) <= 11
+
+
+def test_recursive_prefers_paragraph_and_heading_boundaries() -> None:
+    paras = ["Sentence number %d is here. " % i * 6 for i in range(12)]
+    text = "# Intro\n\n" + "\n\n".join(paras[:6]) + "\n\n# Second\n\n" + "\n\n".join(paras[6:])
+    doc = _doc(text, markdown=True)
+    chunks = list(RecursiveChunker(ChunkerConfig(max_tokens=200)).chunk(doc))
+    for c in chunks:
+        # Every chunk starts at a paragraph or heading start: no paragraph was cut in two.
+        assert c.start == 0 or doc.text[c.start - 2 : c.start] == "\n\n"
+    second = [c for c in chunks if "# Second" in c.text]
+    assert second and second[0].text.startswith("# Second")
+    assert second[0].headings == ("Second",)
+    assert chunks[0].headings == ("Intro",)
+
+
+def test_recursive_overlap_starts_on_a_word() -> None:
+    text = " ".join(f"word{i}" for i in range(400))
+    doc = _doc(text)
+    chunks = list(RecursiveChunker(ChunkerConfig(max_tokens=60, overlap=15)).chunk(doc))
+    for a, b in zip(chunks, chunks[1:], strict=False):
+        assert b.start < a.end
+        assert doc.text[b.start - 1] == " "
+
+
+def test_markdown_table_chunk_reports_kind() -> None:
+    text = "# T\n\nIntro.\n\n| a | b |\n|---|---|\n" + "| 1 | 2 |\n" * 30
+    doc = _doc(text, markdown=True)
+    chunks = list(RecursiveChunker(ChunkerConfig(max_tokens=60)).chunk(doc))
+    assert any(c.kind == "table" for c in chunks)
+
+
+def test_sentence_splitter_cases() -> None:
+    text = (
+        "Dr. Smith went to Washington. He met J. R. R. Tolkien at 3.5 p.m. sharp! "
+        '"Was it raining?" she asked. It was, e.g. heavily. The U.S. Senate agreed.\n\n'
+        "New paragraph without end\nNext line"
+    )
+    starts = sentence_starts(text)
+    pieces = [text[a:b].strip() for a, b in zip([0, *starts], [*starts, len(text)], strict=True)]
+    assert pieces == [
+        "Dr. Smith went to Washington.",
+        "He met J. R. R. Tolkien at 3.5 p.m. sharp!",
+        '"Was it raining?" she asked.',
+        "It was, e.g. heavily.",
+        "The U.S. Senate agreed.",
+        "New paragraph without end\nNext line",
+    ]
+
+
+def test_sentence_chunks_never_cut_a_sentence() -> None:
+    sents = [f"This is sentence {i} with some words in it." for i in range(80)]
+    text = " ".join(sents)
+    doc = _doc(text)
+    chunks = list(SentenceChunker(ChunkerConfig(max_tokens=64)).chunk(doc))
+    for c in chunks:
+        assert re.fullmatch(r"(This is sentence \d+ with some words in it\. ?)+", c.text)

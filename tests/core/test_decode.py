@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import codecs
+
+import pytest
+
+from chunkwise.errors import ParseError
+from chunkwise.parsing import decode_text, paragraph_elements
+
+
+def test_utf8_and_boms() -> None:
+    assert decode_text("héllo".encode()) == ("héllo", "utf-8")
+    assert decode_text(codecs.BOM_UTF8 + "héllo".encode())[0] == "héllo"
+    assert decode_text(codecs.BOM_UTF16_LE + "héllo".encode("utf-16-le")) == ("héllo", "utf-16-le")
+    assert decode_text(codecs.BOM_UTF16_BE + "héllo".encode("utf-16-be"))[0] == "héllo"
+
+
+def test_utf16_without_bom_is_detected() -> None:
+    text = "Plain ASCII text stored as UTF-16.\n" * 3
+    assert decode_text(text.encode("utf-16-le")) == (text, "utf-16-le")
+
+
+def test_legacy_8bit_encoding_is_detected() -> None:
+    text = "Le comité s'est réuni à Genève ; coût estimé : 1 250 €.\n" * 4
+    decoded, enc = decode_text(text.encode("cp1252"))
+    assert decoded == text
+    assert enc.replace("_", "").lower() in {"cp1252", "windows1252"}
+
+
+def test_crlf_is_kept_verbatim() -> None:
+    assert decode_text(b"a\r\nb\r\n")[0] == "a\r\nb\r\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "empty file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)), "binary"),
+        (bytes(range(1, 9)) * 40, "binary"),
+        ("Résumé — ok".encode() + b"\xff\xfe" + b" more text", "invalid UTF-8 at byte"),
+    ],
+)
+def test_bad_bytes_give_one_line_errors(data: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message) as info:
+        decode_text(data)
+    assert "\n" not in str(info.value)
+
+
+def test_paragraph_elements_are_trimmed_and_exact() -> None:
+    text = "  First para\nstill first.\n\n\n Second.  \r\n\r\nThird"
+    paras = paragraph_elements(text)
+    assert [text[p.start : p.end] for p in paras] == [
+        "First para\nstill first.",
+        "Second.",
+        "Third",
+    ]
