@@ -1,22 +1,27 @@
 """walk -> parse -> chunk -> (embed) -> write, streaming one document at a time per worker.
 
-With ``jobs > 1`` documents are parsed and chunked in worker processes; at most a bounded window of
-documents is in flight and results come back in input order, so the output is identical to a
-single-process run.
+With ``jobs > 1`` (or ``isolate``) documents are parsed and chunked in worker processes
+(``chunkwise.workers``): at most a bounded window of documents is in flight, results come back in
+input order (so the output is identical to a single-process run), and a document that hangs or
+kills its worker becomes an error record after ``timeout`` seconds while the run goes on.
+
+With a ``State`` (``--state``) unchanged files are skipped, changed ones re-chunked and gone ones
+reported; the state is staged here and committed by the caller once the output is durable.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
+import json
 import logging
-import os
+import stat
 import sys
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
@@ -25,10 +30,15 @@ from chunkwise.records import chunk_record
 from chunkwise.types import Chunk, Document
 from chunkwise.walk import WalkOptions, walk
 
+if TYPE_CHECKING:
+    from chunkwise.state import State
+    from chunkwise.workers import TaskLost
+
 log = logging.getLogger("chunkwise")
 
 STDIN = "-"
 DEFAULT_MAX_FILE_SIZE = 200 * 1024 * 1024
+DEFAULT_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,8 @@ class Source:
     path: Path | None = None
     data: bytes | None = None
     explicit: bool = False  # named on the command line (not found by walking)
+    # With --state: the sha256 recorded last time; a worker finding the same bytes skips parsing.
+    known_hash: str | None = None
 
 
 @dataclass
@@ -50,6 +62,14 @@ class IngestOptions:
     walk: WalkOptions = field(default_factory=WalkOptions)
     jobs: int = 1
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    # Seconds one document may take in a worker before the worker is killed (None: no limit).
+    timeout: float | None = DEFAULT_TIMEOUT
+    # Run in worker processes even with jobs == 1, for the timeout and crash isolation.
+    isolate: bool = False
+    # Follow file symlinks that lead out of the folder being walked.
+    follow_symlinks: bool = False
+    # Compute the sha256 of every file read (set by ``ingest`` when a state is in use).
+    hash_content: bool = False
 
 
 @dataclass
@@ -58,6 +78,11 @@ class Result:
     doc: Document | None = None
     chunks: list[Chunk] = field(default_factory=list)
     error: ErrorRecord | None = None
+    path: str | None = None
+    content_hash: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+    unchanged: bool = False  # --state: same bytes as last time, not parsed
 
 
 @dataclass
@@ -65,10 +90,16 @@ class Summary:
     documents: int = 0
     failed: int = 0
     chunks: int = 0
+    skipped: int = 0  # unchanged since the last run (--state)
+    deleted: int = 0  # delete records emitted (--emit-deletes)
+    interrupted: bool = False  # stopped early (signal): the walk did not finish
 
     @property
     def exit_code(self) -> int:
-        if self.documents == 0 or self.failed == self.documents:
+        if self.documents == 0:
+            # An incremental run with nothing new to do is a success, not an empty input.
+            return 0 if self.skipped or self.deleted else 3
+        if self.failed == self.documents and not self.skipped:
             return 3
         return 1 if self.failed else 0
 
@@ -87,9 +118,17 @@ class Embedder(Protocol):
 
 
 def iter_sources(
-    paths: Sequence[str], walk_options: WalkOptions, stdin: Any = None
+    paths: Sequence[str],
+    walk_options: WalkOptions,
+    stdin: Any = None,
+    *,
+    follow_symlinks: bool = False,
 ) -> Iterator[Source]:
-    """Expand command-line paths lazily; folders are walked, files and '-' taken as given."""
+    """Expand command-line paths lazily; folders are walked, files and '-' taken as given.
+
+    A file symlink found by walking that leads out of the folder is skipped (with a warning)
+    unless ``follow_symlinks``; the walker never descends into folder symlinks (loops).
+    """
     for p in paths:
         if p == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer
@@ -97,13 +136,31 @@ def iter_sources(
             continue
         path = Path(p)
         if path.is_dir():
+            root: Path | None = None
             for f in walk(path, walk_options):
-                if registry.parser_for(str(f)) is not None:
-                    yield Source(str(f), path=f)
+                if registry.parser_for(str(f)) is None:
+                    continue
+                if not follow_symlinks and f.is_symlink():
+                    if root is None:
+                        root = path.resolve()
+                    if not _inside(f, root):
+                        log.warning(
+                            "skipping %s: symlink leads out of %s (use --follow-symlinks)", f, p
+                        )
+                        continue
+                yield Source(str(f), path=f)
         elif path.exists():
             yield Source(str(path), path=path, explicit=True)
         else:
             raise UsageError(f"no such file or folder: {p}")
+
+
+def _inside(link: Path, root: Path) -> bool:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):  # dangling or looping link
+        return False
+    return target == root or root in target.parents
 
 
 def check_paths(paths: Sequence[str]) -> None:
@@ -117,7 +174,33 @@ def check_paths(paths: Sequence[str]) -> None:
         raise UsageError("'-' (stdin) can be given only once")
 
 
+def check_output(paths: Sequence[str], output: str | None, what: str = "output") -> None:
+    """Refuse an output (or state) file that is one of the inputs or would be read as one."""
+    if not output or output == STDIN:
+        return
+    out = Path(output).resolve()
+    for p in paths:
+        if p == STDIN:
+            continue
+        src = Path(p).resolve()
+        if out == src:
+            raise UsageError(f"{what} file {output} is also an input; refusing to overwrite it")
+        if src.is_dir() and src in out.parents and registry.parser_for(str(out)) is not None:
+            raise UsageError(
+                f"{what} file {output} is inside input folder {p} and would be read back as a "
+                "document; write it elsewhere"
+            )
+
+
 # -- one document --------------------------------------------------------------------------------
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(functools.partial(fh.read, 1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class Processor:
@@ -158,14 +241,27 @@ class Processor:
 
     def process(self, src: Source) -> Result:
         stage = "read"
+        res = Result(src.name, path=str(src.path) if src.path is not None else None)
         try:
             if src.path is not None:
-                size = src.path.stat().st_size
-                if size > self.options.max_file_size:
+                st = src.path.stat()
+                if not stat.S_ISREG(st.st_mode):
+                    # A FIFO or device would block the read forever or never end.
+                    raise DocumentError("not a regular file (pipe, device or socket)", stage="read")
+                res.size, res.mtime_ns = st.st_size, st.st_mtime_ns
+                if st.st_size > self.options.max_file_size:
                     raise DocumentError(
-                        f"file is {size} bytes, over --max-file-size {self.options.max_file_size}",
+                        f"file is {st.st_size} bytes, over --max-file-size "
+                        f"{self.options.max_file_size}",
                         stage="read",
                     )
+                if self.options.hash_content:
+                    res.content_hash = _file_sha256(src.path)
+                    if src.known_hash is not None and res.content_hash == src.known_hash:
+                        res.unchanged = True
+                        return res
+            elif src.data is not None and self.options.hash_content:
+                res.content_hash = hashlib.sha256(src.data).hexdigest()
             pname = self.parser_name(src)
             parser = self.parser(pname)
             stage = "parse"
@@ -174,67 +270,140 @@ class Processor:
                 doc = dataclasses.replace(doc, parser=pname)
             stage = "chunk"
             chunker = self.chunker(self.chunker_name(parser))
-            chunks = list(chunker.chunk(doc))
-            return Result(src.name, doc=doc, chunks=chunks)
+            res.doc = doc
+            res.chunks = list(chunker.chunk(doc))
+            return res
         except UsageError:
             raise
         except (DocumentError, OSError) as exc:
-            st = exc.stage if isinstance(exc, DocumentError) else "read"
-            return Result(src.name, error=ErrorRecord.from_exception(src.name, exc, st))
+            st_name = exc.stage if isinstance(exc, DocumentError) else "read"
+            res.doc, res.chunks = None, []
+            res.error = ErrorRecord.from_exception(src.name, exc, st_name)
+            return res
         except (MemoryError, RecursionError, Exception) as exc:  # a bug or a hostile file
             log.debug("unexpected error on %s", src.name, exc_info=True)
-            return Result(src.name, error=ErrorRecord.from_exception(src.name, exc, stage))
+            res.doc, res.chunks = None, []
+            res.error = ErrorRecord.from_exception(src.name, exc, stage)
+            return res
 
 
-# Worker-process state: one Processor per worker, built once by the pool initializer.
-_WORKER: Processor | None = None
+def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
+    return Processor(options).process
 
 
-def _init_worker(options: IngestOptions) -> None:
-    global _WORKER
-    import signal
-
-    # The parent decides what an interrupt means; workers just stop when told.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _WORKER = Processor(options)
-
-
-def _work(src: Source) -> Result:
-    assert _WORKER is not None
-    return _WORKER.process(src)
+def _lost(src: Source, exc: TaskLost) -> Result:
+    if exc.kind == "fatal":
+        raise UsageError(exc.detail)
+    kind = {"timeout": "WorkerTimeout", "crash": "WorkerCrash"}.get(exc.kind, "WorkerError")
+    rec = ErrorRecord(source=src.name, stage="parse", error=kind, message=str(exc))
+    return Result(src.name, error=rec, path=str(src.path) if src.path is not None else None)
 
 
-def process_all(sources: Iterable[Source], options: IngestOptions) -> Iterator[Result]:
-    """Results in input order; with jobs > 1 from a pool, at most 2*jobs documents in flight."""
-    if options.jobs <= 1:
+def process_all(
+    sources: Iterable[Source],
+    options: IngestOptions,
+    should_stop: Callable[[], bool] | None = None,
+) -> Iterator[Result]:
+    """Results in input order. With ``jobs > 1`` or ``isolate``, from worker processes with at
+    most ``2 * jobs`` documents in flight and a per-document ``timeout``. Once ``should_stop()``
+    is true no new source is taken and unfinished ones are dropped."""
+    stop = should_stop or (lambda: False)
+    if options.jobs <= 1 and not options.isolate:
         proc = Processor(options)
         for src in sources:
+            if stop():
+                return
             yield proc.process(src)
         return
-    window = 2 * options.jobs
-    with ProcessPoolExecutor(
-        max_workers=options.jobs, initializer=_init_worker, initargs=(options,)
-    ) as pool:
-        pending: deque[tuple[Source, Future[Result]]] = deque()
+    from chunkwise.workers import OrderedPool
+
+    pool: OrderedPool[Source, Result] = OrderedPool(
+        functools.partial(_worker_handler, options),
+        _lost,
+        jobs=options.jobs,
+        timeout=options.timeout,
+        window=2 * max(1, options.jobs),
+        fatal=(UsageError,),
+    )
+    yield from pool.imap(sources, should_stop=stop)
+
+
+# -- incremental runs ----------------------------------------------------------------------------
+
+
+def options_hash(options: IngestOptions, embedder: Any = None) -> str:
+    """Everything that shapes the output of one file: a change re-chunks every file."""
+    from chunkwise import __version__
+
+    cfg = dataclasses.asdict(options.chunker_config)
+    emb = None
+    if embedder is not None:
+        emb = [type(embedder).__module__, type(embedder).__qualname__]
+        for attr in ("name", "model_name", "model", "late", "device_independent_options"):
+            value = getattr(embedder, attr, None)
+            if isinstance(value, (str, int, float, bool)):
+                emb.append(f"{attr}={value}")
+    blob = json.dumps(
+        {
+            "version": __version__,
+            "chunker": options.chunker,
+            "config": cfg,
+            "parser_options": options.parser_options,
+            "format_hint": options.format_hint,
+            "embedder": emb,
+        },
+        sort_keys=True,
+        default=repr,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def writer_is_streaming(writer: Any) -> bool:
+    """True when ``write`` hands records to the reader at once (JSONL on a stream), so state may
+    be committed as documents are written; writers that publish at ``close`` (atomic files,
+    Parquet) get their state committed only after the close."""
+    flag = getattr(writer, "durable_writes", None)
+    if flag is not None:
+        return bool(flag)
+    return getattr(writer, "name", "") == "jsonl" and getattr(writer, "_file", True) is None
+
+
+def delete_record(fs: Any, reason: str) -> dict[str, Any]:
+    return {
+        "deleted": True,
+        "doc_id": fs.doc_id,
+        "source": fs.source,
+        "ids": list(fs.chunk_ids),
+        "reason": reason,
+    }
+
+
+def _incremental(
+    sources: Iterable[Source], state: State, ohash: str, summary: Summary
+) -> Iterator[Source]:
+    """Skip files whose stat, content and options match the state; mark every file seen."""
+    from chunkwise.state import state_key
+
+    for src in sources:
+        if src.path is None:
+            yield src
+            continue
+        key = state_key(src.path)
+        state.mark_seen(key)
+        row = state.get(key)
+        if row is None or row.options_hash != ohash:
+            yield src
+            continue
         try:
-            for src in sources:
-                pending.append((src, pool.submit(_work, src)))
-                if len(pending) >= window:
-                    yield _collect(*pending.popleft())
-            while pending:
-                yield _collect(*pending.popleft())
-        finally:
-            for _, fut in pending:
-                fut.cancel()
-
-
-def _collect(src: Source, fut: Future[Result]) -> Result:
-    try:
-        return fut.result()
-    except UsageError:
-        raise
-    except Exception as exc:  # the worker died (segfault, OOM kill)
-        return Result(src.name, error=ErrorRecord.from_exception(src.name, exc, "parse"))
+            st = src.path.stat()
+        except OSError:
+            yield src  # the worker reports the error
+            continue
+        if st.st_size == row.size and st.st_mtime_ns == row.mtime_ns:
+            summary.skipped += 1
+            continue
+        # Stat changed: a worker hashes the bytes and parses only if they differ.
+        yield dataclasses.replace(src, known_hash=row.content_hash)
 
 
 # -- the whole run -------------------------------------------------------------------------------
@@ -250,12 +419,71 @@ def ingest(
     embedder: Embedder | None = None,
     embed_batch_docs: int = 32,
     stdin: Any = None,
+    state: State | None = None,
+    emit_deletes: bool = False,
+    delete_writer: Writer | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Summary:
-    """Run the pipeline and write every record; return counts for the exit code."""
+    """Run the pipeline and write every record; return counts for the exit code.
+
+    With ``state``: unchanged files are skipped and every written file is staged in the state;
+    the caller commits it (``state.commit()``) after ``writer.close()`` succeeded, since only then
+    is the output durable. For a streaming writer (JSONL on stdout) the state is also committed
+    here as documents are written. With ``emit_deletes``, files gone since the last run and old
+    versions of re-chunked files become ``{"deleted": true, ...}`` records on ``delete_writer``
+    (default: ``writer``). ``should_stop()`` true (a signal) stops taking new files; documents
+    already finished are written, unfinished ones are dropped and redone next time.
+    """
     check_paths(paths)
     summary = Summary()
-    sources = iter_sources(paths, options.walk, stdin=stdin)
+    stop = should_stop or (lambda: False)
+    sources: Iterable[Source] = iter_sources(
+        paths, options.walk, stdin=stdin, follow_symlinks=options.follow_symlinks
+    )
+    ohash = ""
+    streaming = False
+    if state is not None:
+        ohash = options_hash(options, embedder)
+        options = dataclasses.replace(options, hash_content=True)
+        streaming = writer_is_streaming(writer) and (
+            delete_writer is None or writer_is_streaming(delete_writer)
+        )
+        sources = _incremental(sources, state, ohash, summary)
+    deletes_out = delete_writer if delete_writer is not None else writer
     batch: list[Result] = []
+
+    def retire_old(r: Result) -> None:
+        """The file was re-processed: its previous chunks (if any) are stale."""
+        if state is None or r.path is None:
+            return
+        from chunkwise.state import state_key
+
+        old = state.get(state_key(r.path))
+        if old is None:
+            return
+        if emit_deletes and not state.shares_doc_id(old.doc_id, old.path):
+            deletes_out.write([delete_record(old, "changed")])
+            summary.deleted += 1
+        if r.error is not None:
+            state.forget(old.path)
+
+    def record_state(r: Result) -> None:
+        if state is None or r.path is None or r.doc is None or r.content_hash is None:
+            return
+        from chunkwise.state import FileState, state_key
+
+        state.record(
+            FileState(
+                path=state_key(r.path),
+                source=r.source,
+                size=r.size or 0,
+                mtime_ns=r.mtime_ns or 0,
+                content_hash=r.content_hash,
+                options_hash=ohash,
+                doc_id=r.doc.doc_id,
+                chunk_ids=tuple(c.id for c in r.chunks),
+            )
+        )
 
     def flush(batch: list[Result]) -> None:
         if embedder is not None and batch:
@@ -268,37 +496,81 @@ def ingest(
             except DocumentError as exc:
                 # Embedding failures are per batch; report each document of it.
                 for r in batch:
-                    fail(Result(r.source, error=ErrorRecord.from_exception(r.source, exc, "embed")))
+                    fail(
+                        Result(
+                            r.source,
+                            error=ErrorRecord.from_exception(r.source, exc, "embed"),
+                            path=r.path,
+                        )
+                    )
                 return
         for r in batch:
             assert r.doc is not None
             doc = r.doc
+            retire_old(r)
             writer.write(chunk_record(c, doc) for c in r.chunks)
             summary.chunks += len(r.chunks)
+            record_state(r)
             if on_result:
                 on_result(r)
+        if state is not None and streaming:
+            state.checkpoint()
 
     def fail(r: Result) -> None:
         summary.failed += 1
+        retire_old(r)
         if on_error and r.error:
             on_error(r.error)
         if on_result:
             on_result(r)
 
-    for result in process_all(sources, options):
-        summary.documents += 1
-        if result.error is not None:
-            fail(result)
-            continue
-        batch.append(result)
-        if embedder is None or len(batch) >= embed_batch_docs:
-            flush(batch)
-            batch = []
+    results = process_all(sources, options, should_stop=stop)
+    try:
+        for result in results:
+            if result.unchanged:
+                summary.skipped += 1
+                if state is not None and result.path is not None:
+                    from chunkwise.state import state_key
+
+                    state.touch(state_key(result.path), result.size or 0, result.mtime_ns or 0)
+                continue
+            summary.documents += 1
+            if result.error is not None:
+                fail(result)
+            else:
+                batch.append(result)
+                if embedder is None or len(batch) >= embed_batch_docs:
+                    flush(batch)
+                    batch = []
+            if stop():
+                break
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
     flush(batch)
+    summary.interrupted = stop()
+    if state is not None and not summary.interrupted:
+        _report_gone(paths, state, summary, deletes_out if emit_deletes else None)
+    if state is not None and streaming:
+        state.checkpoint(every=0.0)
     return summary
 
 
+def _report_gone(paths: Sequence[str], state: State, summary: Summary, out: Any) -> None:
+    """Files recorded under these inputs but not seen in this (complete) walk are gone."""
+    from chunkwise.state import state_key
+
+    folders = [state_key(p) for p in paths if p != STDIN and Path(p).is_dir()]
+    files = [state_key(p) for p in paths if p != STDIN and not Path(p).is_dir()]
+    for fs in list(state.unseen(folders, files)):
+        state.forget(fs.path)
+        if out is not None and not state.shares_doc_id(fs.doc_id, fs.path):
+            out.write([delete_record(fs, "removed")])
+            summary.deleted += 1
+
+
 def default_jobs() -> int:
-    return max(
-        1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    )
+    from chunkwise.workers import default_jobs as cores
+
+    return cores()

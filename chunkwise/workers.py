@@ -1,0 +1,311 @@
+"""A small process pool built for hostile input.
+
+``concurrent.futures.ProcessPoolExecutor`` is the wrong tool when one document can segfault a C
+library or loop forever: a dead worker breaks the whole executor (``BrokenProcessPool``) and a stuck
+one cannot be stopped. This pool gives every task a deadline, kills a worker that overruns it or
+dies, replaces it, turns that one task into a failure the caller maps to an error record, and
+yields results strictly in submission order from a bounded window.
+
+Workers are forked (on POSIX) so they inherit the caller's registry and sys.path as they are; each
+builds its handler once and then serves tasks over its own pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import multiprocessing
+import os
+import signal
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# How often a wait wakes up to look at deadlines and the stop flag when nothing arrives.
+_TICK = 0.2
+
+# Parent ends of every live worker pipe in this process. A forked child inherits copies of them;
+# it closes them at start, or a worker would keep its siblings' pipes open and never see EOF when
+# the parent dies.
+_PARENT_ENDS: set[Connection] = set()
+
+
+class TaskLost(Exception):
+    """A task ended without a result: the worker crashed, timed out, or could not send it."""
+
+    def __init__(self, kind: str, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.kind = kind  # "crash" | "timeout" | "error" | "fatal"
+        self.detail = detail or message  # "fatal": the exception's own message
+
+
+def _context() -> Any:
+    # fork keeps test-time registry changes and avoids re-importing heavy modules per worker;
+    # platforms without fork get spawn (handler factories must then be picklable).
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker if the parent dies (SIGKILL, OOM killer)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _worker_main(
+    conn: Connection,
+    factory: Callable[[], Callable[[Any], Any]],
+    fatal: tuple[type[BaseException], ...],
+) -> None:
+    for other in list(_PARENT_ENDS):
+        with contextlib.suppress(OSError):
+            other.close()
+    _PARENT_ENDS.clear()
+    # The parent decides what an interrupt means and stops workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _die_with_parent()
+    # HF tokenizers warn (on stderr, per worker) when forked after the parent used its threads.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    handler = factory()
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return
+        if msg is None:
+            return
+        task_id, item = msg
+        try:
+            reply: tuple[int, bool, Any] = (task_id, True, handler(item))
+        except BaseException as exc:  # the handler should not raise; report it rather than die
+            kind = "fatal" if isinstance(exc, fatal) else "error"
+            reply = (task_id, False, (kind, f"{exc.__class__.__name__}: {exc}", str(exc)))
+        try:
+            conn.send(reply)
+        except (BrokenPipeError, EOFError):
+            return
+        except Exception as exc:  # an unpicklable result: report the one task, keep serving
+            msg = f"result could not be sent to the main process: {exc}"
+            conn.send((task_id, False, ("error", msg, msg)))
+
+
+@dataclass
+class _Worker:
+    proc: Any
+    conn: Connection
+    task: int | None = None
+    item: Any = None
+    deadline: float = math.inf
+
+
+class OrderedPool(Generic[T, R]):
+    """``imap`` over worker processes with per-task deadlines and in-order results.
+
+    ``factory`` runs once in each worker and returns the function applied to every item.
+    ``on_lost(item, TaskLost)`` turns a task that produced no result into a result (or raises).
+    Exceptions of the ``fatal`` types raised by the handler reach ``on_lost`` as kind "fatal".
+    """
+
+    def __init__(
+        self,
+        factory: Callable[[], Callable[[T], R]],
+        on_lost: Callable[[T, TaskLost], R],
+        *,
+        jobs: int,
+        timeout: float | None = None,
+        window: int | None = None,
+        fatal: tuple[type[BaseException], ...] = (),
+    ) -> None:
+        self.factory = factory
+        self.fatal = fatal
+        self.on_lost = on_lost
+        self.jobs = max(1, jobs)
+        self.timeout = timeout if timeout and timeout > 0 else None
+        self.window = max(self.jobs, window or 2 * self.jobs)
+        self._ctx = _context()
+        self._workers: list[_Worker] = []
+        self.replaced = 0  # workers killed or found dead and replaced (for logs and tests)
+
+    # -- worker management -----------------------------------------------------------------------
+
+    def _start(self) -> _Worker:
+        parent_end, child_end = self._ctx.Pipe(duplex=True)
+        _PARENT_ENDS.add(parent_end)
+        proc = self._ctx.Process(
+            target=_worker_main,
+            args=(child_end, self.factory, self.fatal),
+            name="chunkwise-worker",
+            daemon=True,
+        )
+        proc.start()
+        child_end.close()
+        return _Worker(proc, parent_end)
+
+    def _retire(self, w: _Worker, *, kill: bool) -> None:
+        if kill and w.proc.is_alive():
+            w.proc.kill()
+        w.proc.join(timeout=5)
+        _PARENT_ENDS.discard(w.conn)
+        with contextlib.suppress(OSError):
+            w.conn.close()
+        if w in self._workers:
+            self._workers.remove(w)
+
+    def close(self) -> None:
+        """Stop every worker: idle ones are asked to exit, busy ones are killed."""
+        for w in list(self._workers):
+            if w.task is None:
+                with contextlib.suppress(OSError, ValueError):
+                    w.conn.send(None)
+        deadline = time.monotonic() + 2
+        for w in list(self._workers):
+            if w.task is None:
+                w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
+            self._retire(w, kill=True)
+
+    def __enter__(self) -> OrderedPool[T, R]:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the map ---------------------------------------------------------------------------------
+
+    def imap(
+        self, items: Iterable[T], should_stop: Callable[[], bool] | None = None
+    ) -> Iterator[R]:
+        """Results in input order; stops taking items (and drops unfinished ones) once
+        ``should_stop()`` is true. Closes the workers when exhausted or closed early."""
+        stop = should_stop or (lambda: False)
+        source = iter(items)
+        queue: deque[tuple[int, T]] = deque()
+        done: dict[int, R] = {}
+        submitted = emitted = 0
+        exhausted = False
+        try:
+            while True:
+                while not exhausted and submitted - emitted < self.window and not stop():
+                    try:
+                        item = next(source)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    queue.append((submitted, item))
+                    submitted += 1
+                self._assign(queue)
+                if emitted in done:
+                    yield done.pop(emitted)
+                    emitted += 1
+                    continue
+                if stop() or (exhausted and emitted == submitted):
+                    return
+                self._poll(done)
+        finally:
+            self.close()
+
+    def _assign(self, queue: deque[tuple[int, T]]) -> None:
+        while queue:
+            idle = next((w for w in self._workers if w.task is None), None)
+            if idle is None:
+                if len(self._workers) >= self.jobs:
+                    return
+                idle = self._start()
+                self._workers.append(idle)
+            task_id, item = queue.popleft()
+            try:
+                idle.conn.send((task_id, item))
+            except (OSError, ValueError):
+                # Died while idle: replace it and retry the same task on a fresh worker.
+                queue.appendleft((task_id, item))
+                self._retire(idle, kill=True)
+                self.replaced += 1
+                continue
+            except Exception as exc:  # the item cannot be pickled (spawn platforms)
+                queue.appendleft((task_id, item))
+                raise TypeError(f"cannot send task to a worker: {exc}") from exc
+            idle.task, idle.item = task_id, item
+            idle.deadline = time.monotonic() + self.timeout if self.timeout else math.inf
+
+    def _poll(self, done: dict[int, R]) -> None:
+        busy = [w for w in self._workers if w.task is not None]
+        if not busy:
+            return
+        now = time.monotonic()
+        nearest = min(w.deadline for w in busy)
+        delay = min(_TICK, max(0.0, nearest - now))
+        handles: list[Any] = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
+        ready = set(wait(handles, timeout=delay))
+        now = time.monotonic()
+        for w in busy:
+            assert w.task is not None
+            if w.conn in ready:
+                try:
+                    task_id, ok, payload = w.conn.recv()
+                except (EOFError, OSError):
+                    self._lose(w, done, "crash", self._crash_message(w))
+                    continue
+                if ok:
+                    done[task_id] = payload
+                else:
+                    item = w.item
+                    w.task, w.item, w.deadline = None, None, math.inf
+                    done[task_id] = self.on_lost(item, TaskLost(*payload))
+                    continue
+                w.task, w.item, w.deadline = None, None, math.inf
+            elif w.proc.sentinel in ready:
+                self._lose(w, done, "crash", self._crash_message(w))
+            elif now >= w.deadline:
+                assert self.timeout is not None
+                self._lose(
+                    w,
+                    done,
+                    "timeout",
+                    f"timed out after {self.timeout:g} s (--timeout); the worker was killed "
+                    "and replaced",
+                )
+
+    def _lose(self, w: _Worker, done: dict[int, R], kind: str, message: str) -> None:
+        assert w.task is not None
+        task_id, item = w.task, w.item
+        self._retire(w, kill=True)
+        self.replaced += 1
+        if kind == "crash":
+            message = self._crash_message(w)
+        done[task_id] = self.on_lost(item, TaskLost(kind, message))
+
+    @staticmethod
+    def _crash_message(w: _Worker) -> str:
+        code = w.proc.exitcode
+        if code is not None and code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            how = f"killed by {name}"
+            if -code == signal.SIGKILL:
+                how += " (out of memory?)"
+        elif code is not None:
+            how = f"exited with status {code}"
+        else:
+            how = "stopped responding"
+        return f"worker process crashed ({how}) on this document; it was replaced"
+
+
+def default_jobs() -> int:
+    """Number of CPU cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
