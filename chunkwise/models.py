@@ -82,6 +82,13 @@ def load_sentence_model(name: str | None = None, device: str = "auto") -> Any:
         from sentence_transformers import SentenceTransformer
     except ImportError as exc:
         raise MissingExtra("embedding", "embed", "sentence_transformers") from exc
+    try:
+        from transformers.utils import logging as hf_logging
+
+        # The weight-loading bar is noise on stderr for every run; keep stderr for our own logs.
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
     model = SentenceTransformer(str(path), device=dev, local_files_only=True)
     if dev.startswith("cuda"):
         model = model.half()

@@ -65,7 +65,18 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             description="Apache Parquet (atomic)",
         ),
     },
-    "embedders": {},
+    "embedders": {
+        "late": Spec(
+            "late",
+            "chunkwise.embedders.late:LateChunkingEmbedder",
+            description="late chunking: whole document embedded in windows, pooled per chunk",
+        ),
+        "naive": Spec(
+            "naive",
+            "chunkwise.embedders.naive:NaiveEmbedder",
+            description="each chunk's text embedded on its own (baseline)",
+        ),
+    },
 }
 
 

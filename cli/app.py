@@ -6,6 +6,7 @@ start-up, so ``chunk --help`` stays instant.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -144,6 +145,27 @@ def ingest(
     max_file_size: Annotated[
         int, typer.Option(help="Files larger than this many bytes become error records.")
     ] = 200 * 1024 * 1024,
+    embed: Annotated[
+        bool, typer.Option("--embed/--no-embed", help="Add embedding + embedding_model.")
+    ] = False,
+    embed_model: Annotated[
+        str | None,
+        typer.Option(help="Local model folder or installed model (default all-MiniLM-L6-v2)."),
+    ] = None,
+    late: Annotated[
+        bool, typer.Option("--late/--naive", help="Late chunking (default) or per-chunk text.")
+    ] = True,
+    embed_context: Annotated[
+        bool, typer.Option(help="--naive: prefix each chunk with its heading path / context.")
+    ] = False,
+    late_window: Annotated[
+        int | None, typer.Option(help="Late: tokens per window (default: model max length).")
+    ] = None,
+    late_overlap: Annotated[
+        int | None, typer.Option(help="Late: tokens shared by windows (default: window/4).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Windows or chunks per forward pass.")] = 32,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs or progress.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
 ) -> None:
@@ -163,6 +185,15 @@ def ingest(
         # Options of one parser or chunker travel in these dicts, so the core stays generic.
         parser_options: dict[str, Any] = {"keep_furniture": keep_furniture}
         extra: dict[str, Any] = {}
+        embedder = None
+        if embed:
+            from chunkwise.embedders import EmbedConfig, build_embedder, chunk_sizing
+
+            embed_cfg = EmbedConfig(
+                embed_model, device, batch_size, late_window, late_overlap, embed_context
+            )
+            embedder = build_embedder("late" if late else "naive", embed_cfg)
+            tokenizer, max_tokens = chunk_sizing(embedder, embed_model, tokenizer, max_tokens)
         options = IngestOptions(
             chunker=chunker,
             chunker_config=ChunkerConfig(
@@ -192,7 +223,7 @@ def ingest(
         writer = registry.load("writers", output_format.value)(output)
     except ChunkwiseError as exc:
         _usage_error(exc)
-    _run_ingest(paths, options, writer, errors, quiet)
+    _run_ingest(paths, options, writer, errors, quiet, embedder)
 
 
 def _usage_error(exc: BaseException) -> None:
@@ -201,7 +232,12 @@ def _usage_error(exc: BaseException) -> None:
 
 
 def _run_ingest(
-    paths: list[str], options: Any, writer: Any, errors: Path | None, quiet: bool
+    paths: list[str],
+    options: Any,
+    writer: Any,
+    errors: Path | None,
+    quiet: bool,
+    embedder: Any = None,
 ) -> None:
     from chunkwise.pipeline import ingest as run
 
@@ -211,7 +247,11 @@ def _run_ingest(
     signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with progress:
-            summary = run(paths, options, writer, on_error=sink, on_result=progress.update)
+            if embedder is not None and progress.enabled:
+                embedder.on_progress = progress.embedding
+            summary = run(
+                paths, options, writer, on_error=sink, on_result=progress.update, embedder=embedder
+            )
         writer.close()
     except BrokenPipeError:
         _silence_stdout()
@@ -285,6 +325,13 @@ class _Progress:
                 f"[dim]{result.source}[/dim]",
             )
 
+    def embedding(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(
+                self._task,
+                description=f"{self.docs} docs, {self.chunks} chunks, embedding {done}/{total}",
+            )
+
     def __exit__(self, *exc: object) -> None:
         if self._progress is not None:
             self._progress.__exit__(None, None, None)
@@ -331,6 +378,49 @@ def parse(
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
+
+
+@app.command()
+def embed(
+    embed_model: Annotated[
+        str | None,
+        typer.Option(help="Local model folder or installed model (default all-MiniLM-L6-v2)."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
+    input_format: Annotated[
+        str, typer.Option(help="auto (JSONL if the first line is a JSON object), text or jsonl.")
+    ] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs.")] = False,
+) -> None:
+    """Embed lines of text (or JSONL with a 'text' field) from stdin, like the chunks were."""
+    _setup_logging(quiet, False)
+    from chunkwise.embedders import EmbedConfig
+    from chunkwise.embedders.backend import SentenceTransformerBackend
+    from chunkwise.embedders.queries import embed_stream
+
+    try:
+        cfg = EmbedConfig(embed_model, device, batch_size)
+        backend = SentenceTransformerBackend(cfg.model, cfg.device, cfg.batch_size)
+        backend.load()
+        lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        summary = embed_stream(
+            backend, lines, sys.stdout, fmt=input_format, on_error=_ErrorSink(None, quiet)
+        )
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_OK) from None
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+    if summary.truncated:
+        log.warning(
+            "%d texts were longer than %d tokens and were cut off by the model",
+            summary.truncated,
+            backend.max_content_tokens,
+        )
+    if summary.embedded == 0:
+        log.warning("no text on stdin to embed")
+    raise typer.Exit(summary.exit_code)
 
 
 @app.command()

@@ -1,0 +1,61 @@
+"""Chunk embedders: late chunking (default) and the naive per-chunk baseline, both on
+sentence-transformers. Importing this package imports neither torch nor sentence-transformers;
+the model loads when an embedder's ``load()`` (or first ``embed``) runs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chunkwise.embedders.backend import EmbedConfig
+
+log = logging.getLogger("chunkwise")
+
+__all__ = ["EmbedConfig", "build_embedder", "chunk_sizing", "model_tokenizer_name"]
+
+
+def build_embedder(method: str, config: EmbedConfig, *, load: bool = True) -> Any:
+    """The registered embedder ``method`` (late, naive, or a plugin), model loaded when asked."""
+    from chunkwise import registry
+
+    embedder = registry.load("embedders", method)(config)
+    if load and hasattr(embedder, "load"):
+        embedder.load()
+    return embedder
+
+
+def model_tokenizer_name(model: str | None) -> str:
+    """The tokenizer name ``chunkwise.tokenizers.get_tokenizer`` resolves to the model's own."""
+    return model or "all-MiniLM-L6-v2"
+
+
+def chunk_sizing(
+    embedder: Any, model: str | None, tokenizer: str | None, max_tokens: int
+) -> tuple[str, int]:
+    """Tokenizer and token cap for chunking when embedding.
+
+    Without ``--tokenizer`` chunks are sized in the embedding model's tokenizer. When the embedder
+    cannot see past a limit (naive: the model's max_seq_length minus its special tokens) and the
+    chunks are sized in that tokenizer, ``max_tokens`` is capped there with a warning, so no chunk
+    is silently cut by the model.
+    """
+    name = tokenizer or model_tokenizer_name(model)
+    limit = embedder.chunk_limit() if hasattr(embedder, "chunk_limit") else None
+    if limit is not None and max_tokens > limit:
+        if tokenizer is None:
+            log.warning(
+                "--max-tokens %d is more than %s takes in one pass; chunks capped at %d tokens",
+                max_tokens,
+                embedder.model_name,
+                limit,
+            )
+            max_tokens = limit
+        else:
+            log.warning(
+                "chunks are sized in %s, not the model's tokenizer; any chunk over %d model "
+                "tokens will be cut off by %s (use --late, or drop --tokenizer)",
+                tokenizer,
+                limit,
+                embedder.model_name,
+            )
+    return name, max_tokens
