@@ -1,0 +1,151 @@
+"""Main-text extraction quality on the article-extraction-benchmark pages, side by side.
+
+For every page in ``../shared/corpus/html/`` (gzip HTML + ``ground-truth.json``), extract the text
+with:
+
+- ``chunkwise html (article)``: our parser, default mode (trafilatura tree walked into structure);
+- ``chunkwise html (full)``: our parser with ``html_mode=full`` (every visible block), for scale;
+- ``trafilatura.extract()``: trafilatura's plain-text extraction with default arguments;
+
+and score it against the gold ``articleBody`` with token-level precision/recall/F1: lower-cased
+word tokens (``\\w+``), compared as multisets, so the pipes of a rendered table or the bullets of a
+list neither help nor hurt. Scores are averaged over pages (macro). The table also counts the
+structure each extractor keeps: headings and tables as elements (ours) versus as detectable lines
+(plain text has no element types, so those columns are "-").
+
+Run from the project root:
+
+    .venv/bin/python benchmarks/html_extraction.py [--corpus ../shared/corpus/html] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import re
+import statistics
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "html"
+_TOKEN = re.compile(r"\w+")
+
+
+def tokens(text: str) -> Counter[str]:
+    return Counter(_TOKEN.findall(text.lower()))
+
+
+def prf(pred: str, gold: str) -> tuple[float, float, float]:
+    p_tok, g_tok = tokens(pred), tokens(gold)
+    common = sum((p_tok & g_tok).values())
+    n_p, n_g = sum(p_tok.values()), sum(g_tok.values())
+    if n_p == 0 and n_g == 0:
+        return 1.0, 1.0, 1.0
+    precision = common / n_p if n_p else 0.0
+    recall = common / n_g if n_g else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    ap.add_argument("--json", action="store_true", help="print per-page scores as JSON too")
+    args = ap.parse_args(argv)
+
+    gold = json.loads((args.corpus / "ground-truth.json").read_text(encoding="utf-8"))
+    pages = sorted(args.corpus.glob("*.html.gz"))
+    if not pages:
+        print(f"no *.html.gz pages under {args.corpus}", file=sys.stderr)
+        return 2
+
+    import trafilatura
+    from chunkwise.parsers.html import HtmlParser
+
+    article = HtmlParser({"html_mode": "article"})
+    full = HtmlParser({"html_mode": "full"})
+
+    def ours(parser: HtmlParser) -> Callable[[Path, bytes], tuple[str, int, int]]:
+        def run(path: Path, data: bytes) -> tuple[str, int, int]:
+            doc = parser.parse(data, source=str(path))
+            kinds = Counter(e.kind for e in doc.elements)
+            return doc.text, kinds["heading"], kinds["table"]
+
+        return run
+
+    def plain(path: Path, data: bytes) -> tuple[str, int, int]:
+        html = gzip.decompress(data)
+        return trafilatura.extract(html) or "", -1, -1
+
+    systems: dict[str, Callable[[Path, bytes], tuple[str, int, int]]] = {
+        "chunkwise html (article)": ours(article),
+        "chunkwise html (full)": ours(full),
+        "trafilatura.extract()": plain,
+    }
+    # Warm-up: imports and trafilatura's lazy initialisation are not per-page costs.
+    first = pages[0].read_bytes()
+    for fn in systems.values():
+        fn(pages[0], first)
+
+    per_page: dict[str, list[dict[str, object]]] = {name: [] for name in systems}
+    for page in pages:
+        key = page.name.split(".")[0]
+        body = gold[key]["articleBody"]
+        data = page.read_bytes()
+        for name, fn in systems.items():
+            t0 = time.perf_counter()
+            text, n_head, n_table = fn(page, data)
+            dt = time.perf_counter() - t0
+            p, r, f = prf(text, body)
+            per_page[name].append(
+                {"page": key[:12], "p": p, "r": r, "f1": f, "s": dt, "h": n_head, "t": n_table}
+            )
+
+    base_f1 = statistics.mean(float(x["f1"]) for x in per_page["trafilatura.extract()"])  # type: ignore[arg-type]
+    head = (
+        f"{'extractor':<26} {'P':>6} {'R':>6} {'F1':>6} {'F1 ratio':>9} {'ms/page':>8} "
+        f"{'headings':>9} {'tables':>7}"
+    )
+    print(f"{len(pages)} pages from {args.corpus}")
+    print(head)
+    print("-" * len(head))
+    for name, rows in per_page.items():
+        p = statistics.mean(float(x["p"]) for x in rows)  # type: ignore[arg-type]
+        r = statistics.mean(float(x["r"]) for x in rows)  # type: ignore[arg-type]
+        f = statistics.mean(float(x["f1"]) for x in rows)  # type: ignore[arg-type]
+        ms = 1000 * statistics.mean(float(x["s"]) for x in rows)  # type: ignore[arg-type]
+        hs = sum(int(x["h"]) for x in rows)  # type: ignore[call-overload]
+        ts = sum(int(x["t"]) for x in rows)  # type: ignore[call-overload]
+        h_col = str(hs) if hs >= 0 else "-"
+        t_col = str(ts) if ts >= 0 else "-"
+        print(
+            f"{name:<26} {p:6.3f} {r:6.3f} {f:6.3f} {f / base_f1:9.3f} {ms:8.1f} "
+            f"{h_col:>9} {t_col:>7}"
+        )
+    ours_rows = per_page["chunkwise html (article)"]
+    worse = [
+        (o["page"], float(o["f1"]) - float(b["f1"]))  # type: ignore[arg-type]
+        for o, b in zip(ours_rows, per_page["trafilatura.extract()"], strict=True)
+        if float(o["f1"]) < float(b["f1"]) - 1e-9  # type: ignore[arg-type]
+    ]
+    better = sum(
+        1
+        for o, b in zip(ours_rows, per_page["trafilatura.extract()"], strict=True)
+        if float(o["f1"]) > float(b["f1"]) + 1e-9  # type: ignore[arg-type]
+    )
+    print(
+        f"\narticle mode vs plain extract(): better on {better} pages, worse on {len(worse)}"
+        + (": " + ", ".join(f"{k} ({d:+.3f})" for k, d in worse) if worse else "")
+    )
+    if args.json:
+        print(json.dumps(per_page, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

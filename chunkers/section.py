@@ -1,0 +1,423 @@
+"""Heading-aware chunking: chunks stay inside the sections the headings delimit.
+
+Works on any Document whose parser emits ``heading`` elements (HTML, Markdown, PDF):
+
+- A section runs from a heading to the next heading of any level (text before the first heading is
+  a section of its own). A chunk never spans two sections, with one exception: a section smaller
+  than ``--min-tokens``, or a heading with no text under it, merges with a neighbour in the same
+  scope: forward into its next sibling or its first subsection, else back into its previous
+  sibling (or its parent), preferring a neighbour it fits with under the cap.
+- A section over the cap is split recursively (blocks, paragraphs, lines, sentences, words, tokens)
+  by :class:`chunkwise.packing.Packer`, so every chunk stays under ``--max-tokens``.
+- Every chunk carries its heading path: the headings that contain the whole chunk (for a chunk
+  of merged sections, the path they share).
+- A table that fits the cap is never cut. A larger table is split by rows; each piece after the
+  first repeats the header row(s), so those chunks are *synthetic* (``text`` differs from the source
+  span, ``synthetic=True``) while ``start``/``end`` still cover the rows' span in ``Document.text``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from chunkwise.chunking import BLOCK_KINDS, BaseChunker, SpanAnnotator, content_spans
+from chunkwise.packing import Packer, Span, add_overlap, positions_level, regex_level, trim
+from chunkwise.types import Chunk, Document, Element
+
+PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+LINE = re.compile(r"\n\s*")
+SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
+WHITESPACE = re.compile(r"\s+")
+# The delimiter row of a Markdown-style table: | --- | :---: |
+TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+# A repeated header may use at most this share of the cap; wider headers are not repeated, so that
+# the rows themselves keep most of every chunk.
+MAX_HEADER_SHARE = 0.5
+
+
+@dataclass
+class _Section:
+    start: int
+    end: int
+    level: int  # heading level; 0 for text before the first heading
+    path: tuple[str, ...]
+    spans: list[Span]
+    tokens: int
+    empty: bool  # a heading with nothing under it
+
+
+@dataclass
+class _Group:
+    sections: list[_Section] = field(default_factory=list)
+
+    @property
+    def top(self) -> int:
+        return self.sections[0].level
+
+    @property
+    def tokens(self) -> int:
+        return sum(s.tokens for s in self.sections)
+
+    @property
+    def empty(self) -> bool:
+        return all(s.empty for s in self.sections)
+
+    def path(self, start: int, end: int) -> tuple[str, ...]:
+        """Heading path of [start, end): the headings shared by every section it touches."""
+        paths = [s.path for s in self.sections if s.start < end and s.end > start]
+        return _common(paths) if paths else self.sections[0].path
+
+
+@dataclass
+class _Piece:
+    start: int
+    end: int
+    n_tokens: int
+    text: str | None = None  # set for synthetic pieces
+    kind: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class SectionChunker(BaseChunker):
+    name = "section"
+    # Pieces of split tables repeat their header; only those chunks have synthetic=True.
+    synthetic: ClassVar[bool] = True
+
+    def chunk(self, doc: Document) -> Iterator[Chunk]:
+        text = doc.text
+        if not text.strip():
+            return
+        packer = Packer(text, self.tokenizer, self.config.max_tokens, [])
+        ann = SpanAnnotator(doc)
+        sections = self._sections(doc, ann, packer)
+        groups = self._merge(sections)
+        index = 0
+        for group in groups:
+            for piece in self._pieces(ann, group, packer):
+                yield ann.chunk(
+                    index=index,
+                    start=piece.start,
+                    end=piece.end,
+                    n_tokens=piece.n_tokens,
+                    tokenizer=self.tokenizer.name,
+                    chunker=self.name,
+                    metadata=piece.metadata,
+                    text=piece.text,
+                    kind=piece.kind,
+                    headings=group.path(piece.start, piece.end),
+                    synthetic=piece.text is not None,
+                )
+                index += 1
+
+    # -- sections --------------------------------------------------------------------------------
+    def _sections(self, doc: Document, ann: SpanAnnotator, packer: Packer) -> list[_Section]:
+        text = doc.text
+        heads: dict[int, Element] = {}
+        for el in doc.elements:
+            if el.kind == "heading" and el.start not in heads:
+                heads[el.start] = el
+        starts = sorted(heads)
+        bounds = [0, *[s for s in starts if s > 0], len(text)]
+        allowed = content_spans(doc, self.config.keep_furniture)
+        out: list[_Section] = []
+        for a, b in itertools.pairwise(bounds):
+            spans = [(max(a, s), min(b, e)) for s, e in allowed if s < b and e > a]
+            spans = [trim(text, s, e) for s, e in spans]
+            spans = [(s, e) for s, e in spans if s < e]
+            if not spans:
+                continue
+            head = heads.get(a)
+            if head is not None:
+                level = head.level or 1
+                path = ann.headings_at(a)
+                empty = not text[head.end : b].strip()
+            else:
+                level, path, empty = 0, (), False
+            tokens = sum(packer.index.count(s, e) for s, e in spans)
+            out.append(_Section(a, b, level, path, spans, tokens, empty))
+        return out
+
+    def _merge(self, sections: Sequence[_Section]) -> list[_Group]:
+        cap = self.config.max_tokens
+
+        def small(g: _Group) -> bool:
+            return g.empty or g.tokens < self.config.min_tokens
+
+        groups = [_Group([sec]) for sec in sections]
+        # Forward where it fits: a small section takes in its next sibling or first subsection. A
+        # heading with nothing under it always goes forward: alone it would be a chunk of a title.
+        groups = _join(
+            groups,
+            lambda a, b: small(a) and b.top >= a.top and (a.empty or a.tokens + b.tokens <= cap),
+        )
+        # Backward where it fits: into the previous sibling, or the parent section.
+        groups = _join(
+            groups, lambda a, b: small(b) and a.top <= b.top and a.tokens + b.tokens <= cap
+        )
+        # Still small: join a neighbour anyway; packing then splits the group under the cap, and
+        # the small section's text travels with the nearest part of its neighbour.
+        groups = _join(groups, lambda a, b: small(a) and b.top >= a.top)
+        return _join(groups, lambda a, b: small(b) and a.top <= b.top)
+
+    # -- one group -> pieces ---------------------------------------------------------------------
+    def _pieces(self, ann: SpanAnnotator, group: _Group, packer: Packer) -> list[_Piece]:
+        doc = ann.doc
+        text = doc.text
+        cap = self.config.max_tokens
+        spans: list[Span] = []
+        for sp in (sp for sec in group.sections for sp in sec.spans):
+            # Sections of one group are packed together: join spans separated by whitespace only.
+            if spans and not text[spans[-1][1] : sp[0]].strip():
+                spans[-1] = (spans[-1][0], sp[1])
+            else:
+                spans.append(sp)
+        lo, hi = spans[0][0], spans[-1][1]
+        tables = [
+            e
+            for e in ann.overlapping(lo, hi)
+            if e.kind == "table" and e.end > e.start and lo <= e.start and e.end <= hi
+        ]
+        big: list[Element] = []
+        fitting: list[Element] = []
+        for t in tables:
+            approx = packer.index.count(t.start, t.end)
+            # The exact count decides "fits"; the cheap count only skips obvious cases.
+            fits = approx <= cap // 2 or self.tokenizer.count(text[t.start : t.end]) <= cap
+            (fitting if fits else big).append(t)
+        big = _outermost(big)
+
+        # Cut the group's spans around the tables that must be split by rows.
+        segments: list[tuple[str, Span | Element]] = []
+        for a, b in spans:
+            pos = a
+            for t in big:
+                if t.end <= pos or t.start >= b:
+                    continue
+                if t.start > pos:
+                    segments.append(("text", (pos, t.start)))
+                segments.append(("table", t))
+                pos = max(pos, t.end)
+            if pos < b:
+                segments.append(("text", (pos, b)))
+
+        pieces: list[_Piece] = []
+        text_run: list[Span] = []
+
+        def flush_text() -> None:
+            if text_run:
+                pieces.extend(self._pack_text(ann, text_run, fitting, packer))
+                text_run.clear()
+
+        for kind, item in segments:
+            if kind == "text":
+                assert isinstance(item, tuple)
+                s, e = trim(text, *item)
+                if s < e:
+                    text_run.append((s, e))
+            else:
+                assert isinstance(item, Element)
+                flush_text()
+                pieces.extend(self._split_table(doc, item, packer))
+        flush_text()
+        return pieces
+
+    def _pack_text(
+        self,
+        ann: SpanAnnotator,
+        spans: list[Span],
+        fitting: list[Element],
+        packer: Packer,
+    ) -> list[_Piece]:
+        doc = ann.doc
+        text = doc.text
+        lo, hi = spans[0][0], spans[-1][1]
+        inside = [(t.start, t.end) for t in fitting if t.start < hi and t.end > lo]
+        cuts: list[int] = []
+        for el in ann.overlapping(lo, hi):
+            if lo < el.start < hi and el.kind not in ("table_row",):
+                cuts.append(el.start)
+        cuts.extend(b for _, b in inside)
+        # No cut inside a table that fits: it stays one piece at every level.
+        cuts = [c for c in cuts if not any(a < c < b for a, b in inside)]
+        levels = [positions_level(cuts)] if cuts else []
+        for pattern in (PARAGRAPH, LINE, SENTENCE_END, WHITESPACE):
+            levels.append(_outside(regex_level(pattern, text), inside))
+        sub = Packer(text, self.tokenizer, self.config.max_tokens, levels, index=packer.index)
+        out_spans, counts = sub.pack(spans)
+        if self.config.overlap:
+            out_spans, counts = add_overlap(
+                text,
+                out_spans,
+                counts,
+                self.tokenizer,
+                packer.index,
+                self.config.overlap,
+                self.config.max_tokens,
+            )
+        return [
+            _Piece(a, b, n, kind=_kind(ann, a, b))
+            for (a, b), n in zip(out_spans, counts, strict=True)
+        ]
+
+    def _split_table(self, doc: Document, table: Element, packer: Packer) -> list[_Piece]:
+        text = doc.text
+        cap = self.config.max_tokens
+        count = self.tokenizer.count
+        lines = _lines(text, table.start, table.end)
+        n_head = _header_lines(text, lines, table)
+        header = lines[:n_head]
+        rows = lines[n_head:]
+        header_text = text[header[0][0] : header[-1][1]] if header else ""
+        repeat = bool(header) and count(header_text) <= cap * MAX_HEADER_SHARE
+        if not rows or not repeat:
+            # Nothing to repeat: plain row-aligned pieces of the source text.
+            level = positions_level([a for a, _ in lines[1:]])
+            sub = Packer(text, self.tokenizer, cap, [level], index=packer.index)
+            spans, counts = sub.pack([(table.start, table.end)])
+            return [
+                _Piece(a, b, n, kind="table", metadata={"table_split": "rows"})
+                for (a, b), n in zip(spans, counts, strict=True)
+            ]
+
+        pieces: list[_Piece] = []
+        i = 0
+        first = True
+        n_body = len(rows)
+        while i < n_body:
+            base = packer.index.count(table.start, rows[i][0]) if first else count(header_text) + 1
+            j = i
+            while j + 1 < n_body and base + packer.index.count(rows[i][0], rows[j + 1][1]) <= cap:
+                j += 1
+
+            body = _render_rows(text, table.start if first else None, header_text, rows, i, j)
+            n = count(body)
+            while n > cap and j > i:
+                j -= 1
+                body = _render_rows(text, table.start if first else None, header_text, rows, i, j)
+                n = count(body)
+            meta = {"table_rows": [i, j], "n_table_rows": n_body, "header_repeated": not first}
+            if n <= cap:
+                start = table.start if first else rows[i][0]
+                pieces.append(
+                    _Piece(
+                        start,
+                        rows[j][1],
+                        n,
+                        text=None if first else body,
+                        kind="table",
+                        metadata=meta,
+                    )
+                )
+                i = j + 1
+            else:
+                # One row too long even on its own line: the row's text, split under the cap.
+                if first:
+                    hs, he = header[0][0], header[-1][1]
+                    pieces.append(_Piece(hs, he, count(text[hs:he]), kind="table", metadata={}))
+                for a, b, c in packer.split_exact(*rows[i]):
+                    pieces.append(_Piece(a, b, c, kind="table", metadata={"table_rows": [i, i]}))
+                i += 1
+            first = False
+        return pieces
+
+
+def _kind(ann: SpanAnnotator, start: int, end: int) -> str:
+    """A chunk is a table/list/code/quote chunk when all its content lies inside blocks of that
+    one kind; headings do not count, anything else makes it plain text."""
+    doc = ann.doc
+    els = ann.overlapping(start, end)
+    blocks = [e for e in els if e.kind in BLOCK_KINDS]
+    kinds = {e.kind for e in blocks}
+    if len(kinds) != 1:
+        return "text"
+    for el in els:
+        if el.kind == "heading" or el.kind in kinds:
+            continue
+        if not any(b.start <= el.start and el.end <= b.end for b in blocks):
+            return "text"
+    # Text between the blocks that no element claims (plain-text parsers) is content too.
+    covered = sorted((max(b.start, start), min(b.end, end)) for b in blocks)
+    heads = sorted((max(e.start, start), min(e.end, end)) for e in els if e.kind == "heading")
+    pos = start
+    for a, b in sorted(covered + heads):
+        if doc.text[pos:a].strip():
+            return "text"
+        pos = max(pos, b)
+    if doc.text[pos:end].strip():
+        return "text"
+    return next(iter(kinds))
+
+
+def _join(groups: list[_Group], ok: Callable[[_Group, _Group], bool]) -> list[_Group]:
+    """One left-to-right pass that appends a group to its predecessor when ``ok(prev, group)``."""
+    out: list[_Group] = []
+    for g in groups:
+        if out and ok(out[-1], g):
+            out[-1].sections.extend(g.sections)
+        else:
+            out.append(g)
+    return out
+
+
+def _common(paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    common: list[str] = []
+    for parts in zip(*paths, strict=False):
+        if any(p != parts[0] for p in parts):
+            break
+        common.append(parts[0])
+    return tuple(common)
+
+
+def _render_rows(
+    text: str, table_start: int | None, header: str, rows: Sequence[Span], i: int, j: int
+) -> str:
+    """Rows i..j: the source text from the table start (first piece), else header + rows."""
+    if table_start is not None:
+        return text[table_start : rows[j][1]]
+    return header + "\n" + text[rows[i][0] : rows[j][1]]
+
+
+def _outermost(tables: list[Element]) -> list[Element]:
+    out: list[Element] = []
+    for t in sorted(tables, key=lambda e: (e.start, -e.end)):
+        if out and t.start < out[-1].end:
+            continue
+        out.append(t)
+    return out
+
+
+def _outside(level: Any, blocked: Sequence[Span]) -> Any:
+    if not blocked:
+        return level
+
+    def cuts(a: int, b: int) -> list[int]:
+        return [c for c in level(a, b) if not any(s < c < e for s, e in blocked)]
+
+    return cuts
+
+
+def _lines(text: str, start: int, end: int) -> list[Span]:
+    out: list[Span] = []
+    pos = start
+    while pos < end:
+        nl = text.find("\n", pos, end)
+        stop = end if nl < 0 else nl
+        a, b = trim(text, pos, stop)
+        if a < b:
+            out.append((a, b))
+        pos = stop + 1
+    return out
+
+
+def _header_lines(text: str, lines: Sequence[Span], table: Element) -> int:
+    """How many leading lines of a table are its header: up to a Markdown delimiter row, else
+    the first line when the parser says the table has a header."""
+    for i, (a, b) in enumerate(lines[:6]):
+        if i > 0 and TABLE_SEP.match(text[a:b]):
+            return i + 1
+    attrs = table.attrs or {}
+    return 1 if attrs.get("header") and len(lines) > 1 else 0

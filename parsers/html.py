@@ -1,0 +1,711 @@
+"""HTML pages: main-content extraction (trafilatura) or every visible block, keeping structure.
+
+``Document.text`` is text we build, not the file: one block per paragraph, heading, list, table,
+code block or quote, blocks separated by a blank line. Headings are their text (no markup), list
+items are lines (``- item`` / ``1. item``, nested items indented), tables are Markdown-style pipe
+rows (one row per line, a ``| --- |`` line after marked-up header rows), code keeps its layout.
+Elements point into that text: heading (level, title), paragraph, list + list_item, table (header,
+rows) + table_row, code (language), quote.
+
+Modes (parser option ``html_mode``): ``article`` (default) keeps the main content trafilatura finds
+and drops boilerplate; ``full`` keeps every visible block (documentation sites, index pages). When
+article mode finds almost nothing on a page that has text, the page is re-read in full mode with a
+warning, and ``metadata["html_mode"]`` says which mode produced the text.
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+import re
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chunkwise.errors import ParseError
+from chunkwise.parsing import BaseParser, decode_text
+from chunkwise.types import Document, Element
+
+log = logging.getLogger("chunkwise")
+
+MODES = ("article", "full")
+# Decompressed size limit for .html.gz: a gzip bomb becomes an error record, not an OOM kill.
+MAX_DECOMPRESSED = 256 * 1024 * 1024
+# Article extraction that keeps fewer characters than this, on a page whose visible text is at
+# least FALLBACK_RATIO times longer, counts as "found almost nothing".
+FALLBACK_MIN_CHARS = 250
+FALLBACK_RATIO = 4
+
+_WS = re.compile(r"\s+")
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE
+)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_CODE_LANG = re.compile(r"(?:^|\s)(?:language|lang|highlight-source)-([\w+#-]+)")
+_CONTROL = bytes(b for b in range(32) if b not in (9, 10, 12, 13, 27)) + b"\x7f"
+
+# -- tag classes of the two trees we walk: trafilatura's output tree and a raw HTML DOM ---------
+
+
+@dataclass(frozen=True)
+class _Vocab:
+    headings: Callable[[Any], int | None]
+    containers: frozenset[str]
+    lists: frozenset[str]
+    items: frozenset[str]
+    tables: frozenset[str]
+    rows: frozenset[str]
+    cells: frozenset[str]
+    header_cells: Callable[[Any], bool]
+    code: frozenset[str]
+    quotes: frozenset[str]
+    breaks: frozenset[str]
+    skip: frozenset[str]
+    ordered: Callable[[Any], bool]
+
+
+def _tei_heading(el: Any) -> int | None:
+    if el.tag != "head":
+        return None
+    m = re.fullmatch(r"h([1-6])", el.get("rend") or "")
+    return int(m.group(1)) if m else 2
+
+
+def _html_heading(el: Any) -> int | None:
+    tag = el.tag
+    if len(tag) == 2 and tag[0] == "h" and tag[1] in "123456":
+        return int(tag[1])
+    return None
+
+
+_TEI = _Vocab(
+    headings=_tei_heading,
+    containers=frozenset({"doc", "main", "body", "div", "p", "comments"}),
+    lists=frozenset({"list"}),
+    items=frozenset({"item"}),
+    tables=frozenset({"table"}),
+    rows=frozenset({"row"}),
+    cells=frozenset({"cell"}),
+    header_cells=lambda c: c.get("role") == "head",
+    code=frozenset({"code"}),
+    quotes=frozenset({"quote"}),
+    breaks=frozenset({"lb"}),
+    skip=frozenset({"graphic", "fw", "note"}),
+    ordered=lambda el: (el.get("rend") or "").lower() == "ol",
+)
+
+_HTML = _Vocab(
+    headings=_html_heading,
+    containers=frozenset(
+        "html body div p section article main header footer nav aside form fieldset figure "
+        "figcaption dl dt dd address details summary center hgroup legend caption menu "
+        "dialog search".split()
+    ),
+    lists=frozenset({"ul", "ol"}),
+    items=frozenset({"li"}),
+    tables=frozenset({"table"}),
+    rows=frozenset({"tr"}),
+    cells=frozenset({"td", "th"}),
+    header_cells=lambda c: c.tag == "th" or _in_thead(c),
+    code=frozenset({"pre"}),
+    quotes=frozenset({"blockquote"}),
+    breaks=frozenset({"br"}),
+    skip=frozenset(
+        "head script style noscript template svg math iframe object embed canvas video audio "
+        "map button select option input textarea datalist meter progress img picture source "
+        "track link meta base title".split()
+    ),
+    ordered=lambda el: el.tag == "ol",
+)
+
+
+def _in_thead(cell: Any) -> bool:
+    row = cell.getparent()
+    group = row.getparent() if row is not None else None
+    return group is not None and group.tag == "thead"
+
+
+def _hidden(el: Any) -> bool:
+    if el.get("hidden") is not None or el.get("aria-hidden") == "true":
+        return True
+    style = (el.get("style") or "").replace(" ", "").lower()
+    return "display:none" in style or "visibility:hidden" in style
+
+
+# -- blocks --------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Block:
+    kind: str  # heading, paragraph, list, table, code, quote
+    text: str = ""
+    level: int | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)
+    # list: (depth, marker, text); table: (cells, is_header)
+    items: list[tuple[int, str, str]] = field(default_factory=list)
+    rows: list[tuple[list[str], bool]] = field(default_factory=list)
+
+
+def _clean_lines(raw: str) -> str:
+    """Inline text: whitespace runs collapsed; line breaks only where the markup put them."""
+    lines = (" ".join(part.split()) for part in raw.split("\n"))
+    return "\n".join(ln for ln in lines if ln)
+
+
+class _Walker:
+    """Turns a tree (trafilatura's or the page's own DOM) into blocks in reading order."""
+
+    def __init__(self, vocab: _Vocab, *, html: bool) -> None:
+        self.v = vocab
+        self.html = html
+        self.blocks: list[_Block] = []
+        self._buf: list[str] = []
+
+    # inline text collects into _buf; every block-level element flushes it as a paragraph
+    def flush(self) -> None:
+        text = _clean_lines("".join(self._buf))
+        self._buf.clear()
+        if text:
+            self.blocks.append(_Block("paragraph", text))
+
+    def _text(self, s: str | None) -> None:
+        if s:
+            # Source newlines are just whitespace; "\n" in the buffer means a <br>.
+            self._buf.append(_WS.sub(" ", s))
+
+    def walk(self, el: Any) -> None:
+        tag = el.tag
+        if not isinstance(tag, str):  # comments, processing instructions
+            self._text(el.tail)
+            return
+        tag = tag.lower() if self.html else tag
+        v = self.v
+        if tag in v.skip or (self.html and _hidden(el)):
+            self._text(el.tail)
+            return
+        if tag in v.breaks:
+            self._buf.append("\n")
+            self._text(el.tail)
+            return
+        if tag == "hr":
+            self.flush()
+            self._text(el.tail)
+            return
+        level = v.headings(el)
+        if level is not None:
+            self.flush()
+            text = " ".join(_inline_text(el, v, self.html).split())
+            if text:
+                self.blocks.append(_Block("heading", text, level=level, attrs={"title": text}))
+        elif tag in v.lists:
+            self.flush()
+            items: list[tuple[int, str, str]] = []
+            self._list(el, 0, items)
+            if items:
+                ordered = v.ordered(el)
+                self.blocks.append(
+                    _Block("list", items=items, attrs={"ordered": ordered, "n_items": len(items)})
+                )
+        elif tag in v.tables:
+            self.flush()
+            self._table(el)
+        elif tag in v.code and self._is_code_block(el):
+            self.flush()
+            code = _code_text(el)
+            if code.strip():
+                attrs: dict[str, Any] = {}
+                lang = _code_language(el)
+                if lang:
+                    attrs["language"] = lang
+                self.blocks.append(_Block("code", code, attrs=attrs))
+        elif tag in v.quotes:
+            self.flush()
+            sub = _Walker(v, html=self.html)
+            sub.children(el)
+            sub.flush()
+            text = "\n".join(_block_plain(b) for b in sub.blocks)
+            if text.strip():
+                self.blocks.append(_Block("quote", text))
+        elif tag in v.containers or tag in v.items or tag in v.rows or tag in v.cells:
+            self.flush()
+            self.children(el)
+            self.flush()
+        else:  # inline: its text joins the running paragraph; blocks inside it still flush
+            self.children(el)
+            self._text(el.tail)
+            return
+        self._text(el.tail)
+
+    def children(self, el: Any) -> None:
+        self._text(el.text)
+        for child in el:
+            self.walk(child)
+
+    def _is_code_block(self, el: Any) -> bool:
+        if self.html:
+            return True  # only <pre> maps to code in the HTML vocabulary
+        # trafilatura writes inline code and code blocks both as <code>; a block stands on its own.
+        parent = el.getparent()
+        return parent is None or parent.tag in self.v.containers - {"p"} or "\n" in (el.text or "")
+
+    def _list(self, el: Any, depth: int, items: list[tuple[int, str, str]]) -> None:
+        v = self.v
+        ordered = v.ordered(el)
+        n = 0
+        for child in el:
+            if not isinstance(child.tag, str):
+                continue
+            tag = child.tag.lower() if self.html else child.tag
+            if self.html and _hidden(child):
+                continue
+            if tag in v.lists:  # a list nested directly in a list (invalid HTML, common)
+                self._list(child, depth + 1, items)
+                continue
+            if tag not in v.items:
+                text = " ".join(_inline_text(child, v, self.html).split())
+                if text:
+                    items.append((depth, "-", text))
+                continue
+            n += 1
+            nested = [c for c in child if isinstance(c.tag, str) and _lower(c.tag) in v.lists]
+            text = " ".join(_inline_text(child, v, self.html, exclude=v.lists).split())
+            if text:
+                items.append((depth, f"{n}." if ordered else "-", text))
+            for sub in nested:
+                self._list(sub, depth + 1, items)
+
+    def _table(self, el: Any) -> None:
+        v = self.v
+        rows: list[tuple[list[str], bool]] = []
+        nested_table = False
+        for row in _rows(el, v, self.html):
+            cells = [c for c in row if isinstance(c.tag, str) and _lower(c.tag) in v.cells]
+            if not cells:
+                continue
+            texts = []
+            for c in cells:
+                if any(_lower(d.tag) in v.tables for d in c.iterdescendants() if _is_el(d)):
+                    nested_table = True
+                texts.append(" ".join(_inline_text(c, v, self.html).split()))
+            if any(texts):
+                rows.append((texts, all(v.header_cells(c) for c in cells)))
+        n_cols = max((len(r) for r, _ in rows), default=0)
+        if nested_table or n_cols <= 1:
+            # Layout tables (one column, or tables of tables): their cells are page regions, not
+            # data, so their content is read as ordinary blocks.
+            self.children(el)
+            self.flush()
+            return
+        self.blocks.append(_Block("table", rows=rows))
+
+
+def _lower(tag: Any) -> str:
+    return tag.lower() if isinstance(tag, str) else ""
+
+
+def _is_el(el: Any) -> bool:
+    return isinstance(el.tag, str)
+
+
+def _rows(table: Any, v: _Vocab, html: bool) -> Iterable[Any]:
+    for child in table:
+        if not _is_el(child):
+            continue
+        tag = _lower(child.tag) if html else child.tag
+        if tag in v.rows:
+            yield child
+        elif tag in ("thead", "tbody", "tfoot"):
+            yield from (r for r in child if _is_el(r) and _lower(r.tag) in v.rows)
+
+
+def _inline_text(el: Any, v: _Vocab, html: bool, exclude: frozenset[str] = frozenset()) -> str:
+    """All text under ``el`` as one line: nested blocks become spaces, hidden parts are skipped."""
+    out: list[str] = []
+
+    def rec(e: Any, top: bool) -> None:
+        if not top:
+            if not _is_el(e) or _lower(e.tag) in exclude or e.tag in exclude:
+                return
+            tag = _lower(e.tag) if html else e.tag
+            if tag in v.skip or (html and _hidden(e)):
+                return
+        out.append(e.text or "")
+        for c in e:
+            if _is_el(c):
+                rec(c, False)
+            out.append(" " if _is_el(c) and _lower(c.tag) not in _INLINE_HTML else "")
+            out.append(c.tail or "")
+
+    rec(el, True)
+    return "".join(out)
+
+
+# Inline tags whose neighbours join without a space ("<b>foo</b>bar" is "foobar").
+_INLINE_HTML = frozenset(
+    "a abbr b bdi bdo cite code data del dfn em i ins kbd mark q s samp small span strong sub sup "
+    "time u var wbr font hi ref".split()
+)
+
+
+def _code_text(el: Any) -> str:
+    parts: list[str] = []
+    for piece in el.itertext():
+        parts.append(piece)
+    text = "".join(parts).replace("\r\n", "\n").replace("\r", "\n")
+    lines = text.split("\n")
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(ln.rstrip() for ln in lines)
+
+
+def _code_language(el: Any) -> str | None:
+    for e in (el, *[c for c in el.iter() if _is_el(c)]):
+        m = _CODE_LANG.search(e.get("class") or "")
+        if m:
+            return m.group(1).lower()
+        if e.get("lang"):
+            return str(e.get("lang")).lower()
+    return None
+
+
+def _block_plain(b: _Block) -> str:
+    if b.kind == "list":
+        return "\n".join("  " * d + f"{m} {t}" for d, m, t in b.items)
+    if b.kind == "table":
+        return "\n".join(" | ".join(cells) for cells, _ in b.rows)
+    return b.text
+
+
+def _escape_cell(s: str) -> str:
+    return s.replace("|", "\\|")
+
+
+def _render(blocks: list[_Block]) -> tuple[str, list[Element]]:
+    """Join blocks with blank lines; return the text and elements pointing into it."""
+    parts: list[str] = []
+    elements: list[Element] = []
+    pos = 0
+
+    def add(s: str) -> tuple[int, int]:
+        nonlocal pos
+        if parts:
+            parts.append("\n\n")
+            pos += 2
+        start = pos
+        parts.append(s)
+        pos += len(s)
+        return start, pos
+
+    for b in blocks:
+        if b.kind == "list":
+            lines = ["  " * d + f"{m} {t}" for d, m, t in b.items]
+            start, end = add("\n".join(lines))
+            elements.append(Element("list", start, end, attrs=dict(b.attrs)))
+            off = start
+            for (d, _, _), line in zip(b.items, lines, strict=True):
+                elements.append(
+                    Element("list_item", off + 2 * d, off + len(line), attrs={"depth": d})
+                )
+                off += len(line) + 1
+        elif b.kind == "table":
+            start, end, els = _render_table(b, add)
+            elements.append(els[0])
+            elements.extend(els[1:])
+        else:
+            start, end = add(b.text)
+            elements.append(Element(b.kind, start, end, level=b.level, attrs=dict(b.attrs)))
+    return "".join(parts), elements
+
+
+_NUMERIC = re.compile(r"^[\s$€£¥%+\-−–.,:/()#]*\d[\d\s$€£¥%+\-−–.,:/()#]*$")
+
+
+def _looks_like_header(rows: list[tuple[list[str], bool]]) -> bool:
+    """A header written with <td> (often bold): a first row of words over a column of numbers."""
+    if len(rows) < 3:
+        return False
+    first = rows[0][0]
+    if any(_NUMERIC.match(c) for c in first if c) or not all(first):
+        return False
+    rest = [cells for cells, _ in rows[1:]]
+    for col in range(len(first)):
+        values = [r[col] for r in rest if col < len(r) and r[col]]
+        if len(values) >= 2 and sum(bool(_NUMERIC.match(v)) for v in values) >= 0.8 * len(values):
+            return True
+    return False
+
+
+def _render_table(
+    b: _Block, add: Callable[[str], tuple[int, int]]
+) -> tuple[int, int, list[Element]]:
+    n_cols = max(len(cells) for cells, _ in b.rows)
+    # Marked-up header rows count only at the top: a <th> row in the middle is a sub-heading row.
+    n_head = 0
+    while n_head < len(b.rows) and b.rows[n_head][1]:
+        n_head += 1
+    if n_head == len(b.rows):
+        n_head = 0  # a table of <th> only is not a header over nothing
+    if n_head == 0 and _looks_like_header(b.rows):
+        n_head = 1
+    lines: list[str] = []
+    kinds: list[bool] = []
+    for i, (cells, _) in enumerate(b.rows):
+        padded = [_escape_cell(c) for c in cells] + [""] * (n_cols - len(cells))
+        lines.append("| " + " | ".join(padded) + " |")
+        kinds.append(i < n_head)
+        if n_head and i == n_head - 1:
+            lines.append("| " + " | ".join(["---"] * n_cols) + " |")
+            kinds.append(True)
+    start, end = add("\n".join(lines))
+    header = b.rows[n_head - 1][0] if n_head else None
+    body = [cells for cells, _ in b.rows[n_head:]]
+    table = Element(
+        "table",
+        start,
+        end,
+        attrs={"header": header, "rows": body, "n_rows": len(body), "n_cols": n_cols},
+    )
+    out = [table]
+    off = start
+    row_i = 0
+    for line, is_head in zip(lines, kinds, strict=True):
+        if not line.startswith("| ---"):
+            attrs: dict[str, Any] = {"header": is_head, "row": row_i}
+            out.append(Element("table_row", off, off + len(line), attrs=attrs))
+            row_i += 1
+        off += len(line) + 1
+    return start, end, out
+
+
+# -- bytes -> text --------------------------------------------------------------------------------
+
+
+def _gunzip(data: bytes) -> bytes:
+    d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(data, MAX_DECOMPRESSED)
+    except zlib.error as exc:
+        raise ParseError(f"corrupt gzip data: {exc}") from exc
+    if d.unconsumed_tail:
+        raise ParseError(f"gzip content larger than {MAX_DECOMPRESSED} bytes when decompressed")
+    if not d.eof:
+        raise ParseError("truncated gzip data (compressed stream ends early)")
+    return out
+
+
+def _codec(name: str) -> str | None:
+    try:
+        codec = codecs.lookup(name)
+    except LookupError:
+        return None
+    enc = codec.name
+    # Browsers read these labels as windows-1252 (WHATWG encoding standard), and pages rely on it.
+    if enc in ("latin-1", "iso8859-1", "ascii"):
+        return "cp1252"
+    # A page cannot declare UTF-16 in itself in ASCII; such a label is wrong.
+    if enc.startswith(("utf-16", "utf-32")):
+        return None
+    return enc
+
+
+def decode_html(data: bytes) -> tuple[str, str]:
+    """Text and encoding of HTML bytes: byte-order mark, then valid UTF-8, then the page's own
+    ``<meta charset>`` / ``http-equiv`` label, then detection."""
+    if not data.strip():
+        raise ParseError("empty file (no content)" if data else "empty file (0 bytes)")
+    sample = data[:65536]
+    controls = sum(sample.count(bytes([b])) for b in _CONTROL)
+    if (
+        any(data.startswith(b) for b in (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+        or b"\x00" in sample
+        or controls > max(8, len(sample) // 100)
+    ):
+        # decode_text knows byte-order marks, BOM-less UTF-16 and binary files.
+        return decode_text(data)
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    m = _META_CHARSET.search(data[:8192])
+    enc = _codec(m.group(1).decode("ascii", "replace")) if m else None
+    if enc and enc != "utf-8":
+        try:
+            return data.decode(enc), enc
+        except UnicodeDecodeError:
+            # A label that does not fit some bytes: keep the page, mark the odd bytes.
+            return data.decode(enc, errors="replace"), enc
+    return decode_text(data)
+
+
+# -- metadata ------------------------------------------------------------------------------------
+
+
+def _page_facts(tree: Any) -> dict[str, Any]:
+    """What trafilatura's metadata leaves out: language and the canonical link."""
+    out: dict[str, Any] = {}
+    root = tree.getroottree().getroot() if hasattr(tree, "getroottree") else tree
+    lang = root.get("lang") or root.get("{http://www.w3.org/XML/1998/namespace}lang")
+    if not lang:
+        for meta in root.iter("meta"):
+            key = (meta.get("http-equiv") or meta.get("property") or "").lower()
+            if key in ("content-language", "og:locale") and meta.get("content"):
+                lang = meta.get("content")
+                break
+    if lang:
+        out["language"] = lang.strip().replace("_", "-")
+    for link in root.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
+            out["canonical"] = link.get("href").strip()
+            break
+    return out
+
+
+# -- the parser -----------------------------------------------------------------------------------
+
+
+class HtmlParser(BaseParser):
+    name = "html"
+    extensions = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
+    # Pages are sections under headings; the section chunker keeps chunks inside them and gives
+    # every chunk its heading path (see docs/sections/html.md for the measurement).
+    default_chunker = "section"
+
+    @property
+    def mode(self) -> str:
+        mode = str(self.options.get("html_mode") or "article").lower()
+        if mode not in MODES:
+            from chunkwise.errors import UsageError
+
+            raise UsageError(f"--html-mode must be one of: {', '.join(MODES)} (got {mode!r})")
+        return mode
+
+    def parse_bytes(self, data: bytes, source: str) -> Document:
+        mode = self.mode
+        raw = data
+        compressed = data[:2] == b"\x1f\x8b"
+        if compressed:
+            raw = _gunzip(data)
+            if not raw.strip():
+                raise ParseError("empty file (nothing inside the gzip stream)")
+        html, encoding = decode_html(raw)
+        html = _XML_DECL.sub("", html, count=1)
+        if "<" not in html:
+            raise ParseError("not HTML: no markup in the file")
+        tree = _load(html)
+        if tree is None:
+            raise ParseError("not HTML: the markup could not be parsed")
+        facts = _page_facts(tree)
+
+        used = mode
+        warning = None
+        meta: dict[str, Any] = {}
+        if mode == "article":
+            blocks, meta = _article_blocks(html)
+            text_len = sum(len(_block_plain(b)) for b in blocks)
+            if text_len < FALLBACK_MIN_CHARS:
+                full = _full_blocks(_load(html))
+                full_len = sum(len(_block_plain(b)) for b in full)
+                if full_len >= max(FALLBACK_RATIO * text_len, 1) and full_len > text_len:
+                    warning = (
+                        f"article extraction kept {text_len} of {full_len} characters; "
+                        "using --html-mode full"
+                    )
+                    log.warning("%s: %s", source, warning)
+                    blocks, used = full, "full"
+        else:
+            blocks = _full_blocks(tree)
+        if not meta:
+            meta = _metadata(html)
+        text, elements = _render(blocks)
+        if not text.strip():
+            raise ParseError("no visible text in the HTML page")
+        metadata: dict[str, Any] = {
+            k: meta[k]
+            for k in ("title", "author", "date", "url", "site_name", "description")
+            if meta.get(k)
+        }
+        metadata.update(facts)
+        metadata.update(
+            {
+                "mime": "text/html",
+                "encoding": encoding,
+                "html_mode": used,
+                "n_headings": sum(1 for e in elements if e.kind == "heading"),
+            }
+        )
+        if compressed:
+            metadata["compression"] = "gzip"
+        if warning:
+            metadata["warning"] = warning
+        return self.document(data, source, text, elements, metadata)
+
+
+def _load(html: str) -> Any:
+    import lxml.html
+
+    parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
+    try:
+        return lxml.html.document_fromstring(html, parser=parser)
+    except Exception:  # lxml raises ParserError/ValueError on documents with no elements
+        return None
+
+
+def _metadata_from(doc: Any) -> dict[str, Any]:
+    if doc is None:
+        return {}
+    cats = getattr(doc, "categories", None)
+    out = {
+        "title": doc.title,
+        "author": doc.author,
+        "date": doc.date,
+        "url": doc.url,
+        "site_name": doc.sitename,
+        "description": doc.description,
+    }
+    if cats:
+        out["categories"] = list(cats)
+    return {k: v for k, v in out.items() if v}
+
+
+def _metadata(html: str) -> dict[str, Any]:
+    from trafilatura.metadata import extract_metadata
+
+    try:
+        return _metadata_from(extract_metadata(html))
+    except Exception:  # metadata is a bonus: a page with odd <meta> tags still parses
+        log.debug("metadata extraction failed", exc_info=True)
+        return {}
+
+
+def _article_blocks(html: str) -> tuple[list[_Block], dict[str, Any]]:
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(
+        html,
+        include_comments=False,
+        include_tables=True,
+        include_formatting=False,
+        include_images=False,
+        include_links=False,
+        with_metadata=True,
+    )
+    body = getattr(doc, "body", None)
+    if body is None:
+        return [], _metadata(html)
+    walker = _Walker(_TEI, html=False)
+    walker.children(body)
+    walker.flush()
+    return walker.blocks, _metadata_from(doc)
+
+
+def _full_blocks(tree: Any) -> list[_Block]:
+    if tree is None:
+        return []
+    body = tree.find("body")
+    walker = _Walker(_HTML, html=True)
+    walker.walk(body if body is not None else tree)
+    walker.flush()
+    return walker.blocks
