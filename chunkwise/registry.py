@@ -39,6 +39,12 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             (".md", ".markdown", ".mdown", ".mkd", ".mdx"),
             "Markdown",
         ),
+        "html": Spec(
+            "html",
+            "chunkwise.parsers.html:HtmlParser",
+            (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz"),
+            "HTML pages: main content (or every block) with headings, lists, tables",
+        ),
     },
     "chunkers": {
         "token": Spec(
@@ -55,6 +61,11 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "sentence",
             "chunkwise.chunkers.sentence:SentenceChunker",
             description="sentences grouped up to --max-tokens",
+        ),
+        "section": Spec(
+            "section",
+            "chunkwise.chunkers.section:SectionChunker",
+            description="heading-aware: chunks stay inside sections, tables split by rows",
         ),
     },
     "writers": {

@@ -14,7 +14,7 @@ import signal
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -142,6 +142,10 @@ def ingest(
     keep_furniture: Annotated[
         bool, typer.Option(help="Keep page headers/footers in chunks.")
     ] = False,
+    html_mode: Annotated[
+        Literal["article", "full"],
+        typer.Option(help="HTML: article (main content only) or full (every visible block)."),
+    ] = "article",
     max_file_size: Annotated[
         int, typer.Option(help="Files larger than this many bytes become error records.")
     ] = 200 * 1024 * 1024,
@@ -184,6 +188,7 @@ def ingest(
             registry.load("chunkers", chunker)
         # Options of one parser or chunker travel in these dicts, so the core stays generic.
         parser_options: dict[str, Any] = {"keep_furniture": keep_furniture}
+        parser_options["html_mode"] = html_mode
         extra: dict[str, Any] = {}
         embedder = None
         if embed:
@@ -342,6 +347,10 @@ def parse(
     file: Annotated[str, typer.Argument(help="A document, or '-' for stdin.")],
     format_hint: Annotated[str | None, typer.Option(help="Parser name or extension.")] = None,
     text: Annotated[bool, typer.Option("--text/--no-text", help="Include the full text.")] = True,
+    html_mode: Annotated[
+        Literal["article", "full"],
+        typer.Option(help="HTML: article (main content only) or full (every visible block)."),
+    ] = "article",
 ) -> None:
     """Print the parsed Document (elements with offsets, pages, boxes) as JSON."""
     _setup_logging(False, False)
@@ -358,7 +367,9 @@ def parse(
         )
         from chunkwise.pipeline import IngestOptions
 
-        proc = Processor(IngestOptions(format_hint=format_hint))
+        proc = Processor(
+            IngestOptions(format_hint=format_hint, parser_options={"html_mode": html_mode})
+        )
         name = proc.parser_name(src)
         parser = proc.parser(name)
         doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
