@@ -1,0 +1,224 @@
+"""The offline page reader: pymupdf's ONNX layout model (shipped in the pymupdf 2.x wheel).
+
+The model classifies the boxes of a page (title, section-header, text, list-item, table, picture,
+caption, footnote, page-header, page-footer...) from the rendered page image plus the text and
+vector features of the page, and finds the table grid; pymupdf4llm's ``parse_document`` runs it and
+puts the boxes in reading order. Pages without a text layer are OCRed with RapidOCR when it is
+installed (its ONNX models ship in the ``rapidocr-onnxruntime`` wheel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from chunkwise.chunkers.vision import Block, Context, PageBatch
+
+from chunkwise.errors import ChunkError, MissingExtra
+
+log = logging.getLogger("chunkwise.vision")
+
+FURNITURE = frozenset({"page-header", "page-footer"})
+HEADINGS = frozenset({"title", "section-header"})
+TEXTUAL = frozenset({"text", "footnote", "formula", "code", "list-item", "caption"})
+
+_OCR_FUNCTION: Any = None
+_OCR_CHECKED = False
+_QUIETED = False
+
+
+class _LogSink(io.StringIO):
+    """Stands in for pymupdf4llm's message buffer, which it prints to stdout after every call."""
+
+    def write(self, s: str) -> int:
+        if s.strip():
+            log.debug("layout: %s", s.strip())
+        return len(s)
+
+    def getvalue(self) -> str:
+        return ""
+
+
+def _layout_module() -> Any:
+    global _QUIETED
+    try:
+        import pymupdf
+        from pymupdf4llm.helpers import document_layout
+    except ImportError as exc:
+        raise MissingExtra("the vision layout backend", "pdf", exc.name or "pymupdf4llm") from exc
+    if not _QUIETED:
+        _QUIETED = True
+        # stdout carries only records: pymupdf's user messages default to stdout.
+        pymupdf.set_messages(pylogging=True, pylogging_name="chunkwise.pymupdf")
+        document_layout.INFO_MESSAGES = _LogSink()
+    return document_layout
+
+
+@contextlib.contextmanager
+def _no_stdout() -> Iterator[None]:
+    # Some OCR helpers print() on import; none of it may reach the record stream.
+    with contextlib.redirect_stdout(io.StringIO()) as buf:
+        yield
+    if buf.getvalue().strip():
+        log.debug("layout: %s", buf.getvalue().strip())
+
+
+def _ocr_function() -> Any:
+    global _OCR_FUNCTION, _OCR_CHECKED
+    if not _OCR_CHECKED:
+        _OCR_CHECKED = True
+        dl = _layout_module()
+        try:
+            with _no_stdout():
+                _OCR_FUNCTION = dl.select_ocr_function()
+        except Exception:  # no OCR engine: pages without text simply yield no text blocks
+            _OCR_FUNCTION = None
+    return _OCR_FUNCTION
+
+
+def line_text(line: dict[str, Any]) -> str:
+    return "".join(str(s.get("text", "")) for s in line.get("spans", ()))
+
+
+def join_lines(lines: list[str]) -> str:
+    out = ""
+    for raw in lines:
+        line = " ".join(raw.split())
+        if not line:
+            continue
+        if not out:
+            out = line
+        elif out.endswith("-") and line[:1].islower():
+            # A word hyphenated at the line end.
+            out = out[:-1] + line
+        else:
+            out = f"{out} {line}"
+    return out
+
+
+class LayoutReader:
+    name = "layout"
+
+    def __init__(self, keep_furniture: bool = False, ocr: bool = True) -> None:
+        self.keep_furniture = keep_furniture
+        self.ocr = ocr
+        _layout_module()
+
+    def prepare(self, batch: PageBatch) -> list[Block]:
+        dl = _layout_module()
+        from pymupdf4llm.ocr import OCRMode
+
+        ocr_fn = _ocr_function() if self.ocr else None
+        try:
+            with _no_stdout():
+                parsed = dl.parse_document(
+                    batch.source.pdf,
+                    pages=batch.pages,
+                    use_ocr=OCRMode.SELECT_KEEP_OLD if ocr_fn else OCRMode.NEVER,
+                    ocr_function=ocr_fn,
+                )
+        except Exception as exc:
+            raise ChunkError(
+                f"layout analysis failed on pages {batch.pages[0] + 1}-{batch.pages[-1] + 1}: {exc}"
+            ) from exc
+        blocks: list[Block] = []
+        for page in parsed.pages:
+            pdf_page = batch.source.pdf[page.page_number - 1]
+            blocks.extend(self.page_blocks(page, pdf_page))
+        return blocks
+
+    def read(self, prepared: list[Block], context: Context) -> list[Block]:
+        # The layout model sees one page at a time; continuation across the break is decided by
+        # the stitcher from the carried context, so nothing depends on ``context`` here.
+        return prepared
+
+    def page_blocks(self, page: Any, pdf_page: Any) -> list[Block]:
+        pno = int(page.page_number)
+        out: list[Block] = []
+        for box in page.boxes:
+            cls = str(box.boxclass)
+            bbox = (float(box.x0), float(box.y0), float(box.x1), float(box.y1))
+            if cls in FURNITURE and not self.keep_furniture:
+                continue
+            if cls == "table":
+                rows = self.table_rows(box, pdf_page, bbox)
+                if rows:
+                    out.append(Block("table", pno, bbox=bbox, rows=rows, header_rows=1))
+                continue
+            text = join_lines([line_text(ln) for ln in (box.textlines or [])])
+            if cls in HEADINGS:
+                if text:
+                    level = 1 if cls == "title" else int(box.header_level or 2)
+                    out.append(Block("heading", pno, text, bbox=bbox, level=level))
+                continue
+            if cls == "list-item":
+                if out and out[-1].kind == "list" and out[-1].page == pno:
+                    out[-1].items.append(text)
+                    out[-1].bbox = _union(out[-1].bbox, bbox)
+                elif text:
+                    out.append(Block("list", pno, bbox=bbox, items=[text]))
+                continue
+            if cls == "picture":
+                # Text inside a figure (labels, axis ticks) is rarely useful prose; keep it only as
+                # the figure's text so it stays searchable.
+                if text:
+                    out.append(Block("figure", pno, text, bbox=bbox))
+                continue
+            if cls == "caption":
+                if text:
+                    out.append(Block("caption", pno, text, bbox=bbox))
+                continue
+            if text:
+                out.append(Block("paragraph", pno, text, bbox=bbox))
+        return out
+
+    @staticmethod
+    def table_rows(
+        box: Any, pdf_page: Any, bbox: tuple[float, float, float, float]
+    ) -> list[list[str]]:
+        table = box.table or {}
+        rows = [[str(c or "") for c in r] for r in (table.get("extract") or [])]
+        rows = [r for r in rows if any(c.strip() for c in r)]
+        if rows:
+            return _drop_empty_columns(rows)
+        # The layout model saw a table but found no grid: let pymupdf's table finder look inside
+        # the box (ruled tables).
+        try:
+            found = pdf_page.find_tables(clip=bbox)
+        except Exception:
+            return []
+        for t in found.tables:
+            rows = [[str(c or "") for c in r] for r in t.extract()]
+            rows = [r for r in rows if any(c.strip() for c in r)]
+            if rows:
+                return _drop_empty_columns(rows)
+        return []
+
+
+def _drop_empty_columns(rows: list[list[str]]) -> list[list[str]]:
+    width = max(len(r) for r in rows)
+    rows = [r + [""] * (width - len(r)) for r in rows]
+    keep = [j for j in range(width) if any(r[j].strip() for r in rows)]
+    return [out for r in rows for out in split_merged_row([r[j] for j in keep])]
+
+
+def split_merged_row(row: list[str]) -> list[list[str]]:
+    """The grid model sometimes misses a row line and puts two rows in one; that shows as every
+    filled cell holding the same number of text lines. A wrapped cell alone does not."""
+    filled = [c.strip().split("\n") for c in row if c.strip()]
+    n = len(filled[0]) if filled else 1
+    if len(filled) < 2 or n < 2 or any(len(lines) != n for lines in filled):
+        return [row]
+    parts = [c.strip().split("\n") if c.strip() else [""] * n for c in row]
+    return [[p[k] for p in parts] for k in range(n)]
+
+
+def _union(
+    a: tuple[float, float, float, float] | None, b: tuple[float, float, float, float]
+) -> tuple[float, float, float, float]:
+    if a is None:
+        return b
+    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
