@@ -45,7 +45,7 @@ def _split_row(line: str) -> list[str]:
 
 class MarkdownParser(BaseParser):
     name = "markdown"
-    default_chunker = "recursive"
+    default_chunker = "section"
 
     def parse_bytes(self, data: bytes, source: str) -> Document:
         text, encoding = decode_text(data)
