@@ -21,6 +21,7 @@ statistics:
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator
 
@@ -84,6 +85,7 @@ _ENUM_START = re.compile(
     r"""(?:ARTICLE|Article|SECTION|Section|PART|Part|CHAPTER|Chapter|TITLE|Title|Sec\.|Art\.)\s"""
     r"""|[•\u2022\u0095\-–—]\s)"""
 )
+_BULLET = re.compile(r"[•\u2022\u0095\-–—]\s")
 _CAPTION_JOINERS = frozenset({"v.", "vs.", "v", "vs", "and", "against", "versus"})
 _CONT_END = (",", ";", "\u2014", "\u0097", "\u2013", "-", "(", "&")
 _CLOSERS = "\"'”’)]"
@@ -99,9 +101,7 @@ def _is_abbreviation(word: str) -> bool:
     # Initials and dotted forms: "J", "A.W", "S.D", "F.Supp.2d" style reporter names.
     if _INITIALS.match(word):
         return True
-    if "." in low and low.split(".", 1)[0] in ABBREVIATIONS:
-        return True
-    return False
+    return bool("." in low and low.split(".", 1)[0] in ABBREVIATIONS)
 
 
 def _boundary_after_period(text: str, word: str, nxt_pos: int, nxt: str, end: int) -> bool:
@@ -111,7 +111,7 @@ def _boundary_after_period(text: str, word: str, nxt_pos: int, nxt: str, end: in
     if not _is_abbreviation(word):
         return True
     low = word.lower()
-    if nxt.isdigit() or nxt in "§¶(&" or nxt == "*" and text[nxt_pos + 1 : nxt_pos + 2].isdigit():
+    if nxt.isdigit() or nxt in "§¶(&" or (nxt == "*" and text[nxt_pos + 1 : nxt_pos + 2].isdigit()):
         # A citation goes on: "U.S. 483", "No. 210", "U.S.C. § 1983", "Stat. & Const.", "*134".
         return False
     if low in _NEVER_FINAL:
@@ -153,7 +153,7 @@ def _line_breaks(text: str, a: int, b: int) -> Iterator[int]:
             yield mark_start + 1
             yield nxt_pos
             continue
-        if mark[0] == "…" or len(mark) > 1 and "." in mark[1:]:
+        if mark[0] == "…" or (len(mark) > 1 and "." in mark[1:]):
             # Ellipsis: a sentence ends only when a capitalised word follows after a final period.
             if nxt.isupper() and mark.replace(" ", "").count(".") == 4:
                 yield nxt_pos
@@ -174,15 +174,18 @@ def _line_breaks(text: str, a: int, b: int) -> Iterator[int]:
 
 def _hard_wrapped(lines: list[tuple[int, int]], text: str) -> int:
     """The wrap width when the text is hard-wrapped (fixed-width lines), else 0."""
-    lengths = sorted(b - a for a, b in lines if b > a)
-    if len(lengths) < 8:
+    lengths = sorted(b - a for a, b in lines)
+    if len(lengths) < 6:
         return 0
-    p90 = lengths[int(len(lengths) * 0.9)]
-    if p90 > 130 or p90 < 30:
+    width = lengths[int(len(lengths) * 0.95)]
+    if width > 130 or width < 30:
+        # Decisions keep a paragraph per line: long lines, no fixed width.
         return 0
-    # Long paragraph lines are the norm for decisions; wrapped files have most lines near the width.
-    near = sum(1 for n in lengths if n >= 0.7 * p90)
-    return p90 if near >= 0.5 * len(lengths) else 0
+    # Wrapped text has lines near the width that end mid-sentence.
+    open_lines = sum(
+        1 for a, b in lines if b - a >= 0.7 * width and text[b - 1] not in ".!?:;\"'”’)"
+    )
+    return width if open_lines >= 3 and open_lines >= 0.1 * len(lines) else 0
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -234,7 +237,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
         )
     spans: list[Span] = []
     bounds = [lines[0][0], *cuts, lines[-1][1]]
-    for s, e in zip(bounds, bounds[1:], strict=False):
+    for s, e in itertools.pairwise(bounds):
         while s < e and text[s].isspace():
             s += 1
         while e > s and text[e - 1].isspace():
@@ -255,18 +258,21 @@ def _joins(
     if line in _CAPTION_JOINERS or text[na:nb] in _CAPTION_JOINERS:
         return True
     if first.islower():
-        return not _ENUM_START.match(text, na, nb) or blank_between is False and wrap > 0
+        return not _ENUM_START.match(text, na, nb) or (blank_between is False and wrap > 0)
     if line.endswith(_CONT_END):
-        if line.endswith(";") and _ENUM_START.match(text, na, nb):
-            # "...(super-warrant);\n• tracking devices" — one enumerated sentence in the gold data.
+        if line.endswith(";") and _BULLET.match(text, na, nb):
+            # "...(super-warrant);\n• tracking devices" — one bulleted sentence in the gold data;
+            # items enumerated with (a), (1) stay sentences of their own.
             return True
+        if _ENUM_START.match(text, na, nb):
+            return False
         return not line.endswith("-") or not blank_between
     if blank_between:
         return False
     m = _LAST_WORD.search(line)
     if m:
         word = m.group(1).lstrip("(")
-        if word.lower() in _NEVER_FINAL or len(word) == 1 and word.isupper():
+        if word.lower() in _NEVER_FINAL or (len(word) == 1 and word.isupper()):
             # "with whom Mr. Theodore M.\nBerry": a name or reference wrapped after its initial.
             return True
     if not wrap:

@@ -61,6 +61,13 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "sentence",
             "chunkwise.chunkers.sentence:SentenceChunker",
             description="sentences grouped up to --max-tokens",
+        "legal": Spec(
+            "legal",
+            "chunkwise.parsers.legal:LegalParser",
+            (),
+            "legal text (.txt via --format-hint legal or auto-detected): sections, clauses, "
+            "definitions, citations",
+        ),
         ),
         "section": Spec(
             "section",
@@ -99,6 +106,12 @@ def _load_target(target: str) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _entry_point_specs() -> dict[str, dict[str, tuple[Spec, Any]]]:
+        "legal": Spec(
+            "legal",
+            "chunkwise.chunkers.legal:LegalChunker",
+            description="legal sentences (citations kept whole) grouped up to --max-tokens, "
+            "breaking at sections/clauses first",
+        ),
     from importlib.metadata import entry_points
 
     out: dict[str, dict[str, tuple[Spec, Any]]] = {k: {} for k in KINDS}

@@ -18,4 +18,11 @@ class TextParser(BaseParser):
             "mime": "text/plain",
             "n_lines": text.count("\n") + (1 if text and not text.endswith("\n") else 0),
         }
+        if self.options.get("detect_legal", True):
+            # Legal .txt files (decisions, statutes, contracts) get the legal structure pass; the
+            # detector reads only the head of the file.
+            from chunkwise.parsers.legal import LegalParser, looks_legal
+
+            if looks_legal(text):
+                return LegalParser(self.options).from_text(data, source, text, meta)
         return self.document(data, source, text, elements, meta)

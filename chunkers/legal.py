@@ -1,0 +1,171 @@
+"""Legal chunker: legal sentences grouped up to ``max_tokens``.
+
+Sentences come from the legal splitter (``chunkers/legal_sbd.py``). Chunk boundaries fall only on
+sentence starts that are not inside a citation, and the packer tries the coarsest boundaries first:
+section/article headings, then clause starts, then sentences — so a chunk ends at a section or
+clause boundary whenever the cap allows. Only a single sentence longer than the cap is cut inside,
+at whitespace outside citations, then at token boundaries (the cap is hard).
+
+Every chunk carries its section path as ``headings`` (``["ARTICLE IV", "Section 4.2", "(b)"]``) and
+the citations it contains in ``metadata["citations"]``. Works on any Document: when the document
+did not come from the legal parser (PDF, HTML, plain text), the legal structure pass runs on its
+text first.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from chunkwise.chunking import BaseChunker, SpanAnnotator, content_spans
+from chunkwise.packing import Level, Packer, add_overlap, positions_level
+from chunkwise.types import Chunk, Document, Element
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+class SectionPaths:
+    """The section path (heading labels, then enclosing clause labels) at any offset."""
+
+    def __init__(self, elements: Sequence[Element]) -> None:
+        stack: list[tuple[int, str]] = []
+        self._starts: list[int] = []
+        self._paths: list[tuple[str, ...]] = []
+        marks = (e for e in elements if e.kind in ("heading", "signature"))
+        for el in sorted(marks, key=lambda e: e.start):
+            # A signature block closes every open section.
+            level = (el.level or 1) if el.kind == "heading" else 0
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            title = el.attrs.get("title") or ("signature block" if el.kind == "signature" else "")
+            stack.append((level, str(title)))
+            self._starts.append(el.start)
+            self._paths.append(tuple(t for _, t in stack if t))
+        self._clauses = sorted(
+            (e for e in elements if e.kind == "clause"), key=lambda e: (e.start, -e.end)
+        )
+        self._clause_starts = [e.start for e in self._clauses]
+
+    def at(self, offset: int) -> tuple[str, ...]:
+        i = bisect.bisect_right(self._starts, offset) - 1
+        path = self._paths[i] if i >= 0 else ()
+        floor = self._starts[i] if i >= 0 else -1
+        j = bisect.bisect_right(self._clause_starts, offset)
+        clauses = [
+            e
+            for e in self._clauses[:j]
+            if e.start >= floor and e.end > offset and e.start <= offset
+        ]
+        clauses.sort(key=lambda e: (e.level or 0, e.start))
+        return path + tuple(str(e.attrs.get("label", "")) for e in clauses)
+
+
+def _outside(positions: list[int], spans: Sequence[tuple[int, int]]) -> list[int]:
+    """Positions not strictly inside any of ``spans`` (sorted, non-overlapping)."""
+    if not spans:
+        return positions
+    starts = [a for a, _ in spans]
+    out = []
+    for p in positions:
+        i = bisect.bisect_right(starts, p - 1) - 1
+        if i >= 0 and spans[i][0] < p < spans[i][1]:
+            continue
+        out.append(p)
+    return out
+
+
+def _whitespace_level(text: str, cites: Sequence[tuple[int, int]]) -> Level:
+    def cuts(a: int, b: int) -> list[int]:
+        return _outside(
+            [m.end() for m in _WHITESPACE.finditer(text, a, b) if a < m.end() < b], cites
+        )
+
+    return cuts
+
+
+class LegalChunker(BaseChunker):
+    name = "legal"
+
+    def chunk(self, doc: Document) -> Iterator[Chunk]:
+        from chunkwise.chunkers.legal_sbd import sentence_spans
+
+        text = doc.text
+        if doc.parser == "legal":
+            structure: Sequence[Element] = doc.elements
+        else:
+            from chunkwise.parsers.legal import legal_elements
+
+            structure, _ = legal_elements(text)
+        regions = content_spans(doc, self.config.keep_furniture)
+        sentences: list[tuple[int, int]] = []
+        for a, b in regions:
+            sentences.extend(sentence_spans(text, a, b))
+        cites = sorted(
+            (e.start, e.end, str(e.attrs.get("type", "")))
+            for e in structure
+            if e.kind == "citation"
+        )
+        cite_spans = [(a, b) for a, b, _ in cites]
+        sentence_starts = _outside([s for s, _ in sentences], cite_spans)
+        section_starts = _outside(
+            [e.start for e in structure if e.kind in ("heading", "signature")], cite_spans
+        )
+        clause_starts = _outside(
+            [e.start for e in structure if e.kind in ("clause", "footnote", "recital")], cite_spans
+        )
+        levels: list[Level] = [
+            positions_level(section_starts),
+            positions_level(clause_starts),
+            positions_level(sentence_starts),
+            _whitespace_level(text, cite_spans),
+        ]
+        packer = Packer(text, self.tokenizer, self.config.max_tokens, levels)
+        spans, counts = packer.pack(regions)
+        if self.config.overlap:
+            spans, counts = add_overlap(
+                text,
+                spans,
+                counts,
+                self.tokenizer,
+                packer.index,
+                self.config.overlap,
+                self.config.max_tokens,
+            )
+        paths = SectionPaths(structure)
+        ann = SpanAnnotator(doc)
+        cite_starts = [a for a, _, _ in cites]
+        sent_starts = [s for s, _ in sentences]
+        for i, ((a, b), n) in enumerate(zip(spans, counts, strict=True)):
+            lo = bisect.bisect_left(cite_starts, a)
+            hi = bisect.bisect_left(cite_starts, b)
+            found: list[dict[str, Any]] = [
+                {"text": text[s:e], "type": t, "start": s, "end": e}
+                for s, e, t in cites[lo:hi]
+                if e <= b
+            ]
+            n_sent = bisect.bisect_left(sent_starts, b) - bisect.bisect_left(sent_starts, a)
+            path = paths.at(a)
+            meta: dict[str, Any] = {"citations": found, "n_sentences": max(n_sent, 1)}
+            if path:
+                meta["section"] = path[-1]
+            yield ann.chunk(
+                index=i,
+                start=a,
+                end=b,
+                n_tokens=n,
+                tokenizer=self.tokenizer.name,
+                chunker=self.name,
+                metadata=meta,
+                headings=path,
+            )
+
+
+def sentence_records(doc: Document, keep_furniture: bool = False) -> Iterator[dict[str, Any]]:
+    """The legal sentences of a document as ``{"start", "end", "text"}`` (``chunk sentences``)."""
+    from chunkwise.chunkers.legal_sbd import sentence_spans
+
+    for a, b in content_spans(doc, keep_furniture):
+        for s, e in sentence_spans(doc.text, a, b):
+            yield {"start": s, "end": e, "text": doc.text[s:e]}
