@@ -2,10 +2,10 @@
 furniture, each with its page (1-based), bounding box (PDF points, in the page as displayed, i.e.
 after its /Rotate) and reading order.
 
-``Document.text`` is the extracted text in reading order: blocks separated by a blank line, the lines
-of one paragraph joined by a space (a word hyphenated across a line break is joined again), table
-rows rendered as Markdown rows. Every offset points into that text, so every repair (ligatures,
-de-hyphenation) is made while the text is built and offsets stay exact.
+``Document.text`` is the extracted text in reading order: blocks separated by a blank line, the
+lines of one paragraph joined by a space (a word hyphenated across a line break is joined again),
+table rows rendered as Markdown rows. Every offset points into that text, so every repair
+(ligatures, de-hyphenation) is made while the text is built and offsets stay exact.
 
 The page-level pieces are public and reusable (the vision chunker renders pages and reuses tables):
 ``open_pdf`` (bytes -> pymupdf document, with clear errors), ``extract_page`` (one page -> its
@@ -34,7 +34,8 @@ HEADER, FOOTER = "header", "footer"
 
 _BULLET = re.compile(
     r"^(?:[\u2022\u2023\u25e6\u2043\u2219\u25aa\u25ab\u25cf\u25cb\u25a0\u25a1\u2013\u2014*\-\u00b7]"
-    r"|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,6})[.)])\s+[\w\"'(\u201c]"
+    r"|(?:\d{1,3}|[a-z]|[ivxlc]{1,6})[.)]|\((?:\d{1,3}|[a-zA-Z]|[ivxlcIVXLC]{1,6})\))"
+    r"\s+[\w\"'(\u201c]"
 )
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|chart|exhibit|plate|graph)\s*[\dIVXivx]+\b", re.I)
 _PAGE_NUMBER = re.compile(
@@ -76,11 +77,7 @@ def parse_page_ranges(spec: str | Sequence[int] | None) -> list[tuple[int, int |
         if not part or not m or (not m.group(2) and not m.group(1)):
             raise UsageError(f"--pages: cannot read {spec!r}; use e.g. 3-7, 1,4,9- or -3")
         a = int(m.group(1)) if m.group(1) else 1
-        b: int | None
-        if m.group(2):
-            b = int(m.group(3)) if m.group(3) else None
-        else:
-            b = a
+        b: int | None = (int(m.group(3)) if m.group(3) else None) if m.group(2) else a
         if a < 1 or (b is not None and b < a):
             raise UsageError(f"--pages: bad range {part!r} (pages are numbered from 1)")
         out.append((a, b))
@@ -409,9 +406,7 @@ def _drop_line_numbers(blocks: list[Block]) -> tuple[list[Block], int]:
     lefts = Counter(round(b.bbox[0] / 4) for b in nums)
     rights = Counter(round(b.bbox[2] / 4) for b in nums)
     gutter = {
-        id(b)
-        for b in nums
-        if lefts[round(b.bbox[0] / 4)] >= 5 or rights[round(b.bbox[2] / 4)] >= 5
+        id(b) for b in nums if lefts[round(b.bbox[0] / 4)] >= 5 or rights[round(b.bbox[2] / 4)] >= 5
     }
     if len(gutter) < 5:
         return blocks, 0
@@ -565,9 +560,10 @@ def reading_order(
             else:
                 merged.append(c)
         first = merged[0]
-        if len(merged) > 1 and max(boxes[i][2] for i in first) - min(
-            boxes[i][0] for i in first
-        ) < min_col_width:
+        if (
+            len(merged) > 1
+            and max(boxes[i][2] for i in first) - min(boxes[i][0] for i in first) < min_col_width
+        ):
             merged[1] = first + merged[1]
             merged.pop(0)
         return merged
@@ -628,7 +624,8 @@ def classify_headings(pages: Sequence[PageLayout]) -> None:
     n_par = 0
     for p in pages:
         for b in p.blocks:
-            if b.kind != "paragraph":
+            # Numbered section titles ("2. Methods") look like list items until their font shows.
+            if b.kind not in ("paragraph", "list_item"):
                 continue
             n_par += 1
             words = len(b.text.split())
@@ -796,9 +793,7 @@ class PdfParser(BaseParser):
         if len(selected) != pdf.page_count:
             meta["selected_pages"] = list(selected)
         # S2 and the vision chunker normalise distances by page size.
-        meta["page_sizes"] = {
-            str(p.number): [round(p.width, 2), round(p.height, 2)] for p in pages
-        }
+        meta["page_sizes"] = {str(p.number): [round(p.width, 2), round(p.height, 2)] for p in pages}
         rotated = [p.number for p in pages if p.rotation]
         if rotated:
             meta["rotated_pages"] = rotated
@@ -866,66 +861,79 @@ def assemble(pages: Sequence[PageLayout]) -> tuple[str, list[Element]]:
             )
         list_run.clear()
 
-    for p in pages:
-        first_on_page = True
-        for b in p.blocks:
-            if b.kind == "figure":
-                attrs = dict(b.attrs)
-                attrs["headings"] = [t for _, t in stack]
-                elements.append(
-                    Element("figure", pos, pos, page=p.number, bbox=_round_box(b.bbox), attrs=attrs)
-                )
-                continue
-            sep = "\n\n"
-            cont = False
-            if (
-                first_on_page
-                and b.kind not in (HEADER, FOOTER)
-                and last_content is not None
-                and _continues(last_content, b)
-            ):
-                sep, cont = " ", True
-            if b.kind not in (HEADER, FOOTER):
-                first_on_page = False
-            if parts:
-                parts.append(sep)
-                pos += len(sep)
-            start = pos
-            parts.append(b.text)
-            pos += len(b.text)
+    def emit(b: Block, page: int, sep: str, cont: bool) -> None:
+        nonlocal pos, last_content
+        if b.kind == "figure":
             attrs = dict(b.attrs)
-            if b.kind == "heading":
-                title = b.text
-                level = b.level or 1
-                while stack and stack[-1][0] >= level:
-                    stack.pop()
-                stack.append((level, title))
-                attrs["title"] = title
             attrs["headings"] = [t for _, t in stack]
-            if b.column:
-                attrs["column"] = b.column
-            if cont:
-                attrs["continues"] = True
-            if b.kind in ("paragraph", "heading", "list_item", "caption") and b.size:
-                attrs["font_size"] = b.size
-            el = Element(
-                b.kind,
-                start,
-                pos,
-                page=p.number,
-                bbox=_round_box(b.bbox),
-                level=b.level if b.kind == "heading" else None,
-                attrs=attrs,
+            elements.append(
+                Element("figure", pos, pos, page=page, bbox=_round_box(b.bbox), attrs=attrs)
             )
-            if b.kind == "list_item":
-                if list_run and list_run[-1].page != p.number:
-                    close_list()
-                list_run.append(el)
-            elif b.kind not in (HEADER, FOOTER):
+            return
+        if parts:
+            parts.append(sep)
+            pos += len(sep)
+        start = pos
+        parts.append(b.text)
+        pos += len(b.text)
+        attrs = dict(b.attrs)
+        if b.kind == "heading":
+            level = b.level or 1
+            while stack and stack[-1][0] >= level:
+                stack.pop()
+            stack.append((level, b.text))
+            attrs["title"] = b.text
+        attrs["headings"] = [t for _, t in stack]
+        if b.column:
+            attrs["column"] = b.column
+        if cont:
+            attrs["continues"] = True
+        if b.kind in ("paragraph", "heading", "list_item", "caption") and b.size:
+            attrs["font_size"] = b.size
+        el = Element(
+            b.kind,
+            start,
+            pos,
+            page=page,
+            bbox=_round_box(b.bbox),
+            level=b.level if b.kind == "heading" else None,
+            attrs=attrs,
+        )
+        if b.kind == "list_item":
+            if list_run and list_run[-1].page != page:
                 close_list()
-            elements.append(el)
-            if b.kind not in (HEADER, FOOTER):
-                last_content = b
+            list_run.append(el)
+        elif b.kind not in (HEADER, FOOTER):
+            close_list()
+        elements.append(el)
+        if b.kind not in (HEADER, FOOTER):
+            last_content = b
+
+    # Furniture sits between pages (last page's footers, then this page's headers), after a
+    # paragraph that runs on from the previous page, so running text is never cut by it.
+    prev_footers: list[tuple[Block, int]] = []
+    for p in pages:
+        content = [b for b in p.blocks if b.kind not in (HEADER, FOOTER)]
+        headers = [b for b in p.blocks if b.kind == HEADER]
+        footers = [b for b in p.blocks if b.kind == FOOTER]
+        if content and last_content is not None and _continues(last_content, content[0]):
+            emit(content[0], p.number, " ", True)
+            content = content[1:]
+        for fb, fpage in prev_footers:
+            emit(fb, fpage, "\n\n", False)
+        for hb in headers:
+            emit(hb, p.number, "\n\n", False)
+        for cb in content:
+            # A paragraph also runs on from the foot of one column to the head of the next.
+            cont = (
+                last_content is not None
+                and cb.column != last_content.column
+                and _continues(last_content, cb)
+            )
+            emit(cb, p.number, " " if cont else "\n\n", cont)
+        prev_footers = [(fb, p.number) for fb in footers]
+    for fb, fpage in prev_footers:
+        emit(fb, fpage, "\n\n", False)
     close_list()
     elements.sort(key=lambda e: (e.start, -e.end))
     return "".join(parts), elements
