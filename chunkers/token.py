@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chunkwise.chunking import BaseChunker, content_spans
-from chunkwise.packing import trim
+from chunkwise.packing import Packer, trim
 from chunkwise.types import Chunk, Document
 
 
@@ -13,33 +13,42 @@ class TokenChunker(BaseChunker):
     name = "token"
 
     def chunk(self, doc: Document) -> Iterator[Chunk]:
-        tok = self.tokenizer
         size = self.config.max_tokens
+        overlap = self.config.overlap
         text = doc.text
-        spans: list[tuple[int, int]] = []
-        counts: list[int] = []
+        packer = Packer(text, self.tokenizer, size, levels=[])
+        starts, ends = packer.index.starts, packer.index.ends
+        windows: list[tuple[int, int]] = []
         for region_a, region_b in content_spans(doc, self.config.keep_furniture):
-            region = text[region_a:region_b]
-            starts, ends = tok.offsets(region)
-            n = len(starts)
-            i = 0
+            i = int(starts.searchsorted(region_a, "left"))
+            n = int(starts.searchsorted(region_b, "left"))
             while i < n:
                 j = min(i + size, n)
-                while True:
-                    a = region_a + int(starts[i])
-                    b = region_a + (int(starts[j]) if j < n else int(ends[n - 1]))
-                    a, b = trim(text, a, b)
-                    c = tok.count(text[a:b]) if a < b else 0
-                    # Re-encoding a window can merge differently at its edges than the whole
-                    # text did; drop tokens until the window really fits.
-                    if c <= size or j - i <= 1:
-                        break
-                    j -= 1
-                if a < b:
-                    spans.append((a, b))
-                    counts.append(c)
+                a = int(starts[i])
+                b = int(starts[j]) if j < n else min(int(ends[n - 1]), region_b)
+                windows.append((a, b))
                 if j >= n:
                     break
-                nxt = j - self.config.overlap
-                i = nxt if nxt > i else j
+                i = j - overlap if j - overlap > i else j
+        spans: list[tuple[int, int]] = []
+        counts: list[int] = []
+        trimmed = [trim(text, a, b) for a, b in windows]
+        exact = packer.exact_counts(trimmed)
+        for (a, b), c in zip(trimmed, exact, strict=True):
+            if a >= b:
+                continue
+            if c <= size:
+                spans.append((a, b))
+                counts.append(c)
+            else:
+                # Re-encoding a window alone can merge differently at its edges than the whole
+                # text did (rare: split multi-byte characters); cut it again by exact counts.
+                for s, e, n in packer.split_exact(a, b):
+                    spans.append((s, e))
+                    counts.append(n)
+        if len(spans) > 1:
+            # A re-cut overlapping window can end after its successor starts: keep reading order.
+            order = sorted(range(len(spans)), key=lambda k: spans[k])
+            spans = [spans[k] for k in order]
+            counts = [counts[k] for k in order]
         yield from self.build(doc, spans, counts)

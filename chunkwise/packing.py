@@ -142,7 +142,7 @@ class Packer:
         return self.finish(planned)
 
     def finish(self, planned: Sequence[Span]) -> tuple[list[Span], list[int]]:
-        counts = self.tokenizer.count_batch([self.text[a:b] for a, b in planned])
+        counts = self.exact_counts(planned)
         out: list[Span] = []
         out_counts: list[int] = []
         for (a, b), c in zip(planned, counts, strict=True):
@@ -154,6 +154,55 @@ class Packer:
                     out.append((s, e))
                     out_counts.append(n)
         return out, out_counts
+
+    def exact_counts(self, spans: Sequence[Span]) -> list[int]:
+        """Exact token counts of spans encoded on their own.
+
+        With a regex-pre-tokenized BPE (tiktoken), a span that starts where the whole text's
+        pre-tokenizer starts a piece (offset 0, or right after a newline) and ends on a token
+        boundary of the whole text has exactly the whole text's tokens inside it: the pre-tokenizer
+        scans it identically, and BPE inside a piece never merges across a final token boundary.
+        Those counts come from the index; the rest are encoded (in one threaded batch).
+        """
+        text = self.text
+        counts: list[int | None] = [None] * len(spans)
+        if getattr(self.tokenizer, "span_exact_after_newline", False):
+            starts, ends = self.index.starts, self.index.ends
+            ia = np.searchsorted(starts, [a for a, _ in spans], "left")
+            ib = np.searchsorted(ends, [b for _, b in spans], "left")
+            n = len(starts)
+            small: dict[str, int] = {}
+            for k, (a, b) in enumerate(spans):
+                i, j = int(ia[k]), int(ib[k])
+                if not ((a == 0 or text[a - 1] == "\n") and i < n and starts[i] == a and j < n):
+                    continue
+                if ends[j] == b and (j + 1 >= n or starts[j + 1] >= b):
+                    counts[k] = j - i + 1
+                    continue
+                s = int(starts[j])
+                # "said.\n\nNext": the whole text has one token ".\n\n" across the chunk end; the
+                # chunk alone ends in the piece "." instead. When that piece starts right after a
+                # letter or digit, it is re-encoded alone (a tiny, cached string).
+                if (
+                    i < j
+                    and s < b < int(ends[j])
+                    and text[s - 1].isalnum()
+                    and not text[s].isspace()
+                    and text[b : int(ends[j])].strip("\r\n") == ""
+                ):
+                    tail = text[s:b]
+                    if tail not in small:
+                        small[tail] = self.tokenizer.count(tail)
+                    counts[k] = j - i + small[tail]
+        todo = [k for k, c in enumerate(counts) if c is None]
+        if todo:
+            for k, c in zip(
+                todo,
+                self.tokenizer.count_batch([text[spans[k][0] : spans[k][1]] for k in todo]),
+                strict=True,
+            ):
+                counts[k] = c
+        return [int(c) for c in counts if c is not None]
 
     def split_exact(self, a: int, b: int) -> list[tuple[int, int, int]]:
         """Split [a, b) counting exactly: prefer whitespace, shrink by a token until it fits."""

