@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--json", action="store_true", help="print per-page scores as JSON too")
+    ap.add_argument("--max-tokens", type=int, default=256, help="cap for the chunking table")
     args = ap.parse_args(argv)
 
     gold = json.loads((args.corpus / "ground-truth.json").read_text(encoding="utf-8"))
@@ -144,7 +145,69 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json:
         print(json.dumps(per_page, indent=1))
+    print()
+    chunking_table(pages, args.max_tokens)
     return 0
+
+
+def _mixes_sections(text: str, heads: list[tuple[int, int]], start: int, end: int) -> bool:
+    """True when the chunk holds body text of one section and then a later heading (a heading
+    right after another heading, with no text between them, does not count)."""
+    for h_start, _ in heads:
+        if not start < h_start < end:
+            continue
+        body = []
+        pos = start
+        for a, b in heads:
+            if b <= start or a >= h_start:
+                continue
+            body.append(text[pos:a])
+            pos = max(pos, b)
+        body.append(text[pos:h_start])
+        if "".join(body).strip():
+            return True
+    return False
+
+
+def chunking_table(pages: list[Path], max_tokens: int) -> None:
+    """Section vs recursive chunking of the same Documents: how often a chunk mixes sections."""
+    from chunkwise.chunkers.recursive import RecursiveChunker
+    from chunkwise.chunkers.section import SectionChunker
+    from chunkwise.parsers.html import HtmlParser
+    from chunkwise.parsers.markdown import MarkdownParser
+
+    from chunkwise.chunking import ChunkerConfig
+
+    html = HtmlParser()
+    docs = {"html (30 pages)": [html.parse(p) for p in pages]}
+    md_files = sorted((ROOT / "sample_docs" / "markdown").glob("*.md")) + sorted(
+        (ROOT / "docs").glob("*.md")
+    )
+    docs[f"markdown ({len(md_files)} files)"] = [MarkdownParser().parse(p) for p in md_files]
+    cfg = ChunkerConfig(max_tokens=max_tokens)
+    print(
+        f"chunking at --max-tokens {max_tokens}: chunks that cross a heading into another section"
+    )
+    head = (
+        f"{'documents':<22} {'chunker':<10} {'chunks':>7} {'mean tok':>9} {'<32 tok':>8} "
+        f"{'mixed':>7}"
+    )
+    print(head)
+    print("-" * len(head))
+    for label, ds in docs.items():
+        for chunker in (RecursiveChunker(cfg), SectionChunker(cfg)):
+            n = tiny = mixed = total = 0
+            for doc in ds:
+                heads = sorted((e.start, e.end) for e in doc.elements if e.kind == "heading")
+                for c in chunker.chunk(doc):
+                    n += 1
+                    total += c.n_tokens
+                    tiny += c.n_tokens < 32
+                    mixed += _mixes_sections(doc.text, heads, c.start, c.end)
+            print(
+                f"{label:<22} {chunker.name:<10} {n:>7} {total / max(n, 1):9.1f} "
+                f"{tiny / max(n, 1):8.1%} {mixed / max(n, 1):7.1%}"
+            )
 
 
 if __name__ == "__main__":

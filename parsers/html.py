@@ -537,6 +537,29 @@ def decode_html(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             # A label that does not fit some bytes: keep the page, mark the odd bytes.
             return data.decode(enc, errors="replace"), enc
+    return _detect(data)
+
+
+# Encodings web pages are written in. Detectors also rank DOS and old Mac code pages, which decode
+# almost any byte string "plausibly" (French cp1252 text comes out as Baltic cp775); among the
+# candidates, the first web encoding wins.
+_WEB_ENCODINGS = re.compile(
+    r"^(cp125\d|iso8859_\d+|koi8_[ru]|utf_\d+|shift_jis|cp932|euc_jp|iso2022_jp|euc_kr|cp949|"
+    r"gb2312|gbk|gb18030|big5|big5hkscs|cp950|tis_620|cp874)$"
+)
+
+
+def _detect(data: bytes) -> tuple[str, str]:
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(data))
+    for match in results:
+        if _WEB_ENCODINGS.match(match.encoding):
+            try:
+                return data.decode(match.encoding), match.encoding
+            except (UnicodeDecodeError, LookupError):
+                continue
+    # No web encoding fits: the shared decoder picks the detector's best or explains the failure.
     return decode_text(data)
 
 
