@@ -46,6 +46,7 @@ DEFAULT_PAGES_PER_BATCH = 4
 DEFAULT_DPI = 110
 # Page images kept per process: enough for a few batches of large pages.
 IMAGE_CACHE_BYTES = 96 * 1024 * 1024
+_CLOSERS = frozenset("%)]}.,;:!?\"'”’")
 _TERMINAL = re.compile(r"""[.!?:;…]["'”’)\]]*$""")
 
 
@@ -251,21 +252,23 @@ def _filetype(doc: Document, data: bytes) -> str:
 
 
 class Locator:
-    """Finds where a reader's text lies in ``Document.text``, ignoring whitespace: the reader and
-    the parser see the same words but lay them out differently."""
+    """Finds where a reader's text lies in ``Document.text``, comparing letters and digits only:
+    the reader and the parser see the same words but lay them out differently."""
 
     HEAD = 24
 
     def __init__(self, text: str) -> None:
         self.text = text
-        keep = [i for i, c in enumerate(text) if not c.isspace()]
+        keep = [i for i, c in enumerate(text) if c.isalnum()]
         self.idx = keep
         self.squeezed = "".join(text[i] for i in keep).casefold()
         self.cursor = 0  # in squeezed coordinates
 
     @staticmethod
     def squeeze(text: str) -> str:
-        return "".join(text.split()).casefold()
+        # Letters and digits only: Markdown pipes, bullets and rule lines differ between a parser
+        # and a reader, the words do not.
+        return "".join(c for c in text if c.isalnum()).casefold()
 
     def _orig(self, sq_start: int, sq_end: int) -> tuple[int, int]:
         if not self.idx:
@@ -273,6 +276,9 @@ class Locator:
         sq_end = max(sq_end, sq_start + 1)
         a = self.idx[min(sq_start, len(self.idx) - 1)]
         b = self.idx[min(sq_end, len(self.idx)) - 1] + 1
+        # Closing punctuation belongs to the text it follows ("+3%", "(USD)").
+        while b < len(self.text) and self.text[b] in _CLOSERS:
+            b += 1
         return a, b
 
     def _to_sq(self, offset: int) -> int:
@@ -758,7 +764,8 @@ class ChunkBuilder:
             chunker=self.chunker.name,
             pages=tuple(pages) or None,
             bboxes=tuple(boxes) or None,
-            headings=group[0].headings[:MAX_HEADING_DEPTH],
+            # The path of the content, not of the first heading line the chunk starts with.
+            headings=next((p for p in group if p.kind != "heading"), group[-1]).headings,
             kind=kind,
             continues=continues,
             metadata=meta,
@@ -806,7 +813,8 @@ class VisionChunker(BaseChunker):
         super().__init__(config)
         extra = self.config.extra
         try:
-            self.pages_per_batch = int(extra.get("pages_per_batch") or DEFAULT_PAGES_PER_BATCH)
+            ppb = extra.get("pages_per_batch")
+            self.pages_per_batch = DEFAULT_PAGES_PER_BATCH if ppb is None else int(ppb)
             self.jobs = max(1, int(extra.get("vision_jobs") or 1))
             self.dpi = int(extra.get("vision_dpi") or DEFAULT_DPI)
         except (TypeError, ValueError) as exc:
