@@ -50,6 +50,13 @@ _WORD_LIKE = frozenset(
     """.split()
 )
 ABBREVIATIONS = NUPUNKT_ABBREVIATIONS | _NEVER_FINAL
+# Abbreviations legal writing uses in lower case.
+_LOWER_ABBREVIATIONS = _NEVER_FINAL | frozenset(
+    """
+    etc seq seqq al ibid supra infra rev ed eds vol vols cert approx max min esp incl
+    misc orig pl prob pub resp subd subsec supp viz ann cir dist div ord stat jur
+    """.split()
+)
 
 # Capitalised words that open sentences; after an ambiguous abbreviation they signal a boundary.
 _OPENERS = frozenset(
@@ -74,8 +81,7 @@ _CANDIDATE = re.compile(
     # Footnote numbers glued to the end: 'memory."1', 'display.3'.
     r"""(?:(?<=["”’])\d{1,3}|(?<=[a-z]\.)\d{1,2})?)[ \t\u00a0]+(?=(\S))"""
 )
-_WORD_BEFORE = re.compile(r"""[(\["'“‘]*([^\s(\["'“‘]*)$""")
-_INITIALS = re.compile(r"^(?:[A-Za-z]\.)+[A-Za-z]?$")
+_INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")
 _LINE_TERMINAL = re.compile(r"""[.!?:…]["'”’)\]]*(?:\[\d{1,4}\]|\[\*+\])?$""")
 _STAR_PAGE = re.compile(r"\*{1,2}\d+\b")
 _FOOTNOTE_LABEL = re.compile(r"(?:\[\d{1,4}\]|\[\*+\])(?=\s)")
@@ -89,6 +95,26 @@ _BULLET = re.compile(r"[•\u2022\u0095\-–—]\s")
 _CAPTION_JOINERS = frozenset({"v.", "vs.", "v", "vs", "and", "against", "versus"})
 _CONT_END = (",", ";", "\u2014", "\u0097", "\u2013", "-", "(", "&")
 _CLOSERS = "\"'”’)]"
+_OPENERS_CHARS = "([\"'“‘"
+_URL_BEFORE = re.compile(r"(?:https?://|www\.)\S*$")
+
+
+def _word_before(text: str, a: int, pos: int) -> str:
+    """The word ending at ``pos`` without opening brackets/quotes: "(D.Md" -> "D.Md"; a word
+    ending in a bracket ("(1954)") is no abbreviation and comes back empty."""
+    lo = max(a, pos - 40)
+    ws = max(text.rfind(" ", lo, pos), text.rfind("\t", lo, pos), text.rfind("\u00a0", lo, pos))
+    token = text[(ws + 1 if ws >= 0 else lo) : pos]
+    if token.endswith((")", "]")):
+        return ""
+    cut = max(token.rfind(c) for c in _OPENERS_CHARS)
+    return token[cut + 1 :] if cut >= 0 else token
+
+
+def _inside_quote(text: str, a: int, pos: int) -> bool:
+    """An odd number of straight or curly double quotes between the line start and ``pos``."""
+    seg = text[a:pos]
+    return (seg.count('"') + seg.count("“") + seg.count("”")) % 2 == 1
 
 
 def _is_abbreviation(word: str) -> bool:
@@ -97,7 +123,9 @@ def _is_abbreviation(word: str) -> bool:
         return False
     low = word.lower()
     if low in ABBREVIATIONS:
-        return True
+        # Reporter names that are also words ("Call.", "Act.") are written capitalised; the
+        # lower-case word is just a word ("set up the call. U.S. Dep't...").
+        return not (word.islower() and len(word) > 2 and low not in _LOWER_ABBREVIATIONS)
     # Initials and dotted forms: "J", "A.W", "S.D", "F.Supp.2d" style reporter names.
     if _INITIALS.match(word):
         return True
@@ -144,7 +172,12 @@ def _line_breaks(text: str, a: int, b: int) -> Iterator[int]:
         mark_start = m.start()
         mark = text[mark_start : m.start(1)]
         if mark[0] in "!?":
-            if nxt.islower():
+            if nxt.islower() or _inside_quote(text, a, mark_start) or text[mark_start - 1] == "/":
+                # '"Do your Part! Buy Where You Can Work!"' is one sentence in legal corpora.
+                continue
+            if text[mark_start + 1 : mark_start + 2].isspace() and _URL_BEFORE.search(
+                text, max(a, mark_start - 60), mark_start
+            ):
                 continue
             yield nxt_pos
             continue
@@ -154,20 +187,19 @@ def _line_breaks(text: str, a: int, b: int) -> Iterator[int]:
             yield nxt_pos
             continue
         if mark[0] == "…" or (len(mark) > 1 and "." in mark[1:]):
-            # Ellipsis: a sentence ends only when a capitalised word follows after a final period.
-            if nxt.isupper() and mark.replace(" ", "").count(".") == 4:
+            # Ellipsis: a sentence ends only when a capitalised word follows a final period or a
+            # closing quotation ('. . ." There follow').
+            if nxt.isupper() and (mark.replace(" ", "").count(".") == 4 or m.group(1)):
                 yield nxt_pos
             continue
         if m.group(1):
             # Period followed by a closer: '... court."', '(1954).' never precede an abbreviation.
-            if nxt.islower():
+            if nxt.islower() or (nxt.isdigit() and m.group(1)[-1] in ")]"):
+                # "(State v. Chavers, 5 Jones, [N.C.] 1, p. 11)": a bracketed reporter.
                 continue
             yield nxt_pos
             continue
-        w = _WORD_BEFORE.search(text, max(a, mark_start - 40), mark_start)
-        word = w.group(1) if w else ""
-        if word.endswith(")") or word.endswith("]"):
-            word = ""
+        word = _word_before(text, a, mark_start)
         if _boundary_after_period(text, word, nxt_pos, nxt, b):
             yield nxt_pos
 
@@ -224,6 +256,9 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
         if m and m.end() < b:
             # A footnote's label opening its line is a unit of its own ("[1] See id.").
             cuts.append(m.end())
+        if b - a > 5 and text.endswith("....", a, b) and text[b - 5].isalnum():
+            # "billing information...." ends a sentence, then marks an omission.
+            cuts.append(b - 3)
         for c in [a, *_line_breaks(text, a, b)]:
             if c > a:
                 cuts.append(c)
@@ -236,6 +271,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
             text, (a, b), lines[i + 1], blank_before[i + 1], wrap, i == 0 or blank_before[i]
         )
     spans: list[Span] = []
+    cuts.sort()
     bounds = [lines[0][0], *cuts, lines[-1][1]]
     for s, e in itertools.pairwise(bounds):
         while s < e and text[s].isspace():
