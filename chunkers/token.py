@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chunkwise.chunking import BaseChunker, content_spans
-from chunkwise.packing import Packer, trim
+from chunkwise.packing import Packer
 from chunkwise.types import Chunk, Document
 
 
@@ -32,11 +32,11 @@ class TokenChunker(BaseChunker):
                 i = j - overlap if j - overlap > i else j
         spans: list[tuple[int, int]] = []
         counts: list[int] = []
-        trimmed = [trim(text, a, b) for a, b in windows]
-        exact = packer.exact_counts(trimmed)
-        for (a, b), c in zip(trimmed, exact, strict=True):
-            if a >= b:
-                continue
+        # Windows are exact token runs of the whole text, not trimmed: a window that starts at
+        # " word" re-encodes to the same tokens, while a trimmed "word" may not.
+        windows = [(a, b) for a, b in windows if text[a:b].strip()]
+        exact = packer.exact_counts(windows)
+        for (a, b), c in zip(windows, exact, strict=True):
             if c <= size:
                 spans.append((a, b))
                 counts.append(c)

@@ -188,11 +188,7 @@ class TiktokenTokenizer:
             cuts = _newline_cuts(text, _SEGMENT_CHARS)
             parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
             batches = self._enc.encode_ordinary_batch(parts, num_threads=2)
-            ids = np.fromiter(
-                (t for batch in batches for t in batch),
-                dtype=np.int64,
-                count=sum(map(len, batches)),
-            )
+            ids = np.concatenate([np.asarray(b, dtype=np.int64) for b in batches])
         lens = self._lens[ids]
         ends = np.cumsum(lens)
         starts = ends - lens

@@ -43,6 +43,8 @@ def _check(doc: Document, chunker_name: str, max_tokens: int, overlap: int, toke
         assert c.index == i
         assert c.text == doc.text[c.start : c.end], "offsets must round-trip"
         assert c.text.strip(), "no empty chunks"
+        if chunker_name != "token":  # token windows are exact token runs, leading space included
+            assert c.text == c.text.strip()
         assert c.n_tokens == tok.count(c.text), "n_tokens is exact"
         assert c.n_tokens <= max_tokens, f"chunk over the cap: {c.n_tokens} > {max_tokens}"
         for k in range(c.start, c.end):
