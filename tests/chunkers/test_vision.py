@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from chunkwise.chunkers.vision import (
     Block,
     ChunkBuilder,
@@ -20,6 +18,9 @@ from chunkwise.chunkers.vision import (
     VisionChunker,
     remember_source,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import ChunkError, UsageError
 from chunkwise.types import Document, doc_id_for
@@ -337,7 +338,7 @@ def test_table_pieces_invariants(
     stitcher = Stitcher()
     cuts = sorted(b for b in breaks if b < len(rows))
     bounds = [0, *cuts, len(rows)]
-    for page, (a, b) in enumerate(zip(bounds, bounds[1:], strict=False), start=1):
+    for page, (a, b) in enumerate(itertools.pairwise(bounds), start=1):
         part = rows[a:b]
         if page == 1 or repeat:
             part = [HEADER, *part]
