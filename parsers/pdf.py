@@ -486,6 +486,15 @@ def extract_page(
     for b in items:
         if b.kind == "paragraph" and _CAPTION.match(b.text):
             b.kind = "caption"
+    for b in items:
+        # Glyph boxes may poke past the page edge (descenders of a footer): keep boxes on the page.
+        x0, y0, x1, y1 = b.bbox
+        b.bbox = (
+            min(max(x0, 0.0), width),
+            min(max(y0, 0.0), height),
+            min(max(x1, 0.0), width),
+            min(max(y1, 0.0), height),
+        )
     order, columns = reading_order([b.bbox for b in items])
     layout.blocks = [items[i] for i in order]
     for b, col in zip(layout.blocks, (columns[i] for i in order), strict=True):
