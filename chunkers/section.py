@@ -68,7 +68,10 @@ class _Group:
 
     def path(self, start: int, end: int) -> tuple[str, ...]:
         """Heading path of [start, end): the headings shared by every section it touches."""
-        paths = [s.path for s in self.sections if s.start < end and s.end > start]
+        touched = [s for s in self.sections if s.start < end and s.end > start]
+        # A heading with nothing under it merged into its first subsection does not make the
+        # chunk's text any less the subsection's.
+        paths = [s.path for s in touched if not s.empty] or [s.path for s in touched]
         return _common(paths) if paths else self.sections[0].path
 
 

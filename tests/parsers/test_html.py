@@ -5,12 +5,12 @@ import logging
 from pathlib import Path
 
 import pytest
+from chunkwise.parsers.html import HtmlParser, decode_html
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chunkwise import registry
 from chunkwise.errors import ParseError, UsageError
-from chunkwise.parsers.html import HtmlParser, decode_html
 from chunkwise.types import Document
 from tests.conftest import GOLDEN, assert_golden
 
