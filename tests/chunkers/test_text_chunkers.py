@@ -2,28 +2,51 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 from chunkwise.chunkers.recursive import RecursiveChunker
 from chunkwise.chunkers.sentence import SentenceChunker, sentence_starts
 from chunkwise.chunkers.token import TokenChunker
-from chunkwise.chunking import ChunkerConfig
 from chunkwise.parsers.markdown import MarkdownParser
-from chunkwise.parsing import paragraph_elements
 from chunkwise.parsers.text import TextParser
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chunkwise.chunking import ChunkerConfig
+from chunkwise.parsing import paragraph_elements
 from chunkwise.tokenizers import get_tokenizer
 from chunkwise.types import Document
 
 CHUNKERS = {"token": TokenChunker, "recursive": RecursiveChunker, "sentence": SentenceChunker}
 
 WORDS = st.sampled_from(
-    ["the", "court", "held", "Mr.", "Dr.", "e.g.", "3.5", "naïve", "日本語", "🎉", "x" * 40,
-     "end.", "Why?", "Yes!", "—", "U.S.", "(a)", "#", "##", "-", "|", "```"]
+    [
+        "the",
+        "court",
+        "held",
+        "Mr.",
+        "Dr.",
+        "e.g.",
+        "3.5",
+        "naïve",
+        "日本語",
+        "🎉",
+        "x" * 40,
+        "end.",
+        "Why?",
+        "Yes!",
+        "—",
+        "U.S.",
+        "(a)",
+        "#",
+        "##",
+        "-",
+        "|",
+        "```",
+    ]
 )
 SEPS = st.sampled_from([" ", " ", " ", "\n", "\n\n", "\r\n", "\t", "  ", ". ", "\n# Heading\n"])
 TEXTS = st.lists(st.tuples(WORDS, SEPS), max_size=120).map(lambda ps: "".join(a + b for a, b in ps))
@@ -67,7 +90,9 @@ def test_invariants_cl100k(name: str, text: str, max_tokens: int, markdown: bool
 @pytest.mark.parametrize("name", sorted(CHUNKERS))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=TEXTS, max_tokens=st.integers(8, 40), data=st.data())
-def test_invariants_with_overlap(name: str, text: str, max_tokens: int, data: st.DataObject) -> None:
+def test_invariants_with_overlap(
+    name: str, text: str, max_tokens: int, data: st.DataObject
+) -> None:
     overlap = data.draw(st.integers(0, max_tokens - 1))
     _check(_doc(text), name, max_tokens, overlap, "cl100k_base")
 
@@ -104,14 +129,14 @@ def test_token_windows_overlap_by_the_requested_tokens() -> None:
     cfg = ChunkerConfig(max_tokens=50, overlap=10)
     chunks = list(TokenChunker(cfg).chunk(doc))
     assert len(chunks) > 3
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         shared = doc.text[b.start : a.end]
         assert b.start < a.end
         assert 8 <= get_tokenizer("cl100k_base").count(shared) <= 11
 
 
 def test_recursive_prefers_paragraph_and_heading_boundaries() -> None:
-    paras = ["Sentence number %d is here. " % i * 6 for i in range(12)]
+    paras = [f"Sentence number {i} is here. " * 6 for i in range(12)]
     text = "# Intro\n\n" + "\n\n".join(paras[:6]) + "\n\n# Second\n\n" + "\n\n".join(paras[6:])
     doc = _doc(text, markdown=True)
     chunks = list(RecursiveChunker(ChunkerConfig(max_tokens=200)).chunk(doc))
@@ -128,7 +153,7 @@ def test_recursive_overlap_starts_on_a_word() -> None:
     text = " ".join(f"word{i}" for i in range(400))
     doc = _doc(text)
     chunks = list(RecursiveChunker(ChunkerConfig(max_tokens=60, overlap=15)).chunk(doc))
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert b.start < a.end
         assert doc.text[b.start - 1] == " "
 

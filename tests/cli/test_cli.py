@@ -136,7 +136,7 @@ def test_head_ends_quietly(good_folder: Path) -> None:
         shutil.copy(good_folder / "text" / "apache-license-2.0.txt", good_folder / f"copy{i}.txt")
     cmd = (
         f"{sys.executable} -m chunkwise.cli.app ingest {good_folder} --max-tokens 32 | head -1; "
-        "echo \"status=${PIPESTATUS[0]}\" >&2"
+        'echo "status=${PIPESTATUS[0]}" >&2'
     )
     proc = subprocess.run(["bash", "-c", cmd], capture_output=True, cwd=ROOT, timeout=120)
     out = proc.stdout.decode()
@@ -154,8 +154,19 @@ def test_sigterm_leaves_no_partial_parquet(good_folder: Path, tmp_path: Path) ->
         (big / f"doc{i:04d}.txt").write_text(f"Copy {i}.\n\n{text}")
     out = tmp_path / "out.parquet"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chunkwise.cli.app", "ingest", str(good_folder), "--format",
-         "parquet", "-o", str(out), "--max-tokens", "16"],
+        [
+            sys.executable,
+            "-m",
+            "chunkwise.cli.app",
+            "ingest",
+            str(good_folder),
+            "--format",
+            "parquet",
+            "-o",
+            str(out),
+            "--max-tokens",
+            "16",
+        ],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -17,32 +17,63 @@ def _rel(root: Path, opts: WalkOptions) -> list[str]:
 
 
 def test_sorted_and_default_excludes(tmp_path: Path) -> None:
-    _tree(tmp_path, ["b.md", "a.txt", "sub/c.txt", "node_modules/x.md", ".git/HEAD", "build/o.txt",
-                     "sub/__pycache__/m.txt", "docs/building.md"])
+    _tree(
+        tmp_path,
+        [
+            "b.md",
+            "a.txt",
+            "sub/c.txt",
+            "node_modules/x.md",
+            ".git/HEAD",
+            "build/o.txt",
+            "sub/__pycache__/m.txt",
+            "docs/building.md",
+        ],
+    )
     assert _rel(tmp_path, WalkOptions()) == ["a.txt", "b.md", "docs/building.md", "sub/c.txt"]
     everything = _rel(tmp_path, WalkOptions(default_excludes=False))
     assert "node_modules/x.md" in everything and "build/o.txt" in everything
 
 
 def test_gitignore_rules_nested_and_negated(tmp_path: Path) -> None:
-    _tree(tmp_path, ["keep.txt", "drop.log", "important.log", "sub/a.txt", "sub/gen/b.txt",
-                     "sub/deep/c.tmp", "data/x.txt"])
+    _tree(
+        tmp_path,
+        [
+            "keep.txt",
+            "drop.log",
+            "important.log",
+            "sub/a.txt",
+            "sub/gen/b.txt",
+            "sub/deep/c.tmp",
+            "data/x.txt",
+        ],
+    )
     (tmp_path / ".gitignore").write_text("*.log\n!important.log\n/data/\n# comment\n\n")
     (tmp_path / "sub" / ".gitignore").write_text("gen/\n**/*.tmp\n")
-    assert _rel(tmp_path, WalkOptions()) == [".gitignore", "important.log", "keep.txt",
-                                             "sub/.gitignore", "sub/a.txt"]
+    assert _rel(tmp_path, WalkOptions()) == [
+        ".gitignore",
+        "important.log",
+        "keep.txt",
+        "sub/.gitignore",
+        "sub/a.txt",
+    ]
     assert "drop.log" in _rel(tmp_path, WalkOptions(gitignore=False))
 
 
 def test_glob_and_exclude_options(tmp_path: Path) -> None:
     _tree(tmp_path, ["a.md", "b.txt", "docs/c.md", "docs/old/d.md"])
     assert _rel(tmp_path, WalkOptions(include=["*.md"])) == ["a.md", "docs/c.md", "docs/old/d.md"]
-    assert _rel(tmp_path, WalkOptions(include=["*.md"], exclude=["docs/old/"])) == ["a.md", "docs/c.md"]
+    assert _rel(tmp_path, WalkOptions(include=["*.md"], exclude=["docs/old/"])) == [
+        "a.md",
+        "docs/c.md",
+    ]
     assert _rel(tmp_path, WalkOptions(include=["docs/*.md"])) == ["docs/c.md"]
 
 
 def test_rule_semantics() -> None:
-    rules = [r for r in (Rule.parse("*.py[co]"), Rule.parse("doc/**/*.pdf"), Rule.parse("tmp/")) if r]
+    rules = [
+        r for r in (Rule.parse("*.py[co]"), Rule.parse("doc/**/*.pdf"), Rule.parse("tmp/")) if r
+    ]
     assert ignored(rules, "a/b.pyc", False)
     assert not ignored(rules, "a/b.py", False)
     assert ignored(rules, "doc/x/y/z.pdf", False) and ignored(rules, "doc/z.pdf", False)

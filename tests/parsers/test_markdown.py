@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from chunkwise.parsers.markdown import MarkdownParser, parse_markdown
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chunkwise.parsers.markdown import MarkdownParser, parse_markdown
 from tests.conftest import GOLDEN, assert_golden
 
 DOC = """---
@@ -78,7 +78,9 @@ def test_block_structure() -> None:
     ]
     code = next(e for e in els if e.kind == "code")
     assert code.attrs["language"] == "python"
-    assert DOC[code.start : code.end].startswith("```python") and DOC[code.end - 3 : code.end] == "```"
+    assert (
+        DOC[code.start : code.end].startswith("```python") and DOC[code.end - 3 : code.end] == "```"
+    )
     table = next(e for e in els if e.kind == "table")
     assert table.attrs["header"] == ["a", "b"]
     assert table.attrs["rows"] == [["1", "2"], ["3", "4"]]
@@ -103,8 +105,24 @@ def test_unclosed_fence_runs_to_the_end() -> None:
 @given(
     st.lists(
         st.sampled_from(
-            ["# H", "## H2", "text line", "", "- item", "1. item", "```", "| a | b |", "|---|---|",
-             "> q", "    code", "===", "---", "  indented", "<div>", "\r"]
+            [
+                "# H",
+                "## H2",
+                "text line",
+                "",
+                "- item",
+                "1. item",
+                "```",
+                "| a | b |",
+                "|---|---|",
+                "> q",
+                "    code",
+                "===",
+                "---",
+                "  indented",
+                "<div>",
+                "\r",
+            ]
         ),
         max_size=40,
     )

@@ -3,9 +3,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from chunkwise.parsers.text import TextParser
 
 from chunkwise.errors import ParseError
-from chunkwise.parsers.text import TextParser
 from chunkwise.types import doc_id_for
 
 

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from chunkwise.chunkers.recursive import RecursiveChunker
-from chunkwise.chunking import ChunkerConfig
-from chunkwise.errors import UsageError
 from chunkwise.parsers.markdown import MarkdownParser
-from chunkwise.records import FIELDS, SCHEMA_VERSION, chunk_record
 from chunkwise.writers.jsonl import JsonlWriter
 from chunkwise.writers.parquet import ParquetWriter
+
+from chunkwise.chunking import ChunkerConfig
+from chunkwise.errors import UsageError
+from chunkwise.records import FIELDS, SCHEMA_VERSION, chunk_record
 
 
 def _records(sample_docs: Path) -> list[dict]:
