@@ -1,0 +1,72 @@
+"""Late chunking's window plan, stitching and span lookup, without a model."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from chunkwise.embedders.late import edge_weights, span_token_ranges, stitch, window_starts
+from hypothesis import given
+from hypothesis import strategies as st
+
+
+@given(
+    n=st.integers(1, 3000),
+    content=st.integers(2, 600),
+    data=st.data(),
+)
+def test_windows_cover_every_token_with_the_promised_overlap(n: int, content: int, data) -> None:
+    overlap = data.draw(st.integers(0, content - 1))
+    starts = window_starts(n, content, overlap)
+    assert starts[0] == 0
+    assert starts == sorted(set(starts))
+    covered = np.zeros(n, dtype=int)
+    for s in starts:
+        assert s >= 0 and (s + content <= n or s == 0)
+        covered[s : s + content] += 1
+    assert covered.min() >= 1
+    # Neighbouring windows share at least `overlap` tokens, so no token sits at a seam blind.
+    for a, b in itertools.pairwise(starts):
+        assert a + content - b >= overlap
+    if n > content:
+        assert starts[-1] + content == n, "the last window ends at the document end"
+
+
+def test_edge_weights_peak_in_the_middle() -> None:
+    assert edge_weights(5).tolist() == [1, 2, 3, 2, 1]
+    assert edge_weights(4).tolist() == [1, 2, 2, 1]
+    assert edge_weights(1).tolist() == [1]
+
+
+def test_stitch_single_window_is_identity() -> None:
+    rng = np.random.default_rng(0)
+    vec = rng.normal(size=(7, 3)).astype(np.float32)
+    np.testing.assert_allclose(stitch(7, 3, [0], [vec]), vec, rtol=1e-6)
+
+
+def test_stitch_cross_fades_overlaps_by_distance_to_edge() -> None:
+    a = np.ones((4, 1), np.float32)  # tokens 0..3
+    b = np.full((4, 1), 3.0, np.float32)  # tokens 2..5
+    out = stitch(6, 1, [0, 2], [a, b])[:, 0]
+    # token 2: weight 2 in a (pos 2 of 4), 1 in b (pos 0) -> (2*1 + 1*3) / 3
+    # token 3: weight 1 in a, 2 in b -> (1 + 6) / 3
+    np.testing.assert_allclose(out, [1, 1, 5 / 3, 7 / 3, 3, 3])
+
+
+def test_span_token_ranges_by_token_start() -> None:
+    # tokens: "ab" [0,2) "cd" [2,4) " ef" [5,7) -> starts 0,2,5
+    starts = np.array([0, 2, 5])
+    ends = np.array([2, 4, 7])
+    assert span_token_ranges(starts, ends, [(0, 4), (4, 7), (0, 7)]) == [(0, 2), (2, 3), (0, 3)]
+    # A span inside one token falls back to the tokens it overlaps.
+    assert span_token_ranges(starts, ends, [(6, 7)]) == [(2, 3)]
+    # Whitespace between tokens holds none.
+    assert span_token_ranges(starts, ends, [(4, 5)]) == [(2, 2)]
+
+
+@pytest.mark.parametrize("n,content,overlap", [(10, 10, 3), (11, 10, 3), (100, 10, 0)])
+def test_window_examples(n: int, content: int, overlap: int) -> None:
+    starts = window_starts(n, content, overlap)
+    expected = {(10, 10, 3): [0], (11, 10, 3): [0, 1], (100, 10, 0): list(range(0, 91, 10))}
+    assert starts == expected[(n, content, overlap)]
