@@ -36,6 +36,10 @@ MAX_DECOMPRESSED = 256 * 1024 * 1024
 # least FALLBACK_RATIO times longer, counts as "found almost nothing".
 FALLBACK_MIN_CHARS = 250
 FALLBACK_RATIO = 4
+# Pages larger than this (characters) get the quick date search only.
+EXTENSIVE_DATE_LIMIT = 512 * 1024
+# libxml2's nesting limit without XML_PARSE_HUGE (which we keep off: it also lifts size limits).
+MAX_DEPTH = 256
 
 _WS = re.compile(r"\s+")
 _META_CHARSET = re.compile(
@@ -617,26 +621,31 @@ class HtmlParser(BaseParser):
         html = _XML_DECL.sub("", html, count=1)
         if "<" not in html:
             raise ParseError("not HTML: no markup in the file")
-        tree = _load(html)
+        tree, too_deep = _load(html)
         if tree is None:
             raise ParseError("not HTML: the markup could not be parsed")
         facts = _page_facts(tree)
+        warning = None
+        if too_deep:
+            # libxml2 stops descending at 256 levels; what lies deeper is not in the tree.
+            warning = f"markup nested deeper than {MAX_DEPTH} levels; deeper content is lost"
+            log.warning("%s: %s", source, warning)
 
         used = mode
-        warning = None
         meta: dict[str, Any] = {}
         if mode == "article":
             blocks, meta = _article_blocks(html)
             text_len = sum(len(_block_plain(b)) for b in blocks)
             if text_len < FALLBACK_MIN_CHARS:
-                full = _full_blocks(_load(html))
+                full = _full_blocks(tree)
                 full_len = sum(len(_block_plain(b)) for b in full)
                 if full_len >= max(FALLBACK_RATIO * text_len, 1) and full_len > text_len:
-                    warning = (
+                    fallback = (
                         f"article extraction kept {text_len} of {full_len} characters; "
                         "using --html-mode full"
                     )
-                    log.warning("%s: %s", source, warning)
+                    log.warning("%s: %s", source, fallback)
+                    warning = f"{warning}; {fallback}" if warning else fallback
                     blocks, used = full, "full"
         else:
             blocks = _full_blocks(tree)
@@ -644,6 +653,8 @@ class HtmlParser(BaseParser):
             meta = _metadata(html)
         text, elements = _render(blocks)
         if not text.strip():
+            if too_deep:
+                raise ParseError(f"no readable text: markup nested deeper than {MAX_DEPTH} levels")
             raise ParseError("no visible text in the HTML page")
         metadata: dict[str, Any] = {
             k: meta[k]
@@ -666,14 +677,17 @@ class HtmlParser(BaseParser):
         return self.document(data, source, text, elements, metadata)
 
 
-def _load(html: str) -> Any:
+def _load(html: str) -> tuple[Any, bool]:
+    """The page's DOM, and whether the parser gave up on too deep nesting."""
     import lxml.html
 
     parser = lxml.html.HTMLParser(remove_comments=True, remove_pis=True, recover=True)
     try:
-        return lxml.html.document_fromstring(html, parser=parser)
+        tree = lxml.html.document_fromstring(html, parser=parser)
     except Exception:  # lxml raises ParserError/ValueError on documents with no elements
-        return None
+        return None, False
+    too_deep = any("Excessive depth" in e.message for e in parser.error_log)
+    return tree, too_deep
 
 
 def _metadata_from(doc: Any) -> dict[str, Any]:
@@ -697,14 +711,21 @@ def _metadata(html: str) -> dict[str, Any]:
     from trafilatura.metadata import extract_metadata
 
     try:
-        return _metadata_from(extract_metadata(html))
+        return _metadata_from(extract_metadata(html, extensive=_extensive_dates(html)))
     except Exception:  # metadata is a bonus: a page with odd <meta> tags still parses
         log.debug("metadata extraction failed", exc_info=True)
         return {}
 
 
+def _extensive_dates(html: str) -> bool:
+    # htmldate's extensive search scans all of the page's text with regexes: seconds on a page of
+    # megabytes, for a date that the markup usually states anyway.
+    return len(html) <= EXTENSIVE_DATE_LIMIT
+
+
 def _article_blocks(html: str) -> tuple[list[_Block], dict[str, Any]]:
     import trafilatura
+    from trafilatura.settings import set_date_params
 
     doc = trafilatura.bare_extraction(
         html,
@@ -714,6 +735,7 @@ def _article_blocks(html: str) -> tuple[list[_Block], dict[str, Any]]:
         include_images=False,
         include_links=False,
         with_metadata=True,
+        date_extraction_params=set_date_params(_extensive_dates(html)),
     )
     body = getattr(doc, "body", None)
     if body is None:

@@ -388,3 +388,12 @@ def test_offsets_and_blocks_roundtrip(blocks: list[tuple[str, int, str]]) -> Non
             assert words in doc.text
         if kind == "h" and words:
             assert any(e.kind == "heading" and e.level == level for e in doc.elements)
+
+
+def test_markup_nested_too_deep_is_reported() -> None:
+    deep = "<div>" * 3000 + "<p>deep text</p>" + "</div>" * 3000
+    with pytest.raises(ParseError, match="nested deeper than 256 levels"):
+        HtmlParser().parse(f"<html><body>{deep}</body></html>".encode())
+    doc = _full(f"<html><body><p>shallow text</p>{deep}</body></html>")
+    assert doc.text == "shallow text"
+    assert "nested deeper than 256 levels" in doc.metadata["warning"]
