@@ -228,6 +228,11 @@ class Processor:
         if src.data is not None:
             return registry.parser_for_bytes(src.data, hint)
         name = registry.parser_for(src.name, hint)
+        if name is None and src.path is not None and "code" in registry.BUILTINS["parsers"]:
+            # An extensionless script named explicitly: its shebang may name the language.
+            from chunkwise.parsers.code import shebang_parser
+
+            name = shebang_parser(src.path)
         if name is None:
             # Named explicitly but of no known type: read it as text, which reports binary files.
             name = "text"

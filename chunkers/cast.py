@@ -1,0 +1,495 @@
+"""cAST: structural chunking of source code over its syntax tree.
+
+After "cAST: Enhancing Code Retrieval-Augmented Generation with Structural Chunking via Abstract
+Syntax Tree" (Zhang et al., 2025). A node whose text fits the budget becomes (part of) a chunk; a
+node that does not is replaced by its children; adjacent pieces are merged greedily up to the
+budget. Two refinements over the paper's recursion:
+
+- pieces still pending when a node is split carry into that node's first chunk, so a class header
+  (``class Foo(Base):`` and its docstring) travels with the first methods instead of becoming a
+  tiny chunk of its own; after a split node's last piece the chunk is closed, so the tail of one
+  class does not run into the next definition;
+- leading comments (doc comments, Rust attributes) stay with the definition they precede.
+
+A leaf still over budget (a huge string literal, minified code) is split into lines, and a line
+still over budget into character (or token) runs: code is never dropped. Cuts between siblings are
+moved back to the start of the sibling's line when only indentation precedes it, and every gap
+between nodes belongs to a chunk, so the chunks of a file concatenated in order are the file.
+
+Budget: non-whitespace characters (``max_chars``, default 1500, as in the paper: it does not
+depend on indentation style or a tokenizer), or tokens of the configured tokenizer when
+``--max-tokens`` is given explicitly; both when both are given. Sizes of spans are prefix-sum
+look-ups, so planning never calls the tokenizer; in token mode every final chunk is then counted
+exactly and split again in the rare case BPE merges at its edges push it over the cap.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from chunkwise.chunking import BaseChunker, ChunkerConfig, SpanAnnotator
+from chunkwise.errors import UsageError
+from chunkwise.packing import TokenIndex
+from chunkwise.types import Chunk, Document, Element
+
+log = logging.getLogger("chunkwise")
+
+DEFAULT_MAX_CHARS = 1500
+_FLUSH = (-1, -1)
+# Unicode whitespace as str.isspace() sees it.
+_SPACE_CODEPOINTS = np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+# Definition kinds whose elements give chunks their scope path and symbols.
+_NOT_DEFINITIONS = frozenset({"module", "import", "comment", "docstring"})
+# Siblings that belong to the node after them.
+_ATTACHED = frozenset({"attribute_item", "decorator", "annotation"})
+
+
+def nonspace_prefix(text: str) -> np.ndarray:
+    """prefix[i] = number of non-whitespace characters in text[:i]."""
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    nonspace = ~np.isin(codes, _SPACE_CODEPOINTS)
+    prefix = np.zeros(len(codes) + 1, dtype=np.int64)
+    np.cumsum(nonspace, out=prefix[1:])
+    return prefix
+
+
+class Budget:
+    """Span sizes by prefix sums, against a character and/or a token limit."""
+
+    def __init__(
+        self,
+        text: str,
+        max_chars: int | None,
+        max_tokens: int | None,
+        tokenizer: Any,
+    ) -> None:
+        self.text = text
+        self.max_chars = max_chars
+        self.max_tokens = max_tokens
+        self.prefix = nonspace_prefix(text)
+        self.index = TokenIndex(text, tokenizer) if max_tokens is not None else None
+
+    def chars(self, a: int, b: int) -> int:
+        return int(self.prefix[b] - self.prefix[a])
+
+    def fits(self, a: int, b: int) -> bool:
+        if self.max_chars is not None and self.prefix[b] - self.prefix[a] > self.max_chars:
+            return False
+        return not (
+            self.index is not None
+            and self.max_tokens is not None
+            and self.index.count(a, b) > self.max_tokens
+        )
+
+    def hard_cuts(self, a: int, b: int) -> list[int]:
+        """Cut positions that make every run of [a, b) fit: by characters, then tokens."""
+        bounds = [a, b]
+        if self.max_chars is not None:
+            bounds = [a]
+            pos = a
+            while self.prefix[b] - self.prefix[pos] > self.max_chars:
+                target = self.prefix[pos] + self.max_chars
+                nxt = int(np.searchsorted(self.prefix, target, "right")) - 1
+                nxt = max(nxt, pos + 1)
+                bounds.append(nxt)
+                pos = nxt
+            bounds.append(b)
+        if self.index is not None and self.max_tokens is not None:
+            out = [a]
+            for s, e in itertools.pairwise(bounds):
+                if self.index.count(s, e) > self.max_tokens:
+                    out.extend(self.index.token_cuts(s, e, self.max_tokens))
+                out.append(e)
+            bounds = out
+        return [c for c in bounds[1:-1] if a < c < b]
+
+
+class CastChunker(BaseChunker):
+    name = "cast"
+
+    def __init__(self, config: ChunkerConfig | None = None) -> None:
+        super().__init__(config)
+        extra = self.config.extra or {}
+        max_chars = extra.get("max_chars")
+        tokens_given = bool(extra.get("max_tokens_given"))
+        if max_chars is None and not tokens_given:
+            max_chars = DEFAULT_MAX_CHARS
+        if max_chars is not None and int(max_chars) < 1:
+            raise UsageError("--max-chars must be at least 1")
+        self.max_chars: int | None = int(max_chars) if max_chars is not None else None
+        self.max_tokens: int | None = self.config.max_tokens if tokens_given else None
+        if self.config.overlap:
+            log.warning("the cast chunker is lossless and ignores --overlap")
+
+    # -- planning ----------------------------------------------------------------------------
+    def plan(self, doc: Document) -> list[tuple[int, int]]:
+        """Contiguous spans covering the whole text, each within budget."""
+        text = doc.text
+        if not text:
+            return []
+        budget = Budget(
+            text,
+            self.max_chars,
+            self.max_tokens,
+            self.tokenizer if self.max_tokens is not None else None,
+        )
+        language = doc.metadata.get("language") if doc.metadata else None
+        from chunkwise.parsers.code import LANGUAGES, parse_tree
+
+        if language in LANGUAGES:
+            parsed = parse_tree(text, str(language))
+            events = _tree_events(parsed, budget)
+        else:
+            events = _line_events(text, 0, len(text), budget)
+        return _merge(events, budget)
+
+    def chunk(self, doc: Document) -> Iterator[Chunk]:
+        spans = self.plan(doc)
+        if not spans:
+            return
+        text = doc.text
+        tok = self.tokenizer
+        counts = tok.count_batch([text[a:b] for a, b in spans])
+        if self.max_tokens is not None:
+            spans, counts = self._enforce_tokens(text, spans, counts)
+        yield from self._build(doc, spans, counts)
+
+    def _enforce_tokens(
+        self, text: str, spans: Sequence[tuple[int, int]], counts: Sequence[int]
+    ) -> tuple[list[tuple[int, int]], list[int]]:
+        assert self.max_tokens is not None
+        out: list[tuple[int, int]] = []
+        out_counts: list[int] = []
+        for (a, b), n in zip(spans, counts, strict=True):
+            if n <= self.max_tokens:
+                out.append((a, b))
+                out_counts.append(n)
+            else:
+                for s, e, c in _exact_split(text, a, b, self.tokenizer, self.max_tokens):
+                    out.append((s, e))
+                    out_counts.append(c)
+        return out, out_counts
+
+    # -- metadata ----------------------------------------------------------------------------
+    def _build(
+        self, doc: Document, spans: Sequence[tuple[int, int]], counts: Sequence[int]
+    ) -> Iterator[Chunk]:
+        text = doc.text
+        language = doc.metadata.get("language") if doc.metadata else None
+        line_starts = [0]
+        pos = text.find("\n")
+        while pos >= 0:
+            line_starts.append(pos + 1)
+            pos = text.find("\n", pos + 1)
+        defs = sorted(
+            (e for e in doc.elements if e.kind not in _NOT_DEFINITIONS and "scope" in e.attrs),
+            key=lambda e: (e.start, -e.end),
+        )
+        def_starts = [e.start for e in defs]
+        prefix = nonspace_prefix(text)
+        ann = SpanAnnotator(doc)
+        for i, ((a, b), n) in enumerate(zip(spans, counts, strict=True)):
+            ta, tb = _trim(text, a, b)
+            scope = _scope(defs, def_starts, ta, tb)
+            lo = bisect.bisect_left(def_starts, ta)
+            hi = bisect.bisect_left(def_starts, tb)
+            symbols = [str(e.attrs.get("symbol", e.attrs.get("name", ""))) for e in defs[lo:hi]]
+            meta: dict[str, Any] = {
+                "language": language,
+                "line_start": bisect.bisect_right(line_starts, ta),
+                "line_end": bisect.bisect_right(line_starts, max(ta, tb - 1)),
+                "scope": " > ".join(scope),
+                "symbols": symbols,
+                "context": " > ".join([doc.source, *scope]),
+                "n_chars_nonspace": int(prefix[b] - prefix[a]),
+            }
+            yield ann.chunk(
+                index=i,
+                start=a,
+                end=b,
+                n_tokens=n,
+                tokenizer=self.tokenizer.name,
+                chunker=self.name,
+                metadata=meta,
+                kind="code",
+                headings=scope,
+            )
+
+
+def _trim(text: str, a: int, b: int) -> tuple[int, int]:
+    ta, tb = a, b
+    while ta < tb and text[ta].isspace():
+        ta += 1
+    while tb > ta and text[tb - 1].isspace():
+        tb -= 1
+    return (ta, tb) if ta < tb else (a, a)
+
+
+def _scope(defs: Sequence[Element], starts: Sequence[int], a: int, b: int) -> list[str]:
+    """Scope path of the innermost definition that contains [a, b)."""
+    best: list[str] = []
+    for e in defs[: bisect.bisect_right(starts, a)]:
+        if e.start <= a and e.end >= b:
+            scope = e.attrs.get("scope") or []
+            if len(scope) >= len(best):
+                best = list(scope)
+    return best
+
+
+# -- the tree walk -------------------------------------------------------------------------------
+
+
+def _tree_events(parsed: Any, budget: Budget) -> list[tuple[int, int]]:
+    """Pieces (each within budget, contiguous, covering the text) and flush markers.
+
+    Opening a node over budget closes the chunk being built when the node is a statement of a
+    container (module, class body, block...): what came before it does not share its chunk. The
+    header pieces of a definition (``def f(x):``, ``class Foo {``, a doc comment) are instead glued
+    to the first piece of its body, so a signature never ends a chunk on its own. After an opened
+    node's last piece the chunk is closed.
+    """
+    from chunkwise.parsers.code import LANGUAGES
+
+    text = parsed.text
+    spec = LANGUAGES[parsed.language]
+    attach = frozenset(spec.comments) | _ATTACHED
+    events: list[tuple[int, int]] = []
+    # Header pieces held back to be glued to the next piece.
+    held: list[tuple[int, int]] = []
+
+    def emit(a: int, b: int) -> None:
+        if held:
+            if budget.fits(held[0][0], b):
+                events.append((held[0][0], b))
+            else:
+                events.extend(held)
+                events.append((a, b))
+            held.clear()
+        else:
+            events.append((a, b))
+
+    # Frames: (regions of an opened node's children, start of that node's region).
+    root = (0, len(text), parsed.root, _ROOT)
+    stack: list[tuple[Iterator[tuple[int, int, Any, str]], int]] = [(iter([root]), 0)]
+    while stack:
+        regions, parent_start = stack[-1]
+        item = next(regions, None)
+        if item is None:
+            stack.pop()
+            if held:
+                events.extend(held)
+                held.clear()
+            events.append(_FLUSH)
+            continue
+        a, b, node, role = item
+        if a >= b:
+            continue
+        if budget.fits(a, b):
+            emit(a, b)
+            continue
+        if role in (_BODY, _LAST) and not held:
+            # Hold back the parent's header pieces (emitted since its start, none of them split).
+            k = len(events)
+            while k > 0 and events[k - 1] != _FLUSH and events[k - 1][1] > parent_start:
+                k -= 1
+            held.extend(events[k:])
+            del events[k:]
+        elif role != _HEADER and not held:
+            events.append(_FLUSH)
+        kids = _child_regions(parsed, node, a, b, attach, container=role in (_BODY, _ROOT))
+        if not kids:
+            for s, e in _line_events(text, a, b, budget):
+                emit(s, e)
+            events.append(_FLUSH)
+            continue
+        stack.append((iter(kids), a))
+    return events
+
+
+_BODY_FIELDS = frozenset({"body", "consequence"})
+_HEADER, _BODY, _AFTER, _STMT, _ROOT = "header", "body", "after", "stmt", "root"
+# The last child of a node without a body field: glued to what precedes it like a body, but its
+# children are not statements (a decorated definition, a string's closing quote).
+_LAST = "last"
+
+
+def _child_regions(
+    parsed: Any, node: Any, a: int, b: int, attach: frozenset[str], container: bool
+) -> list[tuple[int, int, Any, str]]:
+    """Split [a, b) (the region of ``node``) at its children, each child's region starting at
+    the beginning of its line when only indentation precedes it.
+
+    Each region has a role: children of a container (the root, or a node that is its parent's
+    body) are statements; in other nodes the children before the body (the ``body`` field, else
+    the last child) are its header, then the body, then what follows (``else`` clauses).
+    """
+    text = parsed.text
+    ch = parsed.chars
+    children = node.children
+    if not children:
+        return []
+    grouped = isinstance(node, _Group)
+    body_index = -1
+    if not grouped:
+        for i in range(len(children)):
+            if node.field_name_for_child(i) in _BODY_FIELDS:
+                body_index = i
+                break
+    if grouped:
+        container = False
+    last_role = _BODY
+    if body_index < 0:
+        body_index = len(children) - 1
+        last_role = _LAST
+
+    def role(i: int) -> str:
+        if container and node.type != "ERROR":
+            return _STMT
+        return _HEADER if i < body_index else last_role if i == body_index else _AFTER
+
+    cuts: list[int] = []
+    nodes: list[Any] = [children[0]]
+    roles: list[str] = [role(0)]
+    prev = children[0]
+    last = a
+    for i, kid in enumerate(children[1:], start=1):
+        pos = ch(kid.start_byte)
+        # (A group being split must split: it is a comment and the node after it.)
+        if prev.type in attach and not grouped and _adjacent(parsed.data, prev, kid):
+            # A comment or attribute right above belongs to what follows it.
+            nodes[-1] = _Group(nodes[-1], kid)
+            roles[-1] = _STMT if roles[-1] == _STMT else role(i)
+            prev = kid
+            continue
+        line_start = text.rfind("\n", last, pos) + 1
+        if line_start > last and not text[line_start:pos].strip():
+            pos = line_start
+        if last < pos < b:
+            cuts.append(pos)
+            nodes.append(kid)
+            roles.append(role(i))
+            last = pos
+        else:
+            nodes[-1] = _Group(nodes[-1], kid)
+            if role(i) in (_BODY, _LAST):
+                roles[-1] = role(i)
+        prev = kid
+    bounds = [a, *cuts, b]
+    return list(zip(bounds[:-1], bounds[1:], nodes, roles, strict=True))
+
+
+def _adjacent(data: bytes, first: Any, second: Any) -> bool:
+    """``second`` starts on the line right after ``first`` ends (or on the same line)."""
+    if first.type.endswith("comment") and first.end_point[0] == second.start_point[0]:
+        # A trailing comment (`x = 1  # note`) belongs to the line before it, not after.
+        return False
+    gap = data[first.end_byte : second.start_byte]
+    return not gap.strip() and gap.count(b"\n") <= 1
+
+
+class _Group:
+    """Several adjacent sibling nodes treated as one region (a comment and its definition)."""
+
+    def __init__(self, first: Any, second: Any) -> None:
+        firsts: list[Any] = first.members if isinstance(first, _Group) else [first]
+        self.members: list[Any] = [*firsts, second]
+        self.type = second.type
+        self.is_extra = False
+        self.start_byte = self.members[0].start_byte
+        self.end_byte = second.end_byte
+
+    @property
+    def children(self) -> list[Any]:
+        return self.members
+
+    @property
+    def end_point(self) -> Any:
+        return self.members[-1].end_point
+
+    @property
+    def start_point(self) -> Any:
+        return self.members[0].start_point
+
+
+def _line_events(text: str, a: int, b: int, budget: Budget) -> list[tuple[int, int]]:
+    """Lines of [a, b), and character/token runs of lines still over budget."""
+    out: list[tuple[int, int]] = []
+    pos = a
+    while pos < b:
+        nl = text.find("\n", pos, b)
+        end = b if nl < 0 else nl + 1
+        if budget.fits(pos, end):
+            out.append((pos, end))
+        else:
+            bounds = [pos, *budget.hard_cuts(pos, end), end]
+            out.extend(itertools.pairwise(bounds))
+        pos = end
+    return out
+
+
+def _merge(events: Sequence[tuple[int, int]], budget: Budget) -> list[tuple[int, int]]:
+    """Greedy merge of adjacent pieces within budget; flush markers close the current chunk."""
+    out: list[tuple[int, int]] = []
+    cur_a = cur_b = -1
+    for a, b in events:
+        if a < 0:
+            if cur_a >= 0:
+                out.append((cur_a, cur_b))
+                cur_a = -1
+            continue
+        if cur_a < 0:
+            cur_a, cur_b = a, b
+        elif budget.fits(cur_a, b):
+            cur_b = b
+        else:
+            out.append((cur_a, cur_b))
+            cur_a, cur_b = a, b
+    if cur_a >= 0:
+        out.append((cur_a, cur_b))
+    return out
+
+
+def _exact_split(
+    text: str, a: int, b: int, tokenizer: Any, max_tokens: int
+) -> list[tuple[int, int, int]]:
+    """Split [a, b) until exact token counts fit: at the line break nearest the middle, else the
+    whitespace nearest the middle, else the middle token boundary."""
+    n = tokenizer.count(text[a:b])
+    if n <= max_tokens or b - a <= 1:
+        return [(a, b, n)]
+    mid = (a + b) // 2
+    cut = _nearest(text, a, b, mid, "\n")
+    if cut is None:
+        cut = next(
+            (
+                p
+                for d in range(0, (b - a) // 2)
+                for p in (mid - d, mid + d)
+                if a < p < b and text[p - 1].isspace() != text[p].isspace()
+            ),
+            None,
+        )
+    if cut is None:
+        starts, _ = tokenizer.offsets(text[a:b])
+        k = len(starts) // 2
+        cut = a + int(starts[k]) if 0 < k < len(starts) else mid
+    if not a < cut < b:
+        cut = mid
+    return _exact_split(text, a, cut, tokenizer, max_tokens) + _exact_split(
+        text, cut, b, tokenizer, max_tokens
+    )
+
+
+def _nearest(text: str, a: int, b: int, mid: int, sep: str) -> int | None:
+    left = text.rfind(sep, a, mid)
+    right = text.find(sep, mid, b - 1)
+    cands = [p + 1 for p in (left, right) if p >= 0 and a < p + 1 < b]
+    if not cands:
+        return None
+    return min(cands, key=lambda p: abs(p - mid))

@@ -1,0 +1,696 @@
+"""Source code: language from the file extension (or a shebang), syntax tree from tree-sitter.
+
+``Document.text`` is the decoded file verbatim. Elements are the syntax nodes a reader navigates
+by: the module, classes and other type definitions, functions and methods, import blocks, comments
+and (Python) docstrings, each with its line range, name, qualified symbol and scope path
+(``module > class Foo > def bar``).
+
+tree-sitter works on UTF-8 bytes; node byte offsets are mapped to character offsets into
+``Document.text``. The syntax tree itself is not stored in the Document (it cannot be pickled
+between worker processes); the cAST chunker asks :func:`parse_tree`, which reuses the tree this
+parser just built for the same text.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chunkwise.errors import ParseError
+from chunkwise.parsing import BaseParser, decode_text
+from chunkwise.types import Document, Element
+
+log = logging.getLogger("chunkwise")
+
+
+@dataclass(frozen=True)
+class LanguageSpec:
+    """How to load one grammar and which of its nodes matter."""
+
+    name: str
+    module: str
+    function: str
+    extensions: tuple[str, ...]
+    interpreters: tuple[str, ...] = ()
+    # node type -> element kind ("class", "function", "method", "struct", ...)
+    definitions: Mapping[str, str] = field(default_factory=dict)
+    imports: tuple[str, ...] = ()
+    comments: tuple[str, ...] = ("comment",)
+    # Nodes that wrap a definition and belong to it (decorators, export, template<>).
+    wrappers: tuple[str, ...] = ()
+    # kind -> word used in scope labels ("def bar", "fn main"); the kind itself otherwise.
+    words: Mapping[str, str] = field(default_factory=dict)
+    # Extra query patterns (tree-sitter query syntax) captured as @function etc.
+    extra_patterns: str = ""
+
+
+_CLASSLIKE = frozenset({"class", "struct", "interface", "trait", "impl", "enum", "record"})
+
+_JS_DEFS = {
+    "class_declaration": "class",
+    "function_declaration": "function",
+    "generator_function_declaration": "function",
+    "method_definition": "method",
+}
+_JS_EXTRA = """
+(variable_declarator name: (identifier) value: [(arrow_function) (function_expression)]) @function
+"""
+_TS_DEFS = {
+    **_JS_DEFS,
+    "abstract_class_declaration": "class",
+    "interface_declaration": "interface",
+    "type_alias_declaration": "type",
+    "enum_declaration": "enum",
+    "internal_module": "namespace",
+    "module": "namespace",
+    "function_signature": "function",
+}
+_C_DEFS = {"function_definition": "function", "type_definition": "type"}
+_C_EXTRA = """
+(struct_specifier name: (_) body: (_)) @struct
+(union_specifier name: (_) body: (_)) @struct
+(enum_specifier name: (_) body: (_)) @enum
+"""
+
+LANGUAGES: dict[str, LanguageSpec] = {
+    spec.name: spec
+    for spec in (
+        LanguageSpec(
+            "python",
+            "tree_sitter_python",
+            "language",
+            (".py", ".pyi", ".pyw"),
+            ("python", "python2", "python3", "pypy", "pypy3"),
+            {"class_definition": "class", "function_definition": "function"},
+            ("import_statement", "import_from_statement", "future_import_statement"),
+            wrappers=("decorated_definition",),
+            words={"function": "def", "method": "def"},
+        ),
+        LanguageSpec(
+            "javascript",
+            "tree_sitter_javascript",
+            "language",
+            (".js", ".mjs", ".cjs", ".jsx"),
+            ("node", "nodejs", "deno", "bun"),
+            _JS_DEFS,
+            ("import_statement",),
+            wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
+            extra_patterns=_JS_EXTRA,
+        ),
+        LanguageSpec(
+            "typescript",
+            "tree_sitter_typescript",
+            "language_typescript",
+            (".ts", ".mts", ".cts"),
+            ("ts-node", "tsx"),
+            _TS_DEFS,
+            ("import_statement",),
+            wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
+            extra_patterns=_JS_EXTRA,
+        ),
+        LanguageSpec(
+            "tsx",
+            "tree_sitter_typescript",
+            "language_tsx",
+            (".tsx",),
+            (),
+            _TS_DEFS,
+            ("import_statement",),
+            wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
+            extra_patterns=_JS_EXTRA,
+        ),
+        LanguageSpec(
+            "go",
+            "tree_sitter_go",
+            "language",
+            (".go",),
+            (),
+            {
+                "function_declaration": "function",
+                "method_declaration": "method",
+                "type_spec": "type",
+            },
+            ("import_declaration", "package_clause"),
+            wrappers=("type_declaration",),
+            words={"function": "func", "method": "func"},
+        ),
+        LanguageSpec(
+            "rust",
+            "tree_sitter_rust",
+            "language",
+            (".rs",),
+            (),
+            {
+                "function_item": "function",
+                "function_signature_item": "function",
+                "struct_item": "struct",
+                "enum_item": "enum",
+                "union_item": "struct",
+                "trait_item": "trait",
+                "impl_item": "impl",
+                "mod_item": "namespace",
+                "macro_definition": "macro",
+            },
+            ("use_declaration", "extern_crate_declaration"),
+            ("line_comment", "block_comment"),
+            words={"function": "fn", "method": "fn", "namespace": "mod", "macro": "macro_rules!"},
+        ),
+        LanguageSpec(
+            "java",
+            "tree_sitter_java",
+            "language",
+            (".java",),
+            (),
+            {
+                "class_declaration": "class",
+                "interface_declaration": "interface",
+                "annotation_type_declaration": "interface",
+                "enum_declaration": "enum",
+                "record_declaration": "record",
+                "method_declaration": "method",
+                "constructor_declaration": "method",
+            },
+            ("import_declaration", "package_declaration"),
+            ("line_comment", "block_comment"),
+        ),
+        LanguageSpec(
+            "c",
+            "tree_sitter_c",
+            "language",
+            (".c", ".h"),
+            ("tcc",),
+            _C_DEFS,
+            ("preproc_include",),
+            extra_patterns=_C_EXTRA,
+        ),
+        LanguageSpec(
+            "cpp",
+            "tree_sitter_cpp",
+            "language",
+            (".cpp", ".cc", ".cxx", ".c++", ".hpp", ".hh", ".hxx", ".h++", ".ipp", ".inl"),
+            (),
+            {**_C_DEFS, "namespace_definition": "namespace"},
+            ("preproc_include", "using_declaration"),
+            wrappers=("template_declaration",),
+            extra_patterns=_C_EXTRA + "(class_specifier name: (_) body: (_)) @class\n",
+        ),
+    )
+}
+
+EXTENSIONS: tuple[str, ...] = tuple(ext for spec in LANGUAGES.values() for ext in spec.extensions)
+_BY_EXTENSION = {ext: spec.name for spec in LANGUAGES.values() for ext in spec.extensions}
+_BY_INTERPRETER = {i: spec.name for spec in LANGUAGES.values() for i in spec.interpreters}
+_ALIASES = {"js": "javascript", "ts": "typescript", "c++": "cpp", "py": "python", "rs": "rust"}
+# ".h" is shared by C and C++; these only occur in C++ headers.
+_CPP_HEADER = re.compile(
+    rb"^\s*(?:namespace\s+\w+\s*\{|template\s*<|class\s+\w+[^;]*\{|#include\s*<(?:string|vector|memory|iostream|map)>)",
+    re.M,
+)
+_SHEBANG = re.compile(rb"^#![ \t]*(\S+)(?:[ \t]+(.*))?")
+
+
+def language_from_shebang(head: bytes) -> str | None:
+    """Language named by a ``#!`` line (``#!/usr/bin/env python3``, ``#!/usr/bin/node``)."""
+    m = _SHEBANG.match(head.split(b"\n", 1)[0].rstrip(b"\r"))
+    if not m:
+        return None
+    prog = m.group(1).decode("latin-1").rsplit("/", 1)[-1]
+    if prog == "env" and m.group(2):
+        args = [a for a in m.group(2).decode("latin-1").split() if not a.startswith("-")]
+        if not args:
+            return None
+        prog = args[0]
+    prog = prog.lower()
+    if prog in _BY_INTERPRETER:
+        return _BY_INTERPRETER[prog]
+    # python3.11, pypy3.10 ...
+    base = re.sub(r"[\d.]+$", "", prog)
+    return _BY_INTERPRETER.get(base)
+
+
+def shebang_parser(path: Path) -> str | None:
+    """'code' when an extensionless file starts with a shebang naming a supported language."""
+    if path.suffix:
+        return None
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return None
+    return "code" if language_from_shebang(head) else None
+
+
+def resolve_language(name: str) -> str | None:
+    """A language name, alias or file extension -> the language name, or None."""
+    key = name.strip().lower()
+    if key in LANGUAGES:
+        return key
+    if key in _ALIASES:
+        return _ALIASES[key]
+    ext = key if key.startswith(".") else "." + key
+    return _BY_EXTENSION.get(ext)
+
+
+def language_for(source: str, data: bytes, options: Mapping[str, Any] | None = None) -> str:
+    """Language of a file: --language, then its extension, a shebang, then an extension hint."""
+    options = options or {}
+    explicit = options.get("language")
+    if explicit:
+        lang = resolve_language(str(explicit))
+        if lang is None:
+            raise ParseError(
+                f"unknown source language {explicit!r}; supported: {', '.join(LANGUAGES)}"
+            )
+        return lang
+    suffix = Path(source).suffix.lower()
+    if suffix == ".h" and _CPP_HEADER.search(data[:65536]):
+        return "cpp"
+    if suffix in _BY_EXTENSION:
+        return _BY_EXTENSION[suffix]
+    lang = language_from_shebang(data[:256])
+    if lang:
+        return lang
+    hint = options.get("format_hint")
+    if hint and hint != "code":
+        lang = resolve_language(str(hint))
+        if lang:
+            return lang
+    raise ParseError(
+        "cannot tell the source language (no known extension or shebang); "
+        "pass --language or --format-hint with an extension such as py"
+    )
+
+
+# -- tree-sitter ---------------------------------------------------------------------------------
+
+
+@functools.cache
+def get_language(name: str) -> Any:
+    import importlib
+
+    import tree_sitter
+
+    spec = LANGUAGES[name]
+    mod = importlib.import_module(spec.module)
+    return tree_sitter.Language(getattr(mod, spec.function)())
+
+
+@functools.cache
+def _get_parser(name: str) -> Any:
+    import tree_sitter
+
+    return tree_sitter.Parser(get_language(name))
+
+
+@functools.cache
+def _get_query(name: str) -> Any:
+    import tree_sitter
+
+    spec = LANGUAGES[name]
+    patterns = [f"({t}) @{kind}" for t, kind in spec.definitions.items()]
+    patterns += [f"({t}) @import" for t in spec.imports]
+    patterns += [f"({t}) @comment" for t in spec.comments]
+    if name == "python":
+        patterns.append("(module . (expression_statement (string) @docstring))")
+        patterns.append("(block . (expression_statement (string) @docstring))")
+    return tree_sitter.Query(get_language(name), "\n".join(patterns) + spec.extra_patterns)
+
+
+class ByteMap:
+    """UTF-8 byte offsets of one text -> character offsets."""
+
+    def __init__(self, text: str, data: bytes) -> None:
+        self.ascii = len(data) == len(text)
+        self._prefix: Any = None
+        if not self.ascii:
+            import numpy as np
+
+            raw = np.frombuffer(data, dtype=np.uint8)
+            is_start = (raw & 0xC0) != 0x80
+            prefix = np.zeros(len(raw) + 1, dtype=np.int64)
+            np.cumsum(is_start, out=prefix[1:])
+            self._prefix = prefix
+
+    def __call__(self, byte: int) -> int:
+        if self.ascii:
+            return byte
+        return int(self._prefix[byte])
+
+
+@dataclass
+class ParsedSource:
+    """A syntax tree with the text it was built from."""
+
+    language: str
+    text: str
+    data: bytes
+    tree: Any
+    chars: ByteMap
+
+    @property
+    def root(self) -> Any:
+        return self.tree.root_node
+
+
+# One-entry cache: the pipeline parses a document and chunks it right after, in the same process.
+_LAST: list[ParsedSource] = []
+
+
+def parse_tree(text: str, language: str) -> ParsedSource:
+    """The tree-sitter tree of ``text``; reuses the tree just built by CodeParser for it."""
+    if _LAST and _LAST[0].text is text and _LAST[0].language == language:
+        return _LAST[0]
+    data = text.encode("utf-8", "surrogatepass")
+    tree = _get_parser(language).parse(data)
+    parsed = ParsedSource(language, text, data, tree, ByteMap(text, data))
+    _LAST[:] = [parsed]
+    return parsed
+
+
+# -- elements ------------------------------------------------------------------------------------
+
+
+def _node_text(parsed: ParsedSource, node: Any) -> str:
+    return parsed.data[node.start_byte : node.end_byte].decode("utf-8", "replace")
+
+
+def _c_declarator_name(parsed: ParsedSource, node: Any) -> str | None:
+    """The declared name inside a C/C++ declarator chain (pointer, reference, function...)."""
+    cur = node
+    for _ in range(16):
+        if cur is None:
+            return None
+        if cur.type in (
+            "identifier",
+            "field_identifier",
+            "type_identifier",
+            "qualified_identifier",
+            "destructor_name",
+            "operator_name",
+        ):
+            return _node_text(parsed, cur)
+        nxt = cur.child_by_field_name("declarator")
+        if nxt is None:
+            named = [c for c in cur.named_children if c.type != "parameter_list"]
+            nxt = named[0] if named else None
+        cur = nxt
+    return None
+
+
+def definition_name(parsed: ParsedSource, node: Any) -> str:
+    lang = parsed.language
+    if lang in ("c", "cpp") and node.type in ("function_definition", "type_definition"):
+        name = _c_declarator_name(parsed, node.child_by_field_name("declarator"))
+        return name or "<anonymous>"
+    if node.type == "impl_item":
+        typ = node.child_by_field_name("type")
+        trait = node.child_by_field_name("trait")
+        base = _node_text(parsed, typ) if typ is not None else "?"
+        return f"{_node_text(parsed, trait)} for {base}" if trait is not None else base
+    name_node = node.child_by_field_name("name")
+    if name_node is None:
+        return "<anonymous>"
+    return " ".join(_node_text(parsed, name_node).split())
+
+
+def _receiver_type(parsed: ParsedSource, node: Any) -> str | None:
+    recv = node.child_by_field_name("receiver")
+    if recv is None:
+        return None
+    m = re.search(r"([A-Za-z_]\w*)(?:\[[^\]]*\])?\s*\)\s*$", _node_text(parsed, recv))
+    return m.group(1) if m else None
+
+
+def _wrapped_start(spec: LanguageSpec, node: Any) -> Any:
+    """The outermost wrapper that belongs to ``node`` (decorators, ``export``, ``template<>``)."""
+    top = node
+    parent = node.parent
+    while parent is not None and parent.type in spec.wrappers and parent.named_child_count <= 3:
+        # A declaration with several declarators belongs to none of them.
+        declarators = [c for c in parent.named_children if c.type == "variable_declarator"]
+        if len(declarators) > 1:
+            break
+        top = parent
+        parent = parent.parent
+    return top
+
+
+@dataclass
+class _Def:
+    kind: str
+    name: str
+    start: int
+    end: int
+    start_byte: int
+    end_byte: int
+    line_start: int
+    line_end: int
+    receiver: str | None = None
+
+
+def extract_elements(parsed: ParsedSource) -> list[Element]:
+    """Module, definitions, import blocks, comments and docstrings of one syntax tree."""
+    spec = LANGUAGES[parsed.language]
+    text = parsed.text
+    ch = parsed.chars
+    import tree_sitter
+
+    captures: dict[str, list[Any]] = tree_sitter.QueryCursor(_get_query(parsed.language)).captures(
+        parsed.root
+    )
+    defs: list[_Def] = []
+    seen: set[tuple[int, int]] = set()
+    others: list[tuple[str, Any]] = []
+    for cap, nodes in captures.items():
+        for node in nodes:
+            if cap in ("import", "comment", "docstring"):
+                others.append((cap, node))
+                continue
+            outer = _wrapped_start(spec, node)
+            key = (outer.start_byte, outer.end_byte)
+            if key in seen:
+                continue
+            seen.add(key)
+            kind = cap
+            if node.type == "type_spec":
+                typ = node.child_by_field_name("type")
+                if typ is not None and typ.type == "struct_type":
+                    kind = "struct"
+                elif typ is not None and typ.type == "interface_type":
+                    kind = "interface"
+            defs.append(
+                _Def(
+                    kind=kind,
+                    name=definition_name(parsed, node),
+                    start=ch(outer.start_byte),
+                    end=ch(outer.end_byte),
+                    start_byte=outer.start_byte,
+                    end_byte=outer.end_byte,
+                    line_start=outer.start_point[0] + 1,
+                    line_end=_last_line(outer),
+                    receiver=_receiver_type(parsed, node)
+                    if node.type == "method_declaration"
+                    else None,
+                )
+            )
+    defs.sort(key=lambda d: (d.start_byte, -d.end_byte))
+
+    elements: list[Element] = [
+        Element(
+            "module",
+            0,
+            len(text),
+            attrs={
+                "language": parsed.language,
+                "name": "module",
+                "path": "module",
+                "scope": [],
+                "line_start": 1,
+                "line_end": text.count("\n") + (0 if text.endswith("\n") else 1),
+            },
+        )
+    ]
+    stack: list[tuple[_Def, str, str]] = []  # (def, label, qualified symbol)
+    labels: list[str] = []
+    for d in defs:
+        while stack and stack[-1][0].end_byte <= d.start_byte:
+            stack.pop()
+        kind = d.kind
+        if kind == "function" and stack and stack[-1][0].kind in _CLASSLIKE:
+            kind = "method"
+        word = spec.words.get(kind, kind)
+        label = f"{word} {d.name}"
+        owner = d.receiver or (stack[-1][2] if stack else None)
+        base = _symbol_base(d.name)
+        symbol = f"{owner}.{base}" if owner and "::" not in base else base
+        scope = [s[1] for s in stack] + [label]
+        labels.append(label)
+        elements.append(
+            Element(
+                kind,
+                d.start,
+                d.end,
+                attrs={
+                    "name": d.name,
+                    "symbol": symbol,
+                    "scope": scope,
+                    "path": " > ".join(["module", *scope]),
+                    "line_start": d.line_start,
+                    "line_end": d.line_end,
+                },
+            )
+        )
+        stack.append((d, label, symbol))
+
+    elements.extend(_blocks(parsed, others, defs, labels))
+    elements.sort(key=lambda e: (e.start, -e.end))
+    return elements
+
+
+def _symbol_base(name: str) -> str:
+    """``Lexer<'a>`` -> ``Lexer``; ``Iterator for Lexer<'a>`` -> ``Lexer`` (an impl's type)."""
+    name = name.rsplit(" for ", 1)[-1]
+    return re.sub(r"<.*>$", "", name).strip() or name
+
+
+def _last_line(node: Any) -> int:
+    row, col = node.end_point
+    # A node ending right after a newline ends on the previous line.
+    return row if col == 0 and row > node.start_point[0] else row + 1
+
+
+def _blocks(
+    parsed: ParsedSource,
+    nodes: Iterable[tuple[str, Any]],
+    defs: Sequence[_Def],
+    labels: Sequence[str],
+) -> list[Element]:
+    """Imports and comments merged into blocks of adjacent lines, plus docstrings."""
+    ch = parsed.chars
+    data = parsed.data
+    starts = [d.start_byte for d in defs]
+    out: list[Element] = []
+    pending: dict[str, list[Any]] = {"import": [], "comment": []}
+
+    def scope_at(byte: int) -> list[str]:
+        # Enclosing definitions: those starting before byte and ending after it.
+        path: list[str] = []
+        i = bisect.bisect_right(starts, byte)
+        for d, label in zip(defs[:i], labels, strict=False):
+            if d.start_byte <= byte < d.end_byte:
+                path.append(label)
+        return path
+
+    def flush(kind: str) -> None:
+        run = pending[kind]
+        if not run:
+            return
+        first, last = run[0], run[-1]
+        out.append(
+            Element(
+                kind,
+                ch(first.start_byte),
+                ch(last.end_byte),
+                attrs={
+                    "line_start": first.start_point[0] + 1,
+                    "line_end": _last_line(last),
+                    "scope": scope_at(first.start_byte),
+                    "count": len(run),
+                },
+            )
+        )
+        run.clear()
+
+    for cap, node in sorted(nodes, key=lambda cn: cn[1].start_byte):
+        if cap == "docstring":
+            for k in pending:
+                flush(k)
+            out.append(
+                Element(
+                    "docstring",
+                    ch(node.start_byte),
+                    ch(node.end_byte),
+                    attrs={
+                        "line_start": node.start_point[0] + 1,
+                        "line_end": _last_line(node),
+                        "scope": scope_at(node.start_byte),
+                    },
+                )
+            )
+            continue
+        other = "comment" if cap == "import" else "import"
+        flush(other)
+        run = pending[cap]
+        if run:
+            gap = data[run[-1].end_byte : node.start_byte]
+            contiguous = (
+                not gap.strip()
+                and gap.count(b"\n") <= (1 if cap == "comment" else 2)
+                and run[-1].parent == node.parent
+            )
+            if not contiguous:
+                flush(cap)
+        run.append(node)
+    for k in pending:
+        flush(k)
+    return out
+
+
+def syntax_errors(parsed: ParsedSource, limit: int = 5) -> tuple[int, list[int]]:
+    """Number of ERROR/MISSING nodes and the first few lines they are on."""
+    root = parsed.root
+    if not root.has_error:
+        return 0, []
+    count = 0
+    lines: list[int] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.is_error or node.is_missing:
+            count += 1
+            if len(lines) < limit:
+                lines.append(node.start_point[0] + 1)
+            continue
+        if node.has_error:
+            stack.extend(reversed(node.children))
+    return count, sorted(lines)
+
+
+class CodeParser(BaseParser):
+    name = "code"
+    extensions = EXTENSIONS
+    default_chunker = "cast"
+
+    def parse_bytes(self, data: bytes, source: str) -> Document:
+        language = language_for(source, data, self.options)
+        # An empty module (__init__.py) is a valid source file with nothing to chunk.
+        text, encoding = decode_text(data, allow_empty=True)
+        parsed = parse_tree(text, language)
+        elements = extract_elements(parsed)
+        n_errors, error_lines = syntax_errors(parsed)
+        meta: dict[str, Any] = {
+            "language": language,
+            "encoding": encoding,
+            "mime": f"text/x-{language}",
+            "n_lines": elements[0].attrs["line_end"],
+            "n_definitions": sum(
+                1 for e in elements if e.kind not in ("module", "import", "comment", "docstring")
+            ),
+            "syntax_errors": n_errors,
+        }
+        if n_errors:
+            meta["error_lines"] = error_lines
+            log.warning(
+                "%s: %d syntax error(s) (first on line %d); chunked with tree-sitter's error "
+                "recovery",
+                source,
+                n_errors,
+                error_lines[0],
+            )
+        return self.document(data, source, text, elements, meta)
