@@ -1,0 +1,216 @@
+"""Names -> components. Built-ins are ``"module:Class"`` strings imported only when used, so
+listing plugins or printing help imports nothing heavy; third parties register through the entry
+point groups ``chunkwise.parsers``, ``chunkwise.chunkers``, ``chunkwise.writers`` and
+``chunkwise.embedders``."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chunkwise.errors import UsageError
+
+KINDS = ("parsers", "chunkers", "writers", "embedders")
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    target: str
+    extensions: tuple[str, ...] = ()
+    description: str = ""
+    origin: str = "builtin"
+
+
+BUILTINS: dict[str, dict[str, Spec]] = {
+    "parsers": {
+        "text": Spec(
+            "text",
+            "chunkwise.parsers.text:TextParser",
+            (".txt", ".text", ".log", ".rst", ".csv", ".tsv"),
+            "plain text",
+        ),
+        "markdown": Spec(
+            "markdown",
+            "chunkwise.parsers.markdown:MarkdownParser",
+            (".md", ".markdown", ".mdown", ".mkd", ".mdx"),
+            "Markdown",
+        ),
+        "html": Spec(
+            "html",
+            "chunkwise.parsers.html:HtmlParser",
+            (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz"),
+            "HTML pages: main content (or every block) with headings, lists, tables",
+        ),
+    },
+    "chunkers": {
+        "token": Spec(
+            "token",
+            "chunkwise.chunkers.token:TokenChunker",
+            description="fixed token windows with overlap",
+        ),
+        "recursive": Spec(
+            "recursive",
+            "chunkwise.chunkers.recursive:RecursiveChunker",
+            description="separator hierarchy merged up to --max-tokens",
+        ),
+        "sentence": Spec(
+            "sentence",
+            "chunkwise.chunkers.sentence:SentenceChunker",
+            description="sentences grouped up to --max-tokens",
+        "legal": Spec(
+            "legal",
+            "chunkwise.parsers.legal:LegalParser",
+            (),
+            "legal text (.txt via --format-hint legal or auto-detected): sections, clauses, "
+            "definitions, citations",
+        ),
+        ),
+        "section": Spec(
+            "section",
+            "chunkwise.chunkers.section:SectionChunker",
+            description="heading-aware: chunks stay inside sections, tables split by rows",
+        ),
+    },
+    "writers": {
+        "jsonl": Spec("jsonl", "chunkwise.writers.jsonl:JsonlWriter", description="JSON Lines"),
+        "parquet": Spec(
+            "parquet",
+            "chunkwise.writers.parquet:ParquetWriter",
+            description="Apache Parquet (atomic)",
+        ),
+    },
+    "embedders": {
+        "late": Spec(
+            "late",
+            "chunkwise.embedders.late:LateChunkingEmbedder",
+            description="late chunking: whole document embedded in windows, pooled per chunk",
+        ),
+        "naive": Spec(
+            "naive",
+            "chunkwise.embedders.naive:NaiveEmbedder",
+            description="each chunk's text embedded on its own (baseline)",
+        ),
+    },
+}
+
+
+def _load_target(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    mod = importlib.import_module(module)
+    return getattr(mod, attr)
+
+
+@functools.lru_cache(maxsize=1)
+def _entry_point_specs() -> dict[str, dict[str, tuple[Spec, Any]]]:
+        "legal": Spec(
+            "legal",
+            "chunkwise.chunkers.legal:LegalChunker",
+            description="legal sentences (citations kept whole) grouped up to --max-tokens, "
+            "breaking at sections/clauses first",
+        ),
+    from importlib.metadata import entry_points
+
+    out: dict[str, dict[str, tuple[Spec, Any]]] = {k: {} for k in KINDS}
+    for kind in KINDS:
+        for ep in entry_points(group=f"chunkwise.{kind}"):
+            if ep.name in BUILTINS[kind]:
+                continue  # built-ins win; a plugin cannot silently replace them
+            out[kind][ep.name] = (
+                Spec(ep.name, ep.value, origin=ep.dist.name if ep.dist else "entry point"),
+                ep,
+            )
+    return out
+
+
+def specs(kind: str) -> dict[str, Spec]:
+    if kind not in KINDS:
+        raise ValueError(kind)
+    merged = dict(BUILTINS[kind])
+    for name, (spec, _) in _entry_point_specs()[kind].items():
+        merged[name] = spec
+    return merged
+
+
+def names(kind: str) -> list[str]:
+    return sorted(specs(kind))
+
+
+def load(kind: str, name: str) -> Any:
+    """The class registered as ``name`` for ``kind``."""
+    if name in BUILTINS.get(kind, {}):
+        target = BUILTINS[kind][name].target
+        try:
+            return _load_target(target)
+        except ImportError as exc:
+            raise UsageError(f"{kind[:-1]} {name!r} cannot be imported: {exc}") from exc
+    eps = _entry_point_specs().get(kind, {})
+    if name in eps:
+        return eps[name][1].load()
+    singular = kind[:-1]
+    raise UsageError(f"unknown {singular} {name!r}; choose from: {', '.join(names(kind))}")
+
+
+@functools.lru_cache(maxsize=1)
+def extension_map() -> dict[str, str]:
+    """File extension (lower case, with dot) -> parser name."""
+    out: dict[str, str] = {}
+    for kind_specs in (BUILTINS["parsers"],):
+        for name, spec in kind_specs.items():
+            for ext in spec.extensions:
+                out.setdefault(ext, name)
+    for name, (_, ep) in _entry_point_specs()["parsers"].items():
+        try:
+            cls = ep.load()
+        except Exception:  # a broken plugin must not break the built-ins
+            continue
+        for ext in getattr(cls, "extensions", ()):
+            out.setdefault(ext.lower(), name)
+    return out
+
+
+def _suffixes(path: str) -> list[str]:
+    name = Path(path).name.lower()
+    parts = name.split(".")
+    # Longest compound suffix first: ".html.gz" before ".gz".
+    return ["." + ".".join(parts[i:]) for i in range(1, len(parts))]
+
+
+def parser_for(path: str, hint: str | None = None) -> str | None:
+    """Parser name for ``path``; ``hint`` (a parser name or an extension) wins."""
+    emap = extension_map()
+    if hint:
+        if hint in specs("parsers"):
+            return hint
+        ext = hint.lower() if hint.startswith(".") else "." + hint.lower()
+        if ext in emap:
+            return emap[ext]
+        raise UsageError(
+            f"unknown --format-hint {hint!r}; use a parser name ({', '.join(names('parsers'))}) "
+            "or a file extension"
+        )
+    for suffix in _suffixes(path):
+        if suffix in emap:
+            return emap[suffix]
+    return None
+
+
+def parser_for_bytes(data: bytes, hint: str | None = None) -> str:
+    """Parser name for anonymous bytes (stdin): the hint, else a sniff of the first bytes."""
+    if hint:
+        name = parser_for("", hint)
+        assert name is not None
+        return name
+    available = specs("parsers")
+    head = data[:1024].lstrip().lower()
+    if head.startswith(b"%pdf-") and "pdf" in available:
+        return "pdf"
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) and b"<html" in data[:4096].lower():
+        if "html" in available:
+            return "html"
+    if data[:2] == b"\x1f\x8b" and "html" in available:
+        return "html"
+    return "text"

@@ -1,0 +1,523 @@
+"""The ``chunk`` command: argument parsing and terminal output only.
+
+Heavy modules (pyarrow, parsers, chunkers, torch) are imported inside the commands, never at
+start-up, so ``chunk --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import signal
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import typer
+
+from chunkwise import __version__
+from chunkwise.errors import ChunkwiseError, UsageError
+
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+
+app = typer.Typer(
+    name="chunk",
+    help="Turn folders of documents into retrieval-ready chunks (JSONL or Parquet).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+log = logging.getLogger("chunkwise")
+
+
+class OutputFormat(str, Enum):
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"chunkwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Turn folders of documents into retrieval-ready chunks (JSONL or Parquet)."""
+
+
+def _setup_logging(quiet: bool, verbose: bool) -> None:
+    level = logging.ERROR if quiet else logging.DEBUG if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("chunk: %(levelname)s: %(message)s"))
+    root = logging.getLogger("chunkwise")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+
+
+class _ErrorSink:
+    """Error records go to stderr (one JSON line each) and, with --errors, to a JSONL file."""
+
+    def __init__(self, path: Path | None, quiet: bool) -> None:
+        self.quiet = quiet
+        self.fh = path.open("w", encoding="utf-8") if path else None
+
+    def __call__(self, rec: Any) -> None:
+        line = json.dumps(rec.to_dict(), ensure_ascii=False)
+        if not self.quiet:
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
+        if self.fh:
+            self.fh.write(line + "\n")
+            self.fh.flush()
+
+    def close(self) -> None:
+        if self.fh:
+            self.fh.close()
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[str], typer.Argument(help="Files, folders (walked recursively), or '-' for stdin.")
+    ],
+    chunker: Annotated[
+        str, typer.Option("--chunker", "-c", help="Chunker name, or auto (per format).")
+    ] = "auto",
+    max_tokens: Annotated[int, typer.Option(help="Hard cap on chunk size, in tokens.")] = 512,
+    overlap: Annotated[int, typer.Option(help="Tokens shared by neighbouring chunks.")] = 0,
+    min_tokens: Annotated[
+        int, typer.Option(help="Sections smaller than this merge with a neighbour.")
+    ] = 0,
+    tokenizer: Annotated[
+        str | None,
+        typer.Option(
+            help="cl100k_base (default), o200k_base, chars, all-MiniLM-L6-v2, "
+            "or a local tokenizer.json / model folder."
+        ),
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help="Output format.")
+    ] = OutputFormat.jsonl,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output file (default: stdout for jsonl).")
+    ] = None,
+    errors: Annotated[
+        Path | None, typer.Option("--errors", help="Also write error records (JSONL) here.")
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = 1,
+    glob: Annotated[
+        list[str] | None,
+        typer.Option("--glob", help="Only files matching this pattern (repeatable)."),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option("--exclude", help=".gitignore-style pattern to skip (repeatable)."),
+    ] = None,
+    gitignore: Annotated[
+        bool, typer.Option("--gitignore/--no-gitignore", help="Honour .gitignore files.")
+    ] = True,
+    default_excludes: Annotated[
+        bool,
+        typer.Option(
+            "--default-excludes/--no-default-excludes",
+            help="Skip .git, node_modules, __pycache__, .venv, dist, build.",
+        ),
+    ] = True,
+    format_hint: Annotated[
+        str | None,
+        typer.Option(help="Parser name or extension for stdin or unknown files (e.g. markdown)."),
+    ] = None,
+    keep_furniture: Annotated[
+        bool, typer.Option(help="Keep page headers/footers in chunks.")
+    ] = False,
+    html_mode: Annotated[
+        Literal["article", "full"],
+        typer.Option(help="HTML: article (main content only) or full (every visible block)."),
+    ] = "article",
+    max_file_size: Annotated[
+        int, typer.Option(help="Files larger than this many bytes become error records.")
+    ] = 200 * 1024 * 1024,
+    embed: Annotated[
+        bool, typer.Option("--embed/--no-embed", help="Add embedding + embedding_model.")
+    ] = False,
+    embed_model: Annotated[
+        str | None,
+        typer.Option(help="Local model folder or installed model (default all-MiniLM-L6-v2)."),
+    ] = None,
+    late: Annotated[
+        bool, typer.Option("--late/--naive", help="Late chunking (default) or per-chunk text.")
+    ] = True,
+    embed_context: Annotated[
+        bool, typer.Option(help="--naive: prefix each chunk with its heading path / context.")
+    ] = False,
+    late_window: Annotated[
+        int | None, typer.Option(help="Late: tokens per window (default: model max length).")
+    ] = None,
+    late_overlap: Annotated[
+        int | None, typer.Option(help="Late: tokens shared by windows (default: window/4).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Windows or chunks per forward pass.")] = 32,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs or progress.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
+) -> None:
+    """Parse, chunk and write every document under PATHS."""
+    _setup_logging(quiet, verbose)
+    from chunkwise.chunking import ChunkerConfig
+    from chunkwise.pipeline import IngestOptions, check_paths
+    from chunkwise.tokenizers import DEFAULT_TOKENIZER
+    from chunkwise.walk import WalkOptions
+
+    try:
+        check_paths(paths)
+        from chunkwise import registry
+
+        if chunker != "auto":
+            registry.load("chunkers", chunker)
+        # Options of one parser or chunker travel in these dicts, so the core stays generic.
+        parser_options: dict[str, Any] = {"keep_furniture": keep_furniture}
+        parser_options["html_mode"] = html_mode
+        extra: dict[str, Any] = {}
+        embedder = None
+        if embed:
+            from chunkwise.embedders import EmbedConfig, build_embedder, chunk_sizing
+
+            embed_cfg = EmbedConfig(
+                embed_model, device, batch_size, late_window, late_overlap, embed_context
+            )
+            embedder = build_embedder("late" if late else "naive", embed_cfg)
+            tokenizer, max_tokens = chunk_sizing(embedder, embed_model, tokenizer, max_tokens)
+        options = IngestOptions(
+            chunker=chunker,
+            chunker_config=ChunkerConfig(
+                max_tokens=max_tokens,
+                overlap=overlap,
+                tokenizer=tokenizer or DEFAULT_TOKENIZER,
+                min_tokens=min_tokens,
+                keep_furniture=keep_furniture,
+                extra=extra,
+            ),
+            parser_options=parser_options,
+            format_hint=format_hint,
+            walk=WalkOptions(
+                include=glob or (),
+                exclude=exclude or (),
+                gitignore=gitignore,
+                default_excludes=default_excludes,
+            ),
+            jobs=max(1, jobs),
+            max_file_size=max_file_size,
+        )
+        if format_hint:
+            registry.parser_for("", format_hint)
+        from chunkwise.tokenizers import get_tokenizer
+
+        get_tokenizer(options.chunker_config.tokenizer)
+        writer = registry.load("writers", output_format.value)(output)
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+    _run_ingest(paths, options, writer, errors, quiet, embedder)
+
+
+def _usage_error(exc: BaseException) -> None:
+    sys.stderr.write(f"chunk: error: {exc}\n")
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _run_ingest(
+    paths: list[str],
+    options: Any,
+    writer: Any,
+    errors: Path | None,
+    quiet: bool,
+    embedder: Any = None,
+) -> None:
+    from chunkwise.pipeline import ingest as run
+
+    sink = _ErrorSink(errors, quiet)
+    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
+    # SIGTERM (cron, systemd, kill) should clean up like Ctrl-C: no partial output file.
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        with progress:
+            if embedder is not None and progress.enabled:
+                embedder.on_progress = progress.embedding
+            summary = run(
+                paths, options, writer, on_error=sink, on_result=progress.update, embedder=embedder
+            )
+        writer.close()
+    except BrokenPipeError:
+        _silence_stdout()
+        writer.abort()
+        raise typer.Exit(EXIT_OK) from None
+    except KeyboardInterrupt:
+        writer.abort()
+        sys.stderr.write("chunk: interrupted; partial output discarded\n")
+        raise typer.Exit(130) from None
+    except ChunkwiseError as exc:
+        writer.abort()
+        _usage_error(exc)
+    finally:
+        sink.close()
+    if not quiet and sys.stderr.isatty():
+        sys.stderr.write(
+            f"chunk: {summary.documents} documents, {summary.chunks} chunks, "
+            f"{summary.failed} failed\n"
+        )
+    if summary.documents == 0:
+        log.warning("no documents found under %s", " ".join(paths))
+    raise typer.Exit(summary.exit_code)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _silence_stdout() -> None:
+    # After the reader went away, Python would complain when flushing stdout at exit.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+class _Progress:
+    """A live counter on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._progress: Any = None
+        self._task: Any = None
+        self.docs = self.chunks = self.failed = 0
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            self._progress = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self._progress.__enter__()
+            self._task = self._progress.add_task("starting", total=None)
+        return self
+
+    def update(self, result: Any) -> None:
+        self.docs += 1
+        self.chunks += len(result.chunks)
+        self.failed += result.error is not None
+        if self._progress is not None:
+            self._progress.update(
+                self._task,
+                description=f"{self.docs} docs, {self.chunks} chunks, {self.failed} failed "
+                f"[dim]{result.source}[/dim]",
+            )
+
+    def embedding(self, done: int, total: int) -> None:
+        if self._progress is not None:
+            self._progress.update(
+                self._task,
+                description=f"{self.docs} docs, {self.chunks} chunks, embedding {done}/{total}",
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.__exit__(None, None, None)
+
+
+@app.command()
+def parse(
+    file: Annotated[str, typer.Argument(help="A document, or '-' for stdin.")],
+    format_hint: Annotated[str | None, typer.Option(help="Parser name or extension.")] = None,
+    text: Annotated[bool, typer.Option("--text/--no-text", help="Include the full text.")] = True,
+    html_mode: Annotated[
+        Literal["article", "full"],
+        typer.Option(help="HTML: article (main content only) or full (every visible block)."),
+    ] = "article",
+) -> None:
+    """Print the parsed Document (elements with offsets, pages, boxes) as JSON."""
+    _setup_logging(False, False)
+    from chunkwise import registry
+    from chunkwise.errors import DocumentError
+    from chunkwise.pipeline import Processor, Source, check_paths
+
+    try:
+        check_paths([file])
+        src = (
+            Source("<stdin>", data=sys.stdin.buffer.read(), explicit=True)
+            if file == "-"
+            else Source(file, path=Path(file), explicit=True)
+        )
+        from chunkwise.pipeline import IngestOptions
+
+        proc = Processor(
+            IngestOptions(format_hint=format_hint, parser_options={"html_mode": html_mode})
+        )
+        name = proc.parser_name(src)
+        parser = proc.parser(name)
+        doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
+    except DocumentError as exc:
+        from chunkwise.errors import ErrorRecord
+
+        rec = ErrorRecord.from_exception(file, exc)
+        sys.stderr.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
+        raise typer.Exit(EXIT_ABORTED) from None
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+    del registry
+    try:
+        sys.stdout.write(
+            json.dumps(doc.to_dict(with_text=text), ensure_ascii=False, indent=2) + "\n"
+        )
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+@app.command()
+def embed(
+    embed_model: Annotated[
+        str | None,
+        typer.Option(help="Local model folder or installed model (default all-MiniLM-L6-v2)."),
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
+    input_format: Annotated[
+        str, typer.Option(help="auto (JSONL if the first line is a JSON object), text or jsonl.")
+    ] = "auto",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs.")] = False,
+) -> None:
+    """Embed lines of text (or JSONL with a 'text' field) from stdin, like the chunks were."""
+    _setup_logging(quiet, False)
+    from chunkwise.embedders import EmbedConfig
+    from chunkwise.embedders.backend import SentenceTransformerBackend
+    from chunkwise.embedders.queries import embed_stream
+
+    try:
+        cfg = EmbedConfig(embed_model, device, batch_size)
+        backend = SentenceTransformerBackend(cfg.model, cfg.device, cfg.batch_size)
+        backend.load()
+        lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        summary = embed_stream(
+            backend, lines, sys.stdout, fmt=input_format, on_error=_ErrorSink(None, quiet)
+        )
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_OK) from None
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+    if summary.truncated:
+        log.warning(
+            "%d texts were longer than %d tokens and were cut off by the model",
+            summary.truncated,
+            backend.max_content_tokens,
+        )
+    if summary.embedded == 0:
+        log.warning("no text on stdin to embed")
+    raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def plugins(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List registered parsers, chunkers, writers, embedders and tokenizers."""
+    from chunkwise import registry
+    from chunkwise.tokenizers import available_tokenizers
+
+    data: dict[str, Any] = {}
+    for kind in registry.KINDS:
+        data[kind] = [
+            {
+                "name": s.name,
+                "target": s.target,
+                "extensions": list(s.extensions),
+                "description": s.description,
+                "origin": s.origin,
+            }
+            for s in registry.specs(kind).values()
+        ]
+    data["tokenizers"] = available_tokenizers()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for kind in registry.KINDS:
+        typer.echo(f"{kind}:")
+        if not data[kind]:
+            typer.echo("  (none)")
+        for s in data[kind]:
+            ext = f"  [{' '.join(s['extensions'])}]" if s["extensions"] else ""
+            origin = "" if s["origin"] == "builtin" else f"  (from {s['origin']})"
+            typer.echo(f"  {s['name']:<12} {s['description']}{ext}{origin}")
+    typer.echo("tokenizers:")
+    for t in data["tokenizers"]:
+        typer.echo(f"  {t}")
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        _silence_stdout()
+        sys.exit(EXIT_OK)
+    except UsageError as exc:
+        sys.stderr.write(f"chunk: error: {exc}\n")
+        sys.exit(EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    main()
+@app.command()
+def sentences(
+    file: Annotated[str, typer.Argument(help="A document, or '-' for stdin.")],
+    format_hint: Annotated[
+        str | None, typer.Option(help="Parser name or extension (default: by extension).")
+    ] = None,
+) -> None:
+    """Print the legal sentence spans of FILE as JSONL: start, end, text."""
+    _setup_logging(False, False)
+    from chunkwise.chunkers.legal import sentence_records
+    from chunkwise.errors import DocumentError, ErrorRecord
+    from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths
+
+    try:
+        check_paths([file])
+        src = (
+            Source("<stdin>", data=sys.stdin.buffer.read(), explicit=True)
+            if file == "-"
+            else Source(file, path=Path(file), explicit=True)
+        )
+        proc = Processor(IngestOptions(format_hint=format_hint))
+        parser = proc.parser(proc.parser_name(src))
+        doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
+    except DocumentError as exc:
+        rec = ErrorRecord.from_exception(file, exc)
+        sys.stderr.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
+        raise typer.Exit(EXIT_ABORTED) from None
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+    try:
+        for rec in sentence_records(doc):
+            sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+
+
