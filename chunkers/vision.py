@@ -71,6 +71,9 @@ class Block:
     rows: list[list[str]] = field(default_factory=list)
     header_rows: int = 0
     continues: bool | None = None
+    # Running page header/footer: left out of chunks unless --keep-furniture, or unless the
+    # document has nothing else (a page of only a running line is still text worth keeping).
+    furniture: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in BLOCK_KINDS:
@@ -405,6 +408,17 @@ class Stitcher:
                 )
             )
             self._page_with_body = b.page
+            return
+        if b.furniture:
+            # Kept (--keep-furniture) but transparent: a running footer between two halves of a
+            # paragraph must neither close it nor be continued by the second half.
+            text = " ".join(b.text.split())
+            if text:
+                self.blocks.append(
+                    LogicalBlock(
+                        "paragraph", self.context.heading_path(), text, boxes=[(b.page, b.bbox)]
+                    )
+                )
             return
         first_on_page = b.page != self._page_with_body
         self._page_with_body = b.page
@@ -790,12 +804,12 @@ def _inside(inner: BBox, outer: BBox, slack: float = 2.0) -> bool:
 # -- the chunker ---------------------------------------------------------------------------------
 
 
-def make_reader(extra: Mapping[str, Any], keep_furniture: bool = False) -> PageReader:
+def make_reader(extra: Mapping[str, Any]) -> PageReader:
     backend = str(extra.get("vision_backend") or "layout")
     if backend == "layout":
         from chunkwise.chunkers.vision_layout import LayoutReader
 
-        return LayoutReader(keep_furniture=keep_furniture, ocr=bool(extra.get("vision_ocr", True)))
+        return LayoutReader(ocr=bool(extra.get("vision_ocr", True)))
     if backend == "openai":
         from chunkwise.chunkers.vision_openai import OpenAIReader
 
@@ -827,7 +841,7 @@ class VisionChunker(BaseChunker):
         )
         if reader is None:
             # Fail on a bad backend or missing endpoint before any document is read.
-            self._reader = make_reader(extra, self.config.keep_furniture)
+            self._reader = make_reader(extra)
 
     @property
     def reader(self) -> PageReader:
@@ -852,8 +866,15 @@ class VisionChunker(BaseChunker):
                 for k, s in enumerate(range(0, len(pages), size))
             ]
             stitcher = Stitcher()
+            furniture: list[tuple[list[int], list[Block]]] = []
+            keep = self.config.keep_furniture
             for batch, blocks in self._run(batches, stitcher):
-                stitcher.add_batch(blocks, batch.pages)
+                furniture.append((batch.pages, [b for b in blocks if b.furniture]))
+                stitcher.add_batch([b for b in blocks if keep or not b.furniture], batch.pages)
+            if not stitcher.blocks and any(f for _, f in furniture):
+                stitcher = Stitcher()
+                for pages, blocks in furniture:
+                    stitcher.add_batch(blocks, pages)
             return stitcher.blocks
         finally:
             source.close()

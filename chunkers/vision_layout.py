@@ -102,8 +102,7 @@ def join_lines(lines: list[str]) -> str:
 class LayoutReader:
     name = "layout"
 
-    def __init__(self, keep_furniture: bool = False, ocr: bool = True) -> None:
-        self.keep_furniture = keep_furniture
+    def __init__(self, ocr: bool = True) -> None:
         self.ocr = ocr
         _layout_module()
 
@@ -141,8 +140,6 @@ class LayoutReader:
         for box in page.boxes:
             cls = str(box.boxclass)
             bbox = (float(box.x0), float(box.y0), float(box.x1), float(box.y1))
-            if cls in FURNITURE and not self.keep_furniture:
-                continue
             if cls == "table":
                 rows = self.table_rows(box, pdf_page, bbox)
                 if rows:
@@ -172,7 +169,7 @@ class LayoutReader:
                     out.append(Block("caption", pno, text, bbox=bbox))
                 continue
             if text:
-                out.append(Block("paragraph", pno, text, bbox=bbox))
+                out.append(Block("paragraph", pno, text, bbox=bbox, furniture=cls in FURNITURE))
         return out
 
     @staticmethod
