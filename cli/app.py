@@ -95,7 +95,20 @@ def ingest(
     chunker: Annotated[
         str, typer.Option("--chunker", "-c", help="Chunker name, or auto (per format).")
     ] = "auto",
-    max_tokens: Annotated[int, typer.Option(help="Hard cap on chunk size, in tokens.")] = 512,
+    max_tokens: Annotated[
+        int | None, typer.Option(help="Hard cap on chunk size, in tokens (default 512).")
+    ] = None,
+    max_chars: Annotated[
+        int | None,
+        typer.Option(
+            help="cast: chunk budget in non-whitespace characters (default 1500 unless "
+            "--max-tokens is given)."
+        ),
+    ] = None,
+    language: Annotated[
+        str | None,
+        typer.Option(help="Source language for code without a known extension (e.g. rust, py)."),
+    ] = None,
     overlap: Annotated[int, typer.Option(help="Tokens shared by neighbouring chunks.")] = 0,
     min_tokens: Annotated[
         int, typer.Option(help="Sections smaller than this merge with a neighbour.")
@@ -190,6 +203,12 @@ def ingest(
         parser_options: dict[str, Any] = {"keep_furniture": keep_furniture}
         parser_options["html_mode"] = html_mode
         extra: dict[str, Any] = {}
+        extra["max_chars"] = max_chars
+        # cast sizes by characters unless a token budget was asked for explicitly.
+        extra["max_tokens_given"] = max_tokens is not None
+        max_tokens = ChunkerConfig.max_tokens if max_tokens is None else max_tokens
+        parser_options["language"] = language
+        parser_options["format_hint"] = format_hint
         embedder = None
         if embed:
             from chunkwise.embedders import EmbedConfig, build_embedder, chunk_sizing
