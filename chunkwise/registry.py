@@ -39,11 +39,34 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             (".md", ".markdown", ".mdown", ".mkd", ".mdx"),
             "Markdown",
         ),
+        "pdf": Spec(
+            "pdf",
+            "chunkwise.parsers.pdf:PdfParser",
+            (".pdf",),
+            "PDF with layout: reading order, headings, lists, tables, furniture, pages/bboxes",
+        ),
+        "code": Spec(
+            "code",
+            "chunkwise.parsers.code:CodeParser",
+            # Kept equal to chunkwise.parsers.code.EXTENSIONS (a test checks it).
+            tuple(
+                ".py .pyi .pyw .js .mjs .cjs .jsx .ts .mts .cts .tsx .go .rs .java .c .h .cpp "
+                ".cc .cxx .c++ .hpp .hh .hxx .h++ .ipp .inl".split()
+            ),
+            "source code (tree-sitter): Python, JS, TS/TSX, Go, Rust, Java, C, C++",
+        ),
         "html": Spec(
             "html",
             "chunkwise.parsers.html:HtmlParser",
             (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz"),
             "HTML pages: main content (or every block) with headings, lists, tables",
+        ),
+        "legal": Spec(
+            "legal",
+            "chunkwise.parsers.legal:LegalParser",
+            (),
+            "legal text (.txt via --format-hint legal or auto-detected): sections, clauses, "
+            "definitions, citations",
         ),
     },
     "chunkers": {
@@ -61,18 +84,33 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "sentence",
             "chunkwise.chunkers.sentence:SentenceChunker",
             description="sentences grouped up to --max-tokens",
-        "legal": Spec(
-            "legal",
-            "chunkwise.parsers.legal:LegalParser",
-            (),
-            "legal text (.txt via --format-hint legal or auto-detected): sections, clauses, "
-            "definitions, citations",
         ),
+        "s2": Spec(
+            "s2",
+            "chunkwise.chunkers.s2:S2Chunker",
+            description="spectral clustering of layout elements (space + meaning), capped",
+        ),
+        "cast": Spec(
+            "cast",
+            "chunkwise.chunkers.cast:CastChunker",
+            description="code: syntax-tree split-then-merge (cAST), lossless, --max-chars budget",
+        ),
+        "vision": Spec(
+            "vision",
+            "chunkwise.chunkers.vision:VisionChunker",
+            description="page images read in batches (layout model or OpenAI-compatible "
+            "endpoint), tables merged across pages",
         ),
         "section": Spec(
             "section",
             "chunkwise.chunkers.section:SectionChunker",
             description="heading-aware: chunks stay inside sections, tables split by rows",
+        ),
+        "legal": Spec(
+            "legal",
+            "chunkwise.chunkers.legal:LegalChunker",
+            description="legal sentences (citations kept whole) grouped up to --max-tokens, "
+            "breaking at sections/clauses first",
         ),
     },
     "writers": {
@@ -106,12 +144,6 @@ def _load_target(target: str) -> Any:
 
 @functools.lru_cache(maxsize=1)
 def _entry_point_specs() -> dict[str, dict[str, tuple[Spec, Any]]]:
-        "legal": Spec(
-            "legal",
-            "chunkwise.chunkers.legal:LegalChunker",
-            description="legal sentences (citations kept whole) grouped up to --max-tokens, "
-            "breaking at sections/clauses first",
-        ),
     from importlib.metadata import entry_points
 
     out: dict[str, dict[str, tuple[Spec, Any]]] = {k: {} for k in KINDS}
@@ -208,9 +240,9 @@ def parser_for_bytes(data: bytes, hint: str | None = None) -> str:
     head = data[:1024].lstrip().lower()
     if head.startswith(b"%pdf-") and "pdf" in available:
         return "pdf"
-    if head.startswith((b"<!doctype html", b"<html", b"<?xml")) and b"<html" in data[:4096].lower():
-        if "html" in available:
-            return "html"
+    looks_html = head.startswith((b"<!doctype html", b"<html", b"<?xml"))
+    if looks_html and b"<html" in data[:4096].lower() and "html" in available:
+        return "html"
     if data[:2] == b"\x1f\x8b" and "html" in available:
         return "html"
     return "text"
