@@ -15,12 +15,13 @@ text first.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chunkwise.chunking import BaseChunker, SpanAnnotator, content_spans
-from chunkwise.packing import Level, Packer, add_overlap, positions_level
+from chunkwise.packing import Level, Packer, add_overlap, positions_level, trim
 from chunkwise.types import Chunk, Document, Element
 
 _WHITESPACE = re.compile(r"\s+")
@@ -85,6 +86,87 @@ def _whitespace_level(text: str, cites: Sequence[tuple[int, int]]) -> Level:
     return cuts
 
 
+def _pack_sections(
+    packer: Packer,
+    regions: Sequence[tuple[int, int]],
+    section_starts: Sequence[int],
+    max_tokens: int,
+    heading_ends: dict[int, int],
+) -> list[tuple[int, int]]:
+    """Plan chunks section by section: each section is split (clauses, sentences, whitespace)
+    and merged on its own; neighbouring sections share a chunk only when they fit in it whole
+    (or the first is a bare heading, "ARTICLE IV" over its first section), so a heading never
+    dangles at the end of a chunk and a chunk never straddles a section boundary halfway."""
+    cut_level = positions_level(section_starts)
+    text = packer.text
+    # start, end, additive count, opens a section, is a whole section, is a bare heading
+    planned: list[tuple[int, int, int, bool, bool, bool]] = []
+    for ra, rb in regions:
+        bounds = [ra, *cut_level(ra, rb), rb]
+        for a, b in itertools.pairwise(bounds):
+            pieces = packer.split(a, b)
+            ta, tb = trim(text, a, b)
+            bare = ta in heading_ends and tb <= heading_ends[ta]
+            for j, (s, e, c) in enumerate(pieces):
+                planned.append((s, e, c, j == 0, len(pieces) == 1, bare))
+    out: list[tuple[int, int]] = []
+    # start, end, count, 1 if made of whole sections only, 1 if made of bare headings only
+    cur: list[int] = []
+    for s, e, c, opens, whole, bare in planned:
+        fits = bool(cur) and cur[2] + c <= max_tokens
+        if fits and (not opens or (cur[3] and whole) or cur[4]):
+            cur[1], cur[2] = e, cur[2] + c
+            cur[3] = int(cur[3] and whole)
+            cur[4] = int(cur[4] and bare)
+        else:
+            if cur:
+                out.append((cur[0], cur[1]))
+            cur = [s, e, c, int(whole), int(bare)]
+    if cur:
+        out.append((cur[0], cur[1]))
+    trimmed = []
+    for a, b in out:
+        a, b = trim(packer.text, a, b)
+        if a < b:
+            trimmed.append((a, b))
+    return trimmed
+
+
+def _finish(
+    packer: Packer, cuts: Sequence[int], planned: Sequence[tuple[int, int]]
+) -> tuple[list[tuple[int, int]], list[int]]:
+    """Exact token counts for planned chunks. The plan uses additive estimates; a chunk whose
+    exact count is over the cap gives up its last sentences (cut at an allowed boundary, never
+    inside a citation) before the whitespace/token fallback of ``Packer.split_exact``."""
+    text, tok, cap = packer.text, packer.tokenizer, packer.max
+    out: list[tuple[int, int]] = []
+    counts: list[int] = []
+    todo = list(planned)
+    exact = tok.count_batch([text[a:b] for a, b in todo])
+    for (a, b), n in zip(todo, exact, strict=True):
+        while a < b:
+            if n <= cap:
+                out.append((a, b))
+                counts.append(n)
+                break
+            lo, hi = bisect.bisect_right(cuts, a), bisect.bisect_left(cuts, b)
+            for p in reversed(cuts[lo:hi]):
+                s, e = trim(text, a, p)
+                m = tok.count(text[s:e]) if s < e else 0
+                if 0 < m <= cap:
+                    out.append((s, e))
+                    counts.append(m)
+                    a, b = trim(text, p, b)
+                    n = tok.count(text[a:b]) if a < b else 0
+                    break
+            else:
+                for s, e, m in packer.split_exact(a, b):
+                    out.append((s, e))
+                    counts.append(m)
+                break
+    return out, counts
+
+
 class LegalChunker(BaseChunker):
     name = "legal"
 
@@ -116,13 +198,22 @@ class LegalChunker(BaseChunker):
             [e.start for e in structure if e.kind in ("clause", "footnote", "recital")], cite_spans
         )
         levels: list[Level] = [
-            positions_level(section_starts),
             positions_level(clause_starts),
             positions_level(sentence_starts),
             _whitespace_level(text, cite_spans),
         ]
         packer = Packer(text, self.tokenizer, self.config.max_tokens, levels)
-        spans, counts = packer.pack(regions)
+        spans, counts = _finish(
+            packer,
+            sorted({*sentence_starts, *clause_starts, *section_starts}),
+            _pack_sections(
+                packer,
+                regions,
+                section_starts,
+                self.config.max_tokens,
+                {e.start: e.end for e in structure if e.kind == "heading"},
+            ),
+        )
         if self.config.overlap:
             spans, counts = add_overlap(
                 text,

@@ -172,7 +172,9 @@ def _line_breaks(text: str, a: int, b: int) -> Iterator[int]:
         mark_start = m.start()
         mark = text[mark_start : m.start(1)]
         if mark[0] in "!?":
-            if nxt.islower() or _inside_quote(text, a, mark_start) or text[mark_start - 1] == "/":
+            closes = any(q in m.group(1) for q in '"”')
+            inside = not closes and _inside_quote(text, a, mark_start)
+            if nxt.islower() or inside or text[mark_start - 1] == "/":
                 # '"Do your Part! Buy Where You Can Work!"' is one sentence in legal corpora.
                 continue
             if text[mark_start + 1 : mark_start + 2].isspace() and _URL_BEFORE.search(

@@ -35,7 +35,8 @@ from chunkwise.types import Document, Element
 _REPORTER = r"(?:[A-Z][A-Za-z]{0,9}\.(?:\s?(?:[A-Z][A-Za-z]{0,9}\.|\d[a-z]{1,2}\b|[A-Z]{1,3}\b))*)"
 _CASE = re.compile(
     r"\b\d{1,4}\s" + _REPORTER + r"(?:\s?\(\d[a-z]{1,2}\))?\s\d{1,5}"
-    r"(?:,\s\d{1,5}(?:[-–]\d{1,5})?)*(?:\s\([^()\n]{0,60}?\d{4}\))?"
+    # Pin cites, but not the volume of a parallel citation ("347 U.S. 497, 74 S. Ct. 693").
+    r"(?:,\s\d{1,5}(?:[-–]\d{1,5})?(?![\d\s]*[A-Z]))*(?:\s\([^()\n]{0,60}?\d{4}\))?"
 )
 _STATUTE = re.compile(
     r"\b\d{1,3}\s(?:U\.\s?S\.\s?C\.(?:\s?A\.)?|C\.\s?F\.\s?R\.|Stat\.)\s?(?:§§?\s?)?"
@@ -59,6 +60,9 @@ _SIGNAL_WORDS = frozenset(
     "See see Cf. cf. Compare compare Accord accord But but Contra contra E.g. e.g. Also also In "
     "Under In re Thus Following Citing citing Quoting quoting And The".split()
 )
+_CORPORATE = frozenset(
+    "Inc. Inc Co. Corp. Ltd. LLC L.L.C. L.P. LLP N.A. S.A. P.C. Jr. Sr. et".split()
+)
 _V = re.compile(r"\s(?:v\.|vs\.)\s")
 
 
@@ -75,6 +79,8 @@ def citation_spans(text: str, start: int = 0, end: int | None = None) -> list[El
             typ = kind
             if kind == "case":
                 a = _case_name_start(text, a, start)
+                if "Stat." in m.group() or "U.S.C" in m.group():
+                    typ = "statute"
             elif kind == "short":
                 typ = "supra" if m.group().lower().startswith("supra") else "id"
             found.append((a, b, priority, typ))
@@ -105,10 +111,15 @@ def _case_name_start(text: str, vol: int, floor: int) -> int:
     # Walk back over the first party's words: capitalised words and connectors.
     words = re.findall(r"\S+", before[: v.start()])
     keep = 0
-    for w in reversed(words[-8:]):
+    after = ""
+    for w in reversed(words[-10:]):
         bare = w.rstrip(",")
-        if w.endswith((";", ":")) or (w.endswith(",") and keep) or bare in _SIGNAL_WORDS:
+        if w.endswith((";", ":")) or bare in _SIGNAL_WORDS:
             break
+        if w.endswith(",") and keep and after not in _CORPORATE:
+            # A comma ends the party name, except before "Inc." ("Ryder System, Inc. v. ...").
+            break
+        after = bare
         if not _PARTY_WORD.fullmatch(bare):
             break
         keep += 1
