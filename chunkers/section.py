@@ -137,7 +137,7 @@ class SectionChunker(BaseChunker):
             if head is not None:
                 level = head.level or 1
                 path = ann.headings_at(a)
-                empty = not text[head.end : b].strip()
+                empty = not any(text[max(s, head.end) : e].strip() for s, e in spans)
             else:
                 level, path, empty = 0, (), False
             tokens = sum(packer.index.count(s, e) for s, e in spans)

@@ -142,7 +142,7 @@ def _hidden(el: Any) -> bool:
 
 @dataclass
 class _Block:
-    kind: str  # heading, paragraph, list, table, code, quote
+    kind: str  # heading, paragraph, list, table, caption, code, quote
     text: str = ""
     level: int | None = None
     attrs: dict[str, Any] = field(default_factory=dict)
@@ -287,11 +287,13 @@ class _Walker:
             cells = [c for c in row if isinstance(c.tag, str) and _lower(c.tag) in v.cells]
             if not cells:
                 continue
-            texts = []
+            texts: list[str] = []
             for c in cells:
                 if any(_lower(d.tag) in v.tables for d in c.iterdescendants() if _is_el(d)):
                     nested_table = True
                 texts.append(" ".join(_inline_text(c, v, self.html).split()))
+                # A cell spanning columns keeps the columns after it aligned under their header.
+                texts.extend([""] * (_span(c.get("colspan")) - 1))
             if any(texts):
                 rows.append((texts, all(v.header_cells(c) for c in cells)))
         n_cols = max((len(r) for r, _ in rows), default=0)
@@ -301,7 +303,19 @@ class _Walker:
             self.children(el)
             self.flush()
             return
+        caption = next((c for c in el if _is_el(c) and _lower(c.tag) in ("caption", "head")), None)
+        if caption is not None:
+            title = " ".join(_inline_text(caption, v, self.html).split())
+            if title:
+                self.blocks.append(_Block("caption", title))
         self.blocks.append(_Block("table", rows=rows))
+
+
+def _span(value: str | None) -> int:
+    try:
+        return min(max(int(value or 1), 1), 64)
+    except ValueError:
+        return 1
 
 
 def _lower(tag: Any) -> str:

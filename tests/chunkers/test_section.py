@@ -324,3 +324,44 @@ def test_registered_and_default_for_html_and_markdown() -> None:
     assert registry.load("chunkers", "section") is SectionChunker
     assert registry.load("parsers", "html").default_chunker == "section"
     assert registry.load("parsers", "markdown").default_chunker == "section"
+
+
+HTML_BLOCK = st.one_of(
+    st.tuples(st.just("h"), st.integers(1, 4), WORDS.map(lambda w: w[:30])),
+    st.tuples(st.just("p"), st.just(0), WORDS),
+    st.tuples(st.just("table"), st.integers(2, 40), st.booleans().map(str)),
+    st.tuples(st.just("ul"), st.integers(1, 8), WORDS.map(lambda w: w[:30])),
+)
+
+
+def _html(blocks: list[tuple[str, int, str]]) -> str:
+    out = []
+    for kind, n, text in blocks:
+        if kind == "h":
+            out.append(f"<h{n}>{text}</h{n}>")
+        elif kind == "p":
+            out.append(f"<p>{text}</p>")
+        elif kind == "ul":
+            out.append("<ul>" + "".join(f"<li>{text} {i}</li>" for i in range(n)) + "</ul>")
+        else:
+            head = "<tr><th>id</th><th>name</th></tr>" if text == "True" else ""
+            rows = "".join(f"<tr><td>{i}</td><td>name number {i}</td></tr>" for i in range(n))
+            out.append(f"<table>{head}{rows}</table>")
+    return "<html><body>" + "".join(out) + "</body></html>"
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    blocks=st.lists(HTML_BLOCK, min_size=1, max_size=10),
+    max_tokens=st.integers(24, 160),
+    min_tokens=st.sampled_from([0, 0, 16]),
+)
+def test_invariants_on_html_pages(
+    blocks: list[tuple[str, int, str]], max_tokens: int, min_tokens: int
+) -> None:
+    doc = HtmlParser({"html_mode": "full"}).parse(_html(blocks).encode(), source="p.html")
+    chunks = _chunks(doc, max_tokens, min_tokens=min_tokens)
+    _check(doc, chunks, max_tokens, 0)
+    for c in chunks:
+        if c.synthetic:
+            assert c.text.startswith("| id | name |\n| --- | --- |\n| ")

@@ -397,3 +397,15 @@ def test_markup_nested_too_deep_is_reported() -> None:
     doc = _full(f"<html><body><p>shallow text</p>{deep}</body></html>")
     assert doc.text == "shallow text"
     assert "nested deeper than 256 levels" in doc.metadata["warning"]
+
+
+def test_table_caption_and_colspan() -> None:
+    doc = _full(
+        "<table><caption>Prices <b>2024</b></caption>"
+        "<tr><th colspan='2'>Item</th><th>Cost</th></tr>"
+        "<tr><td>apple</td><td>red</td><td>3</td></tr></table>"
+    )
+    assert _kinds(doc)[:2] == [
+        ("caption", "Prices 2024"),
+        ("table", "| Item |  | Cost |\n| --- | --- | --- |\n| apple | red | 3 |"),
+    ]
