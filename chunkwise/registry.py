@@ -112,6 +112,12 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             description="legal sentences (citations kept whole) grouped up to --max-tokens, "
             "breaking at sections/clauses first",
         ),
+        "auto": Spec(
+            "auto",
+            "chunkwise.chunkers.auto:AutoChunker",
+            description="per document, the best-scoring chunker for its format (chunk eval "
+            "metrics on a sample); fast path for plain text and code",
+        ),
     },
     "writers": {
         "jsonl": Spec("jsonl", "chunkwise.writers.jsonl:JsonlWriter", description="JSON Lines"),

@@ -1,0 +1,224 @@
+"""``--chunker auto``: per document, the chunker that fits its format best by the intrinsic metrics
+of :mod:`chunkwise.quality` (after "Adaptive Chunking", LREC 2026).
+
+- Candidates depend on the parser (``CANDIDATES``); the parser's ``default_chunker`` is always one
+  of them and wins ties. A candidate whose module does not import, or that fails on the document,
+  is left out.
+- Fast path: one candidate (code -> cast) or plain text that is small or unstructured -> the
+  default chunker directly, with no scoring at all.
+- Documents up to ``FULL_SAMPLE_CHARS`` are chunked whole by every candidate and the best output
+  is returned as is (no second run). Larger ones are scored on ``SAMPLE_WINDOWS`` windows (start,
+  middle, end; cut at element edges) and only the winner runs on the whole document, so the cost of
+  choosing is bounded per document.
+- Similarity for cohesion/separation is lexical (TF-IDF) unless ``extra["auto_vectors"]`` is
+  ``model``: loading an embedding model for every ingest would cost more than the choice gains.
+
+Every chunk gets ``metadata["auto"] = {"chosen": name, "scores": {candidate: combined}}``; its
+``chunker`` field is the chosen chunker's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from chunkwise import quality, registry
+from chunkwise.chunking import BaseChunker
+from chunkwise.errors import ChunkwiseError, DocumentError, UsageError
+from chunkwise.types import Chunk, Document, Element
+
+log = logging.getLogger("chunkwise")
+
+# Per parser, the chunkers worth trying, best guess first (the parser's default is added in front
+# when missing). Vision is never tried: it renders every page and would dominate the run time.
+CANDIDATES: Mapping[str, tuple[str, ...]] = {
+    "text": ("recursive", "sentence"),
+    "markdown": ("section", "recursive", "sentence"),
+    "html": ("section", "recursive", "sentence"),
+    "pdf": ("s2", "section", "recursive"),
+    "legal": ("legal", "sentence", "recursive"),
+    "code": ("cast",),
+}
+FALLBACK = ("recursive", "sentence")
+FULL_SAMPLE_CHARS = 40_000
+SAMPLE_WINDOWS = 3
+WINDOW_CHARS = 12_000
+# Plain text is chunked by recursive without scoring unless it is at least this large and has
+# this many paragraphs: below that the candidates rarely disagree and the choice costs more than
+# the chunking.
+TEXT_FAST_CHARS = 20_000
+TEXT_FAST_PARAGRAPHS = 20
+# Scores closer than this count as a tie (the earlier candidate wins), so a rounding-level
+# difference does not flip the choice between runs or machines.
+TIE = 1e-6
+
+
+class AutoChunker(BaseChunker):
+    name = "auto"
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        extra = self.config.extra or {}
+        self.vectors = str(extra.get("auto_vectors") or "lexical")
+        if self.vectors not in ("lexical", "model", "auto"):
+            raise UsageError("--auto-vectors must be lexical, model or auto")
+        self._vectorizer: quality.Vectorizer | None = None
+        self._chunkers: dict[str, Any] = {}
+        self._broken: set[str] = set()
+        self._defaults: dict[str, str] = {}
+        self.size = quality.SizeRange(
+            lo=min(quality.DEFAULT_MIN_SIZE, max(1, self.config.max_tokens // 5)),
+            hi=max(quality.DEFAULT_MAX_SIZE, self.config.max_tokens),
+        )
+
+    # -- candidates ------------------------------------------------------------------------------
+    def default_for(self, parser: str) -> str:
+        if parser not in self._defaults:
+            name = "recursive"
+            try:
+                cls = registry.load("parsers", parser)
+                name = getattr(cls, "default_chunker", None) or name
+            except ChunkwiseError:
+                pass
+            self._defaults[parser] = name if name != "auto" else "recursive"
+        return self._defaults[parser]
+
+    def candidates(self, doc: Document) -> list[str]:
+        default = self.default_for(doc.parser)
+        names = [default, *CANDIDATES.get(doc.parser, FALLBACK)]
+        out: list[str] = []
+        for n in names:
+            if n not in out and n != self.name and self._get(n) is not None:
+                out.append(n)
+        return out
+
+    def _get(self, name: str) -> Any:
+        if name in self._broken:
+            return None
+        if name not in self._chunkers:
+            try:
+                cls = registry.load("chunkers", name)
+                self._chunkers[name] = cls(self.config)
+            except (ChunkwiseError, ImportError) as exc:
+                log.debug("auto: chunker %s unavailable: %s", name, exc)
+                self._broken.add(name)
+                return None
+        return self._chunkers[name]
+
+    def fast_path(self, doc: Document, names: Sequence[str]) -> bool:
+        if len(names) <= 1:
+            return True
+        if doc.parser == "text":
+            paragraphs = sum(1 for e in doc.elements if e.kind == "paragraph")
+            return len(doc.text) < TEXT_FAST_CHARS or paragraphs < TEXT_FAST_PARAGRAPHS
+        return False
+
+    @property
+    def vectorizer(self) -> quality.Vectorizer:
+        if self._vectorizer is None:
+            self._vectorizer = quality.get_vectorizer(
+                self.vectors,
+                self.config.extra.get("embed_model") if self.config.extra else None,
+                str((self.config.extra or {}).get("device") or "auto"),
+            )
+        return self._vectorizer
+
+    # -- choosing --------------------------------------------------------------------------------
+    def score(self, doc: Document, chunks: Sequence[Chunk]) -> float:
+        s = quality.score(
+            doc,
+            chunks,
+            size=self.size,
+            vectorizer=self.vectorizer,
+            max_tokens=self.config.max_tokens,
+        )
+        return s.combined
+
+    def choose(self, doc: Document) -> tuple[str, dict[str, float], list[Chunk] | None]:
+        """(chosen name, combined score per candidate, the chosen chunks when already computed)."""
+        names = self.candidates(doc)
+        if not names:
+            raise DocumentError("no chunker available for this document", stage="chunk")
+        if self.fast_path(doc, names):
+            return names[0], {}, None
+        whole = len(doc.text) <= FULL_SAMPLE_CHARS
+        docs = [doc] if whole else sample_windows(doc, SAMPLE_WINDOWS, WINDOW_CHARS)
+        scores: dict[str, float] = {}
+        outputs: dict[str, list[Chunk]] = {}
+        first_error: Exception | None = None
+        for name in names:
+            try:
+                vals = []
+                for d in docs:
+                    chunks = list(self._chunkers[name].chunk(d))
+                    if whole:
+                        outputs[name] = chunks
+                    vals.append(self.score(d, chunks) if chunks else 0.0)
+                scores[name] = round(sum(vals) / len(vals), 6)
+            except Exception as exc:  # one failing candidate must not sink the document
+                log.debug("auto: %s failed on %s: %s", name, doc.source, exc)
+                first_error = first_error or exc
+        if not scores:
+            assert first_error is not None
+            raise first_error
+        best = names[0] if names[0] in scores else next(iter(scores))
+        for name in names:
+            if name in scores and scores[name] > scores[best] + TIE:
+                best = name
+        return best, {k: round(v, 4) for k, v in scores.items()}, outputs.get(best)
+
+    def chunk(self, doc: Document) -> Iterator[Chunk]:
+        chosen, scores, chunks = self.choose(doc)
+        if chunks is None:
+            chunks = list(self._chunkers[chosen].chunk(doc))
+        info: dict[str, Any] = {"chosen": chosen, "scores": scores}
+        if not scores:
+            info["reason"] = "fast path"
+        for c in chunks:
+            meta = dict(c.metadata)
+            meta["auto"] = info
+            yield dataclasses.replace(c, metadata=meta)
+
+
+def sample_windows(doc: Document, n: int, size: int) -> list[Document]:
+    """Up to ``n`` windows of about ``size`` characters (start, middle, end) as sub-documents, cut
+    at element edges (else paragraph breaks) so that the sample itself cuts no block."""
+    text = doc.text
+    cut_points = sorted({e.start for e in doc.elements} | {0, len(text)})
+    if len(cut_points) < 8:
+        cut_points = sorted({0, len(text), *(i + 2 for i in _find_all(text, "\n\n"))})
+    import bisect
+
+    out: list[Document] = []
+    span = max(1, len(text) - size)
+    starts = [round(i * span / max(1, n - 1)) for i in range(n)] if n > 1 else [0]
+    last_end = -1
+    for s in starts:
+        a = cut_points[max(0, bisect.bisect_right(cut_points, s) - 1)]
+        a = max(a, last_end)
+        j = bisect.bisect_left(cut_points, a + size)
+        b = cut_points[min(j, len(cut_points) - 1)]
+        if b <= a:
+            continue
+        out.append(sub_document(doc, a, b))
+        last_end = b
+    return out or [doc]
+
+
+def _find_all(text: str, needle: str) -> Iterator[int]:
+    i = text.find(needle)
+    while i >= 0:
+        yield i
+        i = text.find(needle, i + 1)
+
+
+def sub_document(doc: Document, a: int, b: int) -> Document:
+    """doc.text[a:b] as a Document of its own, elements clipped and shifted."""
+    els: list[Element] = []
+    for e in doc.elements:
+        if e.end <= a or e.start >= b:
+            continue
+        els.append(dataclasses.replace(e, start=max(e.start, a) - a, end=min(e.end, b) - a))
+    return dataclasses.replace(doc, text=doc.text[a:b], elements=tuple(els))

@@ -1,0 +1,557 @@
+"""Intrinsic quality metrics of one document's chunks, and token-level retrieval metrics.
+
+Every metric is a pure function of a :class:`Document` and its chunks, in [0, 1], higher is
+better (chunk stickiness, reported as well, is lower-is-better and stays out of the combined
+score). After "Adaptive Chunking" (de Moura Junior et al., LREC 2026) and MoC (Zhao et al., 2025):
+
+- ``size_compliance``: share of chunks whose token count lies in the target range.
+- ``cohesion``: mean similarity of each sentence to its chunk (intra-chunk cohesion).
+- ``separation``: one minus the mean similarity of neighbouring chunks (inter-chunk separation).
+- ``block_integrity``: tables, lists, code blocks, quotes kept whole, and chunk boundaries that fall
+  between sentences rather than inside them.
+- ``reference_completeness``: share of chunks that do not open with a dangling reference ("It",
+  "This", "the above", "However") whose antecedent sits in the previous chunk.
+- ``boundary_clarity``: MoC's ppl(next | previous) / ppl(next), with a compressor standing in for
+  the language model (no LLM ships offline): the share of a chunk's information that its
+  predecessor does not already predict.
+
+Similarity uses sentence-transformers vectors when asked (``vectors="model"``) and installed, else
+TF-IDF vectors of words, which need nothing and are deterministic. Nothing heavy is imported at
+module level.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from chunkwise.types import Chunk, Document
+
+DEFAULT_MIN_SIZE = 100
+DEFAULT_MAX_SIZE = 1100
+# Element kinds a chunk boundary should not cut.
+BLOCK_KINDS = frozenset({"table", "list", "code", "quote", "formula", "figure"})
+# The metrics that make up the combined score, and their weights.
+WEIGHTS: Mapping[str, float] = {
+    "size_compliance": 1.0,
+    "cohesion": 1.0,
+    "separation": 1.0,
+    "block_integrity": 1.0,
+    "reference_completeness": 1.0,
+    "boundary_clarity": 1.0,
+}
+METRICS = tuple(WEIGHTS)
+
+_WORD = re.compile(r"[^\W_]{2,}", re.UNICODE)
+_LINE_START = re.compile(r"\n")
+# Words that point back to something said before; a chunk opening with one depends on the chunk
+# before it. "This Agreement" / "That Section" (a capitalised noun after the demonstrative) is a
+# defined term, not a dangling reference.
+_DANGLING = re.compile(
+    r"""^(?:
+        (?:it|its|they|them|their|theirs|he|him|his|she|her|hers|these|those|such|both)\b
+      | (?:this|that)\b(?!\s+[A-Z])
+      | the\s+(?:above|former|latter|same|foregoing|aforementioned|preceding|previous)\b
+      | (?:however|moreover|furthermore|therefore|thus|hence|consequently|additionally|also
+          |nevertheless|nonetheless|instead|otherwise|accordingly|likewise|similarly|besides
+          |then|meanwhile)\b
+      | (?:as\s+(?:a\s+result|mentioned|noted|described|shown|discussed)\b)
+      | (?:in\s+(?:addition|contrast|particular|turn)\b)
+      | (?:for\s+(?:example|instance)\b)
+      | (?:on\s+the\s+other\s+hand\b)
+    )""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# List bullets, numbering, quote marks and Markdown emphasis before the first word.
+_LEAD = re.compile(r"""^(?:[\s>*_\-•+#|"'“‘(\[]|\d{1,3}[.)]\s)+""")
+
+
+@dataclass(frozen=True)
+class SizeRange:
+    lo: int = DEFAULT_MIN_SIZE
+    hi: int = DEFAULT_MAX_SIZE
+
+
+@dataclass
+class Scores:
+    """The metrics of one chunking of one document."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def combined(self) -> float:
+        return combined_score(self.values)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: round(v, 4) for k, v in self.values.items()}
+        out["combined"] = round(self.combined, 4)
+        out.update(self.details)
+        return out
+
+
+def combined_score(values: Mapping[str, float], weights: Mapping[str, float] = WEIGHTS) -> float:
+    """Weighted mean of the metrics present in ``values``."""
+    total = sum(w for k, w in weights.items() if k in values)
+    if total == 0:
+        return 0.0
+    return sum(values[k] * w for k, w in weights.items() if k in values) / total
+
+
+# -- vectors -------------------------------------------------------------------------------------
+
+
+class Vectorizer(Protocol):
+    name: str
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """One L2-normalised row per text (zero row for a text with no content)."""
+        ...
+
+
+class LexicalVectorizer:
+    """TF-IDF over words, IDF fitted on the texts of each call (one document's sentences), hashed
+    into a fixed number of columns so that memory does not grow with the vocabulary."""
+
+    name = "lexical"
+
+    def __init__(self, dims: int = 1 << 14) -> None:
+        self.dims = dims
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        bags = [Counter(w.lower() for w in _WORD.findall(t)) for t in texts]
+        df: Counter[str] = Counter()
+        for bag in bags:
+            df.update(bag.keys())
+        n = len(texts)
+        out = np.zeros((n, self.dims), dtype=np.float32)
+        for i, bag in enumerate(bags):
+            for word, tf in bag.items():
+                # Python's str hash is salted per process; crc32 keeps columns deterministic.
+                col = zlib.crc32(word.encode("utf-8")) % self.dims
+                out[i, col] += (1.0 + math.log(tf)) * (math.log((1 + n) / (1 + df[word])) + 1.0)
+        return _normalise(out)
+
+
+class ModelVectorizer:
+    """Sentence-transformers embeddings (the ``embed`` extra), loaded on first use."""
+
+    name = "model"
+
+    def __init__(
+        self, model: str | None = None, device: str = "auto", batch_size: int = 64
+    ) -> None:
+        self.model_name = model
+        self.device = device
+        self.batch_size = batch_size
+        self._model: Any = None
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        if self._model is None:
+            from chunkwise.models import load_sentence_model
+
+            self._model = load_sentence_model(self.model_name, self.device)
+        if not texts:
+            return np.zeros((0, 1), dtype=np.float32)
+        arr = self._model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(arr, dtype=np.float32)
+
+
+def get_vectorizer(
+    kind: str = "lexical", model: str | None = None, device: str = "auto"
+) -> Vectorizer:
+    """``lexical``, ``model``, or ``auto`` (the model when sentence-transformers is installed)."""
+    from chunkwise.errors import UsageError
+
+    if kind == "auto":
+        import importlib.util
+
+        kind = "model" if importlib.util.find_spec("sentence_transformers") else "lexical"
+    if kind == "lexical":
+        return LexicalVectorizer()
+    if kind == "model":
+        return ModelVectorizer(model, device)
+    raise UsageError(f"vectors must be auto, lexical or model, not {kind!r}")
+
+
+def _normalise(m: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(m, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return m / norms
+
+
+# -- units: sentences and boundaries -------------------------------------------------------------
+
+
+def unit_starts(doc: Document, start: int = 0, end: int | None = None) -> list[int]:
+    """Where a new sentence (prose) or line (code) starts inside doc.text[start:end]."""
+    end = len(doc.text) if end is None else end
+    if doc.parser == "code":
+        return [m.end() for m in _LINE_START.finditer(doc.text, start, end) if m.end() < end]
+    from chunkwise.chunkers.sentence import sentence_starts
+
+    return sentence_starts(doc.text, start, end)
+
+
+def sentence_spans(doc: Document, start: int, end: int) -> list[tuple[int, int]]:
+    """Non-blank sentence spans of doc.text[start:end], whitespace trimmed."""
+    text = doc.text
+    cuts = [start, *unit_starts(doc, start, end), end]
+    out: list[tuple[int, int]] = []
+    for a, b in itertools.pairwise(cuts):
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b > a:
+            out.append((a, b))
+    return out
+
+
+def _snap(text: str, pos: int) -> tuple[int, int]:
+    """The whitespace run around ``pos``: any cut inside it is the same cut."""
+    lo = pos
+    while lo > 0 and text[lo - 1].isspace():
+        lo -= 1
+    hi = pos
+    while hi < len(text) and text[hi].isspace():
+        hi += 1
+    return lo, hi
+
+
+def boundaries(doc: Document, chunks: Sequence[Chunk]) -> list[int]:
+    """Interior cut positions of a chunking: chunk starts and ends that are not the edges of the
+    document's content (ignoring whitespace), deduplicated by whitespace run."""
+    text = doc.text
+    first = len(text) - len(text.lstrip())
+    last = len(text.rstrip())
+    seen: set[tuple[int, int]] = set()
+    out: list[int] = []
+    for pos in sorted({c.start for c in chunks} | {c.end for c in chunks}):
+        lo, hi = _snap(text, pos)
+        if hi <= first or lo >= last or (lo, hi) in seen:
+            continue
+        seen.add((lo, hi))
+        out.append(pos)
+    return out
+
+
+# -- the metrics ---------------------------------------------------------------------------------
+
+
+def size_compliance(chunks: Sequence[Chunk], size: SizeRange = SizeRange()) -> float:
+    """Share of chunks with ``lo <= n_tokens <= hi``. A document smaller than ``lo`` in total
+    cannot give chunks of ``lo`` tokens, so the lower bound drops to its size."""
+    if not chunks:
+        return 0.0
+    total = sum(c.n_tokens for c in chunks)
+    lo = min(size.lo, total)
+    ok = sum(1 for c in chunks if lo <= c.n_tokens <= size.hi)
+    return ok / len(chunks)
+
+
+def cohesion_separation(
+    doc: Document, chunks: Sequence[Chunk], vectorizer: Vectorizer | None = None
+) -> tuple[float, float]:
+    """(intra-chunk cohesion, inter-chunk separation).
+
+    Cohesion: for every chunk, the mean cosine similarity between each of its sentences and the
+    chunk (the normalised mean of its sentence vectors); averaged over chunks. A one-sentence
+    chunk is perfectly cohesive. Separation: one minus the mean cosine similarity of neighbouring
+    chunks (1.0 for a single chunk); clipped to [0, 1].
+    """
+    vec = vectorizer or LexicalVectorizer()
+    if not chunks:
+        return 0.0, 0.0
+    owners: list[int] = []
+    texts: list[str] = []
+    for i, c in enumerate(chunks):
+        spans = sentence_spans(doc, c.start, c.end) if not c.synthetic else []
+        if not spans:
+            texts.append(c.text)
+            owners.append(i)
+            continue
+        for a, b in spans:
+            texts.append(doc.text[a:b])
+            owners.append(i)
+    m = vec.vectors(texts)
+    own = np.asarray(owners)
+    centroids = np.zeros((len(chunks), m.shape[1]), dtype=np.float32)
+    np.add.at(centroids, own, m)
+    centroids = _normalise(centroids)
+    sims = np.einsum("ij,ij->i", m, centroids[own])
+    per_chunk = []
+    for i in range(len(chunks)):
+        s = sims[own == i]
+        nonzero = np.linalg.norm(m[own == i], axis=1) > 0
+        # Sentences without a single word (a lone number, a rule line) say nothing about topic.
+        s = s[nonzero] if nonzero.any() else s
+        per_chunk.append(1.0 if len(s) <= 1 else float(np.mean(s)))
+    cohesion = float(np.clip(np.mean(per_chunk), 0.0, 1.0))
+    if len(chunks) < 2:
+        return cohesion, 1.0
+    adj = np.einsum("ij,ij->i", centroids[:-1], centroids[1:])
+    separation = float(np.clip(1.0 - np.mean(adj), 0.0, 1.0))
+    return cohesion, separation
+
+
+def block_integrity(
+    doc: Document,
+    chunks: Sequence[Chunk],
+    max_tokens: int | None = None,
+    *,
+    details: dict[str, Any] | None = None,
+) -> float:
+    """Blocks kept whole and boundaries that fall between sentences.
+
+    Blocks are the document's table, list, code, quote, formula and figure elements (outermost
+    only). A block inside one chunk scores 1, a cut block 0, except a block too big for
+    ``max_tokens``: it must be cut, and scores the share of its cuts that fall at line starts
+    (between rows, items or lines). The sentence part is the share of interior boundaries that
+    sit on a sentence (or line, for code) or element edge. With blocks the two parts weigh the
+    same; without, the sentence part is the score. One chunk and no blocks: 1.0.
+    """
+    text = doc.text
+    cuts = boundaries(doc, chunks)
+    blocks = _outermost([e for e in doc.elements if e.kind in BLOCK_KINDS])
+    block_scores: list[float] = []
+    n_cut_blocks = 0
+    tok: Any = None
+    for el in blocks:
+        a, b = el.start, el.end
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if b <= a:
+            continue
+        inside = [p for p in cuts if a < p < b and not _is_blank(text, a, p)]
+        if not inside:
+            block_scores.append(1.0)
+            continue
+        n_cut_blocks += 1
+        if max_tokens is not None and chunks:
+            if tok is None:
+                from chunkwise.tokenizers import get_tokenizer
+
+                tok = get_tokenizer(chunks[0].tokenizer)
+            if tok.count(text[a:b]) > max_tokens:
+                clean = sum(1 for p in inside if _at_line_start(text, p))
+                block_scores.append(clean / len(inside))
+                continue
+        block_scores.append(0.0)
+    edges: set[int] = set()
+    for e in doc.elements:
+        edges.add(e.start)
+        edges.add(e.end)
+    clean_cuts = sum(1 for p in cuts if _clean_cut(doc, p, edges))
+    sentence_part = clean_cuts / len(cuts) if cuts else 1.0
+    if details is not None:
+        details["blocks"] = len(block_scores)
+        details["blocks_cut"] = n_cut_blocks
+        details["boundaries"] = len(cuts)
+        details["boundaries_in_sentences"] = len(cuts) - clean_cuts
+    if not block_scores:
+        return sentence_part
+    return 0.5 * float(np.mean(block_scores)) + 0.5 * sentence_part
+
+
+def _clean_cut(doc: Document, p: int, edges: set[int]) -> bool:
+    """A cut between sentences (or lines of code), at an element edge, or after a clause end
+    (".", ";", ":" followed by whitespace)."""
+    text = doc.text
+    lo, hi = _snap(text, p)
+    if any(lo <= e <= hi for e in edges):
+        return True
+    if 0 < lo < hi and text[lo - 1] in ".!?:;…":
+        return True
+    # Some context before the cut lets the splitter see abbreviations ("Dr. Smith").
+    starts = unit_starts(doc, max(0, lo - 60), min(len(text), hi + 2))
+    return any(lo <= s <= hi for s in starts)
+
+
+def _outermost(els: Sequence[Any]) -> list[Any]:
+    out: list[Any] = []
+    for el in sorted(els, key=lambda e: (e.start, -e.end)):
+        if out and el.end <= out[-1].end:
+            continue
+        out.append(el)
+    return out
+
+
+def _is_blank(text: str, a: int, b: int) -> bool:
+    return not text[a:b].strip()
+
+
+def _at_line_start(text: str, p: int) -> bool:
+    lo, hi = _snap(text, p)
+    return "\n" in text[lo:hi] or (lo > 0 and text[lo - 1] == "\n")
+
+
+def dangling_reference(text: str) -> bool:
+    """Does this chunk text open with a word that points back to something said before?"""
+    head = _LEAD.sub("", text.lstrip(), count=1)
+    return bool(_DANGLING.match(head))
+
+
+def reference_completeness(
+    doc: Document, chunks: Sequence[Chunk], *, details: dict[str, Any] | None = None
+) -> float:
+    """Share of chunks (after the one that opens the document) not opening with a dangling
+    reference. A chunk that starts a section (right after a heading, or with one) is not judged:
+    a heading resets the context a reader needs."""
+    text = doc.text
+    first = len(text) - len(text.lstrip())
+    heading_ends = {e.end for e in doc.elements if e.kind == "heading"}
+    heading_starts = {e.start for e in doc.elements if e.kind == "heading"}
+    judged = dangling = 0
+    for c in chunks:
+        lo, hi = _snap(text, c.start)
+        if hi <= first:
+            continue
+        if any(lo <= h <= hi for h in heading_ends | heading_starts):
+            continue
+        judged += 1
+        if dangling_reference(text[c.start : c.end] if not c.synthetic else c.text):
+            dangling += 1
+    if details is not None:
+        details["dangling_starts"] = dangling
+    return 1.0 - dangling / judged if judged else 1.0
+
+
+_C0 = len(zlib.compress(b"", 9))
+# Compression looks back 32 KB at most; longer context adds cost, not information.
+_CONTEXT_CHARS = 4000
+
+
+def _clen(data: bytes) -> int:
+    return len(zlib.compress(data, 9))
+
+
+def conditional_information(prev: str, nxt: str) -> float:
+    """The share of ``nxt``'s compressed size left after compressing it behind ``prev``:
+    C(prev + nxt) - C(prev) over C(nxt), a compressor's stand-in for ppl(nxt | prev) / ppl(nxt).
+    1.0: ``prev`` says nothing about ``nxt``; near 0: ``nxt`` repeats ``prev``."""
+    a = prev[-_CONTEXT_CHARS:].encode("utf-8")
+    b = nxt[:_CONTEXT_CHARS].encode("utf-8")
+    alone = _clen(b) - _C0
+    if alone <= 0:
+        return 1.0
+    given = _clen(a + b) - _clen(a)
+    return float(min(1.0, max(0.0, given / alone)))
+
+
+def boundary_clarity(chunks: Sequence[Chunk]) -> float:
+    """MoC boundary clarity over neighbouring chunks (mean of :func:`conditional_information`);
+    1.0 for a single chunk."""
+    if len(chunks) < 2:
+        return 1.0
+    vals = [conditional_information(a.text, b.text) for a, b in itertools.pairwise(chunks)]
+    return float(np.mean(vals))
+
+
+def chunk_stickiness(chunks: Sequence[Chunk], window: int = 3, threshold: float = 0.15) -> float:
+    """MoC chunk stickiness on the sequence-aware graph, normalised to [0, 1] (lower is better).
+
+    Chunks i < j (j - i <= ``window``) are joined when i predicts j: 1 - BC(j | i) > threshold.
+    The score is the structural entropy of the degree distribution, -sum(d/2m log2 d/2m), over
+    log2(n): chunks that all lean on each other score near 1, independent chunks 0.
+    """
+    n = len(chunks)
+    if n < 2:
+        return 0.0
+    deg = [0] * n
+    edges = 0
+    for i in range(n):
+        for j in range(i + 1, min(n, i + window + 1)):
+            if 1.0 - conditional_information(chunks[i].text, chunks[j].text) > threshold:
+                deg[i] += 1
+                deg[j] += 1
+                edges += 1
+    if edges == 0:
+        return 0.0
+    two_m = 2 * edges
+    h = -sum((d / two_m) * math.log2(d / two_m) for d in deg if d)
+    return float(min(1.0, h / math.log2(n)))
+
+
+# -- all at once ---------------------------------------------------------------------------------
+
+
+def score(
+    doc: Document,
+    chunks: Sequence[Chunk],
+    *,
+    size: SizeRange = SizeRange(),
+    vectorizer: Vectorizer | None = None,
+    max_tokens: int | None = None,
+    stickiness: bool = False,
+) -> Scores:
+    """Every intrinsic metric of one document's chunks."""
+    ordered = sorted(chunks, key=lambda c: (c.start, c.end, c.index))
+    details: dict[str, Any] = {
+        "chunks": len(ordered),
+        "mean_tokens": round(float(np.mean([c.n_tokens for c in ordered])), 1) if ordered else 0,
+    }
+    vals: dict[str, float] = {}
+    vals["size_compliance"] = size_compliance(ordered, size)
+    vals["cohesion"], vals["separation"] = cohesion_separation(doc, ordered, vectorizer)
+    vals["block_integrity"] = block_integrity(doc, ordered, max_tokens, details=details)
+    vals["reference_completeness"] = reference_completeness(doc, ordered, details=details)
+    vals["boundary_clarity"] = boundary_clarity(ordered)
+    if stickiness:
+        details["stickiness"] = round(chunk_stickiness(ordered), 4)
+    return Scores(vals, details)
+
+
+# -- extrinsic: retrieval with answer spans ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Question:
+    question: str
+    source: str
+    start: int
+    end: int
+
+
+def token_positions(start: int, end: int, tok_starts: np.ndarray) -> set[int]:
+    """Indices of the tokens (by start offset) that begin inside [start, end)."""
+    lo = int(np.searchsorted(tok_starts, start, side="left"))
+    hi = int(np.searchsorted(tok_starts, end, side="left"))
+    return set(range(lo, hi))
+
+
+def retrieval_scores(
+    retrieved: Sequence[tuple[int, int]], answer: tuple[int, int], tok_starts: np.ndarray
+) -> dict[str, float]:
+    """Token-level recall, precision and IoU of retrieved spans against one answer span, as in
+    Chroma's chunking evaluation: precision counts a token once per retrieved chunk holding it,
+    so overlapping chunks pay for their redundancy; recall and IoU use the union."""
+    ans = token_positions(answer[0], answer[1], tok_starts)
+    union: set[int] = set()
+    total = 0
+    for a, b in retrieved:
+        toks = token_positions(a, b, tok_starts)
+        total += len(toks)
+        union |= toks
+    hit = len(ans & union)
+    recall = hit / len(ans) if ans else 0.0
+    precision = hit / total if total else 0.0
+    denom = total + len(ans) - hit
+    iou = hit / denom if denom else 0.0
+    return {"recall": recall, "precision": precision, "iou": iou}
