@@ -191,6 +191,7 @@ class LegalChunker(BaseChunker):
         )
         cite_spans = [(a, b) for a, b, _ in cites]
         sentence_starts = _outside([s for s, _ in sentences], cite_spans)
+        sentence_ends = _outside([e for _, e in sentences], cite_spans)
         section_starts = _outside(
             [e.start for e in structure if e.kind in ("heading", "signature")], cite_spans
         )
@@ -199,7 +200,9 @@ class LegalChunker(BaseChunker):
         )
         levels: list[Level] = [
             positions_level(clause_starts),
-            positions_level(sentence_starts),
+            # Sentence ends as well as starts: the whitespace between sentences (a newline and
+            # an indent can be tokens of their own) then never tips a sentence over the cap.
+            positions_level(sorted({*sentence_starts, *sentence_ends})),
             _whitespace_level(text, cite_spans),
         ]
         packer = Packer(text, self.tokenizer, self.config.max_tokens, levels)

@@ -95,6 +95,9 @@ _BULLET = re.compile(r"[•\u2022\u0095\-–—]\s")
 _CAPTION_JOINERS = frozenset({"v.", "vs.", "v", "vs", "and", "against", "versus"})
 _CONT_END = (",", ";", "\u2014", "\u0097", "\u2013", "-", "(", "&")
 _CLOSERS = "\"'”’)]"
+_SECTION_LABEL = re.compile(
+    r"(?:§{1,2}|SECTION|Section|SEC\.|Sec\.|ARTICLE|Article|Art\.|RULE|Rule)\s*"
+)
 _OPENERS_CHARS = "([\"'“‘"
 _URL_BEFORE = re.compile(r"(?:https?://|www\.)\S*$")
 
@@ -202,6 +205,10 @@ def _line_breaks(text: str, a: int, b: int) -> Iterator[int]:
             yield nxt_pos
             continue
         word = _word_before(text, a, mark_start)
+        if word[:1].isdigit() and _SECTION_LABEL.fullmatch(text, a, mark_start - len(word)):
+            # "§ 7-201. Definitions." and "Section 4. Payment." are heading lines, not two
+            # sentences.
+            continue
         if _boundary_after_period(text, word, nxt_pos, nxt, b):
             yield nxt_pos
 

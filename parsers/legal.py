@@ -340,10 +340,13 @@ def _doc_type(text: str, elements: list[Element]) -> str:
         or re.search(r"\bAGREEMENT\b|\bAgreement\b", head)
     ):
         return "contract"
+    if any(
+        e.kind == "heading" and re.match(r"§|TITLE|Title|CHAPTER|Chapter", str(e.attrs["title"]))
+        for e in elements
+    ):
+        return "statute"
     if re.search(r"\bv\.\s|\bCourt\b|\bOPINION\b", head):
         return "decision"
-    if any(e.kind == "heading" and "§" in str(e.attrs.get("title", "")) for e in elements):
-        return "statute"
     return "legal"
 
 

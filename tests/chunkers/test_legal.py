@@ -19,7 +19,12 @@ from chunkwise.chunking import ChunkerConfig
 from chunkwise.packing import TokenIndex
 from chunkwise.tokenizers import get_tokenizer
 
-LEGAL = ("bolling-v-sharpe.txt", "stern-electronics-v-kaufman.txt", "services-agreement.txt")
+LEGAL = (
+    "bolling-v-sharpe.txt",
+    "stern-electronics-v-kaufman.txt",
+    "services-agreement.txt",
+    "model-statute.txt",
+)
 
 
 def _chunks(doc, max_tokens: int, overlap: int = 0):
@@ -51,10 +56,10 @@ def test_invariants(docs, name: str, max_tokens: int) -> None:
         # Boundaries fall on sentence starts unless one sentence alone exceeds the cap.
         j = bisect.bisect_right(sent_starts, c.start) - 1
         if sent_starts[j] != c.start:
-            # The packer sizes a sentence together with the whitespace after it (a newline is a
-            # token of its own), so a sentence of exactly the cap may be split too.
+            # The plan counts the tokens of the whole text that start inside a span, the final
+            # check counts the sentence alone; either over the cap allows a cut inside it.
             s, e = sents[j]
-            assert max(index.count(s, e) + 1, tok.count(doc.text[s:e])) > max_tokens
+            assert max(index.count(s, e), tok.count(doc.text[s:e])) > max_tokens
         else:
             # ...and never inside a citation.
             assert not any(a < c.start < b for a, b in cites)
@@ -181,3 +186,16 @@ def test_auto_detected_legal_text_gets_legal_structure(cli, sample_docs: Path) -
     recs = res.records()
     assert recs and all(r["parser"] == "legal" for r in recs)
     assert any(r["headings"][:1] == ["ARTICLE IV"] for r in recs)
+
+
+def test_statute_paths_nest_titles_sections_and_clauses(docs) -> None:
+    chunks = _chunks(docs["model-statute.txt"], 60)
+    paths = [c.headings for c in chunks]
+    assert ("TITLE 7", "CHAPTER 2", "§ 7-201", "(b)", "(1)") in paths
+    assert ("TITLE 7", "CHAPTER 2", "§ 7-202", "(b)") in paths
+    assert docs["model-statute.txt"].metadata["legal_type"] == "statute"
+    # The wrapped citation stays whole inside one chunk.
+    smith = next(
+        x for c in chunks for x in c.metadata["citations"] if x["text"].startswith("Smith")
+    )
+    assert smith["text"] == "Smith v. Maryland, 442 U.S. 735, 743\n(1979)"

@@ -11,7 +11,12 @@ from chunkwise.parsers.text import TextParser
 from chunkwise.errors import ParseError
 from tests.conftest import GOLDEN, assert_golden
 
-LEGAL = ("bolling-v-sharpe.txt", "stern-electronics-v-kaufman.txt", "services-agreement.txt")
+LEGAL = (
+    "bolling-v-sharpe.txt",
+    "stern-electronics-v-kaufman.txt",
+    "services-agreement.txt",
+    "model-statute.txt",
+)
 
 
 def _structure(doc_text: str) -> list[dict[str, object]]:
