@@ -275,6 +275,9 @@ class Processor:
                 doc = dataclasses.replace(doc, parser=pname)
             stage = "chunk"
             chunker = self.chunker(self.chunker_name(parser))
+            if src.data is not None and hasattr(chunker, "attach_source"):
+                # Chunkers that go back to the source (vision renders pages) get stdin's bytes.
+                chunker.attach_source(doc, src.data)
             res.doc = doc
             res.chunks = list(chunker.chunk(doc))
             return res
