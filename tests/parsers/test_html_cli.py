@@ -17,7 +17,7 @@ def test_broken_html_files_become_error_records_and_others_survive(
     errors = tmp_path / "errors.jsonl"
     good = sorted((sample_docs / "html").glob("*.htm*"))
     broken = [sample_docs / "broken" / name for name in BROKEN]
-    res = run_cli("ingest", *map(str, good + broken), "--errors", str(errors))
+    res = run_cli("ingest", *map(str, good + broken), "-c", "section", "--errors", str(errors))
     assert res.returncode == 1, res.stderr
     recs = res.records()
     sources = {r["source"] for r in recs}
@@ -34,7 +34,7 @@ def test_broken_html_files_become_error_records_and_others_survive(
     stderr_records = [json.loads(x) for x in res.stderr.splitlines() if x.startswith("{")]
     assert stderr_records == errs
     # Same chunks as a run over the good files alone: nothing lost to the broken ones.
-    alone = run_cli("ingest", *map(str, good))
+    alone = run_cli("ingest", *map(str, good), "-c", "section")
     assert alone.returncode == 0
     assert alone.records() == recs
 
@@ -56,14 +56,14 @@ def test_parse_shows_elements_and_metadata(sample_docs: Path) -> None:
 
 def test_html_mode_option_and_stdin(sample_docs: Path) -> None:
     page = sample_docs / "html" / "paradigm-senate.html"
-    article = run_cli("ingest", str(page))
-    full = run_cli("ingest", str(page), "--html-mode", "full")
+    article = run_cli("ingest", str(page), "-c", "section")
+    full = run_cli("ingest", str(page), "-c", "section", "--html-mode", "full")
     assert article.returncode == full.returncode == 0
     art_text = " ".join(r["text"] for r in article.records())
     full_text = " ".join(r["text"] for r in full.records())
     assert "Privacy" not in art_text and "Privacy" in full_text
     # stdin: gzip bytes are recognised and read as HTML.
-    piped = run_cli("ingest", "-", input=gzip.compress(page.read_bytes()))
+    piped = run_cli("ingest", "-", "-c", "section", input=gzip.compress(page.read_bytes()))
     assert piped.returncode == 0, piped.stderr
     assert [r["text"] for r in piped.records()] == [r["text"] for r in article.records()]
     bad = run_cli("ingest", str(page), "--html-mode", "everything")
@@ -76,8 +76,9 @@ def test_min_tokens_merges_small_sections(tmp_path: Path) -> None:
         f"<h2>Topic {i}</h2><p>Short note number {i} about the topic.</p>" for i in range(6)
     )
     page.write_text(f"<html><body><h1>Notes</h1>{body}</body></html>", encoding="utf-8")
-    per_section = run_cli("ingest", str(page), "--html-mode", "full").records()
-    merged = run_cli("ingest", str(page), "--html-mode", "full", "--min-tokens", "30").records()
+    args = ("ingest", str(page), "-c", "section", "--html-mode", "full")
+    per_section = run_cli(*args).records()
+    merged = run_cli(*args, "--min-tokens", "30").records()
     assert len(per_section) == 6
     assert [r["headings"] for r in per_section][1] == ["Notes", "Topic 1"]
     assert len(merged) < len(per_section)
