@@ -159,6 +159,20 @@ def ingest(
         Literal["article", "full"],
         typer.Option(help="HTML: article (main content only) or full (every visible block)."),
     ] = "article",
+    pages_per_batch: Annotated[
+        int, typer.Option(help="Vision chunker: pages the page reader sees together.")
+    ] = 4,
+    vision_backend: Annotated[
+        Literal["layout", "openai"],
+        typer.Option(help="Vision chunker page reader: layout (offline model) or openai."),
+    ] = "layout",
+    vision_endpoint: Annotated[
+        str | None,
+        typer.Option(help="Vision openai: chat-completions URL (key: CHUNK_VISION_API_KEY)."),
+    ] = None,
+    vision_model: Annotated[
+        str | None, typer.Option(help="Vision openai: model name sent to the endpoint.")
+    ] = None,
     max_file_size: Annotated[
         int, typer.Option(help="Files larger than this many bytes become error records.")
     ] = 200 * 1024 * 1024,
@@ -203,6 +217,11 @@ def ingest(
         parser_options: dict[str, Any] = {"keep_furniture": keep_furniture}
         parser_options["html_mode"] = html_mode
         extra: dict[str, Any] = {}
+        extra["pages_per_batch"] = pages_per_batch
+        extra["vision_backend"] = vision_backend
+        extra["vision_endpoint"] = vision_endpoint
+        extra["vision_model"] = vision_model
+        extra["vision_jobs"] = jobs
         extra["max_chars"] = max_chars
         # cast sizes by characters unless a token budget was asked for explicitly.
         extra["max_tokens_given"] = max_tokens is not None
