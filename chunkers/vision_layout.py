@@ -3,8 +3,8 @@
 The model classifies the boxes of a page (title, section-header, text, list-item, table, picture,
 caption, footnote, page-header, page-footer...) from the rendered page image plus the text and
 vector features of the page, and finds the table grid; pymupdf4llm's ``parse_document`` runs it and
-puts the boxes in reading order. Pages without a text layer are OCRed with RapidOCR when it is
-installed (its ONNX models ship in the ``rapidocr-onnxruntime`` wheel).
+puts the boxes in reading order. Pages without a text layer are OCRed with RapidOCR when the
+``ocr`` extra is installed (its ONNX models ship in the ``rapidocr-onnxruntime`` wheel).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from chunkwise.chunkers.vision import Block, Context, PageBatch
 
-from chunkwise.errors import ChunkError, MissingExtra
+from chunkwise.errors import ChunkError, UsageError
 
 log = logging.getLogger("chunkwise.vision")
 
@@ -48,7 +48,11 @@ def _layout_module() -> Any:
         import pymupdf
         from pymupdf4llm.helpers import document_layout
     except ImportError as exc:
-        raise MissingExtra("the vision layout backend", "pdf", exc.name or "pymupdf4llm") from exc
+        # pymupdf 2.x ships the layout model and requires pymupdf4llm; an older pymupdf lacks both.
+        raise UsageError(
+            f"the vision layout backend needs pymupdf 2.x with its layout model (missing module "
+            f"{exc.name!r}): pip install 'pymupdf>=2.0,<2.1'"
+        ) from exc
     if not _QUIETED:
         _QUIETED = True
         # stdout carries only records: pymupdf's user messages default to stdout.
