@@ -22,6 +22,8 @@ from chunkwise import __version__
 from chunkwise.errors import ChunkwiseError, UsageError
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+# sysexits EX_TEMPFAIL: another run holds the --state file; cron wrappers read it as "try later".
+EXIT_LOCKED = 75
 
 app = typer.Typer(
     name="chunk",
@@ -129,7 +131,39 @@ def ingest(
     errors: Annotated[
         Path | None, typer.Option("--errors", help="Also write error records (JSONL) here.")
     ] = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Worker processes.")] = 1,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            "--jobs",
+            "-j",
+            help="Worker processes (default: number of cores; 0 = in this process, no --timeout).",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option(help="Seconds per document before its worker is killed (0 = no limit)."),
+    ] = 120.0,
+    state: Annotated[
+        Path | None,
+        typer.Option(
+            "--state", help="SQLite state file: skip files unchanged since the last run (cron)."
+        ),
+    ] = None,
+    emit_deletes: Annotated[
+        bool,
+        typer.Option(
+            "--emit-deletes",
+            help="With --state: write {deleted: true, doc_id, source} records for files gone or "
+            "re-chunked since the last run.",
+        ),
+    ] = False,
+    wait_lock: Annotated[
+        float,
+        typer.Option(help="Seconds to wait if another run holds the --state file (default 0)."),
+    ] = 0.0,
+    follow_symlinks: Annotated[
+        bool, typer.Option(help="Follow file symlinks that lead out of the input folder.")
+    ] = False,
     glob: Annotated[
         list[str] | None,
         typer.Option("--glob", help="Only files matching this pattern (repeatable)."),
@@ -203,7 +237,7 @@ def ingest(
     """Parse, chunk and write every document under PATHS."""
     _setup_logging(quiet, verbose)
     from chunkwise.chunking import ChunkerConfig
-    from chunkwise.pipeline import IngestOptions, check_paths
+    from chunkwise.pipeline import IngestOptions, check_paths, default_jobs
     from chunkwise.tokenizers import DEFAULT_TOKENIZER
     from chunkwise.walk import WalkOptions
 
@@ -255,8 +289,11 @@ def ingest(
                 gitignore=gitignore,
                 default_excludes=default_excludes,
             ),
-            jobs=max(1, jobs),
+            jobs=max(1, default_jobs() if jobs is None else jobs),
             max_file_size=max_file_size,
+            timeout=timeout if timeout > 0 else None,
+            isolate=jobs != 0,
+            follow_symlinks=follow_symlinks,
         )
         if format_hint:
             registry.parser_for("", format_hint)
@@ -266,7 +303,18 @@ def ingest(
         writer = registry.load("writers", output_format.value)(output)
     except ChunkwiseError as exc:
         _usage_error(exc)
-    _run_ingest(paths, options, writer, errors, quiet, embedder)
+    _run_ingest(
+        paths,
+        options,
+        writer,
+        errors,
+        quiet,
+        embedder,
+        output=output,
+        state_path=state,
+        emit_deletes=emit_deletes,
+        wait_lock=wait_lock,
+    )
 
 
 def _usage_error(exc: BaseException) -> None:
@@ -281,46 +329,143 @@ def _run_ingest(
     errors: Path | None,
     quiet: bool,
     embedder: Any = None,
+    *,
+    output: str | None = None,
+    state_path: Path | None = None,
+    emit_deletes: bool = False,
+    wait_lock: float = 0.0,
 ) -> None:
+    from chunkwise.pipeline import check_output
     from chunkwise.pipeline import ingest as run
+    from chunkwise.state import State, StateLocked
+
+    state: Any = None
+    delete_writer: Any = None
+    try:
+        check_output(paths, output)
+        if emit_deletes and state_path is None:
+            raise UsageError("--emit-deletes needs --state FILE: deletions are found against it")
+        if state_path is not None:
+            check_output(paths, str(state_path), "state")
+            if output and Path(output).resolve() == state_path.resolve():
+                raise UsageError("--state and --output must be different files")
+            state = State(state_path, wait=wait_lock)
+        if emit_deletes and getattr(writer, "name", "") != "jsonl":
+            # Delete records do not fit the chunk schema: they go to a JSONL file beside it.
+            from chunkwise.writers.jsonl import JsonlWriter
+
+            delete_writer = JsonlWriter(f"{output}.deletes.jsonl")
+    except StateLocked as exc:
+        writer.abort()
+        sys.stderr.write(f"chunk: error: {exc}\n")
+        raise typer.Exit(EXIT_LOCKED) from None
+    except ChunkwiseError as exc:
+        writer.abort()
+        if state is not None:
+            state.close()
+        _usage_error(exc)
+
+    def abort_all() -> None:
+        writer.abort()
+        if delete_writer is not None:
+            delete_writer.abort()
 
     sink = _ErrorSink(errors, quiet)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    # SIGTERM (cron, systemd, kill) should clean up like Ctrl-C: no partial output file.
-    signal.signal(signal.SIGTERM, _raise_interrupt)
+    stop = _StopSignals(quiet)
     try:
-        with progress:
+        with progress, stop:
             if embedder is not None and progress.enabled:
                 embedder.on_progress = progress.embedding
             summary = run(
-                paths, options, writer, on_error=sink, on_result=progress.update, embedder=embedder
+                paths,
+                options,
+                writer,
+                on_error=sink,
+                on_result=progress.update,
+                embedder=embedder,
+                state=state,
+                emit_deletes=emit_deletes,
+                delete_writer=delete_writer,
+                should_stop=stop.requested,
             )
-        writer.close()
+            if stop.signum and state is None:
+                # Without --state a partial file is only a trap (the next run redoes everything):
+                # keep output all-or-nothing. With --state it is closed and the state says what
+                # it holds, so the next run picks up the rest.
+                raise KeyboardInterrupt
+            # Output first, state second: a file is marked done only once its records are durable.
+            writer.close()
+            if delete_writer is not None:
+                delete_writer.close()
+            if state is not None:
+                state.commit()
     except BrokenPipeError:
         _silence_stdout()
-        writer.abort()
+        abort_all()
         raise typer.Exit(EXIT_OK) from None
     except KeyboardInterrupt:
-        writer.abort()
-        sys.stderr.write("chunk: interrupted; partial output discarded\n")
-        raise typer.Exit(130) from None
+        # A second signal while stopping: give up at once; nothing of this run is kept.
+        abort_all()
+        if not quiet:
+            sys.stderr.write("chunk: interrupted; partial output discarded\n")
+        raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from None
     except ChunkwiseError as exc:
-        writer.abort()
+        abort_all()
         _usage_error(exc)
     finally:
         sink.close()
+        if state is not None:
+            state.close()
+    if stop.signum:
+        if not quiet:
+            sys.stderr.write(
+                f"chunk: stopped by {signal.Signals(stop.signum).name}: {summary.documents} "
+                "documents written, output closed cleanly and recorded in the state; the next "
+                "run does the rest\n"
+            )
+        raise typer.Exit(128 + stop.signum)
     if not quiet and sys.stderr.isatty():
+        extra = f", {summary.skipped} unchanged" if state is not None else ""
         sys.stderr.write(
             f"chunk: {summary.documents} documents, {summary.chunks} chunks, "
-            f"{summary.failed} failed\n"
+            f"{summary.failed} failed{extra}\n"
         )
-    if summary.documents == 0:
+    if summary.documents == 0 and not summary.skipped and not summary.deleted:
         log.warning("no documents found under %s", " ".join(paths))
     raise typer.Exit(summary.exit_code)
 
 
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+class _StopSignals:
+    """SIGINT/SIGTERM ask the run to stop taking files and close its output cleanly (exit
+    128+signal); a second signal aborts at once."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.signum = 0
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _StopSignals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum:
+            raise KeyboardInterrupt
+        self.signum = signum
+        if not self.quiet:
+            sys.stderr.write(
+                f"chunk: {signal.Signals(signum).name}: finishing the current documents and "
+                "closing the output (signal again to abort)\n"
+            )
+
+    def requested(self) -> bool:
+        return bool(self.signum)
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
 
 
 def _silence_stdout() -> None:

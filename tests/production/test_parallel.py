@@ -1,0 +1,188 @@
+"""Parallel runs through the real pipeline: same output as one process, hostile documents
+isolated, bounded inputs, path safety."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import signal
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chunkwise import registry
+from chunkwise.errors import ErrorRecord, UsageError
+from chunkwise.parsing import BaseParser
+from chunkwise.pipeline import IngestOptions, Summary, check_output, ingest
+from chunkwise.types import Document
+
+
+class Collect:
+    """A writer that keeps records in memory."""
+
+    name = "collect"
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+        self.closed = False
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        self.records.extend(records)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.records.clear()
+
+
+def run(paths: list[str], **opts: Any) -> tuple[Summary, list[dict[str, Any]], list[ErrorRecord]]:
+    writer = Collect()
+    errors: list[ErrorRecord] = []
+    summary = ingest(paths, IngestOptions(**opts), writer, on_error=errors.append)
+    return summary, writer.records, errors
+
+
+@pytest.fixture
+def mixed_folder(tmp_path: Path, sample_docs: Path) -> Path:
+    """Every sample format except the slow layout-analysed PDFs (broken PDFs stay in)."""
+    folder = tmp_path / "docs"
+    for sub in sorted(p.name for p in sample_docs.iterdir() if p.is_dir()):
+        if sub != "pdf":
+            shutil.copytree(sample_docs / sub, folder / sub)
+    return folder
+
+
+def test_jobs_give_the_same_output_as_one_process(mixed_folder: Path) -> None:
+    one = run([str(mixed_folder)], jobs=1)
+    isolated = run([str(mixed_folder)], jobs=1, isolate=True)
+    two = run([str(mixed_folder)], jobs=2)
+    assert one[1], "the folder produced chunks"
+    assert one[2], "the broken samples produced error records"
+    assert isolated == one
+    assert two == one
+    # Input order: sources appear in walk order, each document's chunks contiguous.
+    sources = [r["source"] for r in one[1]]
+    assert sources == sorted(sources, key=lambda s: (Path(s).parent.parts, s))
+
+
+class HostileParser(BaseParser):
+    """Misbehaves according to the file's extension, like a broken C library would."""
+
+    name = "hostile"
+
+    def parse_bytes(self, data: bytes, source: str) -> Document:
+        if source.endswith(".hang"):
+            while True:
+                time.sleep(0.01)
+        if source.endswith(".segv"):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if source.endswith(".boom"):
+            raise RuntimeError("library bug")
+        if source.endswith(".deep"):
+            raise RecursionError("maximum recursion depth exceeded")
+        text = data.decode()
+        return self.document(data, source, text, [], {})
+
+
+@pytest.fixture
+def hostile_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = registry.Spec(
+        "hostile", f"{__name__}:HostileParser", (".hang", ".segv", ".boom", ".deep"), "test"
+    )
+    monkeypatch.setitem(registry.BUILTINS["parsers"], "hostile", spec)
+    registry.extension_map.cache_clear()
+    yield
+    registry.extension_map.cache_clear()
+
+
+@pytest.mark.usefixtures("hostile_registry")
+def test_hanging_and_crashing_documents_become_error_records(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    good = tmp_path / "good"
+    shutil.copytree(sample_docs / "text", good)
+    _, reference, _ = run([str(good)], jobs=1)
+    mixed = tmp_path / "mixed"
+    shutil.copytree(good, mixed)
+    for name in ("a.hang", "b.segv", "c.boom", "d.deep", "e.hang"):
+        (mixed / name).write_text("hostile")
+    start = time.monotonic()
+    summary, records, errors = run([str(mixed)], jobs=2, timeout=1.0)
+    assert time.monotonic() - start < 15
+    by_name = {Path(e.source).name: e for e in errors}
+    assert sorted(by_name) == ["a.hang", "b.segv", "c.boom", "d.deep", "e.hang"]
+    assert by_name["a.hang"].error == "WorkerTimeout" and "1 s" in by_name["a.hang"].message
+    assert by_name["b.segv"].error == "WorkerCrash" and "SIGSEGV" in by_name["b.segv"].message
+    assert by_name["c.boom"].error == "RuntimeError"
+    assert by_name["d.deep"].error == "RecursionError"
+    assert summary.failed == 5 and summary.exit_code == 1
+    # Every good document's output is complete and unchanged (sources are the only difference).
+    norm = [{**r, "source": Path(r["source"]).name} for r in records]
+    assert norm == [{**r, "source": Path(r["source"]).name} for r in reference]
+
+
+def test_oversized_files_are_error_records(tmp_path: Path, sample_docs: Path) -> None:
+    folder = tmp_path / "docs"
+    shutil.copytree(sample_docs / "text", folder)
+    small = folder / "small.txt"
+    small.write_text("tiny document\n")
+    summary, records, errors = run([str(folder)], jobs=2, max_file_size=100)
+    assert {Path(r["source"]).name for r in records} == {"small.txt"}
+    assert errors and all("over --max-file-size 100" in e.message for e in errors)
+    assert all(e.stage == "read" for e in errors)
+
+
+def test_a_fifo_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    ok = tmp_path / "ok.txt"
+    ok.write_text("fine\n")
+    summary, records, errors = run([str(fifo), str(ok)], jobs=1, isolate=True, timeout=10)
+    assert [e.message for e in errors] == ["not a regular file (pipe, device or socket)"]
+    assert [Path(r["source"]).name for r in records] == ["ok.txt"]
+
+
+def test_symlinks_out_of_the_root_are_not_followed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("outside the input folder\n")
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "inside.txt").write_text("inside\n")
+    (root / "link-in.txt").symlink_to(root / "inside.txt")
+    (root / "link-out.txt").symlink_to(outside)
+    (root / "loop.txt").symlink_to(root / "loop.txt")
+    (root / "dangling.txt").symlink_to(tmp_path / "missing.txt")
+    (root / "dirloop").symlink_to(root, target_is_directory=True)
+    with caplog.at_level(logging.WARNING, logger="chunkwise"):
+        _, records, errors = run([str(root)], jobs=2)
+    names = sorted({Path(r["source"]).name for r in records})
+    assert names == ["inside.txt", "link-in.txt"]
+    assert errors == []
+    assert "link-out.txt: symlink leads out of" in caplog.text
+    _, records, _ = run([str(root)], jobs=2, follow_symlinks=True)
+    assert sorted({Path(r["source"]).name for r in records}) == [
+        "inside.txt",
+        "link-in.txt",
+        "link-out.txt",
+    ]
+
+
+def test_output_never_overwrites_an_input(tmp_path: Path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    doc = root / "a.txt"
+    doc.write_text("x\n")
+    with pytest.raises(UsageError, match="is also an input"):
+        check_output([str(doc)], str(doc))
+    with pytest.raises(UsageError, match="would be read back"):
+        check_output([str(root)], str(root / "out.md"))
+    check_output([str(root)], str(root / "out.jsonl"))  # not a document type: fine
+    check_output([str(root)], str(tmp_path / "a.txt"))
+    check_output([str(root)], None)
