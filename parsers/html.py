@@ -514,6 +514,13 @@ def _gunzip(data: bytes) -> bytes:
     return out
 
 
+def _utf16_or_32(data: bytes) -> bool:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return True
+    sample = data[:4096]
+    return sample.count(0) > len(sample) // 4
+
+
 def _codec(name: str) -> str | None:
     try:
         codec = codecs.lookup(name)
@@ -631,6 +638,12 @@ class HtmlParser(BaseParser):
             raw = _gunzip(data)
             if not raw.strip():
                 raise ParseError("empty file (nothing inside the gzip stream)")
+        warnings: list[str] = []
+        nuls = raw.count(0)
+        if nuls and nuls <= len(raw) // 1000 and not _utf16_or_32(raw):
+            # A few stray NUL bytes in a page (browsers skip them) are damage, not a binary file.
+            raw = raw.replace(b"\x00", b"")
+            warnings.append(f"removed {nuls} NUL byte{'s' if nuls > 1 else ''}")
         html, encoding = decode_html(raw)
         html = _XML_DECL.sub("", html, count=1)
         if "<" not in html:
@@ -639,11 +652,9 @@ class HtmlParser(BaseParser):
         if tree is None:
             raise ParseError("not HTML: the markup could not be parsed")
         facts = _page_facts(tree)
-        warning = None
         if too_deep:
             # libxml2 stops descending at 256 levels; what lies deeper is not in the tree.
-            warning = f"markup nested deeper than {MAX_DEPTH} levels; deeper content is lost"
-            log.warning("%s: %s", source, warning)
+            warnings.append(f"markup nested deeper than {MAX_DEPTH} levels; deeper content is lost")
 
         used = mode
         meta: dict[str, Any] = {}
@@ -658,8 +669,7 @@ class HtmlParser(BaseParser):
                         f"article extraction kept {text_len} of {full_len} characters; "
                         "using --html-mode full"
                     )
-                    log.warning("%s: %s", source, fallback)
-                    warning = f"{warning}; {fallback}" if warning else fallback
+                    warnings.append(fallback)
                     blocks, used = full, "full"
         else:
             blocks = _full_blocks(tree)
@@ -670,6 +680,8 @@ class HtmlParser(BaseParser):
             if too_deep:
                 raise ParseError(f"no readable text: markup nested deeper than {MAX_DEPTH} levels")
             raise ParseError("no visible text in the HTML page")
+        for w in warnings:
+            log.warning("%s: %s", source, w)
         metadata: dict[str, Any] = {
             k: meta[k]
             for k in ("title", "author", "date", "url", "site_name", "description")
@@ -686,8 +698,8 @@ class HtmlParser(BaseParser):
         )
         if compressed:
             metadata["compression"] = "gzip"
-        if warning:
-            metadata["warning"] = warning
+        if warnings:
+            metadata["warning"] = "; ".join(warnings)
         return self.document(data, source, text, elements, metadata)
 
 

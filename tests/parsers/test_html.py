@@ -409,3 +409,12 @@ def test_table_caption_and_colspan() -> None:
         ("caption", "Prices 2024"),
         ("table", "| Item |  | Cost |\n| --- | --- | --- |\n| apple | red | 3 |"),
     ]
+
+
+def test_stray_nul_bytes_are_dropped_with_a_warning() -> None:
+    page = (
+        b"<html><body><p>before\x00 after</p>" + b"<p>more text here</p>" * 100 + b"</body></html>"
+    )
+    doc = _full(page)
+    assert doc.text.startswith("before after")
+    assert doc.metadata["warning"] == "removed 1 NUL byte"
