@@ -193,6 +193,10 @@ def ingest(
         Literal["article", "full"],
         typer.Option(help="HTML: article (main content only) or full (every visible block)."),
     ] = "article",
+    auto_vectors: Annotated[
+        Literal["lexical", "model", "auto"],
+        typer.Option(help="Auto chunker similarity: lexical (fast, default), model, auto."),
+    ] = "lexical",
     pages_per_batch: Annotated[
         int, typer.Option(help="Vision chunker: pages the page reader sees together.")
     ] = 4,
@@ -251,6 +255,7 @@ def ingest(
         parser_options: dict[str, Any] = {"keep_furniture": keep_furniture}
         parser_options["html_mode"] = html_mode
         extra: dict[str, Any] = {}
+        extra["auto_vectors"] = auto_vectors
         extra["pages_per_batch"] = pages_per_batch
         extra["vision_backend"] = vision_backend
         extra["vision_endpoint"] = vision_endpoint
@@ -617,6 +622,195 @@ def embed(
     raise typer.Exit(summary.exit_code)
 
 
+@app.command("eval")
+def eval_(
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(help="Documents or folders to chunk and score (omit with --chunks)."),
+    ] = None,
+    chunker: Annotated[
+        str,
+        typer.Option(
+            "--chunker", "-c", help="Comma-separated chunkers compared side by side, e.g. auto,s2."
+        ),
+    ] = "auto",
+    chunks: Annotated[
+        list[Path] | None,
+        typer.Option("--chunks", help="Score a JSONL/Parquet output of ingest (repeatable)."),
+    ] = None,
+    questions: Annotated[
+        Path | None,
+        typer.Option(help="JSONL of question, source, start, end: adds recall/precision/IoU@k."),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", help="Chunks retrieved per question.")] = 5,
+    min_size: Annotated[int, typer.Option(help="Size compliance: fewest tokens.")] = 100,
+    max_size: Annotated[int, typer.Option(help="Size compliance: most tokens.")] = 1100,
+    max_tokens: Annotated[int, typer.Option(help="Chunk cap when chunking here.")] = 512,
+    overlap: Annotated[int, typer.Option(help="Overlap when chunking here.")] = 0,
+    tokenizer: Annotated[
+        str | None, typer.Option(help="Tokenizer for chunking and retrieval (cl100k_base).")
+    ] = None,
+    vectors: Annotated[
+        Literal["auto", "lexical", "model"],
+        typer.Option(help="Similarity: model (embed extra), lexical (TF-IDF), auto."),
+    ] = "auto",
+    embed_model: Annotated[
+        str | None, typer.Option(help="Local model folder or installed model (all-MiniLM-L6-v2).")
+    ] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    format_hint: Annotated[
+        str | None, typer.Option(help="Parser name or extension for unknown files.")
+    ] = None,
+    per_doc: Annotated[
+        bool, typer.Option("--per-doc", help="Also show one row per document.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs or error records.")] = False,
+) -> None:
+    """Score chunkings: size, cohesion, separation, block integrity, references, boundaries."""
+    _setup_logging(quiet, False)
+    from chunkwise import evaluate as ev
+    from chunkwise.chunking import ChunkerConfig
+    from chunkwise.pipeline import IngestOptions, check_paths
+    from chunkwise.quality import SizeRange
+    from chunkwise.tokenizers import DEFAULT_TOKENIZER
+
+    sink = _ErrorSink(None, quiet)
+    failed = 0
+
+    def on_error(rec: Any) -> None:
+        nonlocal failed
+        failed += 1
+        sink(rec)
+
+    try:
+        if not paths and not chunks:
+            raise UsageError("give documents to chunk, or --chunks FILE with ingest output")
+        if min_size < 0 or max_size < max(1, min_size):
+            raise UsageError("--min-size must be >= 0 and --max-size at least --min-size")
+        if k < 1:
+            raise UsageError("--k must be at least 1")
+        settings = ev.EvalSettings(
+            size=SizeRange(min_size, max_size),
+            vectors=vectors,
+            embed_model=embed_model,
+            device=device,
+            k=k,
+            max_tokens=max_tokens,
+            tokenizer=tokenizer or DEFAULT_TOKENIZER,
+        )
+        qs = ev.read_questions(questions) if questions is not None else None
+        runs: list[Any] = []
+        if paths:
+            check_paths(paths)
+            names = [n.strip() for n in chunker.split(",") if n.strip()]
+            if not names:
+                raise UsageError("--chunker needs at least one name")
+            options = IngestOptions(
+                chunker_config=ChunkerConfig(
+                    max_tokens=max_tokens,
+                    overlap=overlap,
+                    tokenizer=tokenizer or DEFAULT_TOKENIZER,
+                ),
+                format_hint=format_hint,
+            )
+            runs.extend(ev.run_chunkers(paths, list(dict.fromkeys(names)), options, on_error))
+        for path in chunks or []:
+            records = ev.read_records(path)
+            name = ev.run_name(records, path)
+            if any(r.name == name for r in runs):
+                name = f"{name} ({path.name})"
+            runs.append(ev.run_from_records(records, name))
+        if not any(r.docs for r in runs):
+            sys.stderr.write("chunk: error: no document could be chunked and scored\n")
+            raise typer.Exit(EXIT_ABORTED)
+        report = ev.evaluate(runs, settings, qs)
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+    try:
+        if as_json:
+            sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        else:
+            _print_eval(report, per_doc)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_OK) from None
+    raise typer.Exit(EXIT_PARTIAL if failed else EXIT_OK)
+
+
+_EVAL_COLUMNS = (
+    ("size_compliance", "size"),
+    ("cohesion", "cohes."),
+    ("separation", "separ."),
+    ("block_integrity", "blocks"),
+    ("reference_completeness", "refs"),
+    ("boundary_clarity", "bound."),
+    ("combined", "score"),
+    ("stickiness", "sticky↓"),
+)
+
+
+def _print_eval(report: dict[str, Any], per_doc: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    # Piped output is read by people too (or diffed): do not cut columns to 80 characters.
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    runs = report["runs"]
+    retrieval_keys = sorted(
+        {key for e in runs.values() for key in e["summary"] if "@" in key},
+        key=lambda s: ("recall", "precision", "iou").index(s.split("@")[0]),
+    )
+    table = Table(title=f"chunk quality ({report['vectors']} similarity)")
+    table.add_column("chunker")
+    for col in ("docs", "chunks", "tokens"):
+        table.add_column(col, justify="right")
+    for _, label in _EVAL_COLUMNS:
+        table.add_column(label, justify="right")
+    for key in retrieval_keys:
+        table.add_column(key, justify="right")
+    best = max((e["summary"].get("combined", 0.0) for e in runs.values()), default=0.0)
+    for name, entry in runs.items():
+        s = entry["summary"]
+        cells = [name, str(s["documents"]), str(s["chunks"]), f"{s.get('mean_tokens', 0):.0f}"]
+        for key, _ in _EVAL_COLUMNS:
+            v = s.get(key)
+            cell = "" if v is None else f"{v:.3f}"
+            if key == "combined" and v is not None and v >= best and len(runs) > 1:
+                cell = f"[bold]{cell}[/bold]"
+            cells.append(cell)
+        cells.extend(f"{s[key]:.3f}" if key in s else "" for key in retrieval_keys)
+        table.add_row(*cells)
+    console.print(table)
+    for name, entry in runs.items():
+        if entry["summary"].get("chosen"):
+            picks = ", ".join(f"{c} {n}" for c, n in entry["summary"]["chosen"].items())
+            console.print(f"{name} chose: {picks}")
+    cmp = report.get("comparison", {})
+    if "auto_at_least_best" in cmp:
+        a = cmp["auto_at_least_best"]
+        console.print(
+            f"auto at least as good as the best other chunker on {a['count']}/{a['documents']} "
+            "documents"
+        )
+    if per_doc:
+        docs = Table(title="per document")
+        docs.add_column("document")
+        docs.add_column("chunker")
+        docs.add_column("chunks", justify="right")
+        for _, label in _EVAL_COLUMNS:
+            docs.add_column(label, justify="right")
+        from chunkwise.evaluate import iter_flat_rows
+
+        for row in sorted(iter_flat_rows(report), key=lambda r: (r["source"], r["run"])):
+            label = row["run"] + (f" → {row['chosen']}" if row.get("chosen") else "")
+            cells = [Path(row["source"]).name, label, str(row["chunks"])]
+            cells.extend(f"{row[key]:.3f}" if key in row else "" for key, _ in _EVAL_COLUMNS)
+            docs.add_row(*cells)
+        console.print(docs)
+
+
 @app.command()
 def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
@@ -667,6 +861,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
 @app.command()
 def sentences(
     file: Annotated[str, typer.Argument(help="A document, or '-' for stdin.")],
@@ -702,5 +898,3 @@ def sentences(
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
-
-
