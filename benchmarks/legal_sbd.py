@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import sys
 import time
@@ -97,6 +98,9 @@ def charboundary_() -> Callable[[str], list[Span]]:
     return run
 
 
+# Never the same padding twice in one process, across runs and sets.
+_PADS = itertools.count(1)
+
 CONTENDERS: dict[str, Callable[[], Callable[[str], list[Span]]]] = {
     "chunkwise legal": ours,
     "nupunkt 0.8.0": nupunkt_,
@@ -114,10 +118,10 @@ def evaluate(
         tp, npred, ngold = tp + t, npred + p, ngold + g
     chars = sum(len(text) for _, text, _ in docs)
     best = float("inf")
-    for r in range(repeat):
+    for _ in range(repeat):
         # Trailing spaces on every line, different per run, defeat result caches: nupunkt memoises
         # whole texts and paragraphs, which would time a dictionary look-up, not the splitter.
-        pad = " " * (r + 1) + "\n"
+        pad = " " * next(_PADS) + "\n"
         texts = [text.replace("\n", pad) for _, text, _ in docs]
         t0 = time.perf_counter()
         for text in texts:
