@@ -138,7 +138,7 @@ class LexicalVectorizer:
                 # Python's str hash is salted per process; crc32 keeps columns deterministic.
                 col = zlib.crc32(word.encode("utf-8")) % self.dims
                 out[i, col] += (1.0 + math.log(tf)) * (math.log((1 + n) / (1 + df[word])) + 1.0)
-        return _normalise(out)
+        return normalise(out)
 
 
 class ModelVectorizer:
@@ -188,7 +188,7 @@ def get_vectorizer(
     raise UsageError(f"vectors must be auto, lexical or model, not {kind!r}")
 
 
-def _normalise(m: np.ndarray) -> np.ndarray:
+def normalise(m: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(m, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return m / norms
@@ -292,7 +292,7 @@ def cohesion_separation(
     own = np.asarray(owners)
     centroids = np.zeros((len(chunks), m.shape[1]), dtype=np.float32)
     np.add.at(centroids, own, m)
-    centroids = _normalise(centroids)
+    centroids = normalise(centroids)
     sims = np.einsum("ij,ij->i", m, centroids[own])
     per_chunk = []
     for i in range(len(chunks)):
@@ -537,14 +537,19 @@ def token_positions(start: int, end: int, tok_starts: np.ndarray) -> set[int]:
 
 
 def retrieval_scores(
-    retrieved: Sequence[tuple[int, int]], answer: tuple[int, int], tok_starts: np.ndarray
+    retrieved: Sequence[tuple[int, int]],
+    answer: tuple[int, int],
+    tok_starts: np.ndarray,
+    *,
+    extra_tokens: int = 0,
 ) -> dict[str, float]:
     """Token-level recall, precision and IoU of retrieved spans against one answer span, as in
     Chroma's chunking evaluation: precision counts a token once per retrieved chunk holding it,
-    so overlapping chunks pay for their redundancy; recall and IoU use the union."""
+    so overlapping chunks pay for their redundancy; recall uses the union. ``extra_tokens``:
+    tokens of retrieved chunks from other documents (no hits, but they were retrieved)."""
     ans = token_positions(answer[0], answer[1], tok_starts)
     union: set[int] = set()
-    total = 0
+    total = extra_tokens
     for a, b in retrieved:
         toks = token_positions(a, b, tok_starts)
         total += len(toks)
