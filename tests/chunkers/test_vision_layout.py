@@ -158,3 +158,28 @@ def test_cli_folder_with_a_non_pdf(tmp_path: Path, sample_docs: Path, cli: Any) 
     errors = [json.loads(ln) for ln in res.stderr.splitlines() if ln.startswith("{")]
     assert len(errors) == 1 and errors[0]["source"].endswith("b.md")
     assert "renders PDF and image documents" in errors[0]["message"]
+
+
+@pytest.mark.slow
+def test_scanned_page_is_read_by_ocr(tmp_path: Path, sample_docs: Path) -> None:
+    """A page without a text layer: the layout reader OCRs the rendered page (RapidOCR, models
+    from the wheel) and the text still comes out, with an empty span (the parser saw nothing)."""
+    pytest.importorskip("rapidocr_onnxruntime")
+    import pymupdf
+
+    from chunkwise.types import doc_id_for
+
+    src = pymupdf.open(sample_docs / SAMPLE)
+    pix = src[3].get_pixmap(dpi=150)
+    scan = pymupdf.open()
+    page = scan.new_page(width=src[3].rect.width, height=src[3].rect.height)
+    page.insert_image(page.rect, stream=pix.tobytes("png"))
+    path = tmp_path / "scan.pdf"
+    scan.save(path)
+    data = path.read_bytes()
+    doc = Document(str(path), doc_id_for(data), "", (), {}, "pdf")
+    chunks = list(VisionChunker(ChunkerConfig()).chunk(doc))
+    text = " ".join(c.text for c in chunks)
+    assert "Procedure for the next quarter" in text
+    assert "Send the merged file and the log to the auditor" in text
+    assert all(c.start == c.end == 0 for c in chunks)
