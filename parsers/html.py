@@ -272,7 +272,7 @@ class _Walker:
                     items.append((depth, "-", text))
                 continue
             n += 1
-            nested = [c for c in child if isinstance(c.tag, str) and _lower(c.tag) in v.lists]
+            nested = _nested_lists(child, v, self.html)
             text = " ".join(_inline_text(child, v, self.html, exclude=v.lists).split())
             if text:
                 items.append((depth, f"{n}." if ordered else "-", text))
@@ -316,6 +316,23 @@ def _span(value: str | None) -> int:
         return min(max(int(value or 1), 1), 64)
     except ValueError:
         return 1
+
+
+def _nested_lists(item: Any, v: _Vocab, html: bool) -> list[Any]:
+    """Lists inside a list item, however deep (menus wrap them in <div>/<nav>), but not lists
+    inside those lists."""
+    out: list[Any] = []
+    stack = [c for c in reversed(item) if _is_el(c)]
+    while stack:
+        el = stack.pop()
+        tag = _lower(el.tag) if html else el.tag
+        if tag in v.skip or (html and _hidden(el)):
+            continue
+        if tag in v.lists:
+            out.append(el)
+            continue
+        stack.extend(c for c in reversed(el) if _is_el(c))
+    return out
 
 
 def _lower(tag: Any) -> str:

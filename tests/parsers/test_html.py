@@ -418,3 +418,11 @@ def test_stray_nul_bytes_are_dropped_with_a_warning() -> None:
     doc = _full(page)
     assert doc.text.startswith("before after")
     assert doc.metadata["warning"] == "removed 1 NUL byte"
+
+
+def test_list_nested_inside_wrappers_in_an_item() -> None:
+    doc = _full(
+        "<ul><li><a href='#'>Sections</a><nav><div><ul><li>Tech</li><li>Health</li></ul>"
+        "</div></nav></li><li>About</li></ul>"
+    )
+    assert doc.text == "- Sections\n  - Tech\n  - Health\n- About"
