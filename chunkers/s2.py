@@ -94,6 +94,7 @@ class S2Chunker(BaseChunker):
         self.embed_model = extra.get("embed_model")
         self.device = str(extra.get("device") or "auto")
         self.min_tokens = self.config.min_tokens or max(1, self.config.max_tokens // 8)
+        self.fill = bool(extra.get("fill", True))
 
     # -- public -------------------------------------------------------------------------------
     def chunk(self, doc: Document) -> Iterator[Chunk]:
@@ -166,6 +167,10 @@ class S2Chunker(BaseChunker):
         nodes: list[_Node] = []
         section = 0
         for idx, e in enumerate(leaves):
+            if nodes and e.attrs and e.attrs.get("continues"):
+                # The rest of a paragraph cut by a column or page end: one node, one sentence flow.
+                nodes[-1].end = e.end
+                continue
             heading = e.kind == "heading"
             if heading:
                 section = idx + 1
@@ -189,7 +194,10 @@ class S2Chunker(BaseChunker):
                     win_runs[-1].append(i)
                 else:
                     win_runs.append([i])
-            runs.extend(self._merge_small(win_runs, win, w, nodes, counts))
+            win_runs = self._merge_small(win_runs, win, w, nodes, counts)
+            if self.fill:
+                win_runs = self._fill(win_runs, nodes, counts)
+            runs.extend(win_runs)
         return runs
 
     def affinity(
@@ -217,6 +225,31 @@ class S2Chunker(BaseChunker):
         w = np.where(sec[:, None] == sec[None, :], w, w * self.section_penalty)
         np.fill_diagonal(w, 0.0)
         return w
+
+    def _fill(
+        self, runs: list[list[int]], nodes: Sequence[_Node], counts: Sequence[int]
+    ) -> list[list[int]]:
+        """Join neighbouring runs of one section and one column while they fit the cap: the
+        spectral cut between them marks a change of topic too weak to be worth a small chunk."""
+        cap = self.config.max_tokens
+        out: list[list[int]] = []
+        size = 0
+        for run in runs:
+            n = sum(counts[i] for i in run)
+            if out:
+                last, first = nodes[out[-1][-1]], nodes[run[0]]
+                same = (
+                    last.section == first.section
+                    and last.page == first.page
+                    and _same_column(last, first)
+                )
+                if same and size + n <= cap:
+                    out[-1] = out[-1] + run
+                    size += n
+                    continue
+            out.append(list(run))
+            size = n
+        return out
 
     def _merge_small(
         self,
@@ -345,6 +378,13 @@ def _spatial(a: _Node, b: _Node, hops: int, sizes: Mapping[int, tuple[float, flo
     column = _CROSS_COLUMN + (1.0 - _CROSS_COLUMN) * min(shared, 1.0)
     dist = math.hypot(gx, gy)
     return column * math.exp(-((dist / _SPATIAL_SCALE) ** 2) / 2.0)
+
+
+def _same_column(a: _Node, b: _Node) -> bool:
+    if a.bbox is None or b.bbox is None:
+        return True
+    overlap = min(a.bbox[2], b.bbox[2]) - max(a.bbox[0], b.bbox[0])
+    return overlap > 0.5 * min(a.bbox[2] - a.bbox[0], b.bbox[2] - b.bbox[0])
 
 
 def _windows(nodes: Sequence[_Node], size: int) -> list[list[int]]:

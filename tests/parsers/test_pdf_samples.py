@@ -100,11 +100,17 @@ def _wrap(text: str, width: float, fontsize: float, font: str) -> list[str]:
     return lines
 
 
-def build() -> bytes:
+def build(
+    sections: list[tuple[str, list[str]]] | None = None,
+    title: str = TITLE,
+    columns: int = 3,
+    bottom: float = BOTTOM,
+) -> bytes:
+    """The sample PDF; the benchmarks build longer articles with other text and column counts."""
     import pymupdf
 
     doc = pymupdf.open()
-    col_w = (PAGE_W - 2 * MARGIN - 2 * GUTTER) / 3
+    col_w = (PAGE_W - 2 * MARGIN - (columns - 1) * GUTTER) / columns
     page_no = 0
     page = None
     col = 0
@@ -120,15 +126,15 @@ def build() -> bytes:
 
     new_page()
     assert page is not None
-    page.insert_text((MARGIN, 95), TITLE, fontname="hebo", fontsize=18)
+    page.insert_text((MARGIN, 95), title, fontname="hebo", fontsize=18)
     page.insert_text((MARGIN, 118), "A. Writer and B. Editor", fontname="helv", fontsize=BODY)
 
     def advance(height: float) -> None:
         nonlocal col, y
-        if y + height > BOTTOM:
+        if y + height > bottom:
             col += 1
             y = TOP if page_no > 1 else 150
-            if col > 2:
+            if col >= columns:
                 new_page()
 
     def put_line(text: str, font: str, size: float) -> None:
@@ -139,7 +145,7 @@ def build() -> bytes:
         page.insert_text((x, y), text, fontname=font, fontsize=size)
         y += LEADING if size <= BODY else size * 1.4
 
-    for heading, paras in SECTIONS:
+    for heading, paras in SECTIONS if sections is None else sections:
         advance(3 * LEADING)
         y += 6
         put_line(heading, "hebo", 12)
