@@ -131,7 +131,7 @@ def test_oversized_files_are_error_records(tmp_path: Path, sample_docs: Path) ->
     shutil.copytree(sample_docs / "text", folder)
     small = folder / "small.txt"
     small.write_text("tiny document\n")
-    summary, records, errors = run([str(folder)], jobs=2, max_file_size=100)
+    _summary, records, errors = run([str(folder)], jobs=2, max_file_size=100)
     assert {Path(r["source"]).name for r in records} == {"small.txt"}
     assert errors and all("over --max-file-size 100" in e.message for e in errors)
     assert all(e.stage == "read" for e in errors)
@@ -142,7 +142,7 @@ def test_a_fifo_is_an_error_not_a_hang(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     ok = tmp_path / "ok.txt"
     ok.write_text("fine\n")
-    summary, records, errors = run([str(fifo), str(ok)], jobs=1, isolate=True, timeout=10)
+    _summary, records, errors = run([str(fifo), str(ok)], jobs=1, isolate=True, timeout=10)
     assert [e.message for e in errors] == ["not a regular file (pipe, device or socket)"]
     assert [Path(r["source"]).name for r in records] == ["ok.txt"]
 
