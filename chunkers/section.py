@@ -18,6 +18,7 @@ Works on any Document whose parser emits ``heading`` elements (HTML, Markdown, P
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +33,8 @@ PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 LINE = re.compile(r"\n\s*")
 SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
 WHITESPACE = re.compile(r"\s+")
+# Inside one over-long table row: cut between cells.
+CELL_SEP = re.compile(r"(?<!\\)\|\s*")
 # The delimiter row of a Markdown-style table: | --- | :---: |
 TABLE_SEP = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 # A repeated header may use at most this share of the cap; wider headers are not repeated, so that
@@ -223,8 +226,14 @@ class SectionChunker(BaseChunker):
                     text_run.append((s, e))
             else:
                 assert isinstance(item, Element)
+                lead = None
+                if text_run and self._only_headings(ann, text_run, packer, item):
+                    # A heading right above a table that is split goes with its first piece,
+                    # not into a chunk of its own.
+                    lead = text_run[0][0]
+                    text_run.clear()
                 flush_text()
-                pieces.extend(self._split_table(doc, item, packer))
+                pieces.extend(self._split_table(doc, item, packer, lead))
         flush_text()
         return pieces
 
@@ -266,8 +275,27 @@ class SectionChunker(BaseChunker):
             for (a, b), n in zip(out_spans, counts, strict=True)
         ]
 
-    def _split_table(self, doc: Document, table: Element, packer: Packer) -> list[_Piece]:
+    def _only_headings(
+        self, ann: SpanAnnotator, run: list[Span], packer: Packer, table: Element
+    ) -> bool:
+        lo, hi = run[0][0], run[-1][1]
+        if packer.index.count(lo, table.start) > self.config.max_tokens // 4:
+            return False
+        heads = [(e.start, e.end) for e in ann.overlapping(lo, hi) if e.kind == "heading"]
+        pos = lo
+        for a, b in sorted(heads):
+            if ann.doc.text[pos:a].strip():
+                return False
+            pos = max(pos, b)
+        return bool(heads) and not ann.doc.text[pos:hi].strip()
+
+    def _split_table(
+        self, doc: Document, table: Element, packer: Packer, lead: int | None = None
+    ) -> list[_Piece]:
+        """Pieces of a table over the cap; ``lead`` is where the first piece starts when
+        headings above the table travel with it."""
         text = doc.text
+        start0 = table.start if lead is None else lead
         cap = self.config.max_tokens
         count = self.tokenizer.count
         lines = _lines(text, table.start, table.end)
@@ -278,33 +306,45 @@ class SectionChunker(BaseChunker):
         repeat = bool(header) and count(header_text) <= cap * MAX_HEADER_SHARE
         if not rows or not repeat:
             # Nothing to repeat: plain row-aligned pieces of the source text.
-            level = positions_level([a for a, _ in lines[1:]])
-            sub = Packer(text, self.tokenizer, cap, [level], index=packer.index)
-            spans, counts = sub.pack([(table.start, table.end)])
-            return [
-                _Piece(a, b, n, kind="table", metadata={"table_split": "rows"})
-                for (a, b), n in zip(spans, counts, strict=True)
-            ]
+            level = positions_level([table.start] + [a for a, _ in lines[1:]])
+            cells = regex_level(CELL_SEP, text)
+            sub = Packer(text, self.tokenizer, cap, [level, cells], index=packer.index)
+            spans, counts = sub.pack([(start0, table.end)])
+            row_starts = [a for a, _ in rows]
+            out: list[_Piece] = []
+            for (a, b), n in zip(spans, counts, strict=True):
+                if b <= table.start:  # the headings above the table, alone
+                    out.append(_Piece(a, b, n))
+                    continue
+                meta: dict[str, Any] = {"n_table_rows": len(rows), "header_repeated": False}
+                # Body rows this piece touches (none when it holds only header lines).
+                lo = max(bisect.bisect_right(row_starts, a) - 1, 0)
+                hi = bisect.bisect_left(row_starts, b) - 1
+                if rows and hi >= lo and rows[lo][1] > a:
+                    meta["table_rows"] = [lo, hi]
+                out.append(_Piece(a, b, n, kind="table", metadata=meta))
+            return out
 
         pieces: list[_Piece] = []
         i = 0
         first = True
         n_body = len(rows)
+        header_tokens = count(header_text) + 1
         while i < n_body:
-            base = packer.index.count(table.start, rows[i][0]) if first else count(header_text) + 1
+            base = packer.index.count(start0, rows[i][0]) if first else header_tokens
             j = i
             while j + 1 < n_body and base + packer.index.count(rows[i][0], rows[j + 1][1]) <= cap:
                 j += 1
 
-            body = _render_rows(text, table.start if first else None, header_text, rows, i, j)
+            body = _render_rows(text, start0 if first else None, header_text, rows, i, j)
             n = count(body)
             while n > cap and j > i:
                 j -= 1
-                body = _render_rows(text, table.start if first else None, header_text, rows, i, j)
+                body = _render_rows(text, start0 if first else None, header_text, rows, i, j)
                 n = count(body)
             meta = {"table_rows": [i, j], "n_table_rows": n_body, "header_repeated": not first}
             if n <= cap:
-                start = table.start if first else rows[i][0]
+                start = start0 if first else rows[i][0]
                 pieces.append(
                     _Piece(
                         start,
@@ -319,8 +359,8 @@ class SectionChunker(BaseChunker):
             else:
                 # One row too long even on its own line: the row's text, split under the cap.
                 if first:
-                    hs, he = header[0][0], header[-1][1]
-                    pieces.append(_Piece(hs, he, count(text[hs:he]), kind="table", metadata={}))
+                    for a, b, c in packer.split_exact(start0, header[-1][1]):
+                        pieces.append(_Piece(a, b, c, kind="table" if b > table.start else None))
                 for a, b, c in packer.split_exact(*rows[i]):
                     pieces.append(_Piece(a, b, c, kind="table", metadata={"table_rows": [i, i]}))
                 i += 1

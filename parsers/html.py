@@ -116,7 +116,7 @@ _HTML = _Vocab(
     quotes=frozenset({"blockquote"}),
     breaks=frozenset({"br"}),
     skip=frozenset(
-        "head script style noscript template svg math iframe object embed canvas video audio "
+        "head script style noscript template svg iframe object embed canvas video audio "
         "map button select option input textarea datalist meter progress img picture source "
         "track link meta base title".split()
     ),

@@ -365,3 +365,14 @@ def test_invariants_on_html_pages(
     for c in chunks:
         if c.synthetic:
             assert c.text.startswith("| id | name |\n| --- | --- |\n| ")
+
+
+def test_heading_right_above_a_split_table_goes_with_its_first_piece() -> None:
+    rows = "\n".join(f"| {i} | item {i} |" for i in range(40))
+    doc = _md(f"# Inventory\n\n## Parts\n\n| id | name |\n|---|---|\n{rows}\n")
+    chunks = _chunks(doc, max_tokens=60)
+    _check(doc, chunks, 60, 0)
+    assert chunks[0].text.startswith("# Inventory\n\n## Parts\n\n| id | name |\n|---|---|\n| 0 |")
+    assert not chunks[0].synthetic and chunks[0].kind == "table"
+    assert chunks[0].headings == ("Inventory", "Parts")
+    assert all(c.synthetic for c in chunks[1:])
