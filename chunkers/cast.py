@@ -155,7 +155,9 @@ class CastChunker(BaseChunker):
             return
         text = doc.text
         tok = self.tokenizer
-        counts = tok.count_batch([text[a:b] for a, b in spans])
+        # One encode per chunk: a batch call starts a thread pool, which costs more than it saves
+        # on the few kilobytes of one source file.
+        counts = [tok.count(text[a:b]) for a, b in spans]
         if self.max_tokens is not None:
             spans, counts = self._enforce_tokens(text, spans, counts)
         yield from self._build(doc, spans, counts)
@@ -304,9 +306,9 @@ def _tree_events(parsed: Any, budget: Budget) -> list[tuple[int, int]]:
             events.append(_FLUSH)
         kids = _child_regions(parsed, node, a, b, attach, container=role in (_BODY, _ROOT))
         if not kids:
+            # A leaf: its lines merge on with what follows in its parent (a closing quote).
             for s, e in _line_events(text, a, b, budget):
                 emit(s, e)
-            events.append(_FLUSH)
             continue
         stack.append((iter(kids), a))
     return events

@@ -578,14 +578,24 @@ def _blocks(
     out: list[Element] = []
     pending: dict[str, list[Any]] = {"import": [], "comment": []}
 
+    # Enclosing definitions of a position, found with a stack that moves forward with the
+    # (mostly increasing) positions asked for; it restarts when one goes backwards.
+    open_defs: list[int] = []
+    cursor = [0, -1]  # next definition to consider, last position asked for
+
     def scope_at(byte: int) -> list[str]:
-        # Enclosing definitions: those starting before byte and ending after it.
-        path: list[str] = []
+        if byte < cursor[1]:
+            open_defs.clear()
+            cursor[0] = 0
+        cursor[1] = byte
         i = bisect.bisect_right(starts, byte)
-        for d, label in zip(defs[:i], labels, strict=False):
-            if d.start_byte <= byte < d.end_byte:
-                path.append(label)
-        return path
+        while cursor[0] < i:
+            j = cursor[0]
+            while open_defs and defs[open_defs[-1]].end_byte <= defs[j].start_byte:
+                open_defs.pop()
+            open_defs.append(j)
+            cursor[0] += 1
+        return [labels[k] for k in open_defs if defs[k].end_byte > byte]
 
     def flush(kind: str) -> None:
         run = pending[kind]
@@ -629,11 +639,7 @@ def _blocks(
         run = pending[cap]
         if run:
             gap = data[run[-1].end_byte : node.start_byte]
-            contiguous = (
-                not gap.strip()
-                and gap.count(b"\n") <= (1 if cap == "comment" else 2)
-                and run[-1].parent == node.parent
-            )
+            contiguous = not gap.strip() and gap.count(b"\n") <= (1 if cap == "comment" else 2)
             if not contiguous:
                 flush(cap)
         run.append(node)
