@@ -531,6 +531,7 @@ class Piece:
     boxes: list[tuple[int, BBox | None]]
     span_text: str  # text used to find the source span
     meta: dict[str, Any] = field(default_factory=dict)
+    extra_blocks: list[int] = field(default_factory=list)  # headings that lead the piece
 
 
 class ChunkBuilder:
@@ -548,16 +549,43 @@ class ChunkBuilder:
     # Pieces of each block, each within the cap on its own.
     def pieces(self, blocks: Sequence[LogicalBlock]) -> list[Piece]:
         out: list[Piece] = []
+        pending: list[int] = []  # headings waiting for the content they introduce
         for i, b in enumerate(blocks):
             if b.kind == "heading":
-                out.append(self._piece(i, b, b.text, True, b.pages, b.boxes))
-            elif b.kind == "table":
-                out.extend(self._table_pieces(i, b))
+                pending.append(i)
+                continue
+            heads, pending = pending, []
+            prefix = "\n\n".join(blocks[h].text for h in heads)
+            if b.kind == "table":
+                # A table piece starts with its header row; the heading lines live in the
+                # chunk's `headings` path instead.
+                ps = self._table_pieces(i, b)
+                heads = []
             elif b.kind == "list":
-                out.extend(self._list_pieces(i, b))
+                ps = self._list_pieces(i, b, prefix)
             else:
-                for j, part in enumerate(self.split_text(b.text)):
-                    out.append(self._piece(i, b, part, j == 0, b.pages, b.boxes))
+                # Heading lines go in front of the text before it is split, so they stay with
+                # the start of what they introduce and the cap still holds.
+                text = f"{prefix}\n\n{b.text}" if prefix else b.text
+                ps = [
+                    self._piece(i, b, part, j == 0, b.pages, b.boxes)
+                    for j, part in enumerate(self.split_text(text))
+                ]
+            if ps and heads:
+                ps[0].extra_blocks = heads
+                if ps[0].span_text.startswith(prefix):
+                    ps[0].span_text = ps[0].span_text[len(prefix) :].lstrip()
+                ps[0].pages = sorted({*ps[0].pages, *(pg for h in heads for pg in blocks[h].pages)})
+                ps[0].boxes = [bx for h in heads for bx in blocks[h].boxes] + ps[0].boxes
+            out.extend(ps)
+        if pending:
+            # Headings at the very end, introducing nothing: they are the last chunk's text.
+            last = blocks[pending[-1]]
+            text = "\n\n".join(blocks[h].text for h in pending)
+            for j, part in enumerate(self.split_text(text)):
+                p = self._piece(pending[-1], last, part, j == 0, last.pages, last.boxes)
+                p.extra_blocks = pending[:-1] if j == 0 else []
+                out.append(p)
         return out
 
     def _piece(
@@ -586,13 +614,19 @@ class ChunkBuilder:
         spans, _ = packer.pack([(0, len(text))])
         return [text[a:b] for a, b in spans]
 
-    def _list_pieces(self, i: int, b: LogicalBlock) -> list[Piece]:
-        whole = "\n".join(b.items)
+    def _list_pieces(self, i: int, b: LogicalBlock, prefix: str = "") -> list[Piece]:
+        lead = f"{prefix}\n\n" if prefix else ""
+        whole = lead + "\n".join(b.items)
         if self.count(whole) <= self.max:
             return [self._piece(i, b, whole, True, b.pages, b.boxes)]
         # Too long to stay together: split between items, an oversized item by its sentences.
         groups: list[str] = []
         cur: list[str] = []
+        parts = self.split_text(prefix) if prefix else []
+        if parts:
+            # The heading lines lead the first group; "\n\n" keeps them apart from the items.
+            groups.extend(parts[:-1])
+            cur = [parts[-1] + "\n"]
         for item in b.items:
             for part in self.split_text(item):
                 if cur and self.count("\n".join([*cur, part])) > self.max:
@@ -659,7 +693,6 @@ class ChunkBuilder:
         self._locate_blocks(blocks)
         groups: list[list[Piece]] = []
         cur: list[Piece] = []
-        pending_headings: list[Piece] = []
 
         def flush() -> None:
             nonlocal cur
@@ -668,27 +701,20 @@ class ChunkBuilder:
                 cur = []
 
         for p in pieces:
-            if p.kind == "heading":
-                flush()
-                pending_headings.append(p)
-                continue
             if p.kind == "table":
+                # A table piece is a chunk of its own: it must start with the header row.
                 flush()
-                # The heading path travels in `headings`; a table chunk starts with its header.
-                pending_headings = []
                 groups.append([p])
                 continue
-            if pending_headings:
-                cand = [*pending_headings, p]
-                cur = cand if self.count(_join(cand)) <= self.max else [p]
-                pending_headings = []
-                continue
-            if cur and (cur[-1].headings != p.headings or self.count(_join([*cur, p])) > self.max):
+            # A new section (another heading path) starts a new chunk.
+            if cur and (
+                p.extra_blocks
+                or cur[-1].headings != p.headings
+                or self.count(_join([*cur, p])) > self.max
+            ):
                 flush()
             cur.append(p)
         flush()
-        if pending_headings:
-            groups.append(pending_headings)
 
         prev_block = -1
         for index, group in enumerate(groups):
@@ -744,6 +770,9 @@ class ChunkBuilder:
 
     def _chunk(self, index: int, group: list[Piece], text: str, continues: str) -> Chunk:
         spans = [s for s in (self._piece_span(p) for p in group) if s is not None]
+        spans += [
+            self.block_spans[h] for p in group for h in p.extra_blocks if h in self.block_spans
+        ]
         if spans:
             start, end = min(a for a, _ in spans), max(b for _, b in spans)
         else:
