@@ -6,6 +6,10 @@ import gzip
 import json
 from pathlib import Path
 
+from chunkwise.chunkers.section import SectionChunker
+from chunkwise.parsers.html import HtmlParser
+
+from chunkwise.chunking import ChunkerConfig
 from tests.conftest import run_cli
 
 BROKEN = ("binary.html", "empty.html", "truncated.html.gz")
@@ -76,10 +80,11 @@ def test_min_tokens_merges_small_sections(tmp_path: Path) -> None:
         f"<h2>Topic {i}</h2><p>Short note number {i} about the topic.</p>" for i in range(6)
     )
     page.write_text(f"<html><body><h1>Notes</h1>{body}</body></html>", encoding="utf-8")
-    args = ("ingest", str(page), "-c", "section", "--html-mode", "full")
-    per_section = run_cli(*args).records()
-    merged = run_cli(*args, "--min-tokens", "30").records()
-    assert len(per_section) == 6
-    assert [r["headings"] for r in per_section][1] == ["Notes", "Topic 1"]
-    assert len(merged) < len(per_section)
+    doc = HtmlParser({"html_mode": "full"}).parse(page)
+    per_section = list(SectionChunker(ChunkerConfig()).chunk(doc))
+    assert len(per_section) == 6 and per_section[1].headings == ("Notes", "Topic 1")
+    args = ("ingest", str(page), "-c", "section", "--html-mode", "full", "--min-tokens", "30")
+    merged = run_cli(*args).records()
+    assert 1 < len(merged) < len(per_section)
     assert all(r["n_tokens"] <= 512 for r in merged)
+    assert merged[0]["headings"] == ["Notes"]
