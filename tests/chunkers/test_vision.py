@@ -387,3 +387,77 @@ def test_text_chunks_stay_under_cap(paras: list[str], max_tokens: int) -> None:
         assert c.continues in ("false", "true", "partial")
     words = [w for b in blocks for w in b.text.split()]
     assert "".join(w for c in chunks for w in c.text.split()) == "".join(words)
+
+
+def test_heading_leads_a_split_paragraph_and_trailing_headings_are_kept(tmp_path: Path) -> None:
+    long = " ".join(f"Clause {i} applies to every site." for i in range(30))
+    script = {
+        1: [
+            Block("heading", 1, "Terms", level=1),
+            Block("paragraph", 1, long),
+            Block("heading", 1, "Table", level=2),
+            Block("table", 1, rows=[HEADER, *table_rows(2)], header_rows=1),
+            Block("heading", 1, "Appendix", level=2),
+        ]
+    }
+    chunks, _, doc = run(tmp_path, script, max_tokens=40)
+    assert chunks[0].text.startswith("Terms\n\nClause 0 applies")
+    assert chunks[0].start == doc.text.index("Terms")
+    assert all(c.n_tokens <= 40 for c in chunks)
+    table = next(c for c in chunks if c.kind == "table")
+    assert table.text.startswith("| Region |") and table.headings == ("Terms", "Table")
+    assert chunks[-1].text == "Appendix" and chunks[-1].headings == ("Terms", "Appendix")
+
+
+block_st = st.one_of(
+    st.builds(
+        lambda t, lv: Block("heading", 1, t, level=lv),
+        st.text(alphabet="ABC xyz", min_size=1, max_size=40),
+        st.integers(1, 5),
+    ),
+    st.builds(
+        lambda t: Block("paragraph", 1, t), st.text(alphabet="abc de.f\n", min_size=1, max_size=400)
+    ),
+    st.builds(
+        lambda items: Block("list", 1, items=items),
+        st.lists(st.text(alphabet="1. step x", min_size=1, max_size=80), min_size=1, max_size=6),
+    ),
+    st.builds(
+        lambda rows: Block("table", 1, rows=[HEADER, *rows], header_rows=1),
+        st.lists(
+            st.lists(st.text(alphabet="xy 12", max_size=20), min_size=3, max_size=3), max_size=8
+        ),
+    ),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    pages=st.lists(st.lists(block_st, max_size=5), min_size=1, max_size=4),
+    max_tokens=st.integers(min_value=20, max_value=200),
+)
+def test_any_block_sequence_keeps_cap_flags_and_words(
+    pages: list[list[Block]], max_tokens: int
+) -> None:
+    stitcher = Stitcher()
+    for pno, blocks in enumerate(pages, start=1):
+        for b in blocks:
+            b.page = pno
+        stitcher.add_batch(blocks, [pno - 1])
+    doc = Document("x.pdf", "0" * 16, "unrelated text")
+    chunker = VisionChunker(ChunkerConfig(max_tokens=max_tokens), reader=FakeReader({}))
+    chunks = list(ChunkBuilder(chunker, doc).chunks(stitcher.blocks))
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    for c in chunks:
+        assert c.n_tokens <= max_tokens
+        assert c.continues in ("false", "true", "partial")
+        assert len(c.headings) <= 3
+        assert 0 <= c.start <= c.end <= len(doc.text)
+    if chunks:
+        assert chunks[0].continues == "false"
+    # Every word of every non-heading block reaches some chunk (tables as cells).
+    out = " ".join(c.text for c in chunks)
+    for lb in stitcher.blocks:
+        if lb.kind in ("paragraph", "list"):
+            for w in lb.full_text().split():
+                assert w in out
