@@ -58,7 +58,7 @@ _LINE_START = re.compile(r"\n")
 _DANGLING = re.compile(
     r"""^(?:
         (?:it|its|they|them|their|theirs|he|him|his|she|her|hers|these|those|such|both)\b
-      | (?:this|that)\b(?!\s+[A-Z])
+      | (?:this|that)\b(?!(?-i:\s+[A-Z]))
       | the\s+(?:above|former|latter|same|foregoing|aforementioned|preceding|previous)\b
       | (?:however|moreover|furthermore|therefore|thus|hence|consequently|additionally|also
           |nevertheless|nonetheless|instead|otherwise|accordingly|likewise|similarly|besides
@@ -322,8 +322,9 @@ def block_integrity(
     only). A block inside one chunk scores 1, a cut block 0, except a block too big for
     ``max_tokens``: it must be cut, and scores the share of its cuts that fall at line starts
     (between rows, items or lines). The sentence part is the share of interior boundaries that
-    sit on a sentence (or line, for code) or element edge. With blocks the two parts weigh the
-    same; without, the sentence part is the score. One chunk and no blocks: 1.0.
+    sit on a sentence (or line, for code) or element edge, or between the lines of a block. With
+    blocks the two parts weigh the same; without, the sentence part is the score. One chunk and
+    no blocks: 1.0.
     """
     text = doc.text
     cuts = boundaries(doc, chunks)
@@ -358,7 +359,15 @@ def block_integrity(
     for e in doc.elements:
         edges.add(e.start)
         edges.add(e.end)
-    clean_cuts = sum(1 for p in cuts if _clean_cut(doc, p, edges))
+    # Between two rows, items or lines of a block is the right place to cut a block that has to
+    # be cut; the block part above already judged whether it had to.
+    spans = [(e.start, e.end) for e in blocks]
+    clean_cuts = sum(
+        1
+        for p in cuts
+        if _clean_cut(doc, p, edges)
+        or (_at_line_start(text, p) and any(a < p < b for a, b in spans))
+    )
     sentence_part = clean_cuts / len(cuts) if cuts else 1.0
     if details is not None:
         details["blocks"] = len(block_scores)
@@ -372,12 +381,13 @@ def block_integrity(
 
 def _clean_cut(doc: Document, p: int, edges: set[int]) -> bool:
     """A cut between sentences (or lines of code), at an element edge, or after a clause end
-    (".", ";", ":" followed by whitespace)."""
+    (";", ":", "!", "?" and whitespace; a "." is left to the sentence splitter, which knows
+    abbreviations)."""
     text = doc.text
     lo, hi = _snap(text, p)
     if any(lo <= e <= hi for e in edges):
         return True
-    if 0 < lo < hi and text[lo - 1] in ".!?:;…":
+    if 0 < lo < hi and text[lo - 1] in "!?:;…":
         return True
     # Some context before the cut lets the splitter see abbreviations ("Dr. Smith").
     starts = unit_starts(doc, max(0, lo - 60), min(len(text), hi + 2))

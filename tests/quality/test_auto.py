@@ -1,0 +1,221 @@
+"""The auto chunker: candidates per format, fast path, choice by score, sampling, metadata."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chunkwise import quality, registry
+from chunkwise.chunkers import auto as auto_mod
+from chunkwise.chunkers.auto import AutoChunker, sample_windows, sub_document
+from chunkwise.chunking import ChunkerConfig
+from chunkwise.types import Chunk, Document
+
+
+def parse(path: Path) -> Document:
+    name = registry.parser_for(str(path)) or "text"
+    parser = registry.load("parsers", name)({})
+    doc = parser.parse(path, source=str(path))
+    return doc if doc.parser else dataclasses.replace(doc, parser=name)
+
+
+def direct(name: str, doc: Document, config: ChunkerConfig | None = None) -> list[Chunk]:
+    return list(registry.load("chunkers", name)(config or ChunkerConfig()).chunk(doc))
+
+
+def spans(chunks: list[Chunk]) -> list[tuple[int, int, str, str]]:
+    return [(c.start, c.end, c.text, c.chunker) for c in chunks]
+
+
+def test_registered() -> None:
+    assert registry.load("chunkers", "auto") is AutoChunker
+
+
+def test_plain_text_fast_path(sample_docs: Path) -> None:
+    doc = parse(sample_docs / "text" / "apache-license-2.0.txt")
+    chunks = list(AutoChunker().chunk(doc))
+    assert spans(chunks) == spans(direct("recursive", doc))
+    for c in chunks:
+        assert c.metadata["auto"] == {"chosen": "recursive", "scores": {}, "reason": "fast path"}
+
+
+def test_large_structured_text_is_scored() -> None:
+    para = "Alpha beta gamma delta. Epsilon zeta eta theta iota.\n\n"
+    doc = Document("mem", "0" * 16, para * 400, parser="text")
+    doc = dataclasses.replace(doc, elements=_paragraphs(doc.text))
+    auto = AutoChunker()
+    assert not auto.fast_path(doc, auto.candidates(doc))
+    chunks = list(auto.chunk(doc))
+    info = chunks[0].metadata["auto"]
+    assert set(info["scores"]) == {"recursive", "sentence"}
+    assert chunks[0].chunker == info["chosen"]
+
+
+def _paragraphs(text: str) -> tuple:
+    from chunkwise.parsing import paragraph_elements
+
+    return tuple(paragraph_elements(text))
+
+
+def test_code_single_candidate(sample_docs: Path) -> None:
+    pytest.importorskip("tree_sitter")
+    doc = parse(sample_docs / "code" / "lru_cache.go")
+    auto = AutoChunker()
+    assert auto.candidates(doc) == ["cast"]
+    chunks = list(auto.chunk(doc))
+    assert spans(chunks) == spans(direct("cast", doc))
+    assert chunks[0].metadata["auto"]["reason"] == "fast path"
+
+
+def test_markdown_picks_the_best_scoring_candidate(sample_docs: Path) -> None:
+    doc = parse(sample_docs / "markdown" / "semchunk-README.md")
+    auto = AutoChunker()
+    chunks = list(auto.chunk(doc))
+    info = chunks[0].metadata["auto"]
+    assert set(info["scores"]) == {"section", "recursive", "sentence"}
+    assert info["scores"][info["chosen"]] == max(info["scores"].values())
+    # The scores are the combined intrinsic metrics of each candidate's whole output.
+    for name, value in info["scores"].items():
+        s = quality.score(doc, direct(name, doc), size=auto.size, max_tokens=512)
+        assert value == pytest.approx(s.combined, abs=1e-4)
+    # The output is the chosen chunker's own output, only the metadata is added.
+    assert spans(chunks) == spans(direct(info["chosen"], doc))
+    assert all(c.metadata["auto"] is info for c in chunks)
+    # Deterministic.
+    assert [c.metadata for c in AutoChunker().chunk(doc)] == [c.metadata for c in chunks]
+
+
+def test_tie_goes_to_the_parser_default() -> None:
+    # One short paragraph: every candidate returns the same single chunk.
+    doc = parse_bytes_markdown("# Title\n\nOne short line.\n")
+    chunks = list(AutoChunker().chunk(doc))
+    info = chunks[0].metadata["auto"]
+    assert len(set(info["scores"].values())) == 1
+    assert info["chosen"] == "section"
+
+
+def parse_bytes_markdown(text: str) -> Document:
+    parser = registry.load("parsers", "markdown")({})
+    doc = parser.parse(text.encode(), source="mem.md")
+    return doc if doc.parser else dataclasses.replace(doc, parser="markdown")
+
+
+class _Broken:
+    name = "broken"
+
+    def chunk(self, doc: Document) -> Iterator[Chunk]:
+        raise RuntimeError("boom")
+
+
+def test_failing_or_missing_candidate_is_skipped(
+    monkeypatch: pytest.MonkeyPatch, sample_docs: Path
+) -> None:
+    monkeypatch.setitem(auto_mod.CANDIDATES, "markdown", ("section", "nonexistent", "broken"))
+    auto = AutoChunker()
+    auto._chunkers["broken"] = _Broken()
+    doc = parse(sample_docs / "markdown" / "nupunkt-README.md")
+    assert auto.candidates(doc) == ["section", "broken"]
+    chunks = list(auto.chunk(doc))
+    assert chunks[0].metadata["auto"]["chosen"] == "section"
+    assert set(chunks[0].metadata["auto"]["scores"]) == {"section"}
+
+
+def test_all_candidates_failing_raises_the_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(auto_mod.CANDIDATES, "markdown", ("broken", "broken2"))
+    auto = AutoChunker()
+    auto._chunkers["broken"] = auto._chunkers["broken2"] = _Broken()
+    auto._defaults["markdown"] = "broken"
+    doc = parse_bytes_markdown("# A\n\ntext\n")
+    with pytest.raises(RuntimeError, match="boom"):
+        list(auto.chunk(doc))
+
+
+def test_large_document_is_sampled(monkeypatch: pytest.MonkeyPatch, sample_docs: Path) -> None:
+    doc = parse(sample_docs / "markdown" / "nupunkt-README.md")
+    monkeypatch.setattr(auto_mod, "FULL_SAMPLE_CHARS", 2000)
+    monkeypatch.setattr(auto_mod, "WINDOW_CHARS", 3000)
+    seen: list[int] = []
+    real = quality.score
+
+    def spy(d: Document, chunks: list[Chunk], **kw: object) -> quality.Scores:
+        seen.append(len(d.text))
+        return real(d, chunks, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(quality, "score", spy)
+    chunks = list(AutoChunker().chunk(doc))
+    assert seen and max(seen) < len(doc.text)  # scored on windows only
+    assert len(seen) == 3 * auto_mod.SAMPLE_WINDOWS
+    chosen = chunks[0].metadata["auto"]["chosen"]
+    assert spans(chunks) == spans(direct(chosen, doc))
+
+
+def test_sample_windows_cut_at_elements(sample_docs: Path) -> None:
+    doc = parse(sample_docs / "markdown" / "nupunkt-README.md")
+    wins = sample_windows(doc, 3, 3000)
+    assert len(wins) == 3
+    starts = {e.start for e in doc.elements}
+    pos = 0
+    for w in wins:
+        a = doc.text.find(w.text, pos)
+        assert a >= pos  # in order, not overlapping
+        assert a in starts or a == 0
+        pos = a + len(w.text)
+        for e in w.elements:
+            assert 0 <= e.start <= e.end <= len(w.text)
+
+
+def test_sub_document_clips_elements() -> None:
+    from chunkwise.types import Element
+
+    doc = Document(
+        "mem",
+        "0" * 16,
+        "abcdefghij",
+        elements=(Element("paragraph", 0, 4), Element("table", 3, 8), Element("code", 8, 10)),
+        parser="text",
+    )
+    sub = sub_document(doc, 2, 8)
+    assert sub.text == "cdefgh"
+    assert [(e.kind, e.start, e.end) for e in sub.elements] == [
+        ("paragraph", 0, 2),
+        ("table", 1, 6),
+    ]
+
+
+def test_bad_auto_vectors_option() -> None:
+    from chunkwise.errors import UsageError
+
+    with pytest.raises(UsageError):
+        AutoChunker(ChunkerConfig(extra={"auto_vectors": "nope"}))
+
+
+WORDS = st.sampled_from(
+    "the cat sat on a mat. It was warm! However the dog barked? This is fine".split()
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    body=st.lists(
+        st.tuples(st.booleans(), st.lists(WORDS, min_size=1, max_size=60)), min_size=1, max_size=12
+    ),
+    max_tokens=st.integers(16, 200),
+)
+def test_auto_invariants(body: list[tuple[bool, list[str]]], max_tokens: int) -> None:
+    text = "".join(
+        (f"## {' '.join(ws[:3])}\n\n" if heading else "") + " ".join(ws) + "\n\n"
+        for heading, ws in body
+    )
+    doc = parse_bytes_markdown(text)
+    chunks = list(AutoChunker(ChunkerConfig(max_tokens=max_tokens)).chunk(doc))
+    assert chunks
+    for c in chunks:
+        assert c.synthetic or c.text == doc.text[c.start : c.end]
+        assert c.n_tokens <= max_tokens
+        assert c.chunker == c.metadata["auto"]["chosen"]
+    assert [c.index for c in chunks] == list(range(len(chunks)))
