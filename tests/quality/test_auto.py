@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from chunkwise.chunkers import auto as auto_mod
+from chunkwise.chunkers.auto import AutoChunker, sample_windows, sub_document
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chunkwise import quality, registry
-from chunkwise.chunkers import auto as auto_mod
-from chunkwise.chunkers.auto import AutoChunker, sample_windows, sub_document
 from chunkwise.chunking import ChunkerConfig
 from chunkwise.types import Chunk, Document
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import string
@@ -22,7 +23,7 @@ def cut(doc: Document, *positions: int, tokens: list[int] | None = None) -> list
     """Chunks of ``doc`` between the given cut positions."""
     edges = [0, *positions, len(doc.text)]
     out = []
-    for i, (a, b) in enumerate(zip(edges, edges[1:], strict=False)):
+    for i, (a, b) in enumerate(itertools.pairwise(edges)):
         n = tokens[i] if tokens else max(1, len(doc.text[a:b].split()))
         out.append(Chunk(doc.doc_id, i, a, b, doc.text[a:b], n, "cl100k_base", "test"))
     return out
