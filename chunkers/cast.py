@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from chunkwise.chunking import BaseChunker, ChunkerConfig, SpanAnnotator
+from chunkwise.chunking import BaseChunker, ChunkerConfig
 from chunkwise.errors import UsageError
 from chunkwise.packing import TokenIndex
 from chunkwise.types import Chunk, Document, Element
@@ -195,7 +195,6 @@ class CastChunker(BaseChunker):
         )
         def_starts = [e.start for e in defs]
         prefix = nonspace_prefix(text)
-        ann = SpanAnnotator(doc)
         for i, ((a, b), n) in enumerate(zip(spans, counts, strict=True)):
             ta, tb = _trim(text, a, b)
             scope = _scope(defs, def_starts, ta, tb)
@@ -211,16 +210,19 @@ class CastChunker(BaseChunker):
                 "context": " > ".join([doc.source, *scope]),
                 "n_chars_nonspace": int(prefix[b] - prefix[a]),
             }
-            yield ann.chunk(
+            # Built directly: source code has no pages or boxes for SpanAnnotator to look up.
+            yield Chunk(
+                doc_id=doc.doc_id,
                 index=i,
                 start=a,
                 end=b,
+                text=text[a:b],
                 n_tokens=n,
                 tokenizer=self.tokenizer.name,
                 chunker=self.name,
-                metadata=meta,
+                headings=tuple(scope),
                 kind="code",
-                headings=scope,
+                metadata=meta,
             )
 
 

@@ -258,16 +258,13 @@ def resolve_language(name: str) -> str | None:
 
 
 def language_for(source: str, data: bytes, options: Mapping[str, Any] | None = None) -> str:
-    """Language of a file: --language, then its extension, a shebang, then an extension hint."""
+    """Language of a file: its extension, a shebang, then --language, then an extension given as
+    --format-hint (for stdin and files without a code extension)."""
     options = options or {}
     explicit = options.get("language")
-    if explicit:
-        lang = resolve_language(str(explicit))
-        if lang is None:
-            raise ParseError(
-                f"unknown source language {explicit!r}; supported: {', '.join(LANGUAGES)}"
-            )
-        return lang
+    explicit_lang = resolve_language(str(explicit)) if explicit else None
+    if explicit and explicit_lang is None:
+        raise ParseError(f"unknown source language {explicit!r}; supported: {', '.join(LANGUAGES)}")
     suffix = Path(source).suffix.lower()
     if suffix == ".h" and _CPP_HEADER.search(data[:65536]):
         return "cpp"
@@ -276,6 +273,8 @@ def language_for(source: str, data: bytes, options: Mapping[str, Any] | None = N
     lang = language_from_shebang(data[:256])
     if lang:
         return lang
+    if explicit_lang:
+        return explicit_lang
     hint = options.get("format_hint")
     if hint and hint != "code":
         lang = resolve_language(str(hint))

@@ -109,6 +109,9 @@ def test_language_resolution_order() -> None:
     assert language_for("x", b"#!/usr/bin/env node\n") == "javascript"
     assert language_for("<stdin>", b"fn main() {}", {"format_hint": "rs"}) == "rust"
     assert language_for("x.txt", b"", {"language": "C++"}) == "cpp"
+    # --language is for files whose extension says nothing; a .py stays Python in a mixed repo.
+    assert language_for("x.py", b"", {"language": "rust"}) == "python"
+    assert language_for("x", b"#!/usr/bin/env node\n", {"language": "rust"}) == "javascript"
     assert language_for("x.h", b"#pragma once\nnamespace a {\n}\n") == "cpp"
     assert language_for("x.h", b"int f(void);\n") == "c"
     with pytest.raises(ParseError, match="cannot tell the source language"):
