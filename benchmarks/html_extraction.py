@@ -23,6 +23,7 @@ Run from the project root:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gzip
 import json
 import re
@@ -36,6 +37,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "corpus" / "html"
 _TOKEN = re.compile(r"\w+")
+
+
+@dataclasses.dataclass
+class PageScore:
+    page: str
+    p: float
+    r: float
+    f1: float
+    seconds: float
+    headings: int | None  # None: the extractor has no notion of headings (plain text)
+    tables: int | None
 
 
 def tokens(text: str) -> Counter[str]:
@@ -73,23 +85,23 @@ def main(argv: list[str] | None = None) -> int:
     article = HtmlParser({"html_mode": "article"})
     full = HtmlParser({"html_mode": "full"})
 
-    def ours(parser: HtmlParser) -> Callable[[Path, bytes], tuple[str, int, int]]:
-        def run(path: Path, data: bytes) -> tuple[str, int, int]:
+    def ours(parser: HtmlParser) -> Callable[[Path, bytes], tuple[str, int | None, int | None]]:
+        def run(path: Path, data: bytes) -> tuple[str, int | None, int | None]:
             doc = parser.parse(data, source=str(path))
             kinds = Counter(e.kind for e in doc.elements)
             return doc.text, kinds["heading"], kinds["table"]
 
         return run
 
-    def plain(path: Path, data: bytes) -> tuple[str, int, int]:
+    def plain(path: Path, data: bytes) -> tuple[str, int | None, int | None]:
         html = gzip.decompress(data)
-        return trafilatura.extract(html) or "", -1, -1
+        return trafilatura.extract(html) or "", None, None
 
-    def plain_no_comments(path: Path, data: bytes) -> tuple[str, int, int]:
+    def plain_no_comments(path: Path, data: bytes) -> tuple[str, int | None, int | None]:
         html = gzip.decompress(data)
-        return trafilatura.extract(html, include_comments=False) or "", -1, -1
+        return trafilatura.extract(html, include_comments=False) or "", None, None
 
-    systems: dict[str, Callable[[Path, bytes], tuple[str, int, int]]] = {
+    systems: dict[str, Callable[[Path, bytes], tuple[str, int | None, int | None]]] = {
         "chunkwise html (article)": ours(article),
         "chunkwise html (full)": ours(full),
         "trafilatura.extract()": plain,
@@ -101,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     for fn in systems.values():
         fn(pages[0], first)
 
-    per_page: dict[str, list[dict[str, object]]] = {name: [] for name in systems}
+    per_page: dict[str, list[PageScore]] = {name: [] for name in systems}
     for page in pages:
         key = page.name.split(".")[0]
         body = gold[key]["articleBody"]
@@ -111,11 +123,10 @@ def main(argv: list[str] | None = None) -> int:
             text, n_head, n_table = fn(page, data)
             dt = time.perf_counter() - t0
             p, r, f = prf(text, body)
-            per_page[name].append(
-                {"page": key[:12], "p": p, "r": r, "f1": f, "s": dt, "h": n_head, "t": n_table}
-            )
+            per_page[name].append(PageScore(key[:12], p, r, f, dt, n_head, n_table))
 
-    base_f1 = statistics.mean(float(x["f1"]) for x in per_page["trafilatura.extract()"])  # type: ignore[arg-type]
+    base = per_page["trafilatura.extract()"]
+    base_f1 = statistics.mean(x.f1 for x in base)
     head = (
         f"{'extractor':<26} {'P':>6} {'R':>6} {'F1':>6} {'F1 ratio':>9} {'ms/page':>8} "
         f"{'headings':>9} {'tables':>7}"
@@ -124,35 +135,27 @@ def main(argv: list[str] | None = None) -> int:
     print(head)
     print("-" * len(head))
     for name, rows in per_page.items():
-        p = statistics.mean(float(x["p"]) for x in rows)  # type: ignore[arg-type]
-        r = statistics.mean(float(x["r"]) for x in rows)  # type: ignore[arg-type]
-        f = statistics.mean(float(x["f1"]) for x in rows)  # type: ignore[arg-type]
-        ms = 1000 * statistics.mean(float(x["s"]) for x in rows)  # type: ignore[arg-type]
-        hs = sum(int(x["h"]) for x in rows)  # type: ignore[call-overload]
-        ts = sum(int(x["t"]) for x in rows)  # type: ignore[call-overload]
-        h_col = str(hs) if hs >= 0 else "-"
-        t_col = str(ts) if ts >= 0 else "-"
+        p = statistics.mean(x.p for x in rows)
+        r = statistics.mean(x.r for x in rows)
+        f = statistics.mean(x.f1 for x in rows)
+        ms = 1000 * statistics.mean(x.seconds for x in rows)
+        # Plain text has no element types: its structure columns are "-".
+        h_col = "-" if rows[0].headings is None else str(sum(x.headings or 0 for x in rows))
+        t_col = "-" if rows[0].tables is None else str(sum(x.tables or 0 for x in rows))
         print(
             f"{name:<26} {p:6.3f} {r:6.3f} {f:6.3f} {f / base_f1:9.3f} {ms:8.1f} "
             f"{h_col:>9} {t_col:>7}"
         )
     ours_rows = per_page["chunkwise html (article)"]
-    worse = [
-        (o["page"], float(o["f1"]) - float(b["f1"]))  # type: ignore[arg-type]
-        for o, b in zip(ours_rows, per_page["trafilatura.extract()"], strict=True)
-        if float(o["f1"]) < float(b["f1"]) - 1e-9  # type: ignore[arg-type]
-    ]
-    better = sum(
-        1
-        for o, b in zip(ours_rows, per_page["trafilatura.extract()"], strict=True)
-        if float(o["f1"]) > float(b["f1"]) + 1e-9  # type: ignore[arg-type]
-    )
+    pairs = list(zip(ours_rows, base, strict=True))
+    worse = [(o.page, o.f1 - b.f1) for o, b in pairs if o.f1 < b.f1 - 1e-9]
+    better = sum(1 for o, b in pairs if o.f1 > b.f1 + 1e-9)
     print(
         f"\narticle mode vs plain extract(): better on {better} pages, worse on {len(worse)}"
         + (": " + ", ".join(f"{k} ({d:+.3f})" for k, d in worse) if worse else "")
     )
     if args.json:
-        print(json.dumps(per_page, indent=1))
+        print(json.dumps({k: [dataclasses.asdict(x) for x in v] for k, v in per_page.items()}))
     print()
     chunking_table(pages, args.max_tokens)
     return 0
