@@ -3,9 +3,9 @@
 ``Document.text`` is text we build, not the file: one block per paragraph, heading, list, table,
 code block or quote, blocks separated by a blank line. Headings are their text (no markup), list
 items are lines (``- item`` / ``1. item``, nested items indented), tables are Markdown-style pipe
-rows (one row per line, a ``| --- |`` line after marked-up header rows), code keeps its layout.
-Elements point into that text: heading (level, title), paragraph, list + list_item, table (header,
-rows) + table_row, code (language), quote.
+rows (one row per line, a ``| --- |`` line after the header rows), code keeps its layout.
+Elements point into that text: heading (level, title), paragraph, list + list_item, caption, table
+(header, rows) + table_row, code (language), quote.
 
 Modes (parser option ``html_mode``): ``article`` (default) keeps the main content trafilatura finds
 and drops boilerplate; ``full`` keeps every visible block (documentation sites, index pages). When
@@ -446,9 +446,7 @@ def _render(blocks: list[_Block]) -> tuple[str, list[Element]]:
                 )
                 off += len(line) + 1
         elif b.kind == "table":
-            start, end, els = _render_table(b, add)
-            elements.append(els[0])
-            elements.extend(els[1:])
+            elements.extend(_render_table(b, add))
         else:
             start, end = add(b.text)
             elements.append(Element(b.kind, start, end, level=b.level, attrs=dict(b.attrs)))
@@ -473,9 +471,8 @@ def _looks_like_header(rows: list[tuple[list[str], bool]]) -> bool:
     return False
 
 
-def _render_table(
-    b: _Block, add: Callable[[str], tuple[int, int]]
-) -> tuple[int, int, list[Element]]:
+def _render_table(b: _Block, add: Callable[[str], tuple[int, int]]) -> list[Element]:
+    """The table's text (through ``add``), and its table + table_row elements."""
     n_cols = max(len(cells) for cells, _ in b.rows)
     # Marked-up header rows count only at the top: a <th> row in the middle is a sub-heading row.
     n_head = 0
@@ -486,14 +483,14 @@ def _render_table(
     if n_head == 0 and _looks_like_header(b.rows):
         n_head = 1
     lines: list[str] = []
-    kinds: list[bool] = []
+    kinds: list[bool | None] = []  # header row, body row, or None for the delimiter line
     for i, (cells, _) in enumerate(b.rows):
         padded = [_escape_cell(c) for c in cells] + [""] * (n_cols - len(cells))
         lines.append("| " + " | ".join(padded) + " |")
         kinds.append(i < n_head)
         if n_head and i == n_head - 1:
             lines.append("| " + " | ".join(["---"] * n_cols) + " |")
-            kinds.append(True)
+            kinds.append(None)
     start, end = add("\n".join(lines))
     header = b.rows[n_head - 1][0] if n_head else None
     body = [cells for cells, _ in b.rows[n_head:]]
@@ -507,12 +504,12 @@ def _render_table(
     off = start
     row_i = 0
     for line, is_head in zip(lines, kinds, strict=True):
-        if not line.startswith("| ---"):
+        if is_head is not None:
             attrs: dict[str, Any] = {"header": is_head, "row": row_i}
             out.append(Element("table_row", off, off + len(line), attrs=attrs))
             row_i += 1
         off += len(line) + 1
-    return start, end, out
+    return out
 
 
 # -- bytes -> text --------------------------------------------------------------------------------
