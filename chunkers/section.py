@@ -459,8 +459,10 @@ def _lines(text: str, start: int, end: int) -> list[Span]:
 def _header_lines(text: str, lines: Sequence[Span], table: Element) -> int:
     """How many leading lines of a table are its header: up to a Markdown delimiter row, else
     the first line when the parser says the table has a header."""
+    attrs = table.attrs or {}
+    if "header" in attrs and not attrs["header"]:
+        return 0  # the parser knows there is none: a row of "---" cells is data
     for i, (a, b) in enumerate(lines[:6]):
         if i > 0 and TABLE_SEP.match(text[a:b]):
             return i + 1
-    attrs = table.attrs or {}
     return 1 if attrs.get("header") and len(lines) > 1 else 0
