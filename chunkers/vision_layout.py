@@ -108,6 +108,11 @@ class LayoutReader:
 
     def __init__(self, ocr: bool = True) -> None:
         self.ocr = ocr
+        # Font sizes of the headings seen so far in the current document: pymupdf4llm ranks
+        # heading sizes within one call (one batch), which would give the same heading style
+        # another level in the next batch; ranking over the document so far keeps levels stable.
+        self._doc: str | None = None
+        self._sizes: set[float] = set()
         _layout_module()
 
     def prepare(self, batch: PageBatch) -> list[Block]:
@@ -127,11 +132,26 @@ class LayoutReader:
             raise ChunkError(
                 f"layout analysis failed on pages {batch.pages[0] + 1}-{batch.pages[-1] + 1}: {exc}"
             ) from exc
+        if batch.source.doc_id != self._doc:
+            self._doc, self._sizes = batch.source.doc_id, set()
+        for page in parsed.pages:
+            for box in page.boxes:
+                if box.boxclass in HEADINGS and box.max_fontsize:
+                    self._sizes.add(round(float(box.max_fontsize), 1))
         blocks: list[Block] = []
         for page in parsed.pages:
             pdf_page = batch.source.pdf[page.page_number - 1]
             blocks.extend(self.page_blocks(page, pdf_page))
         return blocks
+
+    def heading_level(self, box: Any) -> int:
+        if box.boxclass == "title":
+            return 1
+        size = round(float(box.max_fontsize or 0), 1)
+        ranked = sorted(self._sizes, reverse=True)
+        # Rank of the size among the heading sizes of the document so far: a title's size takes
+        # rank 1, so the section headers below it start at level 2.
+        return 1 + ranked.index(size) if size in ranked else int(box.header_level or 2)
 
     def read(self, prepared: list[Block], context: Context) -> list[Block]:
         # The layout model sees one page at a time; continuation across the break is decided by
@@ -152,8 +172,9 @@ class LayoutReader:
             text = join_lines([line_text(ln) for ln in (box.textlines or [])])
             if cls in HEADINGS:
                 if text:
-                    level = 1 if cls == "title" else int(box.header_level or 2)
-                    out.append(Block("heading", pno, text, bbox=bbox, level=level))
+                    out.append(
+                        Block("heading", pno, text, bbox=bbox, level=self.heading_level(box))
+                    )
                 continue
             if cls == "list-item":
                 if out and out[-1].kind == "list" and out[-1].page == pno:
@@ -185,17 +206,14 @@ class LayoutReader:
         rows = [r for r in rows if any(c.strip() for c in r)]
         if rows:
             return _drop_empty_columns(rows)
-        # The layout model saw a table but found no grid: let pymupdf's table finder look inside
-        # the box (ruled tables).
-        try:
-            found = pdf_page.find_tables(clip=bbox)
-        except Exception:
-            return []
-        for t in found.tables:
-            rows = [[str(c or "") for c in r] for r in t.extract()]
-            rows = [r for r in rows if any(c.strip() for c in r)]
-            if rows:
-                return _drop_empty_columns(rows)
+        # The layout model saw a table but found no grid: the PDF parser's ruled-table finder gets
+        # a look at the page, and a table of its inside the box is taken.
+        from chunkwise.parsers.pdf import page_tables
+
+        for t in page_tables(pdf_page):
+            if _overlaps(t.bbox, bbox):
+                rows = [list(t.attrs["header"]), *(list(r) for r in t.attrs["rows"])]
+                return _drop_empty_columns([[str(c or "") for c in r] for r in rows])
         return []
 
 
@@ -215,6 +233,11 @@ def split_merged_row(row: list[str]) -> list[list[str]]:
         return [row]
     parts = [c.strip().split("\n") if c.strip() else [""] * n for c in row]
     return [[p[k] for p in parts] for k in range(n)]
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    cx, cy = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    return b[0] <= cx <= b[2] and b[1] <= cy <= b[3]
 
 
 def _union(

@@ -69,6 +69,8 @@ def test_paragraph_across_page_break_and_procedure(sample: tuple[Document, list[
     _, chunks = sample
     notes = next(c for c in chunks if c.headings[-1:] == ("2. Notes",))
     assert notes.pages == (3, 4)
+    # Heading levels stay consistent across batches (pages 3-4 are the second batch).
+    assert notes.headings == ("Quarterly Sales Report", "2. Notes")
     assert notes.continues == "false"
     assert "in the spring and may differ from this report" in notes.text  # joined across pages
     assert notes.metadata["cross_page"] is True
