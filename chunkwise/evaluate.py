@@ -291,7 +291,7 @@ def retrieval(
     if not chunks or not usable_q:
         return {"questions": 0, "skipped": skipped}
     tok = get_tokenizer(settings.tokenizer)
-    starts = [np.asarray(tok.offsets(d.text)[0]) for d in docs]
+    offsets = [_offsets(tok, d.text) for d in docs]
     model = run.embedding_model or settings.embed_model
     stored = all(c.embedding is not None for _, c in chunks)
     vec = quality.get_vectorizer("model" if stored else settings.vectors, model, settings.device)
@@ -320,8 +320,8 @@ def retrieval(
             if di == target:
                 spans.append((c.start, c.end))
             else:
-                foreign += len(quality.token_positions(c.start, c.end, starts[di]))
-        s = quality.retrieval_scores(spans, (q.start, q.end), starts[target], extra_tokens=foreign)
+                foreign += len(quality.token_positions(c.start, c.end, offsets[di]))
+        s = quality.retrieval_scores(spans, (q.start, q.end), offsets[target], extra_tokens=foreign)
         for key in sums:
             sums[key] += s[key]
     n = len(usable_q)
@@ -330,6 +330,11 @@ def retrieval(
     out["skipped"] = skipped
     out["vectors"] = vec.name if not stored else f"stored ({model})"
     return out
+
+
+def _offsets(tok: Any, text: str) -> quality.Offsets:
+    starts, ends = tok.offsets(text)
+    return np.asarray(starts), np.asarray(ends)
 
 
 # -- the report ----------------------------------------------------------------------------------

@@ -539,17 +539,22 @@ class Question:
     end: int
 
 
-def token_positions(start: int, end: int, tok_starts: np.ndarray) -> set[int]:
-    """Indices of the tokens (by start offset) that begin inside [start, end)."""
-    lo = int(np.searchsorted(tok_starts, start, side="left"))
-    hi = int(np.searchsorted(tok_starts, end, side="left"))
+Offsets = tuple[np.ndarray, np.ndarray]
+
+
+def token_positions(start: int, end: int, offsets: Offsets) -> set[int]:
+    """Indices of the tokens that overlap [start, end) (``offsets``: token start and end arrays,
+    as from ``Tokenizer.offsets``); a token with a leading space counts for the word it holds."""
+    starts, ends = offsets
+    lo = int(np.searchsorted(ends, start, side="right"))
+    hi = int(np.searchsorted(starts, end, side="left"))
     return set(range(lo, hi))
 
 
 def retrieval_scores(
     retrieved: Sequence[tuple[int, int]],
     answer: tuple[int, int],
-    tok_starts: np.ndarray,
+    offsets: Offsets,
     *,
     extra_tokens: int = 0,
 ) -> dict[str, float]:
@@ -557,11 +562,11 @@ def retrieval_scores(
     Chroma's chunking evaluation: precision counts a token once per retrieved chunk holding it,
     so overlapping chunks pay for their redundancy; recall uses the union. ``extra_tokens``:
     tokens of retrieved chunks from other documents (no hits, but they were retrieved)."""
-    ans = token_positions(answer[0], answer[1], tok_starts)
+    ans = token_positions(answer[0], answer[1], offsets)
     union: set[int] = set()
     total = extra_tokens
     for a, b in retrieved:
-        toks = token_positions(a, b, tok_starts)
+        toks = token_positions(a, b, offsets)
         total += len(toks)
         union |= toks
     hit = len(ans & union)

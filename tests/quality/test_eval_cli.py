@@ -1,0 +1,173 @@
+"""`chunk eval` and `chunk ingest --chunker auto` end to end."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from chunkwise import quality
+from chunkwise.tokenizers import get_tokenizer
+
+METRIC_KEYS = (*quality.METRICS, "combined")
+
+
+def _report(res) -> dict:  # type: ignore[no-untyped-def]
+    assert res.returncode == 0, res.stderr
+    return json.loads(res.stdout)
+
+
+@pytest.fixture(scope="module")
+def md_report(sample_docs: Path) -> dict:
+    from tests.conftest import run_cli
+
+    res = run_cli(
+        "eval",
+        str(sample_docs / "markdown"),
+        "-c",
+        "auto,section,recursive",
+        "--vectors",
+        "lexical",
+        "--json",
+    )
+    return _report(res)
+
+
+def test_eval_side_by_side(md_report: dict) -> None:
+    runs = md_report["runs"]
+    assert list(runs) == ["auto", "section", "recursive"]
+    for entry in runs.values():
+        assert entry["summary"]["documents"] == 2
+        for row in entry["documents"]:
+            for key in METRIC_KEYS:
+                assert 0.0 <= row[key] <= 1.0
+    assert md_report["vectors"] == "lexical"
+    assert md_report["settings"]["min_size"] == 100 and md_report["settings"]["max_size"] == 1100
+    # auto picks one of the fixed chunkers per document and matches its score there.
+    for row in runs["auto"]["documents"]:
+        chosen = row["chosen"]
+        other = next(r for r in runs[chosen]["documents"] if r["source"] == row["source"])
+        assert row["combined"] == other["combined"]
+    cmp = md_report["comparison"]["auto_at_least_best"]
+    assert cmp == {"documents": 2, "count": 2}
+
+
+def test_eval_table_output(cli, sample_docs: Path) -> None:  # type: ignore[no-untyped-def]
+    res = cli("eval", str(sample_docs / "html"), "-c", "recursive,sentence", "--vectors", "lexical")
+    assert res.returncode == 0, res.stderr
+    assert "chunk quality" in res.stdout and "recursive" in res.stdout and "sentence" in res.stdout
+    assert "cohes." in res.stdout
+
+
+def test_eval_reads_ingest_output(cli, sample_docs: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = str(sample_docs / "markdown")
+    out = tmp_path / "run.jsonl"
+    res = cli("ingest", folder, "-c", "sentence", "-o", str(out), "--jobs", "0")
+    assert res.returncode == 0, res.stderr
+    pq = tmp_path / "run.parquet"
+    res = cli("ingest", folder, "-c", "sentence", "-f", "parquet", "-o", str(pq), "--jobs", "0")
+    assert res.returncode == 0, res.stderr
+    direct = _report(cli("eval", folder, "-c", "sentence", "--vectors", "lexical", "--json"))
+    read = _report(
+        cli("eval", "--chunks", str(out), "--chunks", str(pq), "--vectors", "lexical", "--json")
+    )
+    assert list(read["runs"]) == ["sentence", "sentence (run.parquet)"]
+    # Re-parsed from their sources, the documents score exactly as when chunked here.
+    for name in read["runs"]:
+        assert read["runs"][name]["documents"] == direct["runs"]["sentence"]["documents"]
+
+
+def test_eval_rebuilds_missing_documents(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    doc = tmp_path / "note.txt"
+    doc.write_text("First point here. " * 80 + "\n\n" + "Second point there. " * 80, "utf-8")
+    out = tmp_path / "run.jsonl"
+    assert (
+        cli("ingest", str(doc), "-c", "recursive", "--max-tokens", "200", "-o", str(out)).returncode
+        == 0
+    )
+    doc.unlink()
+    rep = _report(cli("eval", "--chunks", str(out), "--vectors", "lexical", "--json"))
+    row = rep["runs"]["recursive"]["documents"][0]
+    assert row["chunks"] >= 2 and 0 <= row["combined"] <= 1
+
+
+def test_eval_questions(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    a = tmp_path / "a.txt"
+    b = tmp_path / "b.txt"
+    text_a = "Volcanoes erupt molten lava from magma chambers deep underground."
+    a.write_text(text_a, "utf-8")
+    b.write_text("Tax returns are filed every April with the revenue service.", "utf-8")
+    answer = "molten lava"
+    start = text_a.index(answer)
+    qfile = tmp_path / "q.jsonl"
+    qfile.write_text(
+        json.dumps(
+            {
+                "question": "what do volcanoes erupt?",
+                "source": str(a),
+                "start": start,
+                "end": start + len(answer),
+            }
+        )
+        + "\n",
+        "utf-8",
+    )
+    args = ["eval", str(tmp_path), "-c", "recursive", "--vectors", "lexical", "--json"]
+    rep = _report(cli(*args, "--questions", str(qfile), "--k", "1"))
+    s = rep["runs"]["recursive"]["summary"]
+    # One chunk per document; the volcano chunk is retrieved and holds the whole answer.
+    tok = get_tokenizer("cl100k_base")
+    n_chunk, n_answer = tok.count(text_a), len(tok.encode(" molten lava"))
+    assert s["questions"] == 1 and s["skipped"] == 0
+    assert s["recall@1"] == 1.0
+    assert s["precision@1"] == pytest.approx(n_answer / n_chunk, abs=1e-4)
+    assert s["iou@1"] == pytest.approx(n_answer / n_chunk, abs=1e-4)
+    # With k=2 the other document's chunk comes along: precision drops, recall stays.
+    s2 = _report(cli(*args, "--questions", str(qfile), "--k", "2"))["runs"]["recursive"]["summary"]
+    assert s2["recall@2"] == 1.0 and s2["precision@2"] < s["precision@1"]
+
+
+def test_eval_usage_errors(cli, sample_docs: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("eval").returncode == 2
+    res = cli("eval", str(sample_docs / "text"), "-c", "nonexistent")
+    assert res.returncode == 2 and "nonexistent" in res.stderr and res.stdout == ""
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n", "utf-8")
+    res = cli("eval", "--chunks", str(bad))
+    assert res.returncode == 2 and "not a JSON line" in res.stderr
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"question": "x"}\n', "utf-8")
+    res = cli("eval", str(sample_docs / "text"), "--questions", str(q))
+    assert res.returncode == 2 and "question, source, start, end" in res.stderr
+
+
+def test_eval_broken_file_is_a_record_not_a_stop(cli, sample_docs: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    shutil.copy(sample_docs / "text" / "apache-license-2.0.txt", tmp_path)
+    shutil.copy(sample_docs / "broken" / "binary-junk.txt", tmp_path)
+    res = cli("eval", str(tmp_path), "-c", "recursive", "--vectors", "lexical", "--json")
+    assert res.returncode == 1
+    err = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    assert [e["source"].endswith("binary-junk.txt") for e in err] == [True]
+    rep = json.loads(res.stdout)
+    assert [Path(r["source"]).name for r in rep["runs"]["recursive"]["documents"]] == [
+        "apache-license-2.0.txt"
+    ]
+
+
+def test_ingest_auto_records_the_choice(cli, sample_docs: Path) -> None:  # type: ignore[no-untyped-def]
+    res = cli("ingest", str(sample_docs / "markdown"), str(sample_docs / "text"), "--jobs", "0")
+    assert res.returncode == 0, res.stderr
+    recs = res.records()
+    assert recs
+    by_source: dict[str, set[str]] = {}
+    for r in recs:
+        auto = r["metadata"]["auto"]
+        assert r["chunker"] == auto["chosen"]
+        by_source.setdefault(r["source"], set()).add(auto["chosen"])
+        if r["parser"] == "text":
+            assert auto["reason"] == "fast path" and auto["chosen"] == "recursive"
+        else:
+            assert set(auto["scores"]) == {"section", "recursive", "sentence"}
+    assert all(len(v) == 1 for v in by_source.values())  # one choice per document
