@@ -15,7 +15,9 @@ langchain gets a non-whitespace length function). Metrics, per language and over
 - coverage: share of the file's non-whitespace characters inside some located chunk;
 - complete: share of files whose chunks, whitespace aside, are exactly the file (nothing dropped,
   duplicated or rewritten);
-- files/s, including parsing.
+- files/s, including parsing (tree-sitter, elements) and, for "chunkwise cast", the exact
+  cl100k_base count every output record carries; "cast, no n_tokens" is the same chunking with
+  that count left out, as the peers do.
 
 chonkie's CodeChunker needs tree-sitter-language-pack 1.x, which downloads grammars at run time:
 it is tried and reported as not runnable when that fails (no network here).
@@ -276,11 +278,16 @@ def main() -> None:
     print(f"{len(files)} files, budget {budget} non-whitespace characters", file=sys.stderr)
 
     cast = CastChunker(ChunkerConfig(extra={"max_chars": budget}))
+    # The same chunks without exact cl100k counts for each record's n_tokens (peers count none).
+    cast_nocount = CastChunker(ChunkerConfig(tokenizer="chars", extra={"max_chars": budget}))
 
-    def run_cast(path: Path, text: str, lang: str):
-        doc = parser.parse(text.encode("utf-8"), source=str(path))
-        chunks = list(cast.chunk(doc))
-        return [c.text for c in chunks], [(c.start, c.end) for c in chunks]
+    def cast_runner(chunker: CastChunker) -> Callable:
+        def run_cast(path: Path, text: str, lang: str):
+            doc = parser.parse(text.encode("utf-8"), source=str(path))
+            chunks = list(chunker.chunk(doc))
+            return [c.text for c in chunks], [(c.start, c.end) for c in chunks]
+
+        return run_cast
 
     from langchain_text_splitters import Language, RecursiveCharacterTextSplitter
 
@@ -296,7 +303,8 @@ def main() -> None:
         return pieces, locate(text, pieces)
 
     peers: list[tuple[str, Callable, set[str]]] = [
-        ("chunkwise cast", run_cast, set(LANGUAGES)),
+        ("chunkwise cast", cast_runner(cast), set(LANGUAGES)),
+        ("cast, no n_tokens", cast_runner(cast_nocount), set(LANGUAGES)),
         ("langchain recursive", run_langchain, set(LANGCHAIN)),
     ]
     try:
