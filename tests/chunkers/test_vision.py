@@ -461,3 +461,30 @@ def test_any_block_sequence_keeps_cap_flags_and_words(
         if lb.kind in ("paragraph", "list"):
             for w in lb.full_text().split():
                 assert w in out
+
+
+def test_page_images_are_cached_per_run(tmp_path: Path) -> None:
+    from chunkwise.chunkers.vision import IMAGE_CACHE
+
+    script = {1: [Block("paragraph", 1, "One.")], 2: [Block("paragraph", 2, "Two.")]}
+    reader = FakeReader(script)
+    doc = make_doc(tmp_path, script)
+    chunker = VisionChunker(ChunkerConfig(extra={"pages_per_batch": 2}), reader=reader)
+    list(chunker.chunk(doc))
+    hits, misses = IMAGE_CACHE.hits, IMAGE_CACHE.misses
+    list(chunker.chunk(doc))
+    assert IMAGE_CACHE.hits == hits + 2 and IMAGE_CACHE.misses == misses
+
+
+def test_a_reader_bug_is_a_document_error_naming_the_pages(tmp_path: Path) -> None:
+    class Broken(FakeReader):
+        def read(self, prepared: list[int], context: Context) -> list[Block]:
+            if prepared[0] == 2:
+                raise KeyError("boom")
+            return super().read(prepared, context)
+
+    script = {p: [Block("paragraph", p, f"Page {p}.")] for p in range(1, 5)}
+    doc = make_doc(tmp_path, script)
+    chunker = VisionChunker(ChunkerConfig(extra={"pages_per_batch": 2}), reader=Broken(script))
+    with pytest.raises(ChunkError, match="fake page reader failed on pages 3-4"):
+        list(chunker.chunk(doc))
