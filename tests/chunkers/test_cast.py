@@ -277,3 +277,37 @@ def test_cli_token_budget(cli) -> None:
     rows = res.records()
     assert all(r["n_tokens"] <= 120 for r in rows)
     assert max(r["n_tokens"] for r in rows) > 80
+
+
+@pytest.mark.slow
+def test_many_installed_sources() -> None:
+    """Every language found among installed packages' sources: lossless, within budget, every
+    definition that fits in one chunk."""
+    import sysconfig
+
+    purelib = Path(sysconfig.get_paths()["purelib"])
+    by_ext: dict[str, list[Path]] = {}
+    for ext in (".py", ".c", ".h", ".cpp", ".cc", ".hpp", ".js"):
+        found = sorted(p for p in purelib.glob(f"*/**/*{ext}") if p.stat().st_size < 100_000)
+        by_ext[ext] = found[:: max(1, len(found) // 40)][:40]
+    chunker = chars_chunker(700)
+    n = 0
+    for files in by_ext.values():
+        for path in files:
+            try:
+                doc = CodeParser().parse(path)
+            except Exception:  # binary or undecodable files are the parser's business
+                continue
+            chunks = list(chunker.chunk(doc))
+            assert "".join(c.text for c in chunks) == doc.text, path
+            assert all(nonspace(c.text) <= 700 for c in chunks), path
+            for el in doc.elements:
+                if el.kind in DEFINITION_KINDS and nonspace(doc.text[el.start : el.end]) <= 700:
+                    hits = [
+                        c
+                        for c in chunks
+                        if doc.text[max(c.start, el.start) : min(c.end, el.end)].strip()
+                    ]
+                    assert len(hits) == 1, (path, el.attrs.get("symbol"))
+            n += 1
+    assert n > 100
