@@ -278,8 +278,14 @@ class Processor:
             if src.data is not None and hasattr(chunker, "attach_source"):
                 # Chunkers that go back to the source (vision renders pages) get stdin's bytes.
                 chunker.attach_source(doc, src.data)
-            res.doc = doc
-            res.chunks = list(chunker.chunk(doc))
+            chunks = list(chunker.chunk(doc))
+            if not chunks:
+                # Every input ends as chunks or as an error record: a document that silently
+                # vanishes (blank page, scanned PDF without OCR, furniture only) would go unnoticed.
+                raise DocumentError(
+                    "no text to chunk: the document is empty after parsing", stage="chunk"
+                )
+            res.doc, res.chunks = doc, chunks
             return res
         except UsageError:
             raise
@@ -288,7 +294,11 @@ class Processor:
             res.doc, res.chunks = None, []
             res.error = ErrorRecord.from_exception(src.name, exc, st_name)
             return res
-        except (MemoryError, RecursionError, Exception) as exc:  # a bug or a hostile file
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
+            raise
+        except BaseException as exc:  # a bug or a hostile file
+            # BaseException: Rust extensions (tiktoken, tokenizers) raise pyo3's PanicException,
+            # which is not an Exception, e.g. on a megabyte of whitespace.
             log.debug("unexpected error on %s", src.name, exc_info=True)
             res.doc, res.chunks = None, []
             res.error = ErrorRecord.from_exception(src.name, exc, stage)
@@ -344,6 +354,9 @@ def options_hash(options: IngestOptions, embedder: Any = None) -> str:
     from chunkwise import __version__
 
     cfg = dataclasses.asdict(options.chunker_config)
+    # Parallelism knobs that chunkers read from ``extra`` do not change the output; a different
+    # --jobs must not re-chunk the whole folder.
+    cfg["extra"] = {k: v for k, v in cfg.get("extra", {}).items() if not k.endswith("_jobs")}
     emb = None
     if embedder is not None:
         emb = [type(embedder).__module__, type(embedder).__qualname__]
