@@ -261,10 +261,20 @@ class Locator:
     HEAD = 24
 
     def __init__(self, text: str) -> None:
+        from array import array
+
         self.text = text
-        keep = [i for i, c in enumerate(text) if c.isalnum()]
-        self.idx = keep
-        self.squeezed = "".join(text[i] for i in keep).casefold()
+        # Casefolding can lengthen a character ("ß" -> "ss", "ﬁ" -> "fi"): map every squeezed
+        # character back to the character it came from.
+        idx = array("q")
+        parts: list[str] = []
+        for i, c in enumerate(text):
+            if c.isalnum():
+                f = c.casefold()
+                parts.append(f)
+                idx.extend([i] * len(f))
+        self.idx = idx
+        self.squeezed = "".join(parts)
         self.cursor = 0  # in squeezed coordinates
 
     @staticmethod

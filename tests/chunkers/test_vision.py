@@ -488,3 +488,12 @@ def test_a_reader_bug_is_a_document_error_naming_the_pages(tmp_path: Path) -> No
     chunker = VisionChunker(ChunkerConfig(extra={"pages_per_batch": 2}), reader=Broken(script))
     with pytest.raises(ChunkError, match="fake page reader failed on pages 3-4"):
         list(chunker.chunk(doc))
+
+
+def test_locator_maps_casefolded_characters_back() -> None:
+    text = "Straße ﬁnance.\n\nThe ﬁnal table follows: Größe | Maß"
+    loc = Locator(text)
+    span = loc.locate("the final table follows")
+    assert span is not None and text[span[0] : span[1]] == "The ﬁnal table follows:"
+    span = loc.locate("GRÖSSE MASS")
+    assert span is not None and text[span[0] : span[1]] == "Größe | Maß"
