@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 
 from chunkwise.chunking import BaseChunker, content_spans
-from chunkwise.packing import Level, Packer, add_overlap, positions_level, regex_level
+from chunkwise.packing import Level, Packer, positions_level, regex_level
 from chunkwise.types import Chunk, Document
 
 PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
@@ -50,14 +50,5 @@ class RecursiveChunker(BaseChunker):
         budget = self.config.max_tokens - self.config.overlap
         packer = Packer(text, self.tokenizer, budget, levels)
         spans, counts = packer.pack(content_spans(doc, self.config.keep_furniture))
-        if self.config.overlap:
-            spans, counts = add_overlap(
-                text,
-                spans,
-                counts,
-                self.tokenizer,
-                packer.index,
-                self.config.overlap,
-                self.config.max_tokens,
-            )
+        spans, counts = self.with_overlap(packer, spans, counts)
         yield from self.build(doc, spans, counts)

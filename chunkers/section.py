@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from chunkwise.chunking import BLOCK_KINDS, BaseChunker, SpanAnnotator, content_spans
-from chunkwise.packing import Packer, Span, add_overlap, positions_level, regex_level, trim
+from chunkwise.packing import Packer, Span, positions_level, regex_level, trim
 from chunkwise.types import Chunk, Document, Element
 
 PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
@@ -260,16 +260,7 @@ class SectionChunker(BaseChunker):
             levels.append(_outside(regex_level(pattern, text), inside))
         sub = Packer(text, self.tokenizer, self.config.max_tokens, levels, index=packer.index)
         out_spans, counts = sub.pack(spans)
-        if self.config.overlap:
-            out_spans, counts = add_overlap(
-                text,
-                out_spans,
-                counts,
-                self.tokenizer,
-                packer.index,
-                self.config.overlap,
-                self.config.max_tokens,
-            )
+        out_spans, counts = self.with_overlap(packer, out_spans, counts)
         return [
             _Piece(a, b, n, kind=_kind(ann, a, b))
             for (a, b), n in zip(out_spans, counts, strict=True)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 
 from chunkwise.chunking import BaseChunker, content_spans
-from chunkwise.packing import Packer, add_overlap, positions_level, regex_level
+from chunkwise.packing import Packer, positions_level, regex_level
 from chunkwise.types import Chunk, Document
 
 ABBREVIATIONS = frozenset(
@@ -72,14 +72,5 @@ class SentenceChunker(BaseChunker):
         budget = self.config.max_tokens - self.config.overlap
         packer = Packer(text, self.tokenizer, budget, levels)
         spans, counts = packer.pack(regions)
-        if self.config.overlap:
-            spans, counts = add_overlap(
-                text,
-                spans,
-                counts,
-                self.tokenizer,
-                packer.index,
-                self.config.overlap,
-                self.config.max_tokens,
-            )
+        spans, counts = self.with_overlap(packer, spans, counts)
         yield from self.build(doc, spans, counts)

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from chunkwise.packing import Packer, add_overlap
 from chunkwise.tokenizers import DEFAULT_TOKENIZER, Tokenizer, get_tokenizer
 from chunkwise.types import Chunk, Document, Element, PageBox
 
@@ -57,6 +58,22 @@ class BaseChunker:
 
     def chunk(self, doc: Document) -> Iterator[Chunk]:
         raise NotImplementedError
+
+    def with_overlap(
+        self, packer: Packer, spans: Sequence[tuple[int, int]], counts: Sequence[int]
+    ) -> tuple[list[tuple[int, int]], list[int]]:
+        """Apply ``--overlap``: each chunk starts up to that many tokens into its predecessor."""
+        if not self.config.overlap:
+            return list(spans), list(counts)
+        return add_overlap(
+            packer.text,
+            spans,
+            counts,
+            self.tokenizer,
+            packer.index,
+            self.config.overlap,
+            self.config.max_tokens,
+        )
 
     def build(
         self,
