@@ -549,6 +549,7 @@ class ChunkBuilder:
         self.chunker = chunker
         self.tok = chunker.tokenizer
         self.max = chunker.config.max_tokens
+        self.min = chunker.config.min_tokens
         self.doc = doc
         self.locator = Locator(doc.text)
         self.block_spans: dict[int, tuple[int, int]] = {}
@@ -716,13 +717,14 @@ class ChunkBuilder:
                 flush()
                 groups.append([p])
                 continue
-            # A new section (another heading path) starts a new chunk.
-            if cur and (
-                p.extra_blocks
-                or cur[-1].headings != p.headings
-                or self.count(_join([*cur, p])) > self.max
-            ):
-                flush()
+            if cur:
+                joined = self.count(_join([*cur, p]))
+                # A new section (another heading path) starts a new chunk, unless the chunk so far
+                # is under --min-tokens and the two fit together.
+                new_section = bool(p.extra_blocks) or cur[-1].headings != p.headings
+                small = self.min > 0 and self.count(_join(cur)) < self.min
+                if joined > self.max or (new_section and not small):
+                    flush()
             cur.append(p)
         flush()
 
@@ -881,6 +883,11 @@ class VisionChunker(BaseChunker):
         if reader is None:
             # Fail on a bad backend or missing endpoint before any document is read.
             self._reader = make_reader(extra)
+        if self.config.overlap:
+            log.warning(
+                "vision chunker: --overlap is not applied (chunks follow the page blocks; table "
+                "pieces repeat their header rows instead)"
+            )
 
     @property
     def reader(self) -> PageReader:

@@ -497,3 +497,21 @@ def test_locator_maps_casefolded_characters_back() -> None:
     assert span is not None and text[span[0] : span[1]] == "The ﬁnal table follows:"
     span = loc.locate("GRÖSSE MASS")
     assert span is not None and text[span[0] : span[1]] == "Größe | Maß"
+
+
+def test_min_tokens_merges_small_sections(tmp_path: Path) -> None:
+    script = {
+        1: [
+            Block("heading", 1, "A", level=1),
+            Block("paragraph", 1, "Short."),
+            Block("heading", 1, "B", level=1),
+            Block("paragraph", 1, "Also short."),
+        ]
+    }
+    chunks, _, _ = run(tmp_path, script)
+    assert [c.text for c in chunks] == ["A\n\nShort.", "B\n\nAlso short."]
+    reader = FakeReader(script)
+    cfg = ChunkerConfig(max_tokens=512, min_tokens=20, extra={"pages_per_batch": 1})
+    merged = list(VisionChunker(cfg, reader=reader).chunk(make_doc(tmp_path, script, "m.pdf")))
+    assert [c.text for c in merged] == ["A\n\nShort.\n\nB\n\nAlso short."]
+    assert merged[0].headings == ("A",)
