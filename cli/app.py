@@ -189,6 +189,17 @@ def ingest(
     keep_furniture: Annotated[
         bool, typer.Option(help="Keep page headers/footers in chunks.")
     ] = False,
+    pages: Annotated[
+        str | None, typer.Option(help="PDF: only these pages, e.g. 3-7 or 1,4,9- (1-based).")
+    ] = None,
+    spatial_weight: Annotated[
+        float | None,
+        typer.Option(help="S2: weight of layout vs meaning in the element graph, 0-1 (0.5)."),
+    ] = None,
+    s2_semantic: Annotated[
+        Literal["auto", "lexical", "model"],
+        typer.Option(help="S2 similarity: lexical (TF-IDF), model (embed extra), auto."),
+    ] = "auto",
     html_mode: Annotated[
         Literal["article", "full"],
         typer.Option(help="HTML: article (main content only) or full (every visible block)."),
@@ -254,6 +265,7 @@ def ingest(
         # Options of one parser or chunker travel in these dicts, so the core stays generic.
         parser_options: dict[str, Any] = {"keep_furniture": keep_furniture}
         parser_options["html_mode"] = html_mode
+        parser_options["pages"] = pages
         extra: dict[str, Any] = {}
         extra["auto_vectors"] = auto_vectors
         extra["pages_per_batch"] = pages_per_batch
@@ -261,6 +273,8 @@ def ingest(
         extra["vision_endpoint"] = vision_endpoint
         extra["vision_model"] = vision_model
         extra["vision_jobs"] = jobs
+        extra["spatial_weight"] = spatial_weight
+        extra["semantic"] = s2_semantic
         extra["max_chars"] = max_chars
         # cast sizes by characters unless a token budget was asked for explicitly.
         extra["max_tokens_given"] = max_tokens is not None
@@ -539,6 +553,9 @@ def parse(
         Literal["article", "full"],
         typer.Option(help="HTML: article (main content only) or full (every visible block)."),
     ] = "article",
+    pages: Annotated[
+        str | None, typer.Option(help="PDF: only these pages, e.g. 3-7 or 1,4,9- (1-based).")
+    ] = None,
 ) -> None:
     """Print the parsed Document (elements with offsets, pages, boxes) as JSON."""
     _setup_logging(False, False)
@@ -556,7 +573,9 @@ def parse(
         from chunkwise.pipeline import IngestOptions
 
         proc = Processor(
-            IngestOptions(format_hint=format_hint, parser_options={"html_mode": html_mode})
+            IngestOptions(
+                format_hint=format_hint, parser_options={"html_mode": html_mode, "pages": pages}
+            )
         )
         name = proc.parser_name(src)
         parser = proc.parser(name)
