@@ -218,3 +218,22 @@ def test_gold_corpus_beats_nupunkt(corpus: Path) -> None:
     assert ours_f > nup_f + 0.1
     assert ours_p >= nup_p
     assert ours_f > 0.85
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["." * 30000, ". " * 30000, "!" * 30000, "?!" * 15000, "A v. " * 6000, "(" * 30000 + "x"],
+    ids=["dots", "spaced-dots", "bangs", "mixed", "captions", "parens"],
+)
+def test_hostile_runs_stay_linear(text: str) -> None:
+    """Runs of terminators once made the candidate pattern retry from every position (minutes
+    for 30,000 dots); now each input takes milliseconds. The bound is loose for busy machines."""
+    import time
+
+    from chunkwise.parsers.legal import legal_elements
+
+    t0 = time.perf_counter()
+    spans = sentence_spans(text)
+    legal_elements(text)
+    assert time.perf_counter() - t0 < 5
+    assert all(a < b for a, b in spans)
