@@ -79,6 +79,10 @@ class _Retryable(Exception):
     pass
 
 
+class _SchemaRefused(Exception):
+    pass
+
+
 @dataclass
 class Prepared:
     pages: list[int]  # 0-based
@@ -110,6 +114,7 @@ class OpenAIReader:
         self.timeout = timeout
         self.retries = max(0, retries)
         self.backoff = max(0.0, backoff)
+        self.use_schema = True
 
     @classmethod
     def from_options(cls, extra: Mapping[str, Any]) -> OpenAIReader:
@@ -155,32 +160,43 @@ class OpenAIReader:
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": content}]
 
     def body(self, prepared: Prepared, context: Context) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "model": self.model,
             "temperature": 0,
             "messages": self.messages(prepared, context),
-            "response_format": {
+        }
+        if self.use_schema:
+            out["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "page_blocks", "strict": True, "schema": REPLY_SCHEMA},
-            },
-        }
+            }
+        return out
 
     def read(self, prepared: Prepared, context: Context) -> list[Block]:
-        data = json.dumps(self.body(prepared, context)).encode("utf-8")
         pages = f"pages {prepared.pages[0] + 1}-{prepared.pages[-1] + 1}"
         last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
+        attempt = 0
+        while attempt <= self.retries:
+            if attempt and last is not None:
                 delay = self.backoff * 2 ** (attempt - 1)
                 log.info(
                     "vision endpoint: retry %d for %s in %.1fs (%s)", attempt, pages, delay, last
                 )
                 time.sleep(delay)
+            data = json.dumps(self.body(prepared, context)).encode("utf-8")
             try:
                 reply = self._post(data)
                 return parse_reply(reply, prepared.pages)
+            except _SchemaRefused as exc:
+                # Servers without structured output (older vLLM, Ollama, llama.cpp) answer 400 to
+                # response_format; the prompt asks for the same JSON and the reply is validated,
+                # so ask again at once without it (not counted as a retry).
+                log.warning("vision endpoint does not take a JSON schema (%s); asking without", exc)
+                self.use_schema = False
+                continue
             except (_Retryable, MalformedReply) as exc:
                 last = exc
+            attempt += 1
         kind = "malformed reply" if isinstance(last, MalformedReply) else "request failed"
         raise ChunkError(
             f"vision endpoint {kind} for {pages} after {self.retries + 1} attempt(s): {last}"
@@ -198,6 +214,8 @@ class OpenAIReader:
             detail = _short(exc.read())
             if exc.code == 429 or exc.code >= 500:
                 raise _Retryable(f"HTTP {exc.code}: {detail}") from exc
+            if exc.code in (400, 422) and self.use_schema and "response_format" in detail:
+                raise _SchemaRefused(f"HTTP {exc.code}: {detail}") from exc
             # 4xx other than 429 will not get better by asking again (bad key, bad model...).
             raise ChunkError(
                 f"vision endpoint refused the request: HTTP {exc.code}: {detail}"

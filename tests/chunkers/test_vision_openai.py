@@ -307,3 +307,16 @@ def test_cli_reports_an_error_record_not_a_crash(
     rec = json.loads(errors.read_text().splitlines()[0])
     assert rec["stage"] == "chunk" and "HTTP 401" in rec["message"]
     assert "Traceback" not in res.stderr
+
+
+def test_server_without_json_schema_support(tmp_path: Path) -> None:
+    def no_schema(body: dict[str, Any], n: int) -> tuple[int, bytes, float]:
+        if "response_format" in body:
+            return 400, b'{"error": "response_format json_schema is not supported"}', 0.0
+        return good_reply(body, n)
+
+    with FakeEndpoint(no_schema) as ep:
+        chunks = list(chunker(ep.url, vision_retries=0).chunk(sample_doc(tmp_path)))
+    assert [c.kind for c in chunks] == ["text", "table", "list"]
+    # Asked once with the schema, then without it for this batch and the next.
+    assert ["response_format" in r for r in ep.requests] == [True, False, False]
