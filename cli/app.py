@@ -831,49 +831,6 @@ def _print_eval(report: dict[str, Any], per_doc: bool) -> None:
 
 
 @app.command()
-def embed(
-    embed_model: Annotated[
-        str | None,
-        typer.Option(help="Local model folder or installed model (default all-MiniLM-L6-v2)."),
-    ] = None,
-    device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
-    batch_size: Annotated[int, typer.Option(help="Texts per forward pass.")] = 32,
-    input_format: Annotated[
-        str, typer.Option(help="auto (JSONL if the first line is a JSON object), text or jsonl.")
-    ] = "auto",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs.")] = False,
-) -> None:
-    """Embed lines of text (or JSONL with a 'text' field) from stdin, like the chunks were."""
-    _setup_logging(quiet, False)
-    from chunkwise.embedders import EmbedConfig
-    from chunkwise.embedders.backend import SentenceTransformerBackend
-    from chunkwise.embedders.queries import embed_stream
-
-    try:
-        cfg = EmbedConfig(embed_model, device, batch_size)
-        backend = SentenceTransformerBackend(cfg.model, cfg.device, cfg.batch_size)
-        backend.load()
-        lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-        summary = embed_stream(
-            backend, lines, sys.stdout, fmt=input_format, on_error=_ErrorSink(None, quiet)
-        )
-    except BrokenPipeError:
-        _silence_stdout()
-        raise typer.Exit(EXIT_OK) from None
-    except ChunkwiseError as exc:
-        _usage_error(exc)
-    if summary.truncated:
-        log.warning(
-            "%d texts were longer than %d tokens and were cut off by the model",
-            summary.truncated,
-            backend.max_content_tokens,
-        )
-    if summary.embedded == 0:
-        log.warning("no text on stdin to embed")
-    raise typer.Exit(summary.exit_code)
-
-
-@app.command()
 def plugins(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
