@@ -89,7 +89,6 @@ class Context:
     open_tail: str = ""
     open_header: list[list[str]] = field(default_factory=list)
     open_columns: int = 0
-    last_page: int = 0
 
     def heading_path(self) -> tuple[str, ...]:
         return tuple(t for _, t in self.headings)
@@ -338,7 +337,7 @@ class Locator:
 
 @dataclass
 class LogicalBlock:
-    """A block after stitching: may span pages (``parts`` counts the page pieces)."""
+    """A block after stitching: may span pages (one box per page piece)."""
 
     kind: str
     headings: tuple[str, ...]
@@ -350,7 +349,6 @@ class LogicalBlock:
     boxes: list[tuple[int, BBox | None]] = field(default_factory=list)
     # For tables: index of the first row read on each page (page breaks inside the table).
     row_pages: list[int] = field(default_factory=list)
-    parts: int = 1
 
     @property
     def pages(self) -> list[int]:
@@ -391,10 +389,10 @@ class Stitcher:
         self._page_with_body: int = -1
 
     def add_batch(self, blocks: Sequence[Block], pages: Sequence[int]) -> None:
+        """``pages``: the batch's pages, for readers' sake; blocks carry their own page."""
+        del pages
         for b in blocks:
             self.add(b)
-        if pages:
-            self.context.last_page = max(pages) + 1
         self._refresh_context()
 
     def add(self, b: Block) -> None:
@@ -469,7 +467,8 @@ class Stitcher:
         if not first_on_page or b.page != last_page + 1:
             return False
         if b.kind == "paragraph":
-            return not _TERMINAL.search(open_.text) or open_.text.endswith("-")
+            # An unfinished sentence (or a word hyphenated at the page end) runs on.
+            return not _TERMINAL.search(open_.text)
         if b.kind == "list":
             return True
         if b.kind == "table":
@@ -482,7 +481,6 @@ class Stitcher:
 
     def _merge(self, open_: LogicalBlock, b: Block) -> None:
         open_.boxes.append((b.page, b.bbox))
-        open_.parts += 1
         if open_.kind == "paragraph":
             tail = " ".join(b.text.split())
             if open_.text.endswith("-") and tail[:1].islower():
