@@ -515,3 +515,16 @@ def test_min_tokens_merges_small_sections(tmp_path: Path) -> None:
     merged = list(VisionChunker(cfg, reader=reader).chunk(make_doc(tmp_path, script, "m.pdf")))
     assert [c.text for c in merged] == ["A\n\nShort.\n\nB\n\nAlso short."]
     assert merged[0].headings == ("A",)
+
+
+def test_only_the_pages_the_parser_kept_are_read(tmp_path: Path) -> None:
+    import dataclasses
+
+    script = {p: [Block("paragraph", p, f"Page {p}.")] for p in range(1, 6)}
+    doc = make_doc(tmp_path, script)
+    doc = dataclasses.replace(doc, metadata={"selected_pages": [2, 3, 5]})
+    reader = FakeReader(script)
+    chunker = VisionChunker(ChunkerConfig(extra={"pages_per_batch": 2}), reader=reader)
+    chunks = list(chunker.chunk(doc))
+    assert reader.batches == [[1, 2], [4]]
+    assert chunks[0].text == "Page 2.\n\nPage 3.\n\nPage 5."
