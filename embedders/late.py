@@ -104,6 +104,11 @@ class LateChunkingEmbedder:
     def model_name(self) -> str:
         return self.backend.display_name
 
+    @property
+    def device_independent_options(self) -> str:
+        """What shapes the vectors besides the model (``--state`` re-embeds when it changes)."""
+        return f"window={self.config.window},overlap={self.config.overlap}"
+
     def load(self) -> LateChunkingEmbedder:
         """Load the model and check the window options against it (usage errors come here)."""
         b = self.backend

@@ -37,6 +37,11 @@ class NaiveEmbedder:
     def model_name(self) -> str:
         return self.backend.display_name
 
+    @property
+    def device_independent_options(self) -> str:
+        """What shapes the vectors besides the model (``--state`` re-embeds when it changes)."""
+        return f"context={self.config.context}"
+
     def load(self) -> NaiveEmbedder:
         self.backend.load()
         return self

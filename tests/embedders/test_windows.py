@@ -70,3 +70,28 @@ def test_window_examples(n: int, content: int, overlap: int) -> None:
     starts = window_starts(n, content, overlap)
     expected = {(10, 10, 3): [0], (11, 10, 3): [0, 1], (100, 10, 0): list(range(0, 91, 10))}
     assert starts == expected[(n, content, overlap)]
+
+
+def test_embedder_options_reach_the_incremental_state_hash() -> None:
+    """--state must re-embed when the window or context options change (no model is loaded)."""
+    from chunkwise.embedders import EmbedConfig
+    from chunkwise.embedders.late import LateChunkingEmbedder
+    from chunkwise.embedders.naive import NaiveEmbedder
+
+    from chunkwise.pipeline import IngestOptions, options_hash
+
+    opts = IngestOptions()
+    hashes = {
+        options_hash(opts, emb)
+        for emb in (
+            LateChunkingEmbedder(EmbedConfig()),
+            LateChunkingEmbedder(EmbedConfig(window=128)),
+            LateChunkingEmbedder(EmbedConfig(window=128, overlap=8)),
+            NaiveEmbedder(EmbedConfig()),
+            NaiveEmbedder(EmbedConfig(context=True)),
+        )
+    }
+    assert len(hashes) == 5
+    assert options_hash(opts, LateChunkingEmbedder(EmbedConfig(batch_size=8))) == options_hash(
+        opts, LateChunkingEmbedder(EmbedConfig(batch_size=64))
+    )
