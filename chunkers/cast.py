@@ -43,7 +43,8 @@ log = logging.getLogger("chunkwise")
 DEFAULT_MAX_CHARS = 1500
 _FLUSH = (-1, -1)
 # Unicode whitespace as str.isspace() sees it.
-_SPACE_CODEPOINTS = np.array([c for c in range(0x3001) if chr(c).isspace()], dtype=np.uint32)
+# Lookup table: is code point c (below 0x3001, above which nothing is whitespace) a space?
+_IS_SPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 # Definition kinds whose elements give chunks their scope path and symbols.
 _NOT_DEFINITIONS = frozenset({"module", "import", "comment", "docstring"})
 # Siblings that belong to the node after them.
@@ -53,7 +54,7 @@ _ATTACHED = frozenset({"attribute_item", "decorator", "annotation"})
 def nonspace_prefix(text: str) -> np.ndarray:
     """prefix[i] = number of non-whitespace characters in text[:i]."""
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    nonspace = ~np.isin(codes, _SPACE_CODEPOINTS)
+    nonspace = ~_IS_SPACE[np.minimum(codes, 0x3001)]
     prefix = np.zeros(len(codes) + 1, dtype=np.int64)
     np.cumsum(nonspace, out=prefix[1:])
     return prefix
@@ -130,9 +131,12 @@ class CastChunker(BaseChunker):
     # -- planning ----------------------------------------------------------------------------
     def plan(self, doc: Document) -> list[tuple[int, int]]:
         """Contiguous spans covering the whole text, each within budget."""
+        return self._plan(doc)[0]
+
+    def _plan(self, doc: Document) -> tuple[list[tuple[int, int]], np.ndarray]:
         text = doc.text
         if not text:
-            return []
+            return [], np.zeros(1, dtype=np.int64)
         budget = Budget(
             text,
             self.max_chars,
@@ -147,10 +151,10 @@ class CastChunker(BaseChunker):
             events = _tree_events(parsed, budget)
         else:
             events = _line_events(text, 0, len(text), budget)
-        return _merge(events, budget)
+        return _merge(events, budget), budget.prefix
 
     def chunk(self, doc: Document) -> Iterator[Chunk]:
-        spans = self.plan(doc)
+        spans, prefix = self._plan(doc)
         if not spans:
             return
         text = doc.text
@@ -160,7 +164,7 @@ class CastChunker(BaseChunker):
         counts = [tok.count(text[a:b]) for a, b in spans]
         if self.max_tokens is not None:
             spans, counts = self._enforce_tokens(text, spans, counts)
-        yield from self._build(doc, spans, counts)
+        yield from self._build(doc, spans, counts, prefix)
 
     def _enforce_tokens(
         self, text: str, spans: Sequence[tuple[int, int]], counts: Sequence[int]
@@ -180,31 +184,35 @@ class CastChunker(BaseChunker):
 
     # -- metadata ----------------------------------------------------------------------------
     def _build(
-        self, doc: Document, spans: Sequence[tuple[int, int]], counts: Sequence[int]
+        self,
+        doc: Document,
+        spans: Sequence[tuple[int, int]],
+        counts: Sequence[int],
+        prefix: np.ndarray,
     ) -> Iterator[Chunk]:
         text = doc.text
         language = doc.metadata.get("language") if doc.metadata else None
-        line_starts = [0]
-        pos = text.find("\n")
-        while pos >= 0:
-            line_starts.append(pos + 1)
-            pos = text.find("\n", pos + 1)
         defs = sorted(
             (e for e in doc.elements if e.kind not in _NOT_DEFINITIONS and "scope" in e.attrs),
             key=lambda e: (e.start, -e.end),
         )
         def_starts = [e.start for e in defs]
-        prefix = nonspace_prefix(text)
+        # Line numbers counted forward from chunk to chunk: one pass over the text in all.
+        line, pos = 1, 0
         for i, ((a, b), n) in enumerate(zip(spans, counts, strict=True)):
             ta, tb = _trim(text, a, b)
+            line += text.count("\n", pos, ta)
+            line_start = line
+            line_end = line + text.count("\n", ta, max(ta, tb - 1))
+            pos = ta
             scope = _scope(defs, def_starts, ta, tb)
             lo = bisect.bisect_left(def_starts, ta)
             hi = bisect.bisect_left(def_starts, tb)
             symbols = [str(e.attrs.get("symbol", e.attrs.get("name", ""))) for e in defs[lo:hi]]
             meta: dict[str, Any] = {
                 "language": language,
-                "line_start": bisect.bisect_right(line_starts, ta),
-                "line_end": bisect.bisect_right(line_starts, max(ta, tb - 1)),
+                "line_start": line_start,
+                "line_end": line_end,
                 "scope": " > ".join(scope),
                 "symbols": symbols,
                 "context": " > ".join([doc.source, *scope]),
