@@ -8,7 +8,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -186,3 +186,24 @@ def test_output_never_overwrites_an_input(tmp_path: Path) -> None:
     check_output([str(root)], str(root / "out.jsonl"))  # not a document type: fine
     check_output([str(root)], str(tmp_path / "a.txt"))
     check_output([str(root)], None)
+
+
+def test_sources_are_consumed_lazily_with_a_bounded_window(tmp_path: Path) -> None:
+    """An endless stream of sources still yields results: nothing lists all files first."""
+    from chunkwise.pipeline import Source, process_all
+
+    doc = tmp_path / "a.txt"
+    doc.write_text("one small document\n")
+    pulled = 0
+
+    def endless() -> Iterator[Source]:
+        nonlocal pulled
+        while True:
+            pulled += 1
+            yield Source(str(doc), path=doc)
+
+    results = process_all(endless(), IngestOptions(jobs=2))
+    first = [next(results) for _ in range(5)]
+    results.close()  # type: ignore[attr-defined]
+    assert all(r.error is None and r.chunks for r in first)
+    assert pulled <= 5 + 2 * 2 + 1
