@@ -430,7 +430,7 @@ def _wrapped_start(spec: LanguageSpec, node: Any) -> Any:
     """The outermost wrapper that belongs to ``node`` (decorators, ``export``, ``template<>``)."""
     top = node
     parent = node.parent
-    while parent is not None and parent.type in spec.wrappers and parent.named_child_count <= 3:
+    while parent is not None and parent.type in spec.wrappers:
         # A declaration with several declarators belongs to none of them.
         declarators = [c for c in parent.named_children if c.type == "variable_declarator"]
         if len(declarators) > 1:

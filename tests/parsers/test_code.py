@@ -171,3 +171,10 @@ def test_broken_sample_is_an_error_record_and_others_survive(cli, tmp_path: Path
     rows = res.records()
     assert rows and {r["source"] for r in rows} == {str(good)}
     assert "".join(r["text"] for r in rows) == good.read_text(encoding="utf-8")
+
+
+def test_any_number_of_decorators_belong_to_the_definition() -> None:
+    src = b"@a\n@b\n@c(1)\n@d\ndef f():\n    pass\n"
+    doc = CodeParser().parse(src, source="x.py")
+    (fn,) = [e for e in doc.elements if e.kind == "function"]
+    assert (fn.start, fn.attrs["line_start"]) == (0, 1)
