@@ -118,26 +118,23 @@ class Vectorizer(Protocol):
 
 
 class LexicalVectorizer:
-    """TF-IDF over words, IDF fitted on the texts of each call (one document's sentences), hashed
-    into a fixed number of columns so that memory does not grow with the vocabulary."""
+    """TF-IDF over words, vocabulary and IDF fitted on the texts of each call (one document's
+    sentences), so no state and no hashing collisions."""
 
     name = "lexical"
-
-    def __init__(self, dims: int = 1 << 14) -> None:
-        self.dims = dims
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         bags = [Counter(w.lower() for w in _WORD.findall(t)) for t in texts]
         df: Counter[str] = Counter()
         for bag in bags:
             df.update(bag.keys())
+        col = {w: i for i, w in enumerate(df)}
         n = len(texts)
-        out = np.zeros((n, self.dims), dtype=np.float32)
+        idf = {w: math.log((1 + n) / (1 + d)) + 1.0 for w, d in df.items()}
+        out = np.zeros((n, max(1, len(col))), dtype=np.float32)
         for i, bag in enumerate(bags):
             for word, tf in bag.items():
-                # Python's str hash is salted per process; crc32 keeps columns deterministic.
-                col = zlib.crc32(word.encode("utf-8")) % self.dims
-                out[i, col] += (1.0 + math.log(tf)) * (math.log((1 + n) / (1 + df[word])) + 1.0)
+                out[i, col[word]] = (1.0 + math.log(tf)) * idf[word]
         return normalise(out)
 
 
@@ -290,9 +287,9 @@ def cohesion_separation(
             owners.append(i)
     m = vec.vectors(texts)
     own = np.asarray(owners)
-    centroids = np.zeros((len(chunks), m.shape[1]), dtype=np.float32)
-    np.add.at(centroids, own, m)
-    centroids = normalise(centroids)
+    # Rows are grouped by chunk in order, so each chunk's sum is one reduceat segment.
+    firsts = np.searchsorted(own, np.arange(len(chunks)))
+    centroids = normalise(np.add.reduceat(m, firsts, axis=0))
     sims = np.einsum("ij,ij->i", m, centroids[own])
     per_chunk = []
     for i in range(len(chunks)):
