@@ -127,8 +127,11 @@ def iter_sources(
     """Expand command-line paths lazily; folders are walked, files and '-' taken as given.
 
     A file symlink found by walking that leads out of the folder is skipped (with a warning)
-    unless ``follow_symlinks``; the walker never descends into folder symlinks (loops).
+    unless ``follow_symlinks``, which also lets the walk descend into folder symlinks (a link
+    back to a folder being walked is skipped, so loops end).
     """
+    if follow_symlinks and not walk_options.follow_symlinks:
+        walk_options = dataclasses.replace(walk_options, follow_symlinks=True)
     for p in paths:
         if p == STDIN:
             stream = stdin if stdin is not None else sys.stdin.buffer

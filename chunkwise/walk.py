@@ -116,6 +116,8 @@ class WalkOptions:
     exclude: Sequence[str] = ()
     gitignore: bool = True
     default_excludes: bool = True
+    # Descend into folder symlinks (--follow-symlinks); a link back to an ancestor is skipped.
+    follow_symlinks: bool = False
     _include_rules: list[Rule] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -138,7 +140,21 @@ def walk(root: Path, options: WalkOptions) -> Iterator[Path]:
     yield from _walk_dir(root, "", rules, options)
 
 
-def _walk_dir(folder: Path, rel: str, rules: list[Rule], options: WalkOptions) -> Iterator[Path]:
+def _walk_dir(
+    folder: Path,
+    rel: str,
+    rules: list[Rule],
+    options: WalkOptions,
+    ancestors: frozenset[tuple[int, int]] = frozenset(),
+) -> Iterator[Path]:
+    if options.follow_symlinks:
+        try:
+            st = folder.stat()
+        except OSError:
+            return
+        if (st.st_dev, st.st_ino) in ancestors:
+            return  # a symlink loop back to a folder being walked
+        ancestors = ancestors | {(st.st_dev, st.st_ino)}
     if options.gitignore:
         gi = folder / ".gitignore"
         if gi.is_file():
@@ -155,13 +171,13 @@ def _walk_dir(folder: Path, rel: str, rules: list[Rule], options: WalkOptions) -
     for entry in entries:
         child_rel = f"{rel}/{entry.name}" if rel else entry.name
         try:
-            # Folder symlinks are not followed: they can loop or leave the tree.
-            is_dir = entry.is_dir(follow_symlinks=False)
+            # Folder symlinks are not followed by default: they can loop or leave the tree.
+            is_dir = entry.is_dir(follow_symlinks=options.follow_symlinks)
             is_file = entry.is_file()
         except OSError:
             continue
         if is_dir:
             if not ignored(rules, child_rel, True):
-                yield from _walk_dir(Path(entry.path), child_rel, rules, options)
+                yield from _walk_dir(Path(entry.path), child_rel, rules, options, ancestors)
         elif is_file and not ignored(rules, child_rel, False) and options.included(child_rel):
             yield Path(entry.path)

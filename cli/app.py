@@ -162,7 +162,8 @@ def ingest(
         typer.Option(help="Seconds to wait if another run holds the --state file (default 0)."),
     ] = 0.0,
     follow_symlinks: Annotated[
-        bool, typer.Option(help="Follow file symlinks that lead out of the input folder.")
+        bool,
+        typer.Option(help="Follow symlinks (files and folders) that lead out of the input folder."),
     ] = False,
     glob: Annotated[
         list[str] | None,

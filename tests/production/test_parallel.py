@@ -166,11 +166,20 @@ def test_symlinks_out_of_the_root_are_not_followed(
     assert names == ["inside.txt", "link-in.txt"]
     assert errors == []
     assert "link-out.txt: symlink leads out of" in caplog.text
-    _, records, _ = run([str(root)], jobs=2, follow_symlinks=True)
-    assert sorted({Path(r["source"]).name for r in records}) == [
+    outside_dir = tmp_path / "elsewhere"
+    outside_dir.mkdir()
+    (outside_dir / "far.txt").write_text("in a linked folder\n")
+    (root / "linked").symlink_to(outside_dir, target_is_directory=True)
+    _, records, _ = run([str(root)], jobs=2)
+    assert "far.txt" not in {Path(r["source"]).name for r in records}
+    _, records, errors = run([str(root)], jobs=2, follow_symlinks=True)
+    assert errors == []
+    # dirloop/ (a link to the root itself) is skipped: no file is read twice through it.
+    assert sorted(str(Path(r["source"]).relative_to(root)) for r in records if r["index"] == 0) == [
         "inside.txt",
         "link-in.txt",
         "link-out.txt",
+        "linked/far.txt",
     ]
 
 
