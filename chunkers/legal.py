@@ -92,6 +92,7 @@ def _pack_sections(
     section_starts: Sequence[int],
     max_tokens: int,
     heading_ends: dict[int, int],
+    min_tokens: int = 0,
 ) -> list[tuple[int, int]]:
     """Plan chunks section by section: each section is split (clauses, sentences, whitespace)
     and merged on its own; neighbouring sections share a chunk only when they fit in it whole
@@ -124,12 +125,44 @@ def _pack_sections(
             cur = [s, e, c, int(whole), int(bare)]
     if cur:
         out.append((cur[0], cur[1]))
+    if min_tokens > 0:
+        out = _merge_small(packer, out, min_tokens, max_tokens)
     trimmed = []
     for a, b in out:
         a, b = trim(packer.text, a, b)
         if a < b:
             trimmed.append((a, b))
     return trimmed
+
+
+def _merge_small(
+    packer: Packer, planned: list[tuple[int, int]], min_tokens: int, max_tokens: int
+) -> list[tuple[int, int]]:
+    """``--min-tokens``: a chunk under the minimum ("Id. at 496.") joins its smaller neighbour
+    when the two fit under the cap together."""
+    out = list(planned)
+    i = 0
+    while i < len(out):
+        a, b = out[i]
+        n = packer.index.count(a, b)
+        if n >= min_tokens or len(out) == 1:
+            i += 1
+            continue
+        prev_n = packer.index.count(*out[i - 1]) if i > 0 else None
+        next_n = packer.index.count(*out[i + 1]) if i + 1 < len(out) else None
+        options = [
+            (m, j)
+            for m, j in ((prev_n, i - 1), (next_n, i + 1))
+            if m is not None and m + n <= max_tokens
+        ]
+        if not options:
+            i += 1
+            continue
+        _, j = min(options)
+        lo, hi = min(i, j), max(i, j)
+        out[lo : hi + 1] = [(out[lo][0], out[hi][1])]
+        i = lo
+    return out
 
 
 def _finish(
@@ -215,6 +248,7 @@ class LegalChunker(BaseChunker):
                 section_starts,
                 self.config.max_tokens,
                 {e.start: e.end for e in structure if e.kind == "heading"},
+                self.config.min_tokens,
             ),
         )
         if self.config.overlap:
