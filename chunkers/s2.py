@@ -36,7 +36,7 @@ import itertools
 import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -72,6 +72,19 @@ class _Node:
     bbox: tuple[float, float, float, float] | None
     section: int
     heading: bool
+    # Where the element goes on after a column or page break (a paragraph's continuation).
+    more: list[tuple[int | None, tuple[float, float, float, float] | None]] = field(
+        default_factory=list
+    )
+
+    def places(self) -> list[tuple[int | None, tuple[float, float, float, float] | None]]:
+        return [(self.page, self.bbox), *self.more]
+
+    def last(self) -> _Node:
+        if not self.more:
+            return self
+        page, bbox = self.more[-1]
+        return _Node(self.start, self.end, self.kind, page, bbox, self.section, self.heading)
 
 
 class S2Chunker(BaseChunker):
@@ -170,6 +183,7 @@ class S2Chunker(BaseChunker):
             if nodes and e.attrs and e.attrs.get("continues"):
                 # The rest of a paragraph cut by a column or page end: one node, one sentence flow.
                 nodes[-1].end = e.end
+                nodes[-1].more.append((e.page, e.bbox))
                 continue
             heading = e.kind == "heading"
             if heading:
@@ -194,6 +208,8 @@ class S2Chunker(BaseChunker):
                     win_runs[-1].append(i)
                 else:
                     win_runs.append([i])
+            if self.spatial_weight > 0:
+                win_runs = _split_at_columns(win_runs, nodes)
             win_runs = self._merge_small(win_runs, win, w, nodes, counts)
             if self.fill:
                 win_runs = self._fill(win_runs, nodes, counts)
@@ -216,7 +232,7 @@ class S2Chunker(BaseChunker):
                 sp[a, b] = sp[b, a] = _spatial(na, nb, b - a, sizes)
         for a in range(n - 1):
             na, nb = nodes[win[a]], nodes[win[a + 1]]
-            link = 1.0 if na.heading else _PAGE_LINK if na.page != nb.page else 0.0
+            link = 1.0 if na.heading else _PAGE_LINK if na.last().page != nb.page else 0.0
             sp[a, a + 1] = sp[a + 1, a] = max(sp[a, a + 1], link)
         v = sem[list(win)]
         se = np.clip(v @ v.T, 0.0, 1.0)
@@ -237,7 +253,7 @@ class S2Chunker(BaseChunker):
         for run in runs:
             n = sum(counts[i] for i in run)
             if out:
-                last, first = nodes[out[-1][-1]], nodes[run[0]]
+                last, first = nodes[out[-1][-1]].last(), nodes[run[0]]
                 same = (
                     last.section == first.section
                     and last.page == first.page
@@ -362,7 +378,23 @@ def _page_sizes(doc: Document, nodes: Sequence[_Node]) -> dict[int, tuple[float,
 
 
 def _spatial(a: _Node, b: _Node, hops: int, sizes: Mapping[int, tuple[float, float]]) -> float:
-    """Closeness of two elements: box geometry on one page, structure distance without boxes."""
+    """Closeness of two elements: box geometry on one page, structure distance without boxes.
+    An element continued in another column or page is as close as its closest part."""
+    if not a.more and not b.more:
+        return _spatial_one(a, b, hops, sizes)
+    return max(
+        _spatial_one(
+            _Node(a.start, a.end, a.kind, pa, ba, a.section, a.heading),
+            _Node(b.start, b.end, b.kind, pb, bb, b.section, b.heading),
+            hops,
+            sizes,
+        )
+        for pa, ba in a.places()
+        for pb, bb in b.places()
+    )
+
+
+def _spatial_one(a: _Node, b: _Node, hops: int, sizes: Mapping[int, tuple[float, float]]) -> float:
     if a.bbox is None or b.bbox is None or a.page is None:
         # Structure distance: adjacent elements 1, falling off with every element in between.
         return math.exp(-(hops - 1) / 1.5)
@@ -378,6 +410,28 @@ def _spatial(a: _Node, b: _Node, hops: int, sizes: Mapping[int, tuple[float, flo
     column = _CROSS_COLUMN + (1.0 - _CROSS_COLUMN) * min(shared, 1.0)
     dist = math.hypot(gx, gy)
     return column * math.exp(-((dist / _SPATIAL_SCALE) ** 2) / 2.0)
+
+
+def _split_at_columns(runs: list[list[int]], nodes: Sequence[_Node]) -> list[list[int]]:
+    """Cut runs where reading moves to another column or page between two elements (a paragraph
+    that itself runs on stays whole): one chunk, one column, unless it is too small alone."""
+    out: list[list[int]] = []
+    for run in runs:
+        cur = [run[0]]
+        for i in run[1:]:
+            prev = nodes[cur[-1]].last()
+            node = nodes[i]
+            if (
+                prev.bbox is not None
+                and node.bbox is not None
+                and (prev.page != node.page or not _same_column(prev, node))
+            ):
+                out.append(cur)
+                cur = [i]
+            else:
+                cur.append(i)
+        out.append(cur)
+    return out
 
 
 def _same_column(a: _Node, b: _Node) -> bool:
