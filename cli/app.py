@@ -198,9 +198,12 @@ def ingest(
         typer.Option(help="S2: weight of layout vs meaning in the element graph, 0-1 (0.5)."),
     ] = None,
     s2_semantic: Annotated[
-        Literal["auto", "lexical", "model"],
-        typer.Option(help="S2 similarity: lexical (TF-IDF), model (embed extra), auto."),
-    ] = "auto",
+        Literal["lexical", "model", "auto"] | None,
+        typer.Option(
+            help="S2 similarity: lexical (TF-IDF, default), model (embed extra), auto (model "
+            "when installed)."
+        ),
+    ] = None,
     html_mode: Annotated[
         Literal["article", "full"],
         typer.Option(help="HTML: article (main content only) or full (every visible block)."),
