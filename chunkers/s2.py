@@ -11,22 +11,25 @@ list items, tables, captions...). The weight of an edge is
   ranges), so side-by-side columns stay apart; neighbours in reading order keep a link across a
   page break. Elements without boxes (HTML, Markdown) use structure distance instead: how many
   elements apart they are in reading order.
-- ``semantic``: cosine similarity of the element texts: TF-IDF of words (no extra needed), or the
-  sentence-transformers model of the ``embed`` extra (``semantic="model"``, the default when the
-  extra is installed).
+- ``semantic``: cosine similarity of the element texts: TF-IDF of words (the default; no extra
+  needed), or the sentence-transformers model of the ``embed`` extra (``semantic="model"``, or
+  ``"auto"``: the model when the extra is installed, else TF-IDF).
 - Edges between different sections (a heading starts a section) are multiplied by
   ``section_penalty``: a chunk should not straddle a heading.
 
 The normalised Laplacian's smallest eigenvectors embed the nodes; k-means (deterministic
 farthest-point start) clusters them, with k from the largest eigengap, at least enough clusters to
 fit the token cap. Chunks must be exact, contiguous spans of the text, so each cluster is cut into
-its runs in reading order; runs below ``min_tokens`` join the neighbour they are most similar to
-(a heading always joins what follows it); runs over ``--max-tokens`` are split at element
-boundaries, then sentences, then words (the shared ``Packer``), so the cap holds always.
+its runs in reading order, and runs are also cut where reading moves to another column or page
+between two elements (a paragraph continued in the next column is one element: its node has all
+its places). Runs below ``min_tokens`` (default: an eighth of the cap) join the neighbour they are
+most similar to (a heading always joins what follows it); neighbouring runs of one section and
+column are joined while they fit; runs over ``--max-tokens`` are split at element boundaries,
+then sentences, then words (the shared ``Packer``), so the cap always holds.
 
-Options (``ChunkerConfig.extra``): ``spatial_weight`` (0.5), ``semantic`` ("auto" | "lexical" |
-"model"), ``embed_model``, ``device``, ``section_penalty`` (0.1), ``window`` (nodes per spectral
-problem, 150).
+Options (``ChunkerConfig.extra``): ``spatial_weight`` (0.5), ``semantic`` ("lexical" | "model" |
+"auto"), ``embed_model``, ``device``, ``section_penalty`` (0.1), ``window`` (nodes per spectral
+problem, 150), ``fill`` (True: join neighbouring runs of one section and column up to the cap).
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ from chunkwise.types import Chunk, Document, Element
 DEFAULT_SPATIAL_WEIGHT = 0.5
 DEFAULT_SECTION_PENALTY = 0.1
 DEFAULT_WINDOW = 150
+# Measured on the PDF benchmark (benchmarks/s2_quality.py): the embedding model gave no better
+# column or section purity than TF-IDF while taking about 60 times longer on CPU, so the model is
+# opt-in ("model", or "auto" = the model when the embed extra is installed).
+DEFAULT_SEMANTIC = "lexical"
 
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
 _LINE = re.compile(r"\n\s*")
@@ -98,7 +105,7 @@ class S2Chunker(BaseChunker):
         self.window = int(extra.get("window") or DEFAULT_WINDOW)
         if self.window < 2:
             raise UsageError("s2 option window must be at least 2")
-        semantic = str(extra.get("semantic") or "auto")
+        semantic = str(extra.get("semantic") or DEFAULT_SEMANTIC)
         if semantic not in ("auto", "lexical", "model"):
             raise UsageError("s2 option semantic must be auto, lexical or model")
         if semantic == "auto":
