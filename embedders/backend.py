@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -158,16 +158,24 @@ class SentenceTransformerBackend:
     def token_embeddings(
         self, windows: Sequence[npt.NDArray[np.int64]], progress: Progress | None = None
     ) -> list[npt.NDArray[np.float32]]:
-        """Contextual vectors of the content tokens of each window (special tokens added and
-        stripped here). Windows are batched longest first so padding stays small."""
+        """Contextual vectors of the content tokens of each window, in input order."""
+        out: list[npt.NDArray[np.float32]] = [np.zeros((0, self.dim), np.float32)] * len(windows)
+        for i, vec in self.iter_token_embeddings(windows, progress):
+            out[i] = vec
+        return out
+
+    def iter_token_embeddings(
+        self, windows: Sequence[npt.NDArray[np.int64]], progress: Progress | None = None
+    ) -> Iterator[tuple[int, npt.NDArray[np.float32]]]:
+        """(window index, vectors of its content tokens) as each batch finishes; special tokens
+        are added and stripped here. Windows are batched longest first so padding stays small,
+        and nothing is kept after it is yielded, so memory stays bounded by one batch."""
         import torch
 
         model = self.model
-        out: list[npt.NDArray[np.float32] | None] = [None] * len(windows)
         order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
         pre, suf = len(self.prefix_ids), len(self.suffix_ids)
         batch_size = self.batch_size
-        done = 0
         t0 = time.perf_counter()
         pos = 0
         while pos < len(order):
@@ -193,20 +201,18 @@ class SentenceTransformerBackend:
                 batch_size = max(1, batch_size // 2)
                 log.warning("out of GPU memory; batch size lowered to %d", batch_size)
                 continue
+            pos += len(idx)
+            if progress is not None:
+                progress(pos, len(windows))
             for row, i in enumerate(idx):
                 n = len(seqs[row])
-                out[i] = np.ascontiguousarray(emb[row, pre : n - suf])
-            pos += len(idx)
-            done += len(idx)
-            if progress is not None:
-                progress(done, len(windows))
+                yield i, emb[row, pre : n - suf]
         log.debug(
             "embedded %d windows in %.2fs on %s",
             len(windows),
             time.perf_counter() - t0,
             self.device,
         )
-        return [o if o is not None else np.zeros((0, self.dim), np.float32) for o in out]
 
     def finish(self, pooled: npt.NDArray[np.float64]) -> npt.NDArray[np.float32]:
         """Mean-pooled token vectors -> sentence vectors: the model's modules after pooling

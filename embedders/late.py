@@ -17,7 +17,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from chunkwise.embedders.backend import (
@@ -52,20 +53,43 @@ def edge_weights(length: int) -> npt.NDArray[np.float64]:
     return np.minimum(pos + 1, length - pos)
 
 
-def stitch(
-    n_tokens: int,
-    dim: int,
-    starts: list[int],
-    vectors: list[npt.NDArray[np.float32]],
-) -> npt.NDArray[np.float64]:
-    """One vector per document token from overlapping windows' token vectors."""
-    acc = np.zeros((n_tokens, dim), dtype=np.float64)
-    weight = np.zeros(n_tokens, dtype=np.float64)
-    for s, vec in zip(starts, vectors, strict=True):
-        w = edge_weights(len(vec))
-        acc[s : s + len(vec)] += vec * w[:, None]
-        weight[s : s + len(vec)] += w
-    return acc / np.maximum(weight, 1e-12)[:, None]
+def coverage_weights(n_tokens: int, starts: list[int], content: int) -> npt.NDArray[np.float64]:
+    """Sum over the windows covering each token of its edge weight in that window; a token's
+    vector is the sum of its window vectors weighted by ``edge weight / coverage weight``."""
+    total = np.zeros(n_tokens, dtype=np.float64)
+    for s in starts:
+        length = min(content, n_tokens - s)
+        total[s : s + length] += edge_weights(length)
+    return total
+
+
+@dataclass
+class _Plan:
+    """One document's share of a batch: its windows and a running sum per chunk."""
+
+    ranges: npt.NDArray[np.int64]  # (n_chunks, 2) token ranges [a, b)
+    coverage: npt.NDArray[np.float64]
+    sums: npt.NDArray[np.float64]
+    ordered: bool
+
+    def add(self, start: int, vectors: npt.NDArray[np.float32]) -> None:
+        """Fold one window's token vectors into the sums of the chunks it overlaps."""
+        length = len(vectors)
+        frac = edge_weights(length) / self.coverage[start : start + length]
+        csum = np.zeros((length + 1, vectors.shape[1]), dtype=np.float64)
+        np.cumsum(vectors * frac[:, None], axis=0, out=csum[1:])
+        a, b = self.ranges[:, 0], self.ranges[:, 1]
+        if self.ordered:
+            lo = int(np.searchsorted(b, start, "right"))
+            hi = int(np.searchsorted(a, start + length, "left"))
+            cand = np.arange(lo, max(lo, hi))
+        else:
+            cand = np.nonzero((b > start) & (a < start + length))[0]
+        x0 = np.maximum(a[cand], start) - start
+        x1 = np.minimum(b[cand], start + length) - start
+        keep = x1 > x0
+        cand, x0, x1 = cand[keep], x0[keep], x1[keep]
+        self.sums[cand] += csum[x1] - csum[x0]
 
 
 def span_token_ranges(
@@ -133,61 +157,80 @@ class LateChunkingEmbedder:
         """Late chunking never truncates: a chunk longer than a window spans several windows."""
         return None
 
-    def token_vectors(self, docs: list[Document]) -> list[Any]:
-        """Per document: (token starts, token ends, stitched token vectors)."""
+    def embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
         if not self.window:
             self.load()
-        b = self.backend
-        content = self.window - b.n_special
-        plans = []
-        windows: list[npt.NDArray[np.int64]] = []
-        for doc in docs:
-            ids, starts, ends = b.tokenize(doc.text)
-            ws = window_starts(len(ids), content, self.overlap) if len(ids) else []
-            plans.append((ids, starts, ends, ws, len(windows)))
-            windows.extend(ids[s : s + content] for s in ws)
-        vecs = b.token_embeddings(windows, self.on_progress)
-        out = []
-        for ids, starts, ends, ws, first in plans:
-            tv = stitch(len(ids), b.dim, ws, vecs[first : first + len(ws)])
-            out.append((starts, ends, tv))
-        return out
-
-    def embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
         t0 = time.perf_counter()
         b = self.backend
-        per_doc = self.token_vectors(docs)
+        content = self.window - b.n_special
+        plans: list[_Plan | None] = []
+        windows: list[npt.NDArray[np.int64]] = []
+        owners: list[tuple[int, int]] = []  # (document, first token) of each window
+        for d, (doc, doc_chunks) in enumerate(zip(docs, chunks, strict=True)):
+            if not doc_chunks:
+                plans.append(None)
+                continue
+            ids, starts, ends = b.tokenize(doc.text)
+            ws = window_starts(len(ids), content, self.overlap) if len(ids) else []
+            ranges = np.asarray(
+                span_token_ranges(starts, ends, [(c.start, c.end) for c in doc_chunks]),
+                dtype=np.int64,
+            )
+            ordered = bool(
+                np.all(np.diff(ranges[:, 0]) >= 0) and np.all(np.diff(ranges[:, 1]) >= 0)
+            )
+            plans.append(
+                _Plan(
+                    ranges,
+                    coverage_weights(len(ids), ws, content),
+                    np.zeros((len(doc_chunks), b.dim), dtype=np.float64),
+                    ordered,
+                )
+            )
+            for s in ws:
+                windows.append(ids[s : s + content])
+                owners.append((d, s))
+        # Token vectors are folded into per-chunk sums as each batch of windows comes back, so
+        # memory stays at one batch of windows plus one vector per chunk, whatever the length.
+        for i, vectors in b.iter_token_embeddings(windows, self.on_progress):
+            d, s = owners[i]
+            plan = plans[d]
+            assert plan is not None
+            plan.add(s, vectors)
         pooled_rows: list[npt.NDArray[np.float64]] = []
-        fallback: list[tuple[int, int, str]] = []  # (doc, chunk, text) with no token in the span
         where: list[tuple[int, int]] = []
-        for d, ((starts, ends, tv), doc_chunks) in enumerate(zip(per_doc, chunks, strict=True)):
-            ranges = span_token_ranges(starts, ends, [(c.start, c.end) for c in doc_chunks])
-            csum = np.vstack([np.zeros((1, b.dim)), np.cumsum(tv, axis=0)])
-            for i, (a, z) in enumerate(ranges):
+        fallback: list[tuple[int, int, str]] = []  # chunks without a token of their own
+        for d, plan in enumerate(plans):
+            if plan is None:
+                continue
+            for i, (a, z) in enumerate(plan.ranges.tolist()):
                 if z > a:
-                    pooled_rows.append((csum[z] - csum[a]) / (z - a))
+                    pooled_rows.append(plan.sums[i] / (z - a))
                     where.append((d, i))
                 else:
-                    fallback.append((d, i, doc_chunks[i].text))
-        vectors: dict[tuple[int, int], tuple[float, ...]] = {}
+                    fallback.append((d, i, chunks[d][i].text))
+        vectors_by_chunk: dict[tuple[int, int], tuple[float, ...]] = {}
         if pooled_rows:
             finished = to_floats(b.finish(np.vstack(pooled_rows)))
-            vectors.update(zip(where, finished, strict=True))
+            vectors_by_chunk.update(zip(where, finished, strict=True))
         if fallback:
-            # A chunk without any token of its own (whitespace only) gets its text embedded alone.
+            # Whitespace-only chunks hold no token: their text is embedded alone.
             enc = to_floats(b.encode([t for _, _, t in fallback]))
-            vectors.update(((d, i), v) for (d, i, _), v in zip(fallback, enc, strict=True))
+            vectors_by_chunk.update(((d, i), v) for (d, i, _), v in zip(fallback, enc, strict=True))
         out = [
             [
-                dataclasses.replace(c, embedding=vectors[(d, i)], embedding_model=self.model_name)
+                dataclasses.replace(
+                    c, embedding=vectors_by_chunk[(d, i)], embedding_model=self.model_name
+                )
                 for i, c in enumerate(doc_chunks)
             ]
             for d, doc_chunks in enumerate(chunks)
         ]
         log.info(
-            "late-chunked %d chunks of %d documents in %.2fs",
+            "late-chunked %d chunks of %d documents (%d windows) in %.2fs",
             len(where) + len(fallback),
             len(docs),
+            len(windows),
             time.perf_counter() - t0,
         )
         return out

@@ -6,11 +6,18 @@ import itertools
 
 import numpy as np
 import pytest
-from chunkwise.embedders.late import edge_weights, span_token_ranges, stitch, window_starts
-from hypothesis import given
+from chunkwise.embedders.late import (
+    _Plan,
+    coverage_weights,
+    edge_weights,
+    span_token_ranges,
+    window_starts,
+)
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 
+@settings(deadline=None)
 @given(
     n=st.integers(1, 3000),
     content=st.integers(2, 600),
@@ -39,19 +46,56 @@ def test_edge_weights_peak_in_the_middle() -> None:
     assert edge_weights(1).tolist() == [1]
 
 
-def test_stitch_single_window_is_identity() -> None:
+def _fold(n: int, dim: int, starts: list[int], vectors: list[np.ndarray]) -> np.ndarray:
+    """Token vectors as the late embedder combines them: one chunk per token, so each chunk's
+    pooled sum is exactly that token's combined vector."""
+    content = max(len(v) for v in vectors)
+    plan = _Plan(
+        np.array([[t, t + 1] for t in range(n)]),
+        coverage_weights(n, starts, content),
+        np.zeros((n, dim)),
+        ordered=True,
+    )
+    for s, v in zip(starts, vectors, strict=True):
+        plan.add(s, v)
+    return plan.sums
+
+
+def test_single_window_is_identity() -> None:
     rng = np.random.default_rng(0)
     vec = rng.normal(size=(7, 3)).astype(np.float32)
-    np.testing.assert_allclose(stitch(7, 3, [0], [vec]), vec, rtol=1e-6)
+    np.testing.assert_allclose(_fold(7, 3, [0], [vec]), vec, rtol=1e-6)
 
 
-def test_stitch_cross_fades_overlaps_by_distance_to_edge() -> None:
+def test_overlaps_cross_fade_by_distance_to_edge() -> None:
     a = np.ones((4, 1), np.float32)  # tokens 0..3
     b = np.full((4, 1), 3.0, np.float32)  # tokens 2..5
-    out = stitch(6, 1, [0, 2], [a, b])[:, 0]
+    out = _fold(6, 1, [0, 2], [a, b])[:, 0]
     # token 2: weight 2 in a (pos 2 of 4), 1 in b (pos 0) -> (2*1 + 1*3) / 3
     # token 3: weight 1 in a, 2 in b -> (1 + 6) / 3
     np.testing.assert_allclose(out, [1, 1, 5 / 3, 7 / 3, 3, 3])
+
+
+@settings(deadline=None, max_examples=60)
+@given(n=st.integers(1, 400), content=st.integers(2, 64), data=st.data())
+def test_chunk_sums_match_per_token_folding(n: int, content: int, data) -> None:
+    """Pooling whole chunks inside the fold equals folding per token, then summing per chunk,
+    for any window plan and any (possibly overlapping, unordered) chunk ranges."""
+    overlap = data.draw(st.integers(0, content - 1))
+    starts = window_starts(n, content, overlap)
+    rng = np.random.default_rng(n * 1000 + content)
+    vecs = [rng.normal(size=(min(content, n - s), 2)).astype(np.float32) for s in starts]
+    per_token = _fold(n, 2, starts, vecs)
+    cuts = data.draw(
+        st.lists(st.tuples(st.integers(0, n), st.integers(0, n)), min_size=1, max_size=8)
+    )
+    ranges = np.array([[min(x, y), max(x, y)] for x, y in cuts])
+    ordered = bool(np.all(np.diff(ranges, axis=0) >= 0))
+    plan = _Plan(ranges, coverage_weights(n, starts, content), np.zeros((len(ranges), 2)), ordered)
+    for s, v in zip(starts, vecs, strict=True):
+        plan.add(s, v)
+    expected = np.array([per_token[a:b].sum(axis=0) for a, b in ranges])
+    np.testing.assert_allclose(plan.sums, expected, atol=1e-9)
 
 
 def test_span_token_ranges_by_token_start() -> None:
