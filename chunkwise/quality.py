@@ -142,6 +142,7 @@ class ModelVectorizer:
     """Sentence-transformers embeddings (the ``embed`` extra), loaded on first use."""
 
     name = "model"
+    cache_size = 100_000
 
     def __init__(
         self, model: str | None = None, device: str = "auto", batch_size: int = 64
@@ -150,6 +151,7 @@ class ModelVectorizer:
         self.device = device
         self.batch_size = batch_size
         self._model: Any = None
+        self._cache: dict[str, np.ndarray] = {}
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         if self._model is None:
@@ -158,14 +160,20 @@ class ModelVectorizer:
             self._model = load_sentence_model(self.model_name, self.device)
         if not texts:
             return np.zeros((0, 1), dtype=np.float32)
-        arr = self._model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return np.asarray(arr, dtype=np.float32)
+        # Chunkers compared on one document share most sentences: embed each text once.
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            arr = self._model.encode(
+                todo,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+            if len(self._cache) + len(todo) > self.cache_size:
+                self._cache = {t: self._cache[t] for t in texts if t in self._cache}
+            self._cache.update(zip(todo, np.asarray(arr, dtype=np.float32), strict=True))
+        return np.stack([self._cache[t] for t in texts])
 
 
 def get_vectorizer(

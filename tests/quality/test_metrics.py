@@ -311,3 +311,19 @@ def test_model_separation(model_vectorizer: quality.Vectorizer) -> None:
         same, cut(same, same.text.index("The kitten")), model_vectorizer
     )
     assert sep_topic_cut > sep_same
+
+
+@pytest.mark.embed
+def test_model_vectors_cached_and_bounded(model_vectorizer: quality.Vectorizer) -> None:
+    assert isinstance(model_vectorizer, quality.ModelVectorizer)
+    texts = ["a cat sat", "a dog ran", "a cat sat"]
+    first = model_vectorizer.vectors(texts)
+    assert first.shape == (3, 384) and np.allclose(first[0], first[2])
+    old = model_vectorizer.cache_size
+    try:
+        model_vectorizer.cache_size = 2  # the next call overflows: keep what it needs
+        again = model_vectorizer.vectors(["a cat sat", "birds sing"])
+    finally:
+        model_vectorizer.cache_size = old
+    assert np.allclose(again[0], first[0])
+    assert np.linalg.norm(again[1]) == pytest.approx(1.0, abs=1e-4)
