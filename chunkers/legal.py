@@ -213,6 +213,10 @@ class LegalChunker(BaseChunker):
             from chunkwise.parsers.legal import legal_elements
 
             structure, _ = legal_elements(text)
+            if not any(e.kind == "heading" for e in structure):
+                # No legal divisions found: keep the headings the document's own parser saw
+                # (PDF/HTML/Markdown), so chunks still get a heading path.
+                structure = [*structure, *(e for e in doc.elements if e.kind == "heading")]
         regions = content_spans(doc, self.config.keep_furniture)
         sentences: list[tuple[int, int]] = []
         for a, b in regions:

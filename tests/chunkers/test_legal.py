@@ -208,3 +208,18 @@ def test_min_tokens_merges_small_chunks_within_the_cap(docs) -> None:
     assert len(merged) < len(plain)
     assert sum(c.n_tokens < 30 for c in merged) < sum(c.n_tokens < 30 for c in plain)
     assert all(c.n_tokens <= 80 and c.text == doc.text[c.start : c.end] for c in merged)
+
+
+def test_pdf_document_gets_legal_sentences_and_its_own_headings(sample_docs: Path) -> None:
+    pytest.importorskip("pymupdf")
+    from chunkwise.registry import load
+
+    path = sample_docs / "pdf" / "three-column-journal.pdf"
+    if not path.exists():
+        pytest.skip("PDF sample not present")
+    doc = load("parsers", "pdf")().parse(path)
+    chunks = _chunks(doc, 200)
+    assert chunks and all(c.text == doc.text[c.start : c.end] for c in chunks)
+    assert all(c.n_tokens <= 200 and c.pages for c in chunks)
+    if any(e.kind == "heading" for e in doc.elements):
+        assert any(c.headings for c in chunks)
