@@ -38,7 +38,7 @@ CANDIDATES: Mapping[str, tuple[str, ...]] = {
     "markdown": ("section", "recursive", "sentence"),
     "html": ("section", "recursive", "sentence"),
     "pdf": ("s2", "section", "recursive"),
-    "legal": ("legal", "sentence", "recursive"),
+    "legal": ("legal", "sentence", "recursive", "section"),
     "code": ("cast",),
 }
 FALLBACK = ("recursive", "sentence")
