@@ -97,7 +97,6 @@ _ENUM_START = re.compile(
 _BULLET = re.compile(r"[•\u2022\u0095\-–—]\s")
 _CAPTION_JOINERS = frozenset({"v.", "vs.", "v", "vs", "and", "against", "versus"})
 _CONT_END = (",", ";", "\u2014", "\u0097", "\u2013", "-", "(", "&")
-_CLOSERS = "\"'”’)]"
 _SECTION_LABEL = re.compile(
     r"(?:§{1,2}|SECTION|Section|SEC\.|Sec\.|ARTICLE|Article|Art\.|RULE|Rule)\s*"
 )
@@ -187,7 +186,7 @@ def _line_breaks(text: str, a: int, b: int) -> Iterator[int]:
         if mark[0] in "!?":
             closes = any(q in m.group(1) for q in '"”')
             inside = not closes and _inside_quote(text, a, mark_start)
-            if nxt.islower() or inside or text[mark_start - 1] == "/":
+            if nxt.islower() or inside or text[mark_start - 1 : mark_start] == "/":
                 # '"Do your Part! Buy Where You Can Work!"' is one sentence in legal corpora.
                 continue
             if text[mark_start + 1 : mark_start + 2].isspace() and _URL_BEFORE.search(
