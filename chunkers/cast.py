@@ -275,10 +275,14 @@ def _tree_events(parsed: Any, budget: Budget) -> list[tuple[int, int]]:
     # Header pieces held back to be glued to the next piece.
     held: list[tuple[int, int]] = []
 
+    # Index in ``events`` of the last header glued to its body's first piece.
+    glued = [-1]
+
     def emit(a: int, b: int) -> None:
         if held:
             if budget.fits(held[0][0], b):
                 events.append((held[0][0], b))
+                glued[0] = len(events) - 1
             else:
                 events.extend(held)
                 events.append((a, b))
@@ -312,7 +316,9 @@ def _tree_events(parsed: Any, budget: Budget) -> list[tuple[int, int]]:
                 k -= 1
             held.extend(events[k:])
             del events[k:]
-        elif role != _HEADER and not held:
+        elif role != _HEADER and not held and glued[0] != len(events) - 1:
+            # (Unless all the chunk holds so far is a header and its opening brace: the
+            # statement's first pieces then join them.)
             events.append(_FLUSH)
         kids = _child_regions(parsed, node, a, b, attach, container=role in (_BODY, _ROOT))
         if not kids:
