@@ -9,6 +9,10 @@ against the chunks of all 30 articles.
 A retrieved chunk is a hit when it is from the answer's article and covers at least half of the
 answer span. Reported: recall@k (a hit among the first k chunks) and MRR.
 
+Rows: naive and late chunk embeddings on the same recursive chunks (chunkwise), and the peer,
+chonkie's LateChunker, which chunks by its own recursive rules at the same ``chunk_size`` and
+late-embeds with the same loaded model (``--no-peer`` skips it).
+
     .venv/bin/python benchmarks/retrieval.py [--max-tokens 64 128 256] [--device auto]
 """
 

@@ -11,11 +11,11 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from chunkwise.errors import EmbedError, UsageError
+from chunkwise.errors import ChunkwiseError, EmbedError, UsageError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("chunkwise")
 
 Progress = Callable[[int, int], None]
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,19 @@ def to_floats(vectors: npt.NDArray[np.float32]) -> list[tuple[float, ...]]:
     """
     text = np.asarray(vectors, dtype=np.float32).astype(str)
     return [tuple(map(float, row)) for row in text]
+
+
+def guarded(fn: Callable[..., _T], *args: Any) -> _T:
+    """Run an embedding step; an unexpected failure becomes an EmbedError (error records for the
+    documents of the batch, the run goes on) instead of a traceback that ends the run."""
+    try:
+        return fn(*args)
+    except ChunkwiseError:
+        raise
+    except Exception as exc:
+        log.debug("embedding failed", exc_info=True)
+        msg = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise EmbedError(f"embedding failed: {msg}") from exc
 
 
 class SentenceTransformerBackend:

@@ -25,6 +25,7 @@ from chunkwise.embedders.backend import (
     EmbedConfig,
     Progress,
     SentenceTransformerBackend,
+    guarded,
     to_floats,
 )
 
@@ -158,6 +159,9 @@ class LateChunkingEmbedder:
         return None
 
     def embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
+        return guarded(self._embed, docs, chunks)
+
+    def _embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
         if not self.window:
             self.load()
         t0 = time.perf_counter()

@@ -12,6 +12,7 @@ from chunkwise.embedders.backend import (
     EmbedConfig,
     Progress,
     SentenceTransformerBackend,
+    guarded,
     to_floats,
 )
 
@@ -84,6 +85,9 @@ class NaiveEmbedder:
         return prefix + CONTEXT_SEPARATOR + chunk.text if prefix else chunk.text
 
     def embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
+        return guarded(self._embed, docs, chunks)
+
+    def _embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
         t0 = time.perf_counter()
         b = self.backend
         flat = [c for doc_chunks in chunks for c in doc_chunks]

@@ -139,3 +139,18 @@ def test_embedder_options_reach_the_incremental_state_hash() -> None:
     assert options_hash(opts, LateChunkingEmbedder(EmbedConfig(batch_size=8))) == options_hash(
         opts, LateChunkingEmbedder(EmbedConfig(batch_size=64))
     )
+
+
+def test_unexpected_embedding_failures_become_embed_errors() -> None:
+    from chunkwise.embedders.backend import guarded
+
+    from chunkwise.errors import EmbedError, UsageError
+
+    def boom(kind: type[Exception]) -> None:
+        raise kind("CUDA error: device-side assert\ntriggered")
+
+    with pytest.raises(EmbedError, match="embedding failed: CUDA error: device-side assert"):
+        guarded(boom, RuntimeError)
+    with pytest.raises(UsageError):
+        guarded(boom, UsageError)
+    assert guarded(lambda x: x + 1, 1) == 2
