@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chunkwise.chunking import BaseChunker, SpanAnnotator, content_spans
-from chunkwise.packing import Level, Packer, add_overlap, positions_level, trim
+from chunkwise.packing import Level, Packer, positions_level, trim
 from chunkwise.types import Chunk, Document, Element
 
 _WHITESPACE = re.compile(r"\s+")
@@ -255,16 +255,7 @@ class LegalChunker(BaseChunker):
                 self.config.min_tokens,
             ),
         )
-        if self.config.overlap:
-            spans, counts = add_overlap(
-                text,
-                spans,
-                counts,
-                self.tokenizer,
-                packer.index,
-                self.config.overlap,
-                self.config.max_tokens,
-            )
+        spans, counts = self.with_overlap(packer, spans, counts)
         paths = SectionPaths(structure)
         ann = SpanAnnotator(doc)
         cite_starts = [a for a, _, _ in cites]
