@@ -335,10 +335,13 @@ def page_tables(page: Any, matrix: Any = None) -> list[Block]:
         return []
     rotate = page.rotation % 360 != 0
     out = []
+    words: list[Any] | None = None
     for tab in found.tables:
         if tab.row_count < 2 or tab.col_count < 2:
             continue
-        raw_rows = tab.extract()
+        if words is None:
+            words = page.get_text("words")
+        raw_rows = _cell_texts(tab, words)
         if _is_layout_frame(raw_rows):
             continue
         rows = [[_clean(c or "") for c in row] for row in raw_rows]
@@ -358,6 +361,48 @@ def page_tables(page: Any, matrix: Any = None) -> list[Block]:
                 attrs={"header": rows[0], "rows": rows[1:], "n_rows": len(rows) - 1},
             )
         )
+    return out
+
+
+def _cell_texts(tab: Any, words: Sequence[Any]) -> list[list[str]]:
+    """Cell texts from the page's words (a word belongs to the cell holding its centre), in the
+    text layer's order. pymupdf's own ``Table.extract`` rebuilds words from characters and breaks
+    some ("ALD-001" came out as "ALD 001\n-", "Units sold" as "Unitssold")."""
+    tx0, ty0, tx1, ty1 = tab.bbox
+    inside = [
+        w
+        for w in words
+        if tx0 - 1 <= (w[0] + w[2]) / 2 <= tx1 + 1 and ty0 - 1 <= (w[1] + w[3]) / 2 <= ty1 + 1
+    ]
+    out: list[list[str]] = []
+    for row in tab.rows:
+        if row.bbox is None:
+            continue
+        ry0, ry1 = row.bbox[1], row.bbox[3]
+        in_row = [w for w in inside if ry0 - 1 <= (w[1] + w[3]) / 2 <= ry1 + 1]
+        cells = []
+        for cell in row.cells:
+            if cell is None:
+                cells.append("")
+                continue
+            cx0, cy0, cx1, cy1 = cell
+            ws = [
+                w
+                for w in in_row
+                if cx0 - 1 <= (w[0] + w[2]) / 2 <= cx1 + 1
+                and cy0 - 1 <= (w[1] + w[3]) / 2 <= cy1 + 1
+            ]
+            ws.sort(key=lambda w: (w[5], w[6], w[7]))
+            # Keep line breaks inside a cell: _is_layout_frame counts them.
+            lines: list[list[str]] = []
+            last = None
+            for w in ws:
+                if (w[5], w[6]) != last:
+                    lines.append([])
+                    last = (w[5], w[6])
+                lines[-1].append(w[4])
+            cells.append("\n".join(" ".join(ln) for ln in lines))
+        out.append(cells)
     return out
 
 
