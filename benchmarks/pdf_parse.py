@@ -14,9 +14,10 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,11 +57,29 @@ def ours(ocr: str) -> Callable[[Path], int]:
     return run
 
 
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """pymupdf4llm prints progress to stdout, also from its layout worker processes: silence
+    file descriptor 1 itself (workers started in here inherit the silence)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def peer(mode: str) -> Callable[[Path], int]:
     import pymupdf4llm
 
     def run(p: Path) -> int:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with _quiet_stdout():
             if mode == "rag":
                 from pymupdf4llm.helpers import pymupdf_rag
 
