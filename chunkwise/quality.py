@@ -122,9 +122,22 @@ class LexicalVectorizer:
     sentences), so no state and no hashing collisions."""
 
     name = "lexical"
+    cache_size = 50_000
+
+    def __init__(self) -> None:
+        # Candidates compared on one document share most sentences: count each one's words once.
+        self._bags: dict[str, Counter[str]] = {}
+
+    def _bag(self, text: str) -> Counter[str]:
+        bag = self._bags.get(text)
+        if bag is None:
+            if len(self._bags) >= self.cache_size:
+                self._bags.clear()
+            bag = self._bags[text] = Counter(w.lower() for w in _WORD.findall(text))
+        return bag
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
-        bags = [Counter(w.lower() for w in _WORD.findall(t)) for t in texts]
+        bags = [self._bag(t) for t in texts]
         df: Counter[str] = Counter()
         for bag in bags:
             df.update(bag.keys())
