@@ -171,3 +171,15 @@ def test_ingest_auto_records_the_choice(cli, sample_docs: Path) -> None:  # type
         else:
             assert set(auto["scores"]) == {"section", "recursive", "sentence"}
     assert all(len(v) == 1 for v in by_source.values())  # one choice per document
+
+
+def test_eval_reads_auto_output(cli, sample_docs: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "auto.jsonl"
+    res = cli("ingest", str(sample_docs / "markdown"), "-o", str(out), "--jobs", "0")
+    assert res.returncode == 0, res.stderr
+    rep = _report(cli("eval", "--chunks", str(out), "--vectors", "lexical", "--json"))
+    assert list(rep["runs"]) == ["auto"]
+    rows = rep["runs"]["auto"]["documents"]
+    chosen = {json.loads(line)["metadata"]["auto"]["chosen"] for line in out.open()}
+    assert {r["chosen"] for r in rows} == chosen
+    assert sum(rep["runs"]["auto"]["summary"]["chosen"].values()) == len(rows) == 2
