@@ -178,3 +178,15 @@ def test_any_number_of_decorators_belong_to_the_definition() -> None:
     doc = CodeParser().parse(src, source="x.py")
     (fn,) = [e for e in doc.elements if e.kind == "function"]
     assert (fn.start, fn.attrs["line_start"]) == (0, 1)
+
+
+def test_cli_parse_stdin_with_extension_hint(cli) -> None:
+    res = cli(
+        "parse", "-", "--format-hint", "rs", "--no-text", input=(CODE / "tokenizer.rs").read_bytes()
+    )
+    assert res.returncode == 0, res.stderr
+    import json
+
+    doc = json.loads(res.stdout)
+    assert doc["parser"] == "code" and doc["metadata"]["language"] == "rust"
+    assert any(e["attrs"].get("symbol") == "Lexer.next" for e in doc["elements"])
