@@ -447,6 +447,7 @@ def ingest(
     emit_deletes: bool = False,
     delete_writer: Writer | None = None,
     should_stop: Callable[[], bool] | None = None,
+    engine: Callable[..., Iterable[Result]] | None = None,
 ) -> Summary:
     """Run the pipeline and write every record; return counts for the exit code.
 
@@ -457,6 +458,10 @@ def ingest(
     versions of re-chunked files become ``{"deleted": true, ...}`` records on ``delete_writer``
     (default: ``writer``). ``should_stop()`` true (a signal) stops taking new files; documents
     already finished are written, unfinished ones are dropped and redone next time.
+
+    ``engine(sources, options, should_stop=...)`` replaces ``process_all`` (the Ray engine): it
+    yields finished results in input order, embedded already when ``embedder`` is given (the
+    embedder then only shapes the state's options hash).
     """
     check_paths(paths)
     summary = Summary()
@@ -510,7 +515,7 @@ def ingest(
         )
 
     def flush(batch: list[Result]) -> None:
-        if embedder is not None and batch:
+        if embedder is not None and batch and engine is None:
             try:
                 embedded = embedder.embed(
                     [r.doc for r in batch if r.doc], [r.chunks for r in batch]
@@ -548,7 +553,7 @@ def ingest(
         if on_result:
             on_result(r)
 
-    results = process_all(sources, options, should_stop=stop)
+    results = (engine or process_all)(sources, options, should_stop=stop)
     try:
         for result in results:
             if result.unchanged:
@@ -563,7 +568,7 @@ def ingest(
                 fail(result)
             else:
                 batch.append(result)
-                if embedder is None or len(batch) >= embed_batch_docs:
+                if embedder is None or engine is not None or len(batch) >= embed_batch_docs:
                     flush(batch)
                     batch = []
             if stop():

@@ -250,6 +250,21 @@ def ingest(
     ] = None,
     device: Annotated[str, typer.Option(help="auto (CUDA when present), cpu or cuda.")] = "auto",
     batch_size: Annotated[int, typer.Option(help="Windows or chunks per forward pass.")] = 32,
+    engine: Annotated[
+        Literal["local", "ray"],
+        typer.Option(help="local (this machine, default) or ray (Ray Data; the ray extra)."),
+    ] = "local",
+    ray_address: Annotated[
+        str | None,
+        typer.Option(help="Ray: attach to a cluster (auto, host:port or ray://host:port)."),
+    ] = None,
+    embed_actors: Annotated[
+        int | None,
+        typer.Option(help="Ray: embedding actors (default: one per GPU slot, else one)."),
+    ] = None,
+    gpus_per_actor: Annotated[
+        float, typer.Option(help="Ray: GPUs per embedding actor when the cluster has GPUs.")
+    ] = 1.0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs or progress.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
 ) -> None:
@@ -271,12 +286,6 @@ def ingest(
         parser_options["html_mode"] = html_mode
         parser_options["pages"] = pages
         extra: dict[str, Any] = {}
-        extra["max_chars"] = max_chars
-        # cast sizes by characters unless a token budget was asked for explicitly.
-        extra["max_tokens_given"] = max_tokens is not None
-        max_tokens = ChunkerConfig.max_tokens if max_tokens is None else max_tokens
-        parser_options["language"] = language
-        parser_options["format_hint"] = format_hint
         extra["auto_vectors"] = auto_vectors
         extra["pages_per_batch"] = pages_per_batch
         extra["vision_backend"] = vision_backend
@@ -329,7 +338,18 @@ def ingest(
         from chunkwise.tokenizers import get_tokenizer
 
         get_tokenizer(options.chunker_config.tokenizer)
-        writer = registry.load("writers", output_format.value)(output)
+        run_engine = None
+        if engine == "ray":
+            from chunkwise.ray_engine import ray_setup
+
+            run_engine, writer = ray_setup(
+                output, output_format.value, ray_address, embed_actors, gpus_per_actor,
+                ("late" if late else "naive", embed_cfg) if embed else None,
+                incremental=state is not None, progress=not quiet and sys.stderr.isatty(),
+                quiet=quiet,
+            )  # fmt: skip
+        else:
+            writer = registry.load("writers", output_format.value)(output)
     except ChunkwiseError as exc:
         _usage_error(exc)
     _run_ingest(
@@ -343,6 +363,7 @@ def ingest(
         state_path=state,
         emit_deletes=emit_deletes,
         wait_lock=wait_lock,
+        engine=run_engine,
     )
 
 
@@ -363,6 +384,7 @@ def _run_ingest(
     state_path: Path | None = None,
     emit_deletes: bool = False,
     wait_lock: float = 0.0,
+    engine: Any = None,
 ) -> None:
     from chunkwise.pipeline import check_output
     from chunkwise.pipeline import ingest as run
@@ -417,6 +439,7 @@ def _run_ingest(
                 emit_deletes=emit_deletes,
                 delete_writer=delete_writer,
                 should_stop=stop.requested,
+                engine=engine,
             )
             if stop.signum and state is None:
                 # Without --state a partial file is only a trap (the next run redoes everything):
@@ -584,12 +607,7 @@ def parse(
 
         proc = Processor(
             IngestOptions(
-                format_hint=format_hint,
-                parser_options={
-                    "html_mode": html_mode,
-                    "pages": pages,
-                    "format_hint": format_hint,  # code: an extension names the language
-                },
+                format_hint=format_hint, parser_options={"html_mode": html_mode, "pages": pages}
             )
         )
         name = proc.parser_name(src)
