@@ -286,6 +286,12 @@ def ingest(
         parser_options["html_mode"] = html_mode
         parser_options["pages"] = pages
         extra: dict[str, Any] = {}
+        extra["max_chars"] = max_chars
+        # cast sizes by characters unless a token budget was asked for explicitly.
+        extra["max_tokens_given"] = max_tokens is not None
+        max_tokens = ChunkerConfig.max_tokens if max_tokens is None else max_tokens
+        parser_options["language"] = language
+        parser_options["format_hint"] = format_hint
         extra["auto_vectors"] = auto_vectors
         extra["pages_per_batch"] = pages_per_batch
         extra["vision_backend"] = vision_backend
@@ -607,7 +613,12 @@ def parse(
 
         proc = Processor(
             IngestOptions(
-                format_hint=format_hint, parser_options={"html_mode": html_mode, "pages": pages}
+                format_hint=format_hint,
+                parser_options={
+                    "html_mode": html_mode,
+                    "pages": pages,
+                    "format_hint": format_hint,  # code: an extension names the language
+                },
             )
         )
         name = proc.parser_name(src)
