@@ -300,12 +300,6 @@ def ingest(
         extra["vision_jobs"] = jobs
         extra["spatial_weight"] = spatial_weight
         extra["semantic"] = s2_semantic
-        extra["max_chars"] = max_chars
-        # cast sizes by characters unless a token budget was asked for explicitly.
-        extra["max_tokens_given"] = max_tokens is not None
-        max_tokens = ChunkerConfig.max_tokens if max_tokens is None else max_tokens
-        parser_options["language"] = language
-        parser_options["format_hint"] = format_hint
         embedder = None
         if embed:
             from chunkwise.embedders import EmbedConfig, build_embedder, chunk_sizing
