@@ -315,3 +315,13 @@ def test_many_installed_sources() -> None:
                     assert len(hits) == 1, (path, el.attrs.get("symbol"))
             n += 1
     assert n > 100
+
+
+def test_cli_char_budget_is_not_capped_by_the_default_token_cap(cli) -> None:
+    # Without --max-tokens the budget is characters only: 3000 non-whitespace characters of code
+    # is well over the 512 tokens --max-tokens would default to.
+    res = cli("ingest", str(CODE / "markupsafe_init.py"), "--max-chars", "3000", "-j", "0")
+    assert res.returncode == 0, res.stderr
+    rows = res.records()
+    assert max(r["n_tokens"] for r in rows) > 512
+    assert all(r["metadata"]["n_chars_nonspace"] <= 3000 for r in rows)
