@@ -400,7 +400,13 @@ def _run_ingest(
             check_output(paths, str(state_path), "state")
             if output and Path(output).resolve() == state_path.resolve():
                 raise UsageError("--state and --output must be different files")
-            state = State(state_path, wait=wait_lock)
+            # Waiting for the lock can take long: a SIGTERM meanwhile must remove the temporary
+            # output file like Ctrl-C does.
+            old_term = signal.signal(signal.SIGTERM, _interrupt_waiting)
+            try:
+                state = State(state_path, wait=wait_lock)
+            finally:
+                signal.signal(signal.SIGTERM, old_term)
         if emit_deletes and getattr(writer, "name", "") != "jsonl":
             # Delete records do not fit the chunk schema: they go to a JSONL file beside it.
             from chunkwise.writers.jsonl import JsonlWriter
@@ -410,6 +416,9 @@ def _run_ingest(
         writer.abort()
         sys.stderr.write(f"chunk: error: {exc}\n")
         raise typer.Exit(EXIT_LOCKED) from None
+    except KeyboardInterrupt as exc:
+        writer.abort()
+        raise typer.Exit(143 if "SIGTERM" in str(exc) else 130) from None
     except ChunkwiseError as exc:
         writer.abort()
         if state is not None:
@@ -486,6 +495,10 @@ def _run_ingest(
     if summary.documents == 0 and not summary.skipped and not summary.deleted:
         log.warning("no documents found under %s", " ".join(paths))
     raise typer.Exit(summary.exit_code)
+
+
+def _interrupt_waiting(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 class _StopSignals:

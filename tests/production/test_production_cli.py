@@ -197,3 +197,27 @@ def test_jobs_zero_runs_in_process_with_the_same_output(sample_docs: Path) -> No
     a = run_cli("ingest", str(sample_docs / "markdown"), "--jobs", "0")
     b = run_cli("ingest", str(sample_docs / "markdown"))
     assert a.returncode == b.returncode == 0 and a.stdout == b.stdout
+
+
+@pytest.mark.slow
+def test_sigterm_while_waiting_for_the_lock_leaves_no_temporary_file(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    db, out = tmp_path / "state.db", tmp_path / "out.jsonl"
+    with State(db):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "chunkwise.cli.app", "ingest", str(sample_docs / "text"),
+             "--state", str(db), "--wait-lock", "60", "-o", str(out)],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(
+            p.name.endswith(".part") for p in tmp_path.iterdir()
+        ):
+            time.sleep(0.05)
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 143
+    left = [p.name for p in tmp_path.iterdir()]
+    assert "out.jsonl" not in left and not [n for n in left if n.endswith(".part")], left
