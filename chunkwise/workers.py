@@ -138,6 +138,7 @@ class OrderedPool(Generic[T, R]):
         self._ctx = _context()
         self._workers: list[_Worker] = []
         self.replaced = 0  # workers killed or found dead and replaced (for logs and tests)
+        self._send_failures = 0
 
     # -- worker management -----------------------------------------------------------------------
 
@@ -228,14 +229,19 @@ class OrderedPool(Generic[T, R]):
             try:
                 idle.conn.send((task_id, item))
             except (OSError, ValueError):
-                # Died while idle: replace it and retry the same task on a fresh worker.
+                # Died while idle: replace it and retry the same task on a fresh worker, unless
+                # workers cannot even start (then retrying would fork forever).
                 queue.appendleft((task_id, item))
                 self._retire(idle, kill=True)
                 self.replaced += 1
+                self._send_failures += 1
+                if self._send_failures > 3 * self.jobs:
+                    raise RuntimeError("worker processes die before taking any task") from None
                 continue
             except Exception as exc:  # the item cannot be pickled (spawn platforms)
                 queue.appendleft((task_id, item))
                 raise TypeError(f"cannot send task to a worker: {exc}") from exc
+            self._send_failures = 0
             idle.task, idle.item = task_id, item
             idle.deadline = time.monotonic() + self.timeout if self.timeout else math.inf
 
