@@ -203,10 +203,24 @@ def _unpack(batch: Any) -> tuple[list[int], list[Any]]:
 
 
 def parse_chunk_batch(batch: Any, options_blob: bytes) -> Any:
-    """CPU stage: Sources -> Results (chunks or an error record), exactly as the local engine."""
+    """CPU stage: Sources -> Results (chunks or an error record), exactly as the local engine.
+
+    With ``isolate`` (the CLI default) the block's documents run in a forked child with the
+    local engine's per-document ``--timeout``: a document that hangs or crashes its parser
+    becomes an error record instead of killing the Ray worker (Ray would retry the task, die on
+    the same file again, and fail the whole job).
+    """
+    from chunkwise.pipeline import process_all
+
     orders, sources = _unpack(batch)
     proc = _processor(options_blob)
-    return _table(orders, [proc.process(src) for src in sources])
+    if not proc.options.isolate:
+        return _table(orders, [proc.process(src) for src in sources])
+    # Load the tokenizer in this (long-lived) worker first, so every forked child inherits it.
+    from chunkwise.tokenizers import get_tokenizer
+
+    get_tokenizer(proc.options.chunker_config.tokenizer)
+    return _table(orders, list(process_all(sources, proc.options)))
 
 
 class EmbedActor:
@@ -367,9 +381,8 @@ class RayEngine:
         ctx.enable_progress_bars = self.config.progress
         # Records reach stdout in input order, as with the local engine; parts do not need it.
         ctx.execution_options.preserve_order = self.shards is None
-        # Worker processes here run Processor in-task, not in worker subprocesses: a hang is
-        # bounded by Ray, not by --timeout (see docs/sections/ray.md).
-        options = dataclasses.replace(options, jobs=1, isolate=False)
+        # One document at a time per task: Ray supplies the parallelism, not --jobs.
+        options = dataclasses.replace(options, jobs=1)
         options_blob = pickle.dumps(options, protocol=pickle.HIGHEST_PROTOCOL)
         n_blocks = max(1, math.ceil(len(items) / self.config.docs_per_block))
         table = pa.table(

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import pickle
 import shutil
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,9 @@ import pytest
 from chunkwise.writers.jsonl import JsonlWriter
 
 from chunkwise.errors import ErrorRecord
+from chunkwise.parsing import BaseParser
 from chunkwise.pipeline import IngestOptions, Summary, ingest
+from chunkwise.types import Document
 
 ray = pytest.importorskip("ray")
 
@@ -283,3 +288,56 @@ def test_actor_sizing_refuses_more_gpus_than_the_cluster_has() -> None:
         RayEngine(RayConfig(embed_actors=3, gpus_per_actor=2)).actors(_FakeRay(4))
     with pytest.raises(UsageError, match="--embed-actors"):
         RayConfig(embed_actors=0)
+
+
+class HostileParser(BaseParser):
+    """Hangs or crashes the process on cue, like a broken C library would."""
+
+    name = "hostile"
+
+    def parse_bytes(self, data: bytes, source: str) -> Document:
+        if source.endswith(".hang"):
+            while True:
+                time.sleep(0.01)
+        if source.endswith(".segv"):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        text = data.decode()
+        return self.document(data, source, text, [], {})
+
+
+def test_parse_stage_isolates_hanging_and_crashing_documents(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, sample_docs: Path
+) -> None:
+    """The CPU stage (run here without Ray: it is a plain function of a block) turns a document
+    that kills or hangs its process into an error record, so a Ray worker never dies on it."""
+    import pyarrow as pa
+
+    from chunkwise import registry
+    from chunkwise.pipeline import Source
+    from chunkwise.ray_engine import _unpack, parse_chunk_batch
+
+    spec = registry.Spec("hostile", f"{__name__}:HostileParser", (".hang", ".segv"), "test")
+    monkeypatch.setitem(registry.BUILTINS["parsers"], "hostile", spec)
+    registry.extension_map.cache_clear()
+    try:
+        good = sorted((sample_docs / "text").glob("*.txt"))[0]
+        files = [tmp_path / "a.hang", tmp_path / "b.segv", good]
+        files[0].write_text("x")
+        files[1].write_text("x")
+        sources = [Source(str(p), path=p) for p in files]
+        table = pa.table(
+            {
+                "order": pa.array([0, 1, 2], pa.int64()),
+                "source": pa.array([pickle.dumps(s) for s in sources], pa.large_binary()),
+            }
+        )
+        options = IngestOptions(isolate=True, timeout=1.0)
+        start = time.monotonic()
+        orders, results = _unpack(parse_chunk_batch(table, pickle.dumps(options)))
+        assert time.monotonic() - start < 20
+    finally:
+        registry.extension_map.cache_clear()
+    assert orders == [0, 1, 2]
+    assert results[0].error.error == "WorkerTimeout"
+    assert results[1].error.error == "WorkerCrash" and "SIGSEGV" in results[1].error.message
+    assert results[2].error is None and results[2].chunks
