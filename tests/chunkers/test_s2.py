@@ -297,15 +297,18 @@ def test_bad_options_are_usage_errors() -> None:
         s2(window=1)
 
 
-def test_cli_ingest_pdf_uses_s2_by_default(cli) -> None:
-    res = cli("ingest", str(JOURNAL), "--s2-semantic", "lexical", "--max-tokens", "300")
+def test_cli_ingest_pdf_with_s2(cli) -> None:
+    # S2 is the PDF parser's own choice (what `auto` starts from for PDFs).
+    assert PdfParser.default_chunker == "s2"
+    args = ("ingest", str(JOURNAL), "-c", "s2", "--s2-semantic", "lexical")
+    res = cli(*args, "--max-tokens", "300")
     assert res.returncode == 0, res.stderr
     recs = res.records()
     assert recs and all(r["chunker"] == "s2" and r["parser"] == "pdf" for r in recs)
     assert all(r["pages"] and r["bboxes"] and r["headings"] for r in recs)
     assert all(r["n_tokens"] <= 300 for r in recs)
     assert not any("Page 1" in r["text"] for r in recs)
-    kept = cli("ingest", str(JOURNAL), "--s2-semantic", "lexical", "--keep-furniture")
+    kept = cli(*args, "--keep-furniture")
     assert any("Page 1" in r["text"] for r in kept.records())
     bad = cli("ingest", str(JOURNAL), "--chunker", "s2", "--spatial-weight", "3")
     assert bad.returncode == 2 and "spatial_weight" in bad.stderr
