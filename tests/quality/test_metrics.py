@@ -9,6 +9,8 @@ import string
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chunkwise import quality
 from chunkwise.quality import SizeRange
@@ -327,3 +329,40 @@ def test_model_vectors_cached_and_bounded(model_vectorizer: quality.Vectorizer) 
         model_vectorizer.cache_size = old
     assert np.allclose(again[0], first[0])
     assert np.linalg.norm(again[1]) == pytest.approx(1.0, abs=1e-4)
+
+
+# -- invariants ----------------------------------------------------------------------------------
+
+_PIECES = st.sampled_from(
+    [
+        "It rained. ",
+        "However, the sun! ",
+        "Dr. Who? ",
+        "| a | b |\n",
+        "- item\n",
+        "\n\n",
+        "x ",
+        "é ",
+    ]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pieces=st.lists(_PIECES, min_size=1, max_size=40),
+    cuts=st.lists(st.integers(0, 10_000), max_size=8),
+    block=st.tuples(st.integers(0, 400), st.integers(0, 400)),
+)
+def test_metrics_stay_in_unit_interval(
+    pieces: list[str], cuts: list[int], block: tuple[int, int]
+) -> None:
+    text = "".join(pieces)
+    a, b = sorted(x % (len(text) + 1) for x in block)
+    doc = make_doc(text, (Element("table", a, b),) if b > a else (), "markdown")
+    positions = sorted({c % len(text) for c in cuts} - {0})
+    chunks = cut(doc, *positions)
+    s = quality.score(doc, chunks, max_tokens=5, stickiness=True)
+    for key, value in s.values.items():
+        assert 0.0 <= value <= 1.0, key
+    assert 0.0 <= s.details["stickiness"] <= 1.0
+    assert s.details["boundaries"] <= 2 * len(chunks)
