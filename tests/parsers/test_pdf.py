@@ -5,10 +5,6 @@ import logging
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-from chunkwise.errors import ParseError, UsageError
 from chunkwise.parsers.pdf import (
     PdfParser,
     _join_lines,
@@ -19,6 +15,10 @@ from chunkwise.parsers.pdf import (
     reading_order,
     select_pages,
 )
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chunkwise.errors import ParseError, UsageError
 from chunkwise.types import Document
 from tests.conftest import GOLDEN, SAMPLE_DOCS, assert_golden
 
@@ -181,7 +181,7 @@ def test_page_tables_is_reusable_on_a_page() -> None:
     tabs = page_tables(pdf[0])
     assert len(tabs) == 1 and tabs[0].kind == "table" and tabs[0].attrs["rows"]
     layout = extract_page(pdf[1])
-    assert layout.number == 2 and [b.kind for b in layout.blocks][0] == "table"
+    assert layout.number == 2 and layout.blocks[0].kind == "table"
 
 
 def test_ruled_frame_around_columns_is_not_a_table() -> None:
