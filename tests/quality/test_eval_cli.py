@@ -61,22 +61,21 @@ def test_eval_table_output(cli, sample_docs: Path) -> None:  # type: ignore[no-u
     assert "cohes." in res.stdout
 
 
-def test_eval_reads_ingest_output(cli, sample_docs: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_eval_reads_ingest_output(cli, sample_docs: Path, tmp_path: Path, md_report: dict) -> None:  # type: ignore[no-untyped-def]
     folder = str(sample_docs / "markdown")
     out = tmp_path / "run.jsonl"
-    res = cli("ingest", folder, "-c", "sentence", "-o", str(out), "--jobs", "0")
+    res = cli("ingest", folder, "-c", "recursive", "-o", str(out), "--jobs", "0")
     assert res.returncode == 0, res.stderr
     pq = tmp_path / "run.parquet"
-    res = cli("ingest", folder, "-c", "sentence", "-f", "parquet", "-o", str(pq), "--jobs", "0")
+    res = cli("ingest", folder, "-c", "recursive", "-f", "parquet", "-o", str(pq), "--jobs", "0")
     assert res.returncode == 0, res.stderr
-    direct = _report(cli("eval", folder, "-c", "sentence", "--vectors", "lexical", "--json"))
     read = _report(
         cli("eval", "--chunks", str(out), "--chunks", str(pq), "--vectors", "lexical", "--json")
     )
-    assert list(read["runs"]) == ["sentence", "sentence (run.parquet)"]
+    assert list(read["runs"]) == ["recursive", "recursive (run.parquet)"]
     # Re-parsed from their sources, the documents score exactly as when chunked here.
     for name in read["runs"]:
-        assert read["runs"][name]["documents"] == direct["runs"]["sentence"]["documents"]
+        assert read["runs"][name]["documents"] == md_report["runs"]["recursive"]["documents"]
 
 
 def test_eval_rebuilds_missing_documents(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
