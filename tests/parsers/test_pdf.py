@@ -239,6 +239,23 @@ def test_reading_order_is_column_major(n_cols: int, heights: list[list[int]], ti
         assert {labels[i] for i in range(len(boxes))} >= {str(c) for c in range(n_cols)}
 
 
+def test_reading_order_full_width_figure_between_two_column_parts() -> None:
+    left, right = (50.0, 290.0), (310.0, 550.0)
+    boxes = [
+        (left[0], 60.0, left[1], 120.0),  # 0 left, above the figure
+        (left[0], 126.0, left[1], 200.0),  # 1
+        (right[0], 60.0, right[1], 150.0),  # 2 right, above (breaks not aligned with the left)
+        (right[0], 156.0, right[1], 200.0),  # 3
+        (50.0, 220.0, 550.0, 400.0),  # 4 full-width figure
+        (left[0], 420.0, left[1], 600.0),  # 5 left, below
+        (right[0], 420.0, right[1], 500.0),  # 6 right, below
+        (right[0], 506.0, right[1], 600.0),  # 7
+    ]
+    order, labels = reading_order(boxes)
+    assert order == [0, 1, 2, 3, 4, 5, 6, 7]
+    assert labels[4] == "" and labels[0] == labels[5] == "0" and labels[2] == labels[7] == "1"
+
+
 def test_reading_order_narrow_fields_stay_in_their_rows() -> None:
     # Name, party and votes of a result table: three narrow "columns" read row by row.
     boxes = [(30.0, 10.0 + 12 * r, 140.0, 20.0 + 12 * r) for r in range(3)]
