@@ -38,10 +38,10 @@ _BULLET = re.compile(
     r"\s+[\w\"'(\u201c]"
 )
 _CAPTION = re.compile(r"^(?:figure|fig\.|table|chart|exhibit|plate|graph)\s*[\dIVXivx]+\b", re.I)
+# Roman page numbers only from i, v, x in one case: "MD" or "mix" in a margin is not a page number.
 _PAGE_NUMBER = re.compile(
-    r"^(?:page\s*)?[-\u2013(]?\s*(?:\d{1,4}|[ivxlcdm]{1,7})\s*[-\u2013)]?"
-    r"(?:\s*(?:of|/)\s*\d{1,4})?$",
-    re.I,
+    r"^(?:(?i:page)\s*)?[-\u2013(]?\s*(?:\d{1,4}|[ivx]{1,6}|[IVX]{1,6})\s*[-\u2013)]?"
+    r"(?:\s*(?i:of|/)\s*\d{1,4})?$"
 )
 _SENTENCE_END = re.compile(r"[.!?:;\"'\u201d\u2019)\]]$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -264,6 +264,15 @@ def test_reading_order_narrow_fields_stay_in_their_rows() -> None:
     assert order == [0, 3, 1, 4, 2, 5]
 
 
+def test_page_number_patterns() -> None:
+    from chunkwise.parsers.pdf import _PAGE_NUMBER
+
+    for t in ("7", "- 7 -", "Page 7 of 9", "PAGE 1", "vii", "XII", "page 3/10", "(4)"):
+        assert _PAGE_NUMBER.match(t), t
+    for t in ("MD", "mix", "Mix", "Chapter 1", "12 apples"):
+        assert not _PAGE_NUMBER.match(t), t
+
+
 # -- text repairs -----------------------------------------------------------------------------
 
 
