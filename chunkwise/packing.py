@@ -166,7 +166,12 @@ class Packer:
         """
         text = self.text
         counts: list[int | None] = [None] * len(spans)
-        if getattr(self.tokenizer, "span_exact_after_newline", False):
+        exact_index = getattr(self.tokenizer, "offsets_exact", None)
+        if (
+            getattr(self.tokenizer, "span_exact_after_newline", False)
+            and exact_index is not None
+            and exact_index(text)
+        ):
             starts, ends = self.index.starts, self.index.ends
             ia = np.searchsorted(starts, [a for a, _ in spans], "left")
             ib = np.searchsorted(ends, [b for _, b in spans], "left")

@@ -127,6 +127,17 @@ _SEGMENT_CHARS = 32768
 _NEWLINE_THEN_TEXT = re.compile(r"\n(?=\S)")
 
 
+_LONG_WHITESPACE = re.compile(r"\s{65536,}")
+
+
+def _whitespace_cuts(text: str) -> list[int]:
+    return [
+        pos
+        for m in _LONG_WHITESPACE.finditer(text)
+        for pos in range(m.start() + 32768, m.end() - 1, 32768)
+    ]
+
+
 def _newline_cuts(text: str, every: int) -> list[int]:
     cuts: list[int] = []
     pos = every
@@ -178,14 +189,19 @@ class TiktokenTokenizer:
             return [len(self._enc.encode_ordinary(t)) for t in texts]
         return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=2)]
 
+    def offsets_exact(self, text: str) -> bool:
+        """Whether ``offsets(text)`` are the tokens of encoding ``text`` whole (see offsets)."""
+        return _LONG_WHITESPACE.search(text) is None
+
     def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        if len(text) < 2 * _SEGMENT_CHARS:
+        if len(text) < 2 * _SEGMENT_CHARS and _LONG_WHITESPACE.search(text) is None:
             ids = np.asarray(self._enc.encode_ordinary(text), dtype=np.int64)
         else:
             # Segments cut right after a newline that precedes a non-space character are
             # pre-tokenizer boundaries, so encoding them apart gives the very same tokens, on
-            # both cores.
-            cuts = _newline_cuts(text, _SEGMENT_CHARS)
+            # both cores. Whitespace runs of hundreds of KB overflow tiktoken's regex stack (a
+            # Rust panic), so they are cut too; those cuts are not exact (offsets_exact).
+            cuts = sorted({*_newline_cuts(text, _SEGMENT_CHARS), *_whitespace_cuts(text)})
             parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
             batches = self._enc.encode_ordinary_batch(parts, num_threads=2)
             ids = np.concatenate([np.asarray(b, dtype=np.int64) for b in batches])

@@ -190,3 +190,12 @@ def test_sentence_chunks_never_cut_a_sentence() -> None:
     chunks = list(SentenceChunker(ChunkerConfig(max_tokens=64)).chunk(doc))
     for c in chunks:
         assert re.fullmatch(r"(This is sentence \d+ with some words in it\. ?)+", c.text)
+
+
+def test_huge_whitespace_run_does_not_crash_the_tokenizer() -> None:
+    # tiktoken's regex overflows its stack on whitespace runs of about a megabyte (a Rust panic).
+    text = "start " + " " * 1_200_000 + " end\n\nmore text here."
+    doc = Document("t", "0", text)
+    chunks = list(RecursiveChunker(ChunkerConfig(max_tokens=64)).chunk(doc))
+    assert [c.text for c in chunks] == ["start", "end\n\nmore text here."]
+    assert all(c.n_tokens == get_tokenizer("cl100k_base").count(c.text) for c in chunks)
