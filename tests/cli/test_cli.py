@@ -217,3 +217,18 @@ def test_plugins_lists_builtins() -> None:
     assert {"token", "recursive", "sentence"} <= names["chunkers"]
     assert {"text", "markdown"} <= names["parsers"]
     assert {"jsonl", "parquet"} <= names["writers"]
+
+
+def test_every_broken_sample_is_one_error_record_and_loses_nothing(
+    tmp_path: Path, sample_docs: Path
+) -> None:
+    folder = tmp_path / "mixed"
+    shutil.copytree(sample_docs / "broken", folder / "broken")
+    shutil.copy(sample_docs / "text" / "apache-license-2.0.txt", folder / "good.txt")
+    broken = sorted(p.name for p in (sample_docs / "broken").iterdir() if "." in p.name)
+    res = run_cli("ingest", str(folder), "-c", "recursive")
+    assert res.returncode == 1
+    errors = [json.loads(line) for line in res.stderr.splitlines() if line.startswith("{")]
+    assert sorted(Path(e["source"]).name for e in errors) == broken
+    assert all(e["message"] and "\n" not in e["message"] for e in errors)
+    assert {r["source"] for r in res.records()} == {str(folder / "good.txt")}
