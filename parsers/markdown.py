@@ -195,10 +195,12 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
                         break
                     nxt2 = body(k2)
                     mi2 = _LIST_ITEM.match(nxt2)
-                    same = mi2 is not None and _marker(mi2) == kind_of_marker
-                    if (same and len(mi2.group(1)) <= base_indent + 1) or _indent(
-                        nxt2
-                    ) > base_indent + 1:
+                    sibling = (
+                        mi2 is not None
+                        and _marker(mi2) == kind_of_marker
+                        and len(mi2.group(1)) <= base_indent + 1
+                    )
+                    if sibling or _indent(nxt2) > base_indent + 1:
                         k = k2
                         continue
                     break
