@@ -21,6 +21,7 @@ here and only when the engine runs: the CLI and the local engine work without it
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import math
 import os
@@ -33,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chunkwise.errors import DocumentError, ErrorRecord, MissingExtra, UsageError
+from chunkwise.errors import ChunkwiseError, DocumentError, ErrorRecord, MissingExtra, UsageError
 from chunkwise.pipeline import IngestOptions, Processor, Result, Source
 
 log = logging.getLogger("chunkwise")
@@ -53,6 +54,10 @@ def require_ray() -> Any:
         missing = getattr(exc, "name", None) or "ray"
         raise MissingExtra("--engine ray", "ray", missing) from exc
     return ray
+
+
+class RayJobError(ChunkwiseError):
+    """The cluster failed the job (not one document): the run stops, its output is discarded."""
 
 
 @dataclass(frozen=True)
@@ -205,22 +210,60 @@ def _unpack(batch: Any) -> tuple[list[int], list[Any]]:
 def parse_chunk_batch(batch: Any, options_blob: bytes) -> Any:
     """CPU stage: Sources -> Results (chunks or an error record), exactly as the local engine.
 
-    With ``isolate`` (the CLI default) the block's documents run in a forked child with the
-    local engine's per-document ``--timeout``: a document that hangs or crashes its parser
-    becomes an error record instead of killing the Ray worker (Ray would retry the task, die on
-    the same file again, and fail the whole job).
+    With ``isolate`` (the CLI default; ``--jobs 0`` turns it off) documents run in a forked
+    child with the local engine's per-document ``--timeout``: a document that hangs or crashes
+    its parser becomes an error record instead of killing the Ray worker (Ray would retry the
+    task, die on the same file again, and fail the whole job).
     """
-    from chunkwise.pipeline import process_all
 
     orders, sources = _unpack(batch)
     proc = _processor(options_blob)
     if not proc.options.isolate:
         return _table(orders, [proc.process(src) for src in sources])
-    # Load the tokenizer in this (long-lived) worker first, so every forked child inherits it.
-    from chunkwise.tokenizers import get_tokenizer
+    pool = _kept_pool(options_blob, proc.options)
+    return _table(orders, list(pool.imap(sources)) if sources else [])
 
-    get_tokenizer(proc.options.chunker_config.tokenizer)
-    return _table(orders, list(process_all(sources, proc.options)))
+
+_POOLS: dict[bytes, Any] = {}
+
+
+def _kept_pool(options_blob: bytes, options: IngestOptions) -> Any:
+    """One child process per Ray worker, kept across blocks: parsers, chunkers and their
+    imports (trafilatura, pymupdf, tree-sitter) load once, not once per block. A child that
+    crashes or overruns ``--timeout`` is replaced by the pool."""
+    pool = _POOLS.get(options_blob)
+    if pool is None:
+        from chunkwise.pipeline import _lost
+        from chunkwise.workers import OrderedPool
+
+        class KeptPool(OrderedPool[Source, Result]):
+            def close(self) -> None:
+                """``imap`` closes its workers when done; this pool keeps them for the next
+                block (they die with the Ray worker: ``PR_SET_PDEATHSIG``, daemon)."""
+
+        close_pools()
+        pool = _POOLS[options_blob] = KeptPool(
+            functools.partial(_processor_handler, options_blob),
+            _lost,
+            jobs=1,
+            timeout=options.timeout,
+            window=2,
+            fatal=(UsageError,),
+        )
+    return pool
+
+
+def close_pools() -> None:
+    """Stop the kept child processes of this process (tests; Ray workers just exit)."""
+    from chunkwise.workers import OrderedPool
+
+    for pool in _POOLS.values():
+        OrderedPool.close(pool)
+    _POOLS.clear()
+
+
+def _processor_handler(options_blob: bytes) -> Callable[[Source], Result]:
+    return _processor(options_blob).process
 
 
 class EmbedActor:
@@ -365,6 +408,11 @@ class RayEngine:
         ray = self.connect()
         try:
             yield from self._run(ray, items, options, stop)
+        except ray.exceptions.RayError as exc:
+            # A lost cluster or a task Ray gave up on (bad documents never get here: they are
+            # error records). One line, not a traceback; the run's output is discarded.
+            msg = " ".join(str(exc).split())[:500]
+            raise RayJobError(f"the Ray job failed: {type(exc).__name__}: {msg}") from exc
         finally:
             self.shutdown()
 

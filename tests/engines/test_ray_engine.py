@@ -314,7 +314,7 @@ def test_parse_stage_isolates_hanging_and_crashing_documents(
 
     from chunkwise import registry
     from chunkwise.pipeline import Source
-    from chunkwise.ray_engine import _unpack, parse_chunk_batch
+    from chunkwise.ray_engine import _unpack, close_pools, parse_chunk_batch
 
     spec = registry.Spec("hostile", f"{__name__}:HostileParser", (".hang", ".segv"), "test")
     monkeypatch.setitem(registry.BUILTINS["parsers"], "hostile", spec)
@@ -335,7 +335,15 @@ def test_parse_stage_isolates_hanging_and_crashing_documents(
         start = time.monotonic()
         orders, results = _unpack(parse_chunk_batch(table, pickle.dumps(options)))
         assert time.monotonic() - start < 20
+        # The child is kept for the next block: a second block reuses it (same results).
+        again = _unpack(parse_chunk_batch(table, pickle.dumps(options)))[1]
+        assert [r.error.error if r.error else None for r in again] == [
+            "WorkerTimeout",
+            "WorkerCrash",
+            None,
+        ]
     finally:
+        close_pools()
         registry.extension_map.cache_clear()
     assert orders == [0, 1, 2]
     assert results[0].error.error == "WorkerTimeout"
