@@ -68,7 +68,7 @@ def compare(ref: Path, out: Path) -> str:
         return "DIFFERENT records"
     va = np.array([r["embedding"] for r in a], dtype=np.float64)
     vb = np.array([r["embedding"] for r in b], dtype=np.float64)
-    return f"same records, vectors max |diff| {np.abs(va - vb).max():.1e}"
+    return f"same records, vectors within {np.abs(va - vb).max():.1e}"
 
 
 def main() -> None:
