@@ -223,6 +223,31 @@ def test_cli_attaches_to_cluster_and_matches_local(
     assert '"stage": "parse"' in dist.stderr.decode()
 
 
+def test_cli_parts_folder_with_state_and_deletes(
+    ray_address: str, generated: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "docs"
+    shutil.copytree(generated / "group4", folder)
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable, "-m", "chunkwise.cli.app", "ingest", str(folder), "--engine", "ray",
+        "--ray-address", ray_address, "-o", f"{out}/", "--state", str(tmp_path / "st.db"),
+        "--emit-deletes", "-q",
+    ]  # fmt: skip
+    first = subprocess.run(cmd, capture_output=True, timeout=90, env=_env())
+    assert first.returncode == 0 and first.stdout == b"", first.stderr.decode()[-2000:]
+    parts = sorted(out.glob("part-*.jsonl"))
+    records = [json.loads(line) for p in parts for line in p.read_text().splitlines()]
+    assert {r["source"] for r in records} == {str(p) for p in folder.iterdir()}
+    gone = sorted(folder.iterdir())[0]
+    gone.unlink()
+    second = subprocess.run(cmd, capture_output=True, timeout=90, env=_env())
+    assert second.returncode == 0, second.stderr.decode()[-2000:]
+    assert sorted(out.glob("part-*.jsonl")) == parts  # nothing changed: no new part
+    deletes = [json.loads(line) for line in (out / ".deletes.jsonl").read_text().splitlines()]
+    assert [(d["source"], d["reason"]) for d in deletes] == [(str(gone), "removed")]
+
+
 @pytest.mark.embed
 @pytest.mark.slow  # loads the model twice (driver and actor): ~30 s on two cores
 def test_embeddings_match_local_within_tolerance(ray_address: str, generated: Path) -> None:
