@@ -650,6 +650,44 @@ def parse(
 
 
 @app.command()
+def sentences(
+    file: Annotated[str, typer.Argument(help="A document, or '-' for stdin.")],
+    format_hint: Annotated[
+        str | None, typer.Option(help="Parser name or extension (default: by extension).")
+    ] = None,
+) -> None:
+    """Print the legal sentence spans of FILE as JSONL: start, end, text."""
+    _setup_logging(False, False)
+    from chunkwise.chunkers.legal import sentence_records
+
+    from chunkwise.errors import DocumentError, ErrorRecord
+    from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths
+
+    try:
+        check_paths([file])
+        src = (
+            Source("<stdin>", data=sys.stdin.buffer.read(), explicit=True)
+            if file == "-"
+            else Source(file, path=Path(file), explicit=True)
+        )
+        proc = Processor(IngestOptions(format_hint=format_hint))
+        parser = proc.parser(proc.parser_name(src))
+        doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
+    except DocumentError as exc:
+        rec = ErrorRecord.from_exception(file, exc)
+        sys.stderr.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
+        raise typer.Exit(EXIT_ABORTED) from None
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+    try:
+        for rec in sentence_records(doc):
+            sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+
+
+@app.command()
 def embed(
     embed_model: Annotated[
         str | None,
@@ -931,40 +969,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-@app.command()
-def sentences(
-    file: Annotated[str, typer.Argument(help="A document, or '-' for stdin.")],
-    format_hint: Annotated[
-        str | None, typer.Option(help="Parser name or extension (default: by extension).")
-    ] = None,
-) -> None:
-    """Print the legal sentence spans of FILE as JSONL: start, end, text."""
-    _setup_logging(False, False)
-    from chunkwise.chunkers.legal import sentence_records
-    from chunkwise.errors import DocumentError, ErrorRecord
-    from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths
-
-    try:
-        check_paths([file])
-        src = (
-            Source("<stdin>", data=sys.stdin.buffer.read(), explicit=True)
-            if file == "-"
-            else Source(file, path=Path(file), explicit=True)
-        )
-        proc = Processor(IngestOptions(format_hint=format_hint))
-        parser = proc.parser(proc.parser_name(src))
-        doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
-    except DocumentError as exc:
-        rec = ErrorRecord.from_exception(file, exc)
-        sys.stderr.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
-        raise typer.Exit(EXIT_ABORTED) from None
-    except ChunkwiseError as exc:
-        _usage_error(exc)
-    try:
-        for rec in sentence_records(doc):
-            sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        sys.stdout.flush()
-    except BrokenPipeError:
-        _silence_stdout()
