@@ -149,9 +149,26 @@ def decode_text(data: bytes, *, allow_empty: bool = False) -> tuple[str, str]:
 
 
 _LATIN_FAMILY = frozenset(
-    {"cp1250", "cp1252", "cp1254", "cp1257", "latin_1", "iso8859_2", "iso8859_9", "iso8859_15",
-     "iso8859_13", "iso8859_4", "iso8859_3", "iso8859_10", "iso8859_14", "iso8859_16", "mac_roman",
-     "mac_latin2", "cp850", "cp437"}
+    {
+        "cp1250",
+        "cp1252",
+        "cp1254",
+        "cp1257",
+        "latin_1",
+        "iso8859_2",
+        "iso8859_9",
+        "iso8859_15",
+        "iso8859_13",
+        "iso8859_4",
+        "iso8859_3",
+        "iso8859_10",
+        "iso8859_14",
+        "iso8859_16",
+        "mac_roman",
+        "mac_latin2",
+        "cp850",
+        "cp437",
+    }
 )
 
 
