@@ -124,6 +124,22 @@ def _byte_to_char_offsets(
 
 
 _SEGMENT_CHARS = 32768
+_THREADS = 2
+_POOL: tuple[int, Any] | None = None
+
+
+def _pool() -> Any:
+    """A thread pool kept for the process: tiktoken releases the GIL while encoding, and a pool per
+    call (what encode_ordinary_batch does) costs more than it saves on small batches. Rebuilt
+    after a fork, whose child inherits the pool object but not its threads."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = (os.getpid(), ThreadPoolExecutor(_THREADS, thread_name_prefix="chunkwise-tok"))
+    return _POOL[1]
+
+
 _NEWLINE_THEN_TEXT = re.compile(r"\n(?=\S)")
 
 
@@ -139,10 +155,12 @@ def _whitespace_cuts(text: str) -> list[int]:
 
 
 def _newline_cuts(text: str, every: int) -> list[int]:
+    """Cuts after a newline (before non-space) about every ``every`` characters; the last
+    segment keeps at least a quarter of that."""
     cuts: list[int] = []
     pos = every
-    while pos < len(text) - every:
-        m = _NEWLINE_THEN_TEXT.search(text, pos)
+    while pos < len(text) - every // 4:
+        m = _NEWLINE_THEN_TEXT.search(text, pos, len(text) - every // 4)
         if m is None:
             break
         cuts.append(m.end())
@@ -187,7 +205,7 @@ class TiktokenTokenizer:
     def count_batch(self, texts: list[str]) -> list[int]:
         if len(texts) < 8:
             return [len(self._enc.encode_ordinary(t)) for t in texts]
-        return [len(ids) for ids in self._enc.encode_ordinary_batch(texts, num_threads=2)]
+        return [len(ids) for ids in _pool().map(self._enc.encode_ordinary, texts)]
 
     def offsets_exact(self, text: str) -> bool:
         """Whether ``offsets(text)`` are the tokens of encoding ``text`` whole (see offsets)."""
@@ -201,9 +219,10 @@ class TiktokenTokenizer:
             # pre-tokenizer boundaries, so encoding them apart gives the very same tokens, on
             # both cores. Whitespace runs of hundreds of KB overflow tiktoken's regex stack (a
             # Rust panic), so they are cut too; those cuts are not exact (offsets_exact).
-            cuts = sorted({*_newline_cuts(text, _SEGMENT_CHARS), *_whitespace_cuts(text)})
+            every = max(_SEGMENT_CHARS, len(text) // _THREADS + 1)
+            cuts = sorted({*_newline_cuts(text, every), *_whitespace_cuts(text)})
             parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
-            batches = self._enc.encode_ordinary_batch(parts, num_threads=2)
+            batches = list(_pool().map(self._enc.encode_ordinary, parts))
             ids = np.concatenate([np.asarray(b, dtype=np.int64) for b in batches])
         lens = self._lens[ids]
         ends = np.cumsum(lens)
