@@ -590,6 +590,32 @@ class _Progress:
             self._progress.__exit__(None, None, None)
 
 
+def _parse_one(file: str, format_hint: str | None, parser_options: dict[str, Any]) -> Any:
+    """Parse one file (or '-') for a subcommand; a bad document is one error line and exit 3."""
+    from chunkwise.errors import DocumentError, ErrorRecord
+    from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths
+
+    try:
+        check_paths([file])
+        src = (
+            Source("<stdin>", data=sys.stdin.buffer.read(), explicit=True)
+            if file == "-"
+            else Source(file, path=Path(file), explicit=True)
+        )
+        # format_hint also reaches the code parser: an extension names the language.
+        options = {**parser_options, "format_hint": format_hint}
+        proc = Processor(IngestOptions(format_hint=format_hint, parser_options=options))
+        parser = proc.parser(proc.parser_name(src))
+        return parser.parse(src.data if src.data is not None else src.path, source=src.name)
+    except DocumentError as exc:
+        rec = ErrorRecord.from_exception(file, exc)
+        sys.stderr.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
+        raise typer.Exit(EXIT_ABORTED) from None
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+        raise  # _usage_error exits; this keeps type checkers honest
+
+
 @app.command()
 def parse(
     file: Annotated[str, typer.Argument(help="A document, or '-' for stdin.")],
@@ -605,41 +631,7 @@ def parse(
 ) -> None:
     """Print the parsed Document (elements with offsets, pages, boxes) as JSON."""
     _setup_logging(False, False)
-    from chunkwise import registry
-    from chunkwise.errors import DocumentError
-    from chunkwise.pipeline import Processor, Source, check_paths
-
-    try:
-        check_paths([file])
-        src = (
-            Source("<stdin>", data=sys.stdin.buffer.read(), explicit=True)
-            if file == "-"
-            else Source(file, path=Path(file), explicit=True)
-        )
-        from chunkwise.pipeline import IngestOptions
-
-        proc = Processor(
-            IngestOptions(
-                format_hint=format_hint,
-                parser_options={
-                    "html_mode": html_mode,
-                    "pages": pages,
-                    "format_hint": format_hint,  # code: an extension names the language
-                },
-            )
-        )
-        name = proc.parser_name(src)
-        parser = proc.parser(name)
-        doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
-    except DocumentError as exc:
-        from chunkwise.errors import ErrorRecord
-
-        rec = ErrorRecord.from_exception(file, exc)
-        sys.stderr.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
-        raise typer.Exit(EXIT_ABORTED) from None
-    except ChunkwiseError as exc:
-        _usage_error(exc)
-    del registry
+    doc = _parse_one(file, format_hint, {"html_mode": html_mode, "pages": pages})
     try:
         sys.stdout.write(
             json.dumps(doc.to_dict(with_text=text), ensure_ascii=False, indent=2) + "\n"
@@ -660,25 +652,7 @@ def sentences(
     _setup_logging(False, False)
     from chunkwise.chunkers.legal import sentence_records
 
-    from chunkwise.errors import DocumentError, ErrorRecord
-    from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths
-
-    try:
-        check_paths([file])
-        src = (
-            Source("<stdin>", data=sys.stdin.buffer.read(), explicit=True)
-            if file == "-"
-            else Source(file, path=Path(file), explicit=True)
-        )
-        proc = Processor(IngestOptions(format_hint=format_hint))
-        parser = proc.parser(proc.parser_name(src))
-        doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
-    except DocumentError as exc:
-        rec = ErrorRecord.from_exception(file, exc)
-        sys.stderr.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
-        raise typer.Exit(EXIT_ABORTED) from None
-    except ChunkwiseError as exc:
-        _usage_error(exc)
+    doc = _parse_one(file, format_hint, {})
     try:
         for rec in sentence_records(doc):
             sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
