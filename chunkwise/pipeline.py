@@ -241,12 +241,6 @@ class Processor:
             name = "text"
         return name
 
-    def chunker_name(self, parser: Any) -> str:
-        name = self.options.chunker
-        if name == "auto" and "auto" not in registry.BUILTINS["chunkers"]:
-            return getattr(parser, "default_chunker", "recursive") or "recursive"
-        return name
-
     def process(self, src: Source) -> Result:
         stage = "read"
         res = Result(src.name, path=str(src.path) if src.path is not None else None)
@@ -277,7 +271,8 @@ class Processor:
             if not doc.parser:
                 doc = dataclasses.replace(doc, parser=pname)
             stage = "chunk"
-            chunker = self.chunker(self.chunker_name(parser))
+            # "auto" is a chunker too: it picks per document among those that fit its format.
+            chunker = self.chunker(self.options.chunker)
             if src.data is not None and hasattr(chunker, "attach_source"):
                 # Chunkers that go back to the source (vision renders pages) get stdin's bytes.
                 chunker.attach_source(doc, src.data)
