@@ -25,6 +25,8 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+from chunkwise.packing import trim
+
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT.parent / "shared" / "corpus" / "legal"
 FILES = ("CD_scotus_test.jsonl.gz", "CD_intellectual_property_test.jsonl.gz")
@@ -44,14 +46,6 @@ def load(corpus: Path = CORPUS) -> dict[str, list[Doc]]:
                 part = "tune" if i in TUNE else "heldout"
                 out[part].append((f"{fname.split('_')[1]}#{i}", d["text"], gold))
     return out
-
-
-def trim(text: str, a: int, b: int) -> Span:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
 
 
 def score(text: str, pred: list[Span], gold: list[Span]) -> tuple[int, int, int]:
