@@ -30,22 +30,11 @@ class TokenChunker(BaseChunker):
                 if j >= n:
                     break
                 i = j - overlap if j - overlap > i else j
-        spans: list[tuple[int, int]] = []
-        counts: list[int] = []
         # Windows are exact token runs of the whole text, not trimmed: a window that starts at
-        # " word" re-encodes to the same tokens, while a trimmed "word" may not.
+        # " word" re-encodes to the same tokens, while a trimmed "word" may not. A window that
+        # still re-encodes over the cap (split multi-byte characters) is cut again by finish().
         windows = [(a, b) for a, b in windows if text[a:b].strip()]
-        exact = packer.exact_counts(windows)
-        for (a, b), c in zip(windows, exact, strict=True):
-            if c <= size:
-                spans.append((a, b))
-                counts.append(c)
-            else:
-                # Re-encoding a window alone can merge differently at its edges than the whole
-                # text did (rare: split multi-byte characters); cut it again by exact counts.
-                for s, e, n in packer.split_exact(a, b):
-                    spans.append((s, e))
-                    counts.append(n)
+        spans, counts = packer.finish(windows)
         if len(spans) > 1:
             # A re-cut overlapping window can end after its successor starts: keep reading order.
             order = sorted(range(len(spans)), key=lambda k: spans[k])
