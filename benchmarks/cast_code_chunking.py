@@ -277,9 +277,9 @@ def main() -> None:
         ]
     print(f"{len(files)} files, budget {budget} non-whitespace characters", file=sys.stderr)
 
-    cast = CastChunker(ChunkerConfig(extra={"max_chars": budget}))
+    cast = CastChunker(ChunkerConfig(), {"max_chars": budget})
     # The same chunks without exact cl100k counts for each record's n_tokens (peers count none).
-    cast_nocount = CastChunker(ChunkerConfig(tokenizer="chars", extra={"max_chars": budget}))
+    cast_nocount = CastChunker(ChunkerConfig(tokenizer="chars"), {"max_chars": budget})
 
     def cast_runner(chunker: CastChunker) -> Callable:
         def run_cast(path: Path, text: str, lang: str):

@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     import trafilatura
     from chunkwise.parsers.html import HtmlParser
 
-    article = HtmlParser({"html_mode": "article"})
-    full = HtmlParser({"html_mode": "full"})
+    article = HtmlParser({"mode": "article"})
+    full = HtmlParser({"mode": "full"})
 
     def ours(parser: HtmlParser) -> Callable[[Path, bytes], tuple[str, int | None, int | None]]:
         def run(path: Path, data: bytes) -> tuple[str, int | None, int | None]:

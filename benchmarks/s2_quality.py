@@ -155,7 +155,7 @@ def main() -> None:
     print("-" * len(header))
     for cap in args.max_tokens:
         for label, name, extra in variants:
-            chunker = load("chunkers", name)(ChunkerConfig(max_tokens=cap, extra=extra))
+            chunker = load("chunkers", name)(ChunkerConfig(max_tokens=cap), extra)
             if extra.get("semantic") == "model":
                 list(chunker.chunk(docs[0]))  # load the model outside the timing
             tot: dict[str, float] = {}

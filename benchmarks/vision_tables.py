@@ -162,11 +162,10 @@ def main() -> None:
 
     from chunkwise.chunking import ChunkerConfig
 
-    cfg = ChunkerConfig(max_tokens=args.max_tokens, extra={"pages_per_batch": args.pages_per_batch})
-    s2_cfg = ChunkerConfig(max_tokens=args.max_tokens, extra={"semantic": "lexical"})
+    cfg = ChunkerConfig(max_tokens=args.max_tokens)
     chunkers = {
-        "vision": VisionChunker(cfg),
-        "s2": S2Chunker(s2_cfg),
+        "vision": VisionChunker(cfg, {"pages_per_batch": args.pages_per_batch}),
+        "s2": S2Chunker(cfg, {"semantic": "lexical"}),
         "recursive": RecursiveChunker(ChunkerConfig(max_tokens=args.max_tokens)),
     }
     parser = PdfParser()

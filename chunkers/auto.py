@@ -10,7 +10,7 @@ of :mod:`chunkwise.quality` (after "Adaptive Chunking", LREC 2026).
   is returned as is (no second run). Larger ones are scored on ``SAMPLE_WINDOWS`` windows (start,
   middle, end; cut at element edges) and only the winner runs on the whole document, so the cost of
   choosing is bounded per document.
-- Similarity for cohesion/separation is lexical (TF-IDF) unless ``extra["auto_vectors"]`` is
+- Similarity for cohesion/separation is lexical (TF-IDF) unless the ``vectors`` option is
   ``model``: loading an embedding model for every ingest would cost more than the choice gains.
 
 Every chunk gets ``metadata["auto"] = {"chosen": name, "scores": {candidate: combined}}``; its
@@ -24,9 +24,11 @@ import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from chunkwise.chunkers.options import AutoOptions
+
 from chunkwise import quality, registry
 from chunkwise.chunking import BaseChunker
-from chunkwise.errors import ChunkwiseError, DocumentError, UsageError
+from chunkwise.errors import ChunkwiseError, DocumentError
 from chunkwise.types import Chunk, Document, Element
 
 log = logging.getLogger("chunkwise")
@@ -57,13 +59,11 @@ TIE = 1e-6
 
 class AutoChunker(BaseChunker):
     name = "auto"
+    options_class = AutoOptions
+    options: AutoOptions
 
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        extra = self.config.extra or {}
-        self.vectors = str(extra.get("auto_vectors") or "lexical")
-        if self.vectors not in ("lexical", "model", "auto"):
-            raise UsageError("--auto-vectors must be lexical, model or auto")
+    def configure(self) -> None:
+        self.vectors = self.options.vectors
         self._vectorizer: quality.Vectorizer | None = None
         self._chunkers: dict[str, Any] = {}
         self._broken: set[str] = set()
@@ -119,9 +119,7 @@ class AutoChunker(BaseChunker):
     def vectorizer(self) -> quality.Vectorizer:
         if self._vectorizer is None:
             self._vectorizer = quality.get_vectorizer(
-                self.vectors,
-                self.config.extra.get("embed_model") if self.config.extra else None,
-                str((self.config.extra or {}).get("device") or "auto"),
+                self.vectors, self.options.model, self.options.device
             )
         return self._vectorizer
 

@@ -32,15 +32,14 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+from chunkwise.chunkers.options import CastOptions
 
-from chunkwise.chunking import BaseChunker, ChunkerConfig
-from chunkwise.errors import UsageError
+from chunkwise.chunking import BaseChunker
 from chunkwise.packing import TokenIndex
 from chunkwise.types import Chunk, Document, Element
 
 log = logging.getLogger("chunkwise")
 
-DEFAULT_MAX_CHARS = 1500
 _FLUSH = (-1, -1)
 # Unicode whitespace as str.isspace() sees it.
 # Lookup table: is code point c (below 0x3001, above which nothing is whitespace) a space?
@@ -113,18 +112,13 @@ class Budget:
 
 class CastChunker(BaseChunker):
     name = "cast"
+    options_class = CastOptions
+    options: CastOptions
 
-    def __init__(self, config: ChunkerConfig | None = None) -> None:
-        super().__init__(config)
-        extra = self.config.extra or {}
-        max_chars = extra.get("max_chars")
-        tokens_given = bool(extra.get("max_tokens_given"))
-        if max_chars is None and not tokens_given:
-            max_chars = DEFAULT_MAX_CHARS
-        if max_chars is not None and int(max_chars) < 1:
-            raise UsageError("--max-chars must be at least 1")
-        self.max_chars: int | None = int(max_chars) if max_chars is not None else None
-        self.max_tokens: int | None = self.config.max_tokens if tokens_given else None
+    def configure(self) -> None:
+        budget = self.options.budget
+        self.max_chars: int | None = self.options.max_chars if budget != "tokens" else None
+        self.max_tokens: int | None = self.config.max_tokens if budget != "chars" else None
         if self.config.overlap:
             log.warning("the cast chunker is lossless and ignores --overlap")
 

@@ -27,9 +27,7 @@ most similar to (a heading always joins what follows it); neighbouring runs of o
 column are joined while they fit; runs over ``--max-tokens`` are split at element boundaries,
 then sentences, then words (the shared ``Packer``), so the cap always holds.
 
-Options (``ChunkerConfig.extra``): ``spatial_weight`` (0.5), ``semantic`` ("lexical" | "model" |
-"auto"), ``embed_model``, ``device``, ``section_penalty`` (0.1), ``window`` (nodes per spectral
-problem, 150), ``fill`` (True: join neighbouring runs of one section and column up to the cap).
+Options: ``chunkwise.chunkers.options.S2Options`` (``chunk plugins s2`` prints them).
 """
 
 from __future__ import annotations
@@ -40,23 +38,14 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
+from chunkwise.chunkers.options import S2Options
 
-from chunkwise.chunking import FURNITURE_KINDS, BaseChunker, ChunkerConfig, content_spans
-from chunkwise.errors import UsageError
+from chunkwise.chunking import FURNITURE_KINDS, BaseChunker, content_spans
 from chunkwise.packing import Packer, add_overlap, positions_level, regex_level, trim
 from chunkwise.parsing import paragraph_elements
 from chunkwise.types import Chunk, Document, Element
-
-DEFAULT_SPATIAL_WEIGHT = 0.5
-DEFAULT_SECTION_PENALTY = 0.1
-DEFAULT_WINDOW = 150
-# Measured on the PDF benchmark (benchmarks/s2_quality.py): the embedding model gave no better
-# column or section purity than TF-IDF while taking about 60 times longer on CPU, so the model is
-# opt-in ("model", or "auto" = the model when the embed extra is installed).
-DEFAULT_SEMANTIC = "lexical"
 
 _SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
 _LINE = re.compile(r"\n\s*")
@@ -96,25 +85,22 @@ class _Node:
 
 class S2Chunker(BaseChunker):
     name = "s2"
+    options_class = S2Options
+    options: S2Options
 
-    def __init__(self, config: ChunkerConfig | None = None) -> None:
-        super().__init__(config)
-        extra: Mapping[str, Any] = self.config.extra or {}
-        self.spatial_weight = _float(extra, "spatial_weight", DEFAULT_SPATIAL_WEIGHT, 0.0, 1.0)
-        self.section_penalty = _float(extra, "section_penalty", DEFAULT_SECTION_PENALTY, 0.0, 1.0)
-        self.window = int(extra.get("window") or DEFAULT_WINDOW)
-        if self.window < 2:
-            raise UsageError("s2 option window must be at least 2")
-        semantic = str(extra.get("semantic") or DEFAULT_SEMANTIC)
-        if semantic not in ("auto", "lexical", "model"):
-            raise UsageError("s2 option semantic must be auto, lexical or model")
+    def configure(self) -> None:
+        opts = self.options
+        self.spatial_weight = opts.spatial_weight
+        self.section_penalty = opts.section_penalty
+        self.window = opts.window
+        semantic = opts.semantic
         if semantic == "auto":
             semantic = "model" if importlib.util.find_spec("sentence_transformers") else "lexical"
         self.semantic = semantic
-        self.embed_model = extra.get("embed_model")
-        self.device = str(extra.get("device") or "auto")
+        self.embed_model = opts.model
+        self.device = opts.device
         self.min_tokens = self.config.min_tokens or max(1, self.config.max_tokens // 8)
-        self.fill = bool(extra.get("fill", True))
+        self.fill = opts.fill
 
     # -- public -------------------------------------------------------------------------------
     def chunk(self, doc: Document) -> Iterator[Chunk]:
@@ -332,19 +318,6 @@ class S2Chunker(BaseChunker):
             )
             return np.asarray(vecs, dtype=np.float64)
         return lexical_vectors(texts)
-
-
-def _float(extra: Mapping[str, Any], key: str, default: float, lo: float, hi: float) -> float:
-    raw = extra.get(key)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"s2 option {key} must be a number, not {raw!r}") from exc
-    if not lo <= value <= hi:
-        raise UsageError(f"s2 option {key} must be between {lo} and {hi}")
-    return value
 
 
 def lexical_vectors(texts: Sequence[str]) -> np.ndarray:

@@ -34,16 +34,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from chunkwise.chunkers.options import VisionOptions
+
 from chunkwise.chunking import BaseChunker, ChunkerConfig
-from chunkwise.errors import ChunkError, UsageError
+from chunkwise.errors import ChunkError
 from chunkwise.types import BBox, Chunk, Document, PageBox, doc_id_for
 
 log = logging.getLogger("chunkwise.vision")
 
 BLOCK_KINDS = ("heading", "paragraph", "list", "table", "figure", "caption")
 MAX_HEADING_DEPTH = 3
-DEFAULT_PAGES_PER_BATCH = 4
-DEFAULT_DPI = 110
+DEFAULT_DPI = VisionOptions.dpi
 # Page images kept per process: enough for a few batches of large pages.
 IMAGE_CACHE_BYTES = 96 * 1024 * 1024
 _CLOSERS = frozenset("%)]}.,;:!?\"'”’")
@@ -843,44 +844,41 @@ def _inside(inner: BBox, outer: BBox, slack: float = 2.0) -> bool:
 # -- the chunker ---------------------------------------------------------------------------------
 
 
-def make_reader(extra: Mapping[str, Any]) -> PageReader:
-    backend = str(extra.get("vision_backend") or "layout")
-    if backend == "layout":
-        from chunkwise.chunkers.vision_layout import LayoutReader
-
-        return LayoutReader(ocr=bool(extra.get("vision_ocr", True)))
-    if backend == "openai":
+def make_reader(options: VisionOptions) -> PageReader:
+    if options.backend == "openai":
         from chunkwise.chunkers.vision_openai import OpenAIReader
 
-        return OpenAIReader.from_options(extra)
-    raise UsageError(f"unknown --vision-backend {backend!r}; choose layout or openai")
+        return OpenAIReader.from_options(options)
+    from chunkwise.chunkers.vision_layout import LayoutReader
+
+    return LayoutReader(ocr=options.ocr)
 
 
 class VisionChunker(BaseChunker):
     name = "vision"
     synthetic: ClassVar[bool] = True
+    options_class = VisionOptions
+    options: VisionOptions
 
     def __init__(
-        self, config: ChunkerConfig | None = None, reader: PageReader | None = None
+        self,
+        config: ChunkerConfig | None = None,
+        options: VisionOptions | Mapping[str, Any] | None = None,
+        *,
+        reader: PageReader | None = None,
     ) -> None:
-        super().__init__(config)
-        extra = self.config.extra
-        try:
-            ppb = extra.get("pages_per_batch")
-            self.pages_per_batch = DEFAULT_PAGES_PER_BATCH if ppb is None else int(ppb)
-            self.jobs = max(1, int(extra.get("vision_jobs") or 1))
-            self.dpi = int(extra.get("vision_dpi") or DEFAULT_DPI)
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"vision chunker: bad option value: {exc}") from exc
-        if self.pages_per_batch < 1:
-            raise UsageError("--pages-per-batch must be at least 1")
-        self._reader = reader
-        self.backend = (
-            reader.name if reader is not None else str(extra.get("vision_backend") or "layout")
-        )
+        self._reader = reader  # given: a test double, or one reader shared between chunkers
+        super().__init__(config, options)
+
+    def configure(self) -> None:
+        self.pages_per_batch = self.options.pages_per_batch
+        self.jobs = self.options.jobs
+        self.dpi = self.options.dpi
+        reader = self._reader
+        self.backend = reader.name if reader is not None else self.options.backend
         if reader is None:
             # Fail on a bad backend or missing endpoint before any document is read.
-            self._reader = make_reader(extra)
+            self._reader = make_reader(self.options)
         if self.config.overlap:
             log.warning(
                 "vision chunker: --overlap is not applied (chunks follow the page blocks; table "

@@ -17,10 +17,10 @@ import socket
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from chunkwise.chunkers.options import VisionOptions
 from chunkwise.chunkers.vision import BLOCK_KINDS, Block, Context, PageBatch
 
 from chunkwise.errors import ChunkError, UsageError
@@ -28,9 +28,9 @@ from chunkwise.errors import ChunkError, UsageError
 log = logging.getLogger("chunkwise.vision")
 
 API_KEY_ENV = "CHUNK_VISION_API_KEY"
-DEFAULT_TIMEOUT = 120.0
-DEFAULT_RETRIES = 3
-DEFAULT_BACKOFF = 1.0
+DEFAULT_TIMEOUT = VisionOptions.timeout
+DEFAULT_RETRIES = VisionOptions.retries
+DEFAULT_BACKOFF = VisionOptions.backoff
 
 SYSTEM_PROMPT = """You read document pages and return their content as structured blocks, in \
 reading order, for a retrieval system. Rules:
@@ -117,24 +117,19 @@ class OpenAIReader:
         self.use_schema = True
 
     @classmethod
-    def from_options(cls, extra: Mapping[str, Any]) -> OpenAIReader:
-        endpoint = extra.get("vision_endpoint")
-        model = extra.get("vision_model")
-        if not endpoint:
+    def from_options(cls, options: VisionOptions) -> OpenAIReader:
+        if not options.endpoint:
             raise UsageError("--vision-backend openai needs --vision-endpoint URL")
-        if not model:
+        if not options.model:
             raise UsageError("--vision-backend openai needs --vision-model NAME")
-        try:
-            return cls(
-                str(endpoint),
-                str(model),
-                api_key=os.environ.get(API_KEY_ENV) or None,
-                timeout=float(extra.get("vision_timeout") or DEFAULT_TIMEOUT),
-                retries=int(extra.get("vision_retries", DEFAULT_RETRIES)),
-                backoff=float(extra.get("vision_backoff", DEFAULT_BACKOFF)),
-            )
-        except (TypeError, ValueError) as exc:
-            raise UsageError(f"vision openai backend: bad option value: {exc}") from exc
+        return cls(
+            options.endpoint,
+            options.model,
+            api_key=os.environ.get(API_KEY_ENV) or None,
+            timeout=options.timeout,
+            retries=options.retries,
+            backoff=options.backoff,
+        )
 
     # -- request ---------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from chunkwise.options import Options
 from chunkwise.packing import Packer, add_overlap
 from chunkwise.tokenizers import DEFAULT_TOKENIZER, Tokenizer, get_tokenizer
 from chunkwise.types import Chunk, Document, Element, PageBox
@@ -26,8 +27,9 @@ class ChunkerConfig:
     tokenizer: str = DEFAULT_TOKENIZER
     min_tokens: int = 0
     keep_furniture: bool = False
-    # Chunker-specific options (e.g. max_chars for cast, pages_per_batch for vision).
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Each chunker's own options by chunker name (chunkwise.options); a chunker not named here
+    # gets its defaults. Travels with the config so auto's candidates find theirs.
+    options: Mapping[str, Options] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from chunkwise.errors import UsageError
@@ -45,10 +47,25 @@ class BaseChunker:
 
     name: ClassVar[str] = ""
     synthetic: ClassVar[bool] = False
+    # The chunker's options dataclass (chunkwise.options); the base class has no fields.
+    options_class: ClassVar[type[Options]] = Options
 
-    def __init__(self, config: ChunkerConfig | None = None) -> None:
+    def __init__(
+        self,
+        config: ChunkerConfig | None = None,
+        options: Options | Mapping[str, Any] | None = None,
+    ) -> None:
+        """``options`` (an instance or a mapping of values) wins over ``config.options``."""
         self.config = config or ChunkerConfig()
+        if options is None:
+            options = self.config.options.get(self.name)
+        self.options = self.options_class.coerce(options, self.name)
         self._tokenizer: Tokenizer | None = None
+        self.configure()
+
+    def configure(self) -> None:
+        """Hook: derive settings from ``self.config`` and ``self.options`` (validated already);
+        raise UsageError for combinations the options alone cannot rule out."""
 
     @property
     def tokenizer(self) -> Tokenizer:

@@ -22,6 +22,7 @@ import numpy as np
 
 from chunkwise import quality
 from chunkwise.errors import DocumentError, ErrorRecord, UsageError
+from chunkwise.options import Options
 from chunkwise.types import Chunk, Document, PageBox
 
 log = logging.getLogger("chunkwise")
@@ -139,9 +140,12 @@ _REQUIRED = ("doc_id", "source", "index", "text", "start", "end", "n_tokens")
 
 
 def run_from_records(
-    records: Sequence[Mapping[str, Any]], name: str, parser_options: Mapping[str, Any] | None = None
+    records: Sequence[Mapping[str, Any]],
+    name: str,
+    parser_options: Mapping[str, Options] | None = None,
 ) -> Run:
-    """Group records by document and rebuild each document (see module docstring)."""
+    """Group records by document and rebuild each document (see module docstring);
+    ``parser_options`` by parser name, for re-parsing."""
     by_doc: dict[str, list[Mapping[str, Any]]] = {}
     for n, r in enumerate(records, 1):
         missing = [k for k in _REQUIRED if k not in r]
@@ -160,7 +164,7 @@ def run_from_records(
 
 
 def _reparse(
-    rec: Mapping[str, Any], doc_id: str, parser_options: Mapping[str, Any]
+    rec: Mapping[str, Any], doc_id: str, parser_options: Mapping[str, Options]
 ) -> Document | None:
     from chunkwise import registry
 
@@ -169,8 +173,8 @@ def _reparse(
     if not path.is_file() or not rec.get("parser"):
         return None
     try:
-        cls = registry.load("parsers", str(rec["parser"]))
-        doc = cls(dict(parser_options)).parse(path, source=src)
+        name = str(rec["parser"])
+        doc = registry.load("parsers", name)(parser_options.get(name)).parse(path, source=src)
     except Exception as exc:
         log.debug("eval: cannot re-parse %s: %s", src, exc)
         return None

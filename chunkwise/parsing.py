@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from chunkwise.errors import ParseError
+from chunkwise.options import Options
 from chunkwise.types import Document, Element, doc_id_for
 
 # (byte-order mark, codec that consumes it, name reported); UTF-32 LE first: its BOM starts with
@@ -38,9 +39,11 @@ class BaseParser:
     name: ClassVar[str] = ""
     extensions: ClassVar[tuple[str, ...]] = ()
     default_chunker: ClassVar[str] = "recursive"
+    # The parser's options dataclass (chunkwise.options); the base class has no fields.
+    options_class: ClassVar[type[Options]] = Options
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
-        self.options: Mapping[str, Any] = dict(options or {})
+    def __init__(self, options: Options | Mapping[str, Any] | None = None) -> None:
+        self.options = self.options_class.coerce(options, self.name)
 
     def parse(self, src: str | Path | bytes, *, source: str | None = None) -> Document:
         if isinstance(src, bytes):

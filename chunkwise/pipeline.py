@@ -18,7 +18,7 @@ import json
 import logging
 import stat
 import sys
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import DocumentError, ErrorRecord, UsageError
+from chunkwise.options import Options
 from chunkwise.records import chunk_record
 from chunkwise.types import Chunk, Document
 from chunkwise.walk import WalkOptions, walk
@@ -57,7 +58,9 @@ class Source:
 class IngestOptions:
     chunker: str = "auto"
     chunker_config: ChunkerConfig = field(default_factory=ChunkerConfig)
-    parser_options: dict[str, Any] = field(default_factory=dict)
+    # Each parser's options by parser name (chunkwise.options); a parser not named gets its
+    # defaults.
+    parser_options: Mapping[str, Options] = field(default_factory=dict)
     format_hint: str | None = None
     walk: WalkOptions = field(default_factory=WalkOptions)
     jobs: int = 1
@@ -70,6 +73,12 @@ class IngestOptions:
     follow_symlinks: bool = False
     # Compute the sha256 of every file read (set by ``ingest`` when a state is in use).
     hash_content: bool = False
+
+    def __post_init__(self) -> None:
+        for name, value in self.parser_options.items():
+            if not isinstance(value, Options):
+                # The options of one parser, not a flat dict of every parser's keys.
+                raise TypeError(f"parser_options[{name!r}] must be an Options instance")
 
 
 @dataclass
@@ -217,7 +226,7 @@ class Processor:
     def parser(self, name: str) -> Any:
         if name not in self._parsers:
             cls = registry.load("parsers", name)
-            self._parsers[name] = cls(self.options.parser_options)
+            self._parsers[name] = cls(self.options.parser_options.get(name))
         return self._parsers[name]
 
     def chunker(self, name: str) -> Any:
@@ -351,23 +360,31 @@ def options_hash(options: IngestOptions, embedder: Any = None) -> str:
     """Everything that shapes the output of one file: a change re-chunks every file."""
     from chunkwise import __version__
 
-    cfg = dataclasses.asdict(options.chunker_config)
-    # Parallelism knobs that chunkers read from ``extra`` do not change the output; a different
-    # --jobs must not re-chunk the whole folder.
-    cfg["extra"] = {k: v for k, v in cfg.get("extra", {}).items() if not k.endswith("_jobs")}
+    cfg = options.chunker_config
+    common = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "options"}
+    # Only options declared to change the output, and only where they differ from their default:
+    # a different --jobs or --device must not re-chunk the whole folder.
+    plugins = {
+        f"{kind}.{name}": values
+        for kind, by_name in (("parsers", options.parser_options), ("chunkers", cfg.options))
+        for name, opts in by_name.items()
+        if (values := opts.output_values())
+    }
     emb = None
     if embedder is not None:
         emb = [type(embedder).__module__, type(embedder).__qualname__]
-        for attr in ("name", "model_name", "model", "late", "device_independent_options"):
-            value = getattr(embedder, attr, None)
-            if isinstance(value, (str, int, float, bool)):
-                emb.append(f"{attr}={value}")
+        model_name = getattr(embedder, "model_name", None)
+        if isinstance(model_name, str):
+            emb.append(f"model_name={model_name}")
+        config = getattr(embedder, "config", None)
+        if isinstance(config, Options):
+            emb.append(json.dumps(config.output_values(), sort_keys=True))
     blob = json.dumps(
         {
             "version": __version__,
             "chunker": options.chunker,
-            "config": cfg,
-            "parser_options": options.parser_options,
+            "config": common,
+            "options": plugins,
             "format_hint": options.format_hint,
             "embedder": emb,
         },

@@ -9,9 +9,12 @@ import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chunkwise.errors import UsageError
+
+if TYPE_CHECKING:
+    from chunkwise.options import Options
 
 KINDS = ("parsers", "chunkers", "writers", "embedders")
 
@@ -23,6 +26,9 @@ class Spec:
     extensions: tuple[str, ...] = ()
     description: str = ""
     origin: str = "builtin"
+    # "module:Class" of the plugin's options (a light module), so options can be listed and
+    # built without importing the plugin; empty: the plugin class's ``options_class``.
+    options: str = ""
 
 
 BUILTINS: dict[str, dict[str, Spec]] = {
@@ -32,6 +38,7 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "chunkwise.parsers.text:TextParser",
             (".txt", ".text", ".log", ".rst", ".csv", ".tsv"),
             "plain text",
+            options="chunkwise.parsers.options:TextOptions",
         ),
         "markdown": Spec(
             "markdown",
@@ -44,6 +51,7 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "chunkwise.parsers.pdf:PdfParser",
             (".pdf",),
             "PDF with layout: reading order, headings, lists, tables, furniture, pages/bboxes",
+            options="chunkwise.parsers.options:PdfOptions",
         ),
         "code": Spec(
             "code",
@@ -54,12 +62,14 @@ BUILTINS: dict[str, dict[str, Spec]] = {
                 ".cc .cxx .c++ .hpp .hh .hxx .h++ .ipp .inl".split()
             ),
             "source code (tree-sitter): Python, JS, TS/TSX, Go, Rust, Java, C, C++",
+            options="chunkwise.parsers.options:CodeOptions",
         ),
         "html": Spec(
             "html",
             "chunkwise.parsers.html:HtmlParser",
             (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz"),
             "HTML pages: main content (or every block) with headings, lists, tables",
+            options="chunkwise.parsers.options:HtmlOptions",
         ),
         "legal": Spec(
             "legal",
@@ -89,17 +99,20 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "s2",
             "chunkwise.chunkers.s2:S2Chunker",
             description="spectral clustering of layout elements (space + meaning), capped",
+            options="chunkwise.chunkers.options:S2Options",
         ),
         "cast": Spec(
             "cast",
             "chunkwise.chunkers.cast:CastChunker",
             description="code: syntax-tree split-then-merge (cAST), lossless, --max-chars budget",
+            options="chunkwise.chunkers.options:CastOptions",
         ),
         "vision": Spec(
             "vision",
             "chunkwise.chunkers.vision:VisionChunker",
             description="page images read in batches (layout model or OpenAI-compatible "
             "endpoint), tables merged across pages",
+            options="chunkwise.chunkers.options:VisionOptions",
         ),
         "section": Spec(
             "section",
@@ -117,6 +130,7 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "chunkwise.chunkers.auto:AutoChunker",
             description="per document, the best-scoring chunker for its format (chunk eval "
             "metrics on a sample); fast path for plain text and code",
+            options="chunkwise.chunkers.options:AutoOptions",
         ),
     },
     "writers": {
@@ -132,11 +146,13 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "late",
             "chunkwise.embedders.late:LateChunkingEmbedder",
             description="late chunking: whole document embedded in windows, pooled per chunk",
+            options="chunkwise.embedders.options:EmbedConfig",
         ),
         "naive": Spec(
             "naive",
             "chunkwise.embedders.naive:NaiveEmbedder",
             description="each chunk's text embedded on its own (baseline)",
+            options="chunkwise.embedders.options:EmbedConfig",
         ),
     },
 }
@@ -190,6 +206,20 @@ def load(kind: str, name: str) -> Any:
         return eps[name][1].load()
     singular = kind[:-1]
     raise UsageError(f"unknown {singular} {name!r}; choose from: {', '.join(names(kind))}")
+
+
+def options_class(kind: str, name: str) -> type[Options]:
+    """The options dataclass of plugin ``name``; for built-ins without importing the plugin."""
+    from chunkwise.options import Options
+
+    spec = specs(kind).get(name)
+    if spec is not None and spec.options:
+        cls = _load_target(spec.options)
+    else:
+        cls = getattr(load(kind, name), "options_class", Options)
+    if not (isinstance(cls, type) and issubclass(cls, Options)):
+        raise UsageError(f"{kind[:-1]} {name!r} declares options that are not an Options class")
+    return cls
 
 
 @functools.lru_cache(maxsize=1)

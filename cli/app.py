@@ -42,6 +42,14 @@ class OutputFormat(str, Enum):
     parquet = "parquet"
 
 
+_OPT = typer.Option(
+    "--opt",
+    metavar="NAME.KEY=VALUE",
+    help="Set any parser, chunker or embedder option, e.g. pdf.tables=false or "
+    "s2.semantic=model (repeatable; 'chunk plugins NAME' lists them; 'embed' is the embedder).",
+)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"chunkwise {__version__}")
@@ -265,6 +273,7 @@ def ingest(
     gpus_per_actor: Annotated[
         float, typer.Option(help="Ray: GPUs per embedding actor when the cluster has GPUs.")
     ] = 1.0,
+    opt: Annotated[list[str] | None, _OPT] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs or progress.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logs.")] = False,
 ) -> None:
@@ -281,33 +290,43 @@ def ingest(
 
         if chunker != "auto":
             registry.load("chunkers", chunker)
-        # Options of one parser or chunker travel in these dicts, so the core stays generic.
-        parser_options: dict[str, Any] = {"keep_furniture": keep_furniture}
-        parser_options["html_mode"] = html_mode
-        parser_options["pages"] = pages
-        extra: dict[str, Any] = {}
-        extra["max_chars"] = max_chars
-        # cast sizes by characters unless a token budget was asked for explicitly.
-        extra["max_tokens_given"] = max_tokens is not None
+        values = _option_values(
+            {
+                "--pages": pages,
+                "--html-mode": html_mode,
+                "--language": language,
+                "--max-chars": max_chars,
+                "--spatial-weight": spatial_weight,
+                "--s2-semantic": s2_semantic,
+                "--auto-vectors": auto_vectors,
+                "--pages-per-batch": pages_per_batch,
+                "--vision-backend": vision_backend,
+                "--vision-endpoint": vision_endpoint,
+                "--vision-model": vision_model,
+                "--jobs": None if jobs is None else max(1, jobs),
+                "--embed-model": embed_model,
+                "--device": device,
+                "--batch-size": batch_size,
+                "--late-window": late_window,
+                "--late-overlap": late_overlap,
+                "--embed-context": embed_context,
+            },
+            opt,
+            format_hint,
+        )
+        if max_tokens is not None:
+            # cast sizes by characters unless a token budget was asked for explicitly.
+            values.set("chunkers", "cast", "budget", "tokens" if max_chars is None else "both")
         max_tokens = ChunkerConfig.max_tokens if max_tokens is None else max_tokens
-        parser_options["language"] = language
-        parser_options["format_hint"] = format_hint
-        extra["auto_vectors"] = auto_vectors
-        extra["pages_per_batch"] = pages_per_batch
-        extra["vision_backend"] = vision_backend
-        extra["vision_endpoint"] = vision_endpoint
-        extra["vision_model"] = vision_model
-        extra["vision_jobs"] = jobs
-        extra["spatial_weight"] = spatial_weight
-        extra["semantic"] = s2_semantic
+        chunker_options = values.build("chunkers")
+        parser_options = values.build("parsers")
+        method = "late" if late else "naive"
+        embed_cfg = values.get("embedders", method)
         embedder = None
         if embed:
-            from chunkwise.embedders import EmbedConfig, build_embedder, chunk_sizing
+            from chunkwise.embedders import build_embedder, chunk_sizing
 
-            embed_cfg = EmbedConfig(
-                embed_model, device, batch_size, late_window, late_overlap, embed_context
-            )
-            embedder = build_embedder("late" if late else "naive", embed_cfg)
+            embedder = build_embedder(method, embed_cfg)
             tokenizer, max_tokens = chunk_sizing(embedder, embed_model, tokenizer, max_tokens)
         options = IngestOptions(
             chunker=chunker,
@@ -317,7 +336,7 @@ def ingest(
                 tokenizer=tokenizer or DEFAULT_TOKENIZER,
                 min_tokens=min_tokens,
                 keep_furniture=keep_furniture,
-                extra=extra,
+                options=chunker_options,
             ),
             parser_options=parser_options,
             format_hint=format_hint,
@@ -344,7 +363,7 @@ def ingest(
 
             run_engine, writer = ray_setup(
                 output, output_format.value, ray_address, embed_actors, gpus_per_actor,
-                ("late" if late else "naive", embed_cfg) if embed else None,
+                (method, embed_cfg) if embed else None,
                 incremental=state is not None, progress=not quiet and sys.stderr.isatty(),
                 quiet=quiet,
             )  # fmt: skip
@@ -365,6 +384,25 @@ def ingest(
         wait_lock=wait_lock,
         engine=run_engine,
     )
+
+
+def _option_values(flags: dict[str, Any], opts: list[str] | None, format_hint: str | None) -> Any:
+    """Plugin option values from dedicated flags (each reaches every field declaring it), then
+    ``--opt`` assignments, which win."""
+    from chunkwise.options import OptionValues
+
+    values = OptionValues()
+    for flag, value in flags.items():
+        values.set_flag(flag, value)
+    if flags.get("--language") is None and format_hint and format_hint != "code":
+        from chunkwise.parsers.code import resolve_language
+
+        if resolve_language(format_hint):
+            # An extension given as --format-hint names the language of stdin or a bare file.
+            values.set("parsers", "code", "language", format_hint)
+    for text in opts or ():
+        values.assign(text)
+    return values
 
 
 def _usage_error(exc: BaseException) -> None:
@@ -590,7 +628,9 @@ class _Progress:
             self._progress.__exit__(None, None, None)
 
 
-def _parse_one(file: str, format_hint: str | None, parser_options: dict[str, Any]) -> Any:
+def _parse_one(
+    file: str, format_hint: str | None, flags: dict[str, Any], opts: list[str] | None = None
+) -> Any:
     """Parse one file (or '-') for a subcommand; a bad document is one error line and exit 3."""
     from chunkwise.errors import DocumentError, ErrorRecord
     from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths
@@ -603,8 +643,10 @@ def _parse_one(file: str, format_hint: str | None, parser_options: dict[str, Any
             else Source(file, path=Path(file), explicit=True)
         )
         # format_hint also reaches the code parser: an extension names the language.
-        options = {**parser_options, "format_hint": format_hint}
-        proc = Processor(IngestOptions(format_hint=format_hint, parser_options=options))
+        values = _option_values(flags, opts, format_hint)
+        proc = Processor(
+            IngestOptions(format_hint=format_hint, parser_options=values.build("parsers"))
+        )
         parser = proc.parser(proc.parser_name(src))
         return parser.parse(src.data if src.data is not None else src.path, source=src.name)
     except DocumentError as exc:
@@ -628,10 +670,11 @@ def parse(
     pages: Annotated[
         str | None, typer.Option(help="PDF: only these pages, e.g. 3-7 or 1,4,9- (1-based).")
     ] = None,
+    opt: Annotated[list[str] | None, _OPT] = None,
 ) -> None:
     """Print the parsed Document (elements with offsets, pages, boxes) as JSON."""
     _setup_logging(False, False)
-    doc = _parse_one(file, format_hint, {"html_mode": html_mode, "pages": pages})
+    doc = _parse_one(file, format_hint, {"--html-mode": html_mode, "--pages": pages}, opt)
     try:
         sys.stdout.write(
             json.dumps(doc.to_dict(with_text=text), ensure_ascii=False, indent=2) + "\n"
@@ -895,11 +938,22 @@ def _print_eval(report: dict[str, Any], per_doc: bool) -> None:
 
 @app.command()
 def plugins(
+    name: Annotated[
+        str | None, typer.Argument(help="A plugin: print its options (kind.name if ambiguous).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List registered parsers, chunkers, writers, embedders and tokenizers."""
+    """List registered parsers, chunkers, writers, embedders and tokenizers, or one plugin's
+    options (set them with --opt NAME.KEY=VALUE)."""
     from chunkwise import registry
     from chunkwise.tokenizers import available_tokenizers
+
+    if name is not None:
+        try:
+            _print_plugin(name, as_json)
+        except ChunkwiseError as exc:
+            _usage_error(exc)
+        return
 
     data: dict[str, Any] = {}
     for kind in registry.KINDS:
@@ -928,6 +982,48 @@ def plugins(
     typer.echo("tokenizers:")
     for t in data["tokenizers"]:
         typer.echo(f"  {t}")
+
+
+def _print_plugin(name: str, as_json: bool) -> None:
+    from chunkwise import registry
+
+    kind_part, dot, bare = name.rpartition(".")
+    kinds = [kind_part.rstrip("s") + "s"] if dot else list(registry.KINDS)
+    found = [
+        (k, registry.specs(k)[bare])
+        for k in kinds
+        if k in registry.KINDS and bare in registry.specs(k)
+    ]
+    if not found:
+        raise UsageError(f"no plugin named {name!r}; 'chunk plugins' lists them")
+    entries: list[dict[str, Any]] = []
+    for kind, spec in found:
+        cls = registry.options_class(kind, bare) if kind != "writers" else None
+        options = [o.to_dict() for o in cls.describe()] if cls is not None else []
+        entries.append(
+            {"kind": kind, "name": bare, "description": spec.description, "options": options}
+        )
+    if as_json:
+        typer.echo(json.dumps(entries if len(entries) > 1 else entries[0], indent=2, default=str))
+        return
+    for e in entries:
+        typer.echo(f"{e['name']} ({e['kind'][:-1]}): {e['description']}")
+        if not e["options"]:
+            typer.echo("  no options")
+            continue
+        rows = [("option", "type", "default", "range", "output", "help")]
+        for o in e["options"]:
+            flag = f" ({o['flag']})" if o["flag"] else ""
+            out = "yes" if o["affects_output"] else "no"
+            rows.append(
+                (o["name"], o["type"], str(o["default"]), o["range"], out, o["help"] + flag)
+            )
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        for r in rows:
+            cells = [c.ljust(w) for c, w in zip(r[:5], widths, strict=True)]
+            typer.echo("  " + "  ".join([*cells, r[5]]))
+    if any(e["options"] for e in entries):
+        typer.echo(f"set with --opt {entries[0]['name']}.KEY=VALUE")
 
 
 def main() -> None:

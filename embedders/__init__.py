@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chunkwise.embedders.backend import EmbedConfig
+from chunkwise.embedders.options import EmbedConfig
 
 log = logging.getLogger("chunkwise")
 

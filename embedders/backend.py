@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -24,26 +23,6 @@ log = logging.getLogger("chunkwise")
 
 Progress = Callable[[int, int], None]
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class EmbedConfig:
-    """What the CLI (or a library user) chooses about embedding."""
-
-    model: str | None = None  # local folder, installed model name, or None for all-MiniLM-L6-v2
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    batch_size: int = 32  # windows (late) or texts (naive) per forward pass
-    window: int | None = None  # late: tokens per window incl. special tokens; None = model max
-    overlap: int | None = None  # late: tokens shared by neighbouring windows; None = window // 4
-    context: bool = False  # naive: prefix the heading path / context field to each chunk
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise UsageError("--batch-size must be at least 1")
-        if self.window is not None and self.window < 8:
-            raise UsageError("--late-window must be at least 8 tokens")
-        if self.overlap is not None and self.overlap < 0:
-            raise UsageError("--late-overlap must be >= 0")
 
 
 def to_floats(vectors: npt.NDArray[np.float32]) -> list[tuple[float, ...]]:

@@ -17,17 +17,18 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from chunkwise.embedders.backend import (
-    EmbedConfig,
     Progress,
     SentenceTransformerBackend,
     guarded,
     to_floats,
 )
+from chunkwise.embedders.options import EmbedConfig
 
 from chunkwise.errors import UsageError
 from chunkwise.types import Chunk, Document
@@ -115,9 +116,10 @@ class LateChunkingEmbedder:
     """Contextual chunk vectors: every token sees its document before chunks are pooled."""
 
     name = "late"
+    options_class = EmbedConfig
 
-    def __init__(self, config: EmbedConfig | None = None) -> None:
-        self.config = config or EmbedConfig()
+    def __init__(self, config: EmbedConfig | Mapping[str, Any] | None = None) -> None:
+        self.config = EmbedConfig.coerce(config, self.name)
         self.backend = SentenceTransformerBackend(
             self.config.model, self.config.device, self.config.batch_size
         )
@@ -128,11 +130,6 @@ class LateChunkingEmbedder:
     @property
     def model_name(self) -> str:
         return self.backend.display_name
-
-    @property
-    def device_independent_options(self) -> str:
-        """What shapes the vectors besides the model (``--state`` re-embeds when it changes)."""
-        return f"window={self.config.window},overlap={self.config.overlap}"
 
     def load(self) -> LateChunkingEmbedder:
         """Load the model and check the window options against it (usage errors come here)."""

@@ -7,14 +7,16 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from chunkwise.embedders.backend import (
-    EmbedConfig,
     Progress,
     SentenceTransformerBackend,
     guarded,
     to_floats,
 )
+from chunkwise.embedders.options import EmbedConfig
 
 from chunkwise.types import Chunk, Document
 
@@ -25,9 +27,10 @@ CONTEXT_SEPARATOR = "\n\n"
 
 class NaiveEmbedder:
     name = "naive"
+    options_class = EmbedConfig
 
-    def __init__(self, config: EmbedConfig | None = None) -> None:
-        self.config = config or EmbedConfig()
+    def __init__(self, config: EmbedConfig | Mapping[str, Any] | None = None) -> None:
+        self.config = EmbedConfig.coerce(config, self.name)
         self.backend = SentenceTransformerBackend(
             self.config.model, self.config.device, self.config.batch_size
         )
@@ -37,11 +40,6 @@ class NaiveEmbedder:
     @property
     def model_name(self) -> str:
         return self.backend.display_name
-
-    @property
-    def device_independent_options(self) -> str:
-        """What shapes the vectors besides the model (``--state`` re-embeds when it changes)."""
-        return f"context={self.config.context}"
 
     def load(self) -> NaiveEmbedder:
         self.backend.load()

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from chunkwise.parsers.options import CodeOptions
+
 from chunkwise.errors import ParseError
 from chunkwise.parsing import BaseParser, decode_text
 from chunkwise.types import Document, Element
@@ -257,11 +259,11 @@ def resolve_language(name: str) -> str | None:
     return _BY_EXTENSION.get(ext)
 
 
-def language_for(source: str, data: bytes, options: Mapping[str, Any] | None = None) -> str:
-    """Language of a file: its extension, a shebang, then --language, then an extension given as
-    --format-hint (for stdin and files without a code extension)."""
-    options = options or {}
-    explicit = options.get("language")
+def language_for(
+    source: str, data: bytes, explicit: str | None = None, hint: str | None = None
+) -> str:
+    """Language of a file: its extension, a shebang, then --language (``explicit``), then an
+    extension given as --format-hint (``hint``; for stdin and files without a code extension)."""
     explicit_lang = resolve_language(str(explicit)) if explicit else None
     if explicit and explicit_lang is None:
         raise ParseError(f"unknown source language {explicit!r}; supported: {', '.join(LANGUAGES)}")
@@ -275,7 +277,6 @@ def language_for(source: str, data: bytes, options: Mapping[str, Any] | None = N
         return lang
     if explicit_lang:
         return explicit_lang
-    hint = options.get("format_hint")
     if hint and hint != "code":
         lang = resolve_language(str(hint))
         if lang:
@@ -671,9 +672,11 @@ class CodeParser(BaseParser):
     name = "code"
     extensions = EXTENSIONS
     default_chunker = "cast"
+    options_class = CodeOptions
+    options: CodeOptions
 
     def parse_bytes(self, data: bytes, source: str) -> Document:
-        language = language_for(source, data, self.options)
+        language = language_for(source, data, self.options.language)
         # An empty module (__init__.py) is a valid source file with nothing to chunk.
         text, encoding = decode_text(data, allow_empty=True)
         parsed = parse_tree(text, language)

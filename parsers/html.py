@@ -23,13 +23,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from chunkwise.parsers.options import HtmlOptions
+
 from chunkwise.errors import ParseError
 from chunkwise.parsing import BaseParser, decode_text
 from chunkwise.types import Document, Element
 
 log = logging.getLogger("chunkwise")
 
-MODES = ("article", "full")
 # Decompressed size limit for .html.gz: a gzip bomb becomes an error record, not an OOM kill.
 MAX_DECOMPRESSED = 256 * 1024 * 1024
 # Article extraction that keeps fewer characters than this, on a page whose visible text is at
@@ -634,15 +635,12 @@ class HtmlParser(BaseParser):
     # Pages are sections under headings; the section chunker keeps chunks inside them and gives
     # every chunk its heading path (see docs/sections/html.md for the measurement).
     default_chunker = "section"
+    options_class = HtmlOptions
+    options: HtmlOptions
 
     @property
     def mode(self) -> str:
-        mode = str(self.options.get("html_mode") or "article").lower()
-        if mode not in MODES:
-            from chunkwise.errors import UsageError
-
-            raise UsageError(f"--html-mode must be one of: {', '.join(MODES)} (got {mode!r})")
-        return mode
+        return self.options.mode
 
     def parse_bytes(self, data: bytes, source: str) -> Document:
         mode = self.mode

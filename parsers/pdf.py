@@ -23,6 +23,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from chunkwise.parsers.options import PdfOptions
+
 from chunkwise.errors import ParseError, UsageError
 from chunkwise.parsing import BaseParser
 from chunkwise.types import BBox, Document, Element
@@ -747,21 +749,20 @@ def _ocr_engine(mode: str) -> Any:
 
 
 class PdfParser(BaseParser):
-    """Options (``parser_options``): ``pages`` ("3-7"), ``tables`` (True), ``ocr`` ("auto" uses
-    the ``ocr`` extra when installed, "off"), ``dehyphenate`` (True)."""
+    """Options: ``chunkwise.parsers.options.PdfOptions``."""
 
     name = "pdf"
     extensions = (".pdf",)
     default_chunker = "s2"
+    options_class = PdfOptions
+    options: PdfOptions
 
-    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, options: PdfOptions | Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
-        self.ranges = parse_page_ranges(self.options.get("pages"))
-        self.tables = bool(self.options.get("tables", True))
-        self.ocr = str(self.options.get("ocr", "auto"))
-        if self.ocr not in ("auto", "off"):
-            raise UsageError("pdf option ocr must be 'auto' or 'off'")
-        self.dehyphenate = bool(self.options.get("dehyphenate", True))
+        self.ranges = parse_page_ranges(self.options.pages)
+        self.tables = self.options.tables
+        self.ocr = self.options.ocr
+        self.dehyphenate = self.options.dehyphenate
         self._engine: Any = None
         self._engine_tried = False
 
@@ -779,7 +780,7 @@ class PdfParser(BaseParser):
             selected = select_pages(self.ranges, pdf.page_count)
             if not selected:
                 raise ParseError(
-                    f"--pages {self.options.get('pages')} selects no page of this "
+                    f"--pages {self.options.pages} selects no page of this "
                     f"{pdf.page_count}-page PDF"
                 )
             pages: list[PageLayout] = []

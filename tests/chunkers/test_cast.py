@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from chunkwise.chunkers.cast import CastChunker, nonspace_prefix
+from chunkwise.chunkers.options import CastOptions
 from chunkwise.parsers.code import CodeParser
 from chunkwise.parsers.markdown import MarkdownParser
 from hypothesis import HealthCheck, given, settings
@@ -50,7 +51,7 @@ def parsed(path: Path) -> Document:
 
 
 def chars_chunker(max_chars: int) -> CastChunker:
-    return CastChunker(ChunkerConfig(extra={"max_chars": max_chars}))
+    return CastChunker(ChunkerConfig(), {"max_chars": max_chars})
 
 
 def nonspace(s: str) -> int:
@@ -89,7 +90,7 @@ def test_lossless_within_budget_and_whole_definitions(path: Path, budget: int) -
 @given(path=st.sampled_from(SAMPLES), max_tokens=st.integers(min_value=8, max_value=600))
 def test_token_budget_is_a_hard_cap(path: Path, max_tokens: int) -> None:
     doc = parsed(path)
-    cfg = ChunkerConfig(max_tokens=max_tokens, extra={"max_tokens_given": True})
+    cfg = ChunkerConfig(max_tokens=max_tokens, options={"cast": CastOptions(budget="tokens")})
     chunks = list(CastChunker(cfg).chunk(doc))
     assert "".join(c.text for c in chunks) == doc.text
     tok = CastChunker(cfg).tokenizer
@@ -202,9 +203,7 @@ def test_empty_document_has_no_chunks() -> None:
 
 def test_budget_options(caplog: pytest.LogCaptureFixture) -> None:
     assert CastChunker().max_chars == 1500 and CastChunker().max_tokens is None
-    both = CastChunker(
-        ChunkerConfig(max_tokens=50, extra={"max_chars": 100, "max_tokens_given": True})
-    )
+    both = CastChunker(ChunkerConfig(max_tokens=50), {"max_chars": 100, "budget": "both"})
     assert (both.max_chars, both.max_tokens) == (100, 50)
     with caplog.at_level(logging.WARNING, logger="chunkwise"):
         CastChunker(ChunkerConfig(overlap=10))
@@ -212,7 +211,7 @@ def test_budget_options(caplog: pytest.LogCaptureFixture) -> None:
     from chunkwise.errors import UsageError
 
     with pytest.raises(UsageError):
-        CastChunker(ChunkerConfig(extra={"max_chars": 0}))
+        CastChunker(ChunkerConfig(), {"max_chars": 0})
 
 
 def test_nonspace_prefix_matches_str_isspace() -> None:

@@ -41,9 +41,8 @@ def s2(max_tokens: int = 512, **extra: object) -> S2Chunker:
         keep_furniture=keep,
         overlap=overlap,
         min_tokens=min_tokens,
-        extra=extra,
     )
-    return S2Chunker(config)
+    return S2Chunker(config, extra)
 
 
 @pytest.fixture(scope="module")

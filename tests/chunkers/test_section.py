@@ -359,7 +359,7 @@ def _html(blocks: list[tuple[str, int, str]]) -> str:
 def test_invariants_on_html_pages(
     blocks: list[tuple[str, int, str]], max_tokens: int, min_tokens: int
 ) -> None:
-    doc = HtmlParser({"html_mode": "full"}).parse(_html(blocks).encode(), source="p.html")
+    doc = HtmlParser({"mode": "full"}).parse(_html(blocks).encode(), source="p.html")
     chunks = _chunks(doc, max_tokens, min_tokens=min_tokens)
     _check(doc, chunks, max_tokens, 0)
     for c in chunks:

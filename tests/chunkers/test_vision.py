@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chunkwise.chunkers.options import VisionOptions
 from chunkwise.chunkers.vision import (
     Block,
     ChunkBuilder,
@@ -89,9 +90,9 @@ def run(
     tmp_path: Path, script: dict[int, list[Block]], max_tokens: int = 512, batch: int = 1, **kw: Any
 ) -> tuple[list[Any], FakeReader, Document]:
     reader = FakeReader(script)
-    cfg = ChunkerConfig(max_tokens=max_tokens, extra={"pages_per_batch": batch, **kw})
+    cfg = ChunkerConfig(max_tokens=max_tokens)
     doc = make_doc(tmp_path, script)
-    chunks = list(VisionChunker(cfg, reader=reader).chunk(doc))
+    chunks = list(VisionChunker(cfg, {"pages_per_batch": batch, **kw}, reader=reader).chunk(doc))
     return chunks, reader, doc
 
 
@@ -262,7 +263,7 @@ def test_row_over_the_cap_is_the_only_row_cut(tmp_path: Path) -> None:
 
 def test_prefetch_is_bounded_by_jobs(tmp_path: Path) -> None:
     script = {p: [Block("paragraph", p, f"Page {p} text.")] for p in range(1, 8)}
-    chunks, reader, _ = run(tmp_path, script, batch=2, vision_jobs=2)
+    chunks, reader, _ = run(tmp_path, script, batch=2, jobs=2)
     assert reader.batches == [[0, 1], [2, 3], [4, 5], [6]]
     assert sorted(reader.prepared_pages) == list(range(7))
     assert chunks[0].text.startswith("Page 1 text.")
@@ -299,11 +300,11 @@ def test_non_pdf_document_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_bad_options_are_usage_errors() -> None:
     with pytest.raises(UsageError, match="pages-per-batch"):
-        VisionChunker(ChunkerConfig(extra={"pages_per_batch": 0}), reader=FakeReader({}))
+        VisionChunker(ChunkerConfig(), {"pages_per_batch": 0}, reader=FakeReader({}))
     with pytest.raises(UsageError, match="vision-backend"):
-        VisionChunker(ChunkerConfig(extra={"vision_backend": "nope"}))
+        VisionChunker(ChunkerConfig(), {"backend": "nope"})
     with pytest.raises(UsageError, match="vision-endpoint"):
-        VisionChunker(ChunkerConfig(extra={"vision_backend": "openai"}))
+        VisionChunker(ChunkerConfig(), {"backend": "openai"})
 
 
 def test_locator_ignores_layout_differences() -> None:
@@ -469,7 +470,7 @@ def test_page_images_are_cached_per_run(tmp_path: Path) -> None:
     script = {1: [Block("paragraph", 1, "One.")], 2: [Block("paragraph", 2, "Two.")]}
     reader = FakeReader(script)
     doc = make_doc(tmp_path, script)
-    chunker = VisionChunker(ChunkerConfig(extra={"pages_per_batch": 2}), reader=reader)
+    chunker = VisionChunker(ChunkerConfig(), {"pages_per_batch": 2}, reader=reader)
     list(chunker.chunk(doc))
     hits, misses = IMAGE_CACHE.hits, IMAGE_CACHE.misses
     list(chunker.chunk(doc))
@@ -485,7 +486,7 @@ def test_a_reader_bug_is_a_document_error_naming_the_pages(tmp_path: Path) -> No
 
     script = {p: [Block("paragraph", p, f"Page {p}.")] for p in range(1, 5)}
     doc = make_doc(tmp_path, script)
-    chunker = VisionChunker(ChunkerConfig(extra={"pages_per_batch": 2}), reader=Broken(script))
+    chunker = VisionChunker(ChunkerConfig(), {"pages_per_batch": 2}, reader=Broken(script))
     with pytest.raises(ChunkError, match="fake page reader failed on pages 3-4"):
         list(chunker.chunk(doc))
 
@@ -511,7 +512,9 @@ def test_min_tokens_merges_small_sections(tmp_path: Path) -> None:
     chunks, _, _ = run(tmp_path, script)
     assert [c.text for c in chunks] == ["A\n\nShort.", "B\n\nAlso short."]
     reader = FakeReader(script)
-    cfg = ChunkerConfig(max_tokens=512, min_tokens=20, extra={"pages_per_batch": 1})
+    cfg = ChunkerConfig(
+        max_tokens=512, min_tokens=20, options={"vision": VisionOptions(pages_per_batch=1)}
+    )
     merged = list(VisionChunker(cfg, reader=reader).chunk(make_doc(tmp_path, script, "m.pdf")))
     assert [c.text for c in merged] == ["A\n\nShort.\n\nB\n\nAlso short."]
     assert merged[0].headings == ("A",)
@@ -524,7 +527,7 @@ def test_only_the_pages_the_parser_kept_are_read(tmp_path: Path) -> None:
     doc = make_doc(tmp_path, script)
     doc = dataclasses.replace(doc, metadata={"selected_pages": [2, 3, 5]})
     reader = FakeReader(script)
-    chunker = VisionChunker(ChunkerConfig(extra={"pages_per_batch": 2}), reader=reader)
+    chunker = VisionChunker(ChunkerConfig(), {"pages_per_batch": 2}, reader=reader)
     chunks = list(chunker.chunk(doc))
     assert reader.batches == [[1, 2], [4]]
     assert chunks[0].text == "Page 2.\n\nPage 3.\n\nPage 5."

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chunkwise.chunkers.options import VisionOptions
 from chunkwise.chunkers.vision import VisionChunker
 from chunkwise.chunkers.vision_layout import join_lines, split_merged_row
 
@@ -28,7 +29,7 @@ def parse(path: Path) -> Document:
 @pytest.fixture(scope="module")
 def sample(sample_docs: Path) -> tuple[Document, list[Chunk]]:
     doc = parse(sample_docs / SAMPLE)
-    cfg = ChunkerConfig(max_tokens=400, extra={"pages_per_batch": 2})
+    cfg = ChunkerConfig(max_tokens=400, options={"vision": VisionOptions(pages_per_batch=2)})
     return doc, list(VisionChunker(cfg).chunk(doc))
 
 

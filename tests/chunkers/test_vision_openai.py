@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chunkwise.chunkers.options import VisionOptions
 from chunkwise.chunkers.vision import VisionChunker
 from chunkwise.chunkers.vision_openai import MalformedReply, OpenAIReader, chat_url, parse_reply
 
@@ -136,16 +137,16 @@ def sample_doc(tmp_path: Path, pages: int = 3) -> Document:
 
 def chunker(url: str, **extra: Any) -> VisionChunker:
     opts = {
-        "vision_backend": "openai",
-        "vision_endpoint": url,
-        "vision_model": "test-vlm",
+        "backend": "openai",
+        "endpoint": url,
+        "model": "test-vlm",
         "pages_per_batch": 2,
-        "vision_timeout": 2.0,
-        "vision_retries": 2,
-        "vision_backoff": 0.01,
+        "timeout": 2.0,
+        "retries": 2,
+        "backoff": 0.01,
         **extra,
     }
-    return VisionChunker(ChunkerConfig(max_tokens=512, extra=opts))
+    return VisionChunker(ChunkerConfig(max_tokens=512), opts)
 
 
 def test_good_reply_with_context_across_batches(
@@ -222,7 +223,7 @@ def test_timeout_is_a_document_error(tmp_path: Path) -> None:
 
     start = time.monotonic()
     with FakeEndpoint(slow) as ep:
-        c = chunker(ep.url, vision_timeout=0.2, vision_retries=1)
+        c = chunker(ep.url, timeout=0.2, retries=1)
         with pytest.raises(ChunkError, match=r"request failed .* no reply within 0.2s"):
             list(c.chunk(sample_doc(tmp_path)))
     assert len(ep.requests) == 2
@@ -271,9 +272,9 @@ def test_options() -> None:
     assert chat_url("http://h/v1") == "http://h/v1/chat/completions"
     assert chat_url("http://h/v1/chat/completions/") == "http://h/v1/chat/completions"
     with pytest.raises(UsageError, match="vision-model"):
-        OpenAIReader.from_options({"vision_endpoint": "http://h"})
+        OpenAIReader.from_options(VisionOptions(endpoint="http://h"))
     with pytest.raises(UsageError, match="http"):
-        OpenAIReader.from_options({"vision_endpoint": "ftp://h", "vision_model": "m"})
+        OpenAIReader.from_options(VisionOptions(endpoint="ftp://h", model="m"))
 
 
 @pytest.fixture
@@ -316,7 +317,7 @@ def test_server_without_json_schema_support(tmp_path: Path) -> None:
         return good_reply(body, n)
 
     with FakeEndpoint(no_schema) as ep:
-        chunks = list(chunker(ep.url, vision_retries=0).chunk(sample_doc(tmp_path)))
+        chunks = list(chunker(ep.url, retries=0).chunk(sample_doc(tmp_path)))
     assert [c.kind for c in chunks] == ["text", "table", "list"]
     # Asked once with the schema, then without it for this batch and the next.
     assert ["response_format" in r for r in ep.requests] == [True, False, False]

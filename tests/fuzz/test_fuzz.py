@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chunkwise.parsers.options import PdfOptions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -233,7 +234,7 @@ def run_folder(
         jobs=jobs,
         isolate=True,
         timeout=TIMEOUT,
-        parser_options={"ocr": "off"},
+        parser_options={"pdf": PdfOptions(ocr="off")},
     )
     summary = ingest(
         [str(folder)], options, writer, on_error=errors.append, on_result=results.append

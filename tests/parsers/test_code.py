@@ -107,17 +107,17 @@ def test_shebang(head: bytes, language: str | None) -> None:
 def test_language_resolution_order() -> None:
     assert language_for("x.py", b"") == "python"
     assert language_for("x", b"#!/usr/bin/env node\n") == "javascript"
-    assert language_for("<stdin>", b"fn main() {}", {"format_hint": "rs"}) == "rust"
-    assert language_for("x.txt", b"", {"language": "C++"}) == "cpp"
+    assert language_for("<stdin>", b"fn main() {}", hint="rs") == "rust"
+    assert language_for("x.txt", b"", "C++") == "cpp"
     # --language is for files whose extension says nothing; a .py stays Python in a mixed repo.
-    assert language_for("x.py", b"", {"language": "rust"}) == "python"
-    assert language_for("x", b"#!/usr/bin/env node\n", {"language": "rust"}) == "javascript"
+    assert language_for("x.py", b"", "rust") == "python"
+    assert language_for("x", b"#!/usr/bin/env node\n", "rust") == "javascript"
     assert language_for("x.h", b"#pragma once\nnamespace a {\n}\n") == "cpp"
     assert language_for("x.h", b"int f(void);\n") == "c"
     with pytest.raises(ParseError, match="cannot tell the source language"):
         language_for("<stdin>", b"x = 1")
     with pytest.raises(ParseError, match="unknown source language 'cobol'"):
-        language_for("x.py", b"", {"language": "cobol"})
+        language_for("x.py", b"", "cobol")
 
 
 def test_shebang_parser_for_explicit_files(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def _kinds(doc: Document) -> list[tuple[str, str]]:
 
 def _full(html: str | bytes) -> Document:
     data = html.encode("utf-8") if isinstance(html, str) else html
-    return HtmlParser({"html_mode": "full"}).parse(data, source="page.html")
+    return HtmlParser({"mode": "full"}).parse(data, source="page.html")
 
 
 # -- structure ------------------------------------------------------------------------------------
@@ -185,7 +185,7 @@ def test_article_mode_falls_back_to_full_with_a_warning(caplog: pytest.LogCaptur
 
 def test_bad_mode_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="html-mode"):
-        HtmlParser({"html_mode": "everything"}).parse(b"<p>x</p>")
+        HtmlParser({"mode": "everything"}).parse(b"<p>x</p>")
 
 
 def test_layout_table_is_read_as_blocks() -> None:
@@ -301,7 +301,7 @@ def test_registry_maps_html_names_and_sniffs_bytes() -> None:
 def test_bad_input_is_a_clear_parse_error(data: bytes, message: str) -> None:
     for mode in ("article", "full"):
         with pytest.raises(ParseError, match=message) as exc:
-            HtmlParser({"html_mode": mode}).parse(data, source="bad.html")
+            HtmlParser({"mode": mode}).parse(data, source="bad.html")
         assert "\n" not in str(exc.value)
 
 
@@ -324,7 +324,7 @@ SAMPLES = [
 
 @pytest.mark.parametrize(("name", "mode"), SAMPLES)
 def test_golden(sample_docs: Path, update_golden: bool, name: str, mode: str) -> None:
-    doc = HtmlParser({"html_mode": mode}).parse(sample_docs / "html" / name, source=name)
+    doc = HtmlParser({"mode": mode}).parse(sample_docs / "html" / name, source=name)
     data = doc.to_dict()
     # Trafilatura fills in today's date for pages without one; that is not page content.
     data["metadata"].pop("filedate", None)

@@ -79,7 +79,7 @@ def test_min_tokens_merges_small_sections(tmp_path: Path) -> None:
         f"<h2>Topic {i}</h2><p>Short note number {i} about the topic.</p>" for i in range(6)
     )
     page.write_text(f"<html><body><h1>Notes</h1>{body}</body></html>", encoding="utf-8")
-    doc = HtmlParser({"html_mode": "full"}).parse(page)
+    doc = HtmlParser({"mode": "full"}).parse(page)
     per_section = list(SectionChunker(ChunkerConfig()).chunk(doc))
     assert len(per_section) == 6 and per_section[1].headings == ("Notes", "Topic 1")
     args = ("ingest", str(page), "-c", "section", "--html-mode", "full", "--min-tokens", "30")

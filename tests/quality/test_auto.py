@@ -191,7 +191,7 @@ def test_bad_auto_vectors_option() -> None:
     from chunkwise.errors import UsageError
 
     with pytest.raises(UsageError):
-        AutoChunker(ChunkerConfig(extra={"auto_vectors": "nope"}))
+        AutoChunker(ChunkerConfig(), {"vectors": "nope"})
 
 
 WORDS = st.sampled_from(
