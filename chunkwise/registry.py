@@ -51,9 +51,11 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             # Kept equal to chunkwise.parsers.code.EXTENSIONS (a test checks it).
             tuple(
                 ".py .pyi .pyw .js .mjs .cjs .jsx .ts .mts .cts .tsx .go .rs .java .c .h .cpp "
-                ".cc .cxx .c++ .hpp .hh .hxx .h++ .ipp .inl".split()
+                ".cc .cxx .c++ .hpp .hh .hxx .h++ .ipp .inl .cs .csx .rb .rake .gemspec .ru .php "
+                ".phtml .php8 .kt .kts .scala .sc .swift .sh .bash .ksh .bats .lua".split()
             ),
-            "source code (tree-sitter): Python, JS, TS/TSX, Go, Rust, Java, C, C++",
+            "source code (tree-sitter): Python, JS, TS/TSX, Go, Rust, Java, C, C++, C#, Ruby, "
+            "PHP, Kotlin, Scala, Swift, Bash, Lua",
         ),
         "html": Spec(
             "html",
