@@ -30,7 +30,7 @@ BUILTINS: dict[str, dict[str, Spec]] = {
         "text": Spec(
             "text",
             "chunkwise.parsers.text:TextParser",
-            (".txt", ".text", ".log", ".rst", ".csv", ".tsv"),
+            (".txt", ".text", ".log", ".rst"),
             "plain text",
         ),
         "markdown": Spec(
@@ -62,6 +62,30 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "chunkwise.parsers.html:HtmlParser",
             (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz"),
             "HTML pages: main content (or every block) with headings, lists, tables",
+        ),
+        "docx": Spec(
+            "docx",
+            "chunkwise.parsers.docx:DocxParser",
+            (".docx", ".docm", ".dotx", ".dotm"),
+            "Word: headings, numbered lists, tables, notes, text boxes, headers/footers",
+        ),
+        "pptx": Spec(
+            "pptx",
+            "chunkwise.parsers.pptx:PptxParser",
+            (".pptx", ".pptm", ".potx", ".potm", ".ppsx", ".ppsm"),
+            "PowerPoint: a page per slide, titles, bullets, tables, charts, speaker notes",
+        ),
+        "xlsx": Spec(
+            "xlsx",
+            "chunkwise.parsers.sheet:XlsxParser",
+            (".xlsx", ".xlsm", ".xltx", ".xltm"),
+            "Excel: a section per sheet, rows as table rows (cached formula values)",
+        ),
+        "csv": Spec(
+            "csv",
+            "chunkwise.parsers.sheet:CsvParser",
+            (".csv", ".tsv", ".tab"),
+            "CSV/TSV (dialect sniffed): rows as table rows, header repeated when split",
         ),
         "legal": Spec(
             "legal",
