@@ -217,7 +217,7 @@ def _fill_merges(
     rows: list[tuple[int, list[str]]], merges: list[tuple[int, int, int, int]]
 ) -> None:
     by_row = {r: cells for r, cells in rows}
-    for r0, c0, r1, c1 in merges:
+    for r0, c0, r1, _c1 in merges:
         top = by_row.get(r0)
         if top is None or c0 >= len(top) or r1 <= r0 or r1 - r0 > 10_000:
             continue
@@ -230,7 +230,6 @@ def _fill_merges(
                 cells.extend([""] * (c0 + 1 - len(cells)))
             if not cells[c0]:
                 cells[c0] = value
-    del c1
 
 
 def _cell_value(c: Any, strings: list[str], dates: set[int], date1904: bool) -> str:
