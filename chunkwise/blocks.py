@@ -141,3 +141,34 @@ def render(blocks: Sequence[Block]) -> tuple[str, list[Element]]:
                 attrs.setdefault("title", clean_inline(text))
             elements.append(Element(b.kind, start, end, page=b.page, level=b.level, attrs=attrs))
     return "".join(parts), elements
+
+
+def html_blocks(html: str) -> list[Block]:
+    """An HTML body as blocks, through the HTML parser's full-page reader."""
+    from chunkwise.parsers.html import _full_blocks, _load
+
+    tree, _ = _load(html)
+    return from_html_blocks(_full_blocks(tree))
+
+
+def from_html_blocks(hblocks: list[Any]) -> list[Block]:
+    """The HTML parser's blocks as :class:`Block` (same text conventions)."""
+    from chunkwise.parsers.html import _looks_like_header
+
+    out: list[Block] = []
+    for hb in hblocks:
+        if hb.kind == "table":
+            rows = [list(cells) for cells, _ in hb.rows]
+            n_head = 0
+            while n_head < len(hb.rows) and hb.rows[n_head][1]:
+                n_head += 1
+            if n_head == len(hb.rows):
+                n_head = 0
+            if n_head == 0 and _looks_like_header(hb.rows):
+                n_head = 1
+            out.append(Block("table", rows=rows, n_head=min(n_head, 5)))
+        elif hb.kind == "list":
+            out.append(Block("list", items=list(hb.items), attrs=dict(hb.attrs)))
+        else:
+            out.append(Block(hb.kind, hb.text, level=hb.level, attrs=dict(hb.attrs)))
+    return out

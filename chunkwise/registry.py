@@ -87,6 +87,24 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             (".csv", ".tsv", ".tab"),
             "CSV/TSV (dialect sniffed): rows as table rows, header repeated when split",
         ),
+        "epub": Spec(
+            "epub",
+            "chunkwise.parsers.epub:EpubParser",
+            (".epub",),
+            "EPUB e-books: chapters in spine order through the HTML reader",
+        ),
+        "eml": Spec(
+            "eml",
+            "chunkwise.parsers.mail:EmlParser",
+            (".eml",),
+            "e-mail (RFC 5322/MIME): headers in metadata, body, attachments as documents",
+        ),
+        "odf": Spec(
+            "odf",
+            "chunkwise.parsers.odf:OdfParser",
+            (".odt", ".ott", ".odp", ".otp"),
+            "OpenDocument text and presentations: headings, lists, tables, notes",
+        ),
         "legal": Spec(
             "legal",
             "chunkwise.parsers.legal:LegalParser",
