@@ -99,7 +99,7 @@ class _Reader:
             elif tag == "list":
                 items: list[tuple[int, str, str]] = []
                 extras = []
-                self.items(c, 0, items, extras)
+                self.list_items(c, 0, items, extras)
                 if items:
                     blocks.append(Block("list", items=items, page=self.page))
                 blocks.extend(extras)
@@ -110,7 +110,7 @@ class _Reader:
             elif tag == "frame":
                 self.frame(c, blocks)
 
-    def list(
+    def list_items(
         self, lst: Any, depth: int, items: list[tuple[int, str, str]], extras: list[Block]
     ) -> None:
         for item in lst:
@@ -125,7 +125,7 @@ class _Reader:
                     if text.strip():
                         items.append((min(depth, 8), "-", text))
                 elif tag == "list":
-                    self.items(c, depth + 1, items, extras)
+                    self.list_items(c, depth + 1, items, extras)
 
     def table(self, tbl: Any, blocks: list[Block]) -> None:
         rows: list[list[str]] = []
