@@ -97,7 +97,9 @@ def _looks_like_header(rows: Sequence[Sequence[str]]) -> bool:
 
 def _table(rows: list[list[str]]) -> Block:
     width = max((len(r) for r in rows), default=0)
-    rows = [r + [""] * (width - len(r)) for r in rows]
+    # Columns left empty in every row (a sheet that starts at column C) are layout, not data.
+    lead = min((next((i for i, c in enumerate(r) if c.strip()), width) for r in rows), default=0)
+    rows = [r[lead:] + [""] * (width - len(r)) for r in rows]
     return Block("table", rows=rows, n_head=1 if _looks_like_header(rows) else 0)
 
 
