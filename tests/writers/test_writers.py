@@ -93,7 +93,9 @@ def test_records_flag_rewritten_text_as_synthetic(tmp_path: Path) -> None:
     from chunkwise.chunkers.section import SectionChunker
 
     rows = "\n".join(f"| {i} | item {i} |" for i in range(80))
-    doc = MarkdownParser().parse(f"# T\n\n| id | name |\n|---|---|\n{rows}\n".encode(), source="t.md")
+    doc = MarkdownParser().parse(
+        f"# T\n\n| id | name |\n|---|---|\n{rows}\n".encode(), source="t.md"
+    )
     recs = [chunk_record(c, doc) for c in SectionChunker(ChunkerConfig(max_tokens=60)).chunk(doc)]
     flagged = [r for r in recs if r["synthetic"]]
     assert flagged, "a split table repeats its header in later pieces"
