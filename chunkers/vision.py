@@ -172,8 +172,9 @@ class PageSource:
     """The rendered pages of one document."""
 
     def __init__(self, doc: Document, dpi: int = DEFAULT_DPI) -> None:
-        import pymupdf
+        from chunkwise.parsers.pdf import pymupdf_module
 
+        pymupdf = pymupdf_module()
         self.doc_id = doc.doc_id
         self.dpi = dpi
         data = source_bytes(doc)
