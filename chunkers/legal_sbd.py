@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from chunkwise.chunkers.legal_abbreviations import NUPUNKT_ABBREVIATIONS
 
@@ -206,52 +206,66 @@ def _boundary_after_period(text: str, word: str, nxt_pos: int, nxt: str, end: in
     return following.lower() in _OPENERS and not following.isupper()
 
 
-def _line_breaks(text: str, a: int, b: int) -> Iterator[int]:
+# A second opinion on an in-line candidate: (text, line start, line end, candidate match, the
+# rules' decision) -> boundary. benchmarks/legal_sbd_learned.py plugs a learned model in here.
+Decide = Callable[[str, int, int, "re.Match[str]", bool], bool]
+
+
+def _line_breaks(text: str, a: int, b: int, decide: Decide | None) -> Iterator[int]:
     """Boundaries (sentence start offsets) inside one line text[a:b]."""
     for m in _CANDIDATE.finditer(text, a, b):
         nxt_pos = m.start(2)
         if nxt_pos >= b:
             continue
-        nxt = m.group(2)
         mark_start = m.start()
-        mark = text[mark_start : m.start(1)]
-        if mark[0] in "!?":
-            closes = any(q in m.group(1) for q in '"”')
-            inside = not closes and _inside_quote(text, a, mark_start)
-            if nxt.islower() or inside or text[mark_start - 1 : mark_start] == "/":
-                # '"Do your Part! Buy Where You Can Work!"' is one sentence in legal corpora.
-                continue
-            if text[mark_start + 1 : mark_start + 2].isspace() and _URL_BEFORE.search(
-                text, max(a, mark_start - 60), mark_start
-            ):
-                continue
-            yield nxt_pos
-            continue
-        if mark == "...." and not m.group(1) and text[mark_start - 1 : mark_start].isalnum():
+        if _omission(text, m):
             # "satellites...." is a sentence end followed by an ellipsis of omitted text.
             yield mark_start + 1
             yield nxt_pos
             continue
-        if mark[0] == "…" or (len(mark) > 1 and "." in mark[1:]):
-            # Ellipsis: a sentence ends only when a capitalised word follows a final period or a
-            # closing quotation ('. . ." There follow').
-            if nxt.isupper() and (mark.replace(" ", "").count(".") == 4 or m.group(1)):
-                yield nxt_pos
-            continue
-        if m.group(1):
-            # Period followed by a closer: '... court."', '(1954).' never precede an abbreviation.
-            if nxt.islower() or (nxt.isdigit() and m.group(1)[-1] in ")]"):
-                # "(State v. Chavers, 5 Jones, [N.C.] 1, p. 11)": a bracketed reporter.
-                continue
+        rule = _rule_boundary(text, a, b, m)
+        if decide is not None:
+            rule = decide(text, a, b, m, rule)
+        if rule:
             yield nxt_pos
-            continue
-        word = _word_before(text, a, mark_start)
-        if word[:1].isdigit() and _SECTION_LABEL.fullmatch(text, a, mark_start - len(word)):
-            # "§ 7-201. Definitions." and "Section 4. Payment." are heading lines, not two
-            # sentences.
-            continue
-        if _boundary_after_period(text, word, nxt_pos, nxt, b):
-            yield nxt_pos
+
+
+def _omission(text: str, m: re.Match[str]) -> bool:
+    """A word, four periods and no closer: a sentence end, then an ellipsis."""
+    i = m.start()
+    return m.start(1) - i == 4 and not m.group(1) and text[i - 1 : i].isalnum() and text[i] == "."
+
+
+def _rule_boundary(text: str, a: int, b: int, m: re.Match[str]) -> bool:
+    """The rule layer's decision on one in-line candidate."""
+    nxt_pos = m.start(2)
+    nxt = m.group(2)
+    mark_start = m.start()
+    mark = text[mark_start : m.start(1)]
+    if mark[0] in "!?":
+        closes = any(q in m.group(1) for q in '"”')
+        inside = not closes and _inside_quote(text, a, mark_start)
+        if nxt.islower() or inside or text[mark_start - 1 : mark_start] == "/":
+            # '"Do your Part! Buy Where You Can Work!"' is one sentence in legal corpora.
+            return False
+        return not (
+            text[mark_start + 1 : mark_start + 2].isspace()
+            and _URL_BEFORE.search(text, max(a, mark_start - 60), mark_start)
+        )
+    if mark[0] == "…" or (len(mark) > 1 and "." in mark[1:]):
+        # Ellipsis: a sentence ends only when a capitalised word follows a final period or a
+        # closing quotation ('. . ." There follow').
+        return nxt.isupper() and (mark.replace(" ", "").count(".") == 4 or bool(m.group(1)))
+    if m.group(1):
+        # Period followed by a closer: '... court."', '(1954).' never precede an abbreviation.
+        # "(State v. Chavers, 5 Jones, [N.C.] 1, p. 11)": a bracketed reporter.
+        return not (nxt.islower() or (nxt.isdigit() and m.group(1)[-1] in ")]"))
+    word = _word_before(text, a, mark_start)
+    if word[:1].isdigit() and _SECTION_LABEL.fullmatch(text, a, mark_start - len(word)):
+        # "§ 7-201. Definitions." and "Section 4. Payment." are heading lines, not two
+        # sentences.
+        return False
+    return _boundary_after_period(text, word, nxt_pos, nxt, b)
 
 
 def _hard_wrapped(lines: list[tuple[int, int]], text: str) -> int:
@@ -270,11 +284,9 @@ def _hard_wrapped(lines: list[tuple[int, int]], text: str) -> int:
     return width if open_lines >= 3 and open_lines >= 0.1 * len(lines) else 0
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Sentences of ``text[start:end]`` as (start, end) offsets, whitespace trimmed, in order."""
-    end = len(text) if end is None else end
-    # Non-blank lines, trimmed, with the number of blank lines before each.
-    lines: list[tuple[int, int]] = []
+def _lines(text: str, start: int, end: int) -> tuple[list[Span], list[bool]]:
+    """Non-blank lines of text[start:end], trimmed, and whether a blank line precedes each."""
+    lines: list[Span] = []
     blank_before: list[bool] = []
     pos = start
     blank = False
@@ -294,6 +306,27 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
         else:
             blank = True
         pos = nl + 1
+    return lines, blank_before
+
+
+def inline_candidates(text: str) -> Iterator[tuple[int, int, re.Match[str], bool]]:
+    """(line start, line end, match, the rules' decision) of every in-line candidate a ``Decide``
+    function is asked about; the sentence would start at ``match.start(2)``."""
+    for a, b in _lines(text, 0, len(text))[0]:
+        for m in _CANDIDATE.finditer(text, a, b):
+            nxt_pos = m.start(2)
+            if nxt_pos >= b or _omission(text, m):
+                continue
+            yield a, b, m, _rule_boundary(text, a, b, m)
+
+
+def sentence_spans(
+    text: str, start: int = 0, end: int | None = None, decide: Decide | None = None
+) -> list[Span]:
+    """Sentences of ``text[start:end]`` as (start, end) offsets, whitespace trimmed, in order.
+    ``decide`` may overrule the rules on in-line candidates (an experiment hook, see above)."""
+    end = len(text) if end is None else end
+    lines, blank_before = _lines(text, start, end)
     if not lines:
         return []
     wrap = _hard_wrapped(lines, text)
@@ -312,7 +345,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
         if b - a > 5 and text.endswith("....", a, b) and text[b - 5].isalnum():
             # "billing information...." ends a sentence, then marks an omission.
             cuts.append(b - 3)
-        for c in [a, *_line_breaks(text, a, b)]:
+        for c in [a, *_line_breaks(text, a, b, decide)]:
             if c > a:
                 cuts.append(c)
             if text[c] == "*":
