@@ -1,4 +1,4 @@
-"""Intrinsic quality metrics of one document's chunks, and token-level retrieval metrics.
+"""Intrinsic quality metrics of one document's chunks (retrieval metrics: chunkwise.retrieval).
 
 Every metric is a pure function of a :class:`Document` and its chunks, in [0, 1], higher is
 better (chunk stickiness, reported as well, is lower-is-better and stays out of the combined
@@ -544,52 +544,3 @@ def score(
     if stickiness:
         details["stickiness"] = round(chunk_stickiness(ordered), 4)
     return Scores(vals, details)
-
-
-# -- extrinsic: retrieval with answer spans ------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Question:
-    question: str
-    source: str
-    start: int
-    end: int
-
-
-Offsets = tuple[np.ndarray, np.ndarray]
-
-
-def token_positions(start: int, end: int, offsets: Offsets) -> set[int]:
-    """Indices of the tokens that overlap [start, end) (``offsets``: token start and end arrays,
-    as from ``Tokenizer.offsets``); a token with a leading space counts for the word it holds."""
-    starts, ends = offsets
-    lo = int(np.searchsorted(ends, start, side="right"))
-    hi = int(np.searchsorted(starts, end, side="left"))
-    return set(range(lo, hi))
-
-
-def retrieval_scores(
-    retrieved: Sequence[tuple[int, int]],
-    answer: tuple[int, int],
-    offsets: Offsets,
-    *,
-    extra_tokens: int = 0,
-) -> dict[str, float]:
-    """Token-level recall, precision and IoU of retrieved spans against one answer span, as in
-    Chroma's chunking evaluation: precision counts a token once per retrieved chunk holding it,
-    so overlapping chunks pay for their redundancy; recall uses the union. ``extra_tokens``:
-    tokens of retrieved chunks from other documents (no hits, but they were retrieved)."""
-    ans = token_positions(answer[0], answer[1], offsets)
-    union: set[int] = set()
-    total = extra_tokens
-    for a, b in retrieved:
-        toks = token_positions(a, b, offsets)
-        total += len(toks)
-        union |= toks
-    hit = len(ans & union)
-    recall = hit / len(ans) if ans else 0.0
-    precision = hit / total if total else 0.0
-    denom = total + len(ans) - hit
-    iou = hit / denom if denom else 0.0
-    return {"recall": recall, "precision": precision, "iou": iou}
