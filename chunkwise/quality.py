@@ -544,3 +544,35 @@ def score(
     if stickiness:
         details["stickiness"] = round(chunk_stickiness(ordered), 4)
     return Scores(vals, details)
+
+
+def table_integrity(doc: Document, chunks: Sequence[Chunk]) -> float:
+    """Share of the chunks holding rows of a table with a header that carry that header (in place
+    or repeated) and cut no row: 1.0 when no such chunk exists. A table split by rows without its
+    header leaves every piece after the first unreadable for retrieval, which the other metrics
+    barely see (issue 22: 428 of 429 pieces headless, combined score 0.987 vs 0.982)."""
+    from chunkwise.chunkers.section import _header_lines, _lines
+
+    text = doc.text
+    total = ok = 0
+    for t in doc.elements:
+        if t.kind != "table" or t.end <= t.start:
+            continue
+        lines = _lines(text, t.start, t.end)
+        n_head = _header_lines(text, lines, t)
+        if not n_head or len(lines) <= n_head:
+            continue
+        head = text[lines[0][0] : lines[0][1]]
+        body_start = lines[n_head][0]
+        starts = {a for a, _ in lines}
+        ends = {b for _, b in lines}
+        for c in chunks:
+            if c.end <= body_start or c.start >= t.end:
+                continue
+            total += 1
+            has_head = c.start <= lines[0][0] or head in c.text
+            # An edge inside the table must fall between rows.
+            clean_start = c.start <= t.start or c.start in starts
+            clean_end = c.end >= t.end or c.end in ends or text[c.end : c.end + 1] == "\n"
+            ok += has_head and clean_start and clean_end
+    return ok / total if total else 1.0

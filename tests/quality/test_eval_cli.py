@@ -145,3 +145,11 @@ def test_eval_reads_auto_output(cli, sample_docs: Path, tmp_path: Path) -> None:
     chosen = {json.loads(line)["metadata"]["auto"]["chosen"] for line in out.open()}
     assert {r["chosen"] for r in rows} == chosen
     assert sum(rep["runs"]["auto"]["summary"]["chosen"].values()) == len(rows) == 2
+
+
+def test_eval_without_chunker_compares_auto_with_its_candidates(cli, sample_docs: Path) -> None:  # type: ignore[no-untyped-def]
+    md = sample_docs / "markdown" / "semchunk-README.md"
+    rep = _report(cli("eval", str(md), "--vectors", "lexical", "--json"))
+    # Markdown: auto chooses between section, recursive and sentence; all four are scored.
+    assert list(rep["runs"]) == ["auto", "section", "recursive", "sentence"]
+    assert rep["comparison"]["auto_at_least_best"]["documents"] == 1
