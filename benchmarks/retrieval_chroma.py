@@ -111,9 +111,11 @@ def cached_backend(backend: Any) -> Any:
 
 
 def cl100k() -> Any:
-    import tiktoken
+    """tiktoken's cl100k_base ``Encoding``, built from the ranks chunkwise ships (tiktoken's own
+    ``get_encoding`` would download them)."""
+    from chunkwise.tokenizers import get_tokenizer
 
-    return tiktoken.get_encoding("cl100k_base")
+    return get_tokenizer("cl100k_base")._enc
 
 
 def token_len(enc: Any) -> Callable[[str], int]:
@@ -121,7 +123,7 @@ def token_len(enc: Any) -> Callable[[str], int]:
 
 
 def fixed_token_chunks(text: str, size: int, overlap: int, enc: Any) -> list[str]:
-    """``FixedTokenChunker``: windows of ``size`` cl100k tokens every ``size - overlap``, decoded."""
+    """``FixedTokenChunker``: ``size`` cl100k tokens every ``size - overlap``, decoded."""
     ids = enc.encode(text, disallowed_special=())
     out: list[str] = []
     start = 0
@@ -330,6 +332,7 @@ def main() -> int:
 
     torch.set_num_threads(2)
     from chunkwise.embedders import EmbedConfig
+
     from chunkwise.evaluate import RetrievalRunner
     from chunkwise.pipeline import IngestOptions
 
