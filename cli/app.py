@@ -6,6 +6,7 @@ start-up, so ``chunk --help`` stays instant.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -24,6 +25,8 @@ from chunkwise.errors import ChunkwiseError, UsageError
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 # sysexits EX_TEMPFAIL: another run holds the --state file; cron wrappers read it as "try later".
 EXIT_LOCKED = 75
+# sysexits EX_IOERR: the output could not be written (disk full, quota, I/O error); nothing kept.
+EXIT_OUTPUT = 74
 
 app = typer.Typer(
     name="chunk",
@@ -72,21 +75,27 @@ class _ErrorSink:
     """Error records go to stderr (one JSON line each) and, with --errors, to a JSONL file."""
 
     def __init__(self, path: Path | None, quiet: bool) -> None:
+        # Error records are data, not logs: --quiet does not hide them.
         self.quiet = quiet
+        if path:
+            from chunkwise.outputs import open_errors_file
+
+            path = open_errors_file(path)
         self.fh = path.open("w", encoding="utf-8") if path else None
 
     def __call__(self, rec: Any) -> None:
         line = json.dumps(rec.to_dict(), ensure_ascii=False)
-        if not self.quiet:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
         if self.fh:
             self.fh.write(line + "\n")
             self.fh.flush()
 
     def close(self) -> None:
         if self.fh:
-            self.fh.close()
+            # On a full disk the write already failed and was reported; closing must not raise.
+            with contextlib.suppress(OSError):
+                self.fh.close()
 
 
 @app.command()
@@ -386,6 +395,7 @@ def _run_ingest(
     wait_lock: float = 0.0,
     engine: Any = None,
 ) -> None:
+    from chunkwise.outputs import check_outputs
     from chunkwise.pipeline import check_output
     from chunkwise.pipeline import ingest as run
     from chunkwise.state import State, StateLocked
@@ -393,7 +403,7 @@ def _run_ingest(
     state: Any = None
     delete_writer: Any = None
     try:
-        check_output(paths, output)
+        check_outputs(paths, output, errors, state_path)
         if emit_deletes and state_path is None:
             raise UsageError("--emit-deletes needs --state FILE: deletions are found against it")
         if state_path is not None:
@@ -474,6 +484,14 @@ def _run_ingest(
     except ChunkwiseError as exc:
         abort_all()
         _usage_error(exc)
+    except OSError as exc:
+        # Inputs' read errors are error records; an OSError here is the output failing (a full
+        # disk, a quota, an I/O error): one line, a distinct exit code, no temporary left.
+        abort_all()
+        reason = exc.strerror or str(exc)
+        where = f" {exc.filename}" if exc.filename else f" {output}" if output else ""
+        sys.stderr.write(f"chunk: error: cannot write output{where}: {reason}; nothing kept\n")
+        raise typer.Exit(EXIT_OUTPUT) from None
     finally:
         sink.close()
         if state is not None:
