@@ -63,6 +63,12 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz"),
             "HTML pages: main content (or every block) with headings, lists, tables",
         ),
+        "image": Spec(
+            "image",
+            "chunkwise.parsers.image:ImageParser",
+            (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif"),
+            "images: OCR (the ocr extra) through the PDF parser; the vision chunker renders them",
+        ),
         "docx": Spec(
             "docx",
             "chunkwise.parsers.docx:DocxParser",
@@ -295,4 +301,9 @@ def parser_for_bytes(data: bytes, hint: str | None = None) -> str:
         return "html"
     if data[:2] == b"\x1f\x8b" and "html" in available:
         return "html"
+    if "image" in available:
+        from chunkwise.parsers.image import image_type
+
+        if image_type(data):
+            return "image"
     return "text"
