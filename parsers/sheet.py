@@ -176,9 +176,7 @@ def _sheet_rows(
                     next_row = r + 1
                     cells: dict[int, str] = {}
                     col = 0
-                    for c in el:
-                        if local(c) != "c":
-                            continue
+                    for c in el.iterchildren("{*}c"):
                         ref = c.get("r")
                         m = _CELL_REF.match(ref) if ref else None
                         if m:
@@ -237,11 +235,11 @@ def _fill_merges(
 def _cell_value(c: Any, strings: list[str], dates: set[int], date1904: bool) -> str:
     t = c.get("t") or "n"
     if t == "inlineStr":
-        is_ = child(c, "is")
+        is_ = c.find("{*}is")
         return (
             "".join(x.text or "" for x in is_.iter() if local(x) == "t") if is_ is not None else ""
         )
-    v = child(c, "v")
+    v = c.find("{*}v")
     if v is None or v.text is None:
         return ""
     raw = v.text
