@@ -243,6 +243,8 @@ def test_xlsx_rows_are_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
         (b"a\tb\tc\n1\t2\t3\n", "tab"),
         (b"a|b|c\n1|2|3\n4|5|6\n", "pipe"),
         (b'name,quote\n"Doe, J","a ""b"", c"\n"X","y"\n', "comma"),
+        # Both delimiters are consistent; the one giving more fields wins.
+        (b"id;city;note\n1;Paris;near, the river\n2;Rome;old, very old\n", "semicolon"),
     ],
 )
 def test_csv_dialects(data: bytes, delimiter: str) -> None:
