@@ -16,6 +16,7 @@ warning, and ``metadata["html_mode"]`` says which mode produced the text.
 from __future__ import annotations
 
 import codecs
+import copy
 import logging
 import re
 import zlib
@@ -673,7 +674,15 @@ class HtmlParser(BaseParser):
         used = mode
         meta: dict[str, Any] = {}
         if mode == "article":
-            blocks, meta = _article_blocks(html)
+            from chunkwise.parsers import html_article
+
+            # trafilatura reads a cleaned copy; the page's own tree stays whole for full mode.
+            work = copy.deepcopy(tree)
+            html_article.strip_furniture(work)
+            blocks, meta = _article_blocks(work, len(html))
+            before, after = html_article.split_body_continuations(tree, blocks)
+            blocks = before + blocks + after
+            blocks = html_article.restructure_small_page(blocks, tree, _full_blocks) or blocks
             text_len = sum(len(_block_plain(b)) for b in blocks)
             if text_len < FALLBACK_MIN_CHARS:
                 full = _full_blocks(tree)
@@ -763,23 +772,26 @@ def _extensive_dates(html: str) -> bool:
     return len(html) <= EXTENSIVE_DATE_LIMIT
 
 
-def _article_blocks(html: str) -> tuple[list[_Block], dict[str, Any]]:
+def _article_blocks(page: Any, size: int) -> tuple[list[_Block], dict[str, Any]]:
+    """trafilatura's main text of ``page`` (markup or a parsed tree of ``size`` characters) as
+    blocks, and its metadata."""
     import trafilatura
     from trafilatura.settings import set_date_params
 
     doc = trafilatura.bare_extraction(
-        html,
+        page,
         include_comments=False,
         include_tables=True,
+        favor_precision=True,
         include_formatting=False,
         include_images=False,
         include_links=False,
         with_metadata=True,
-        date_extraction_params=set_date_params(_extensive_dates(html)),
+        date_extraction_params=set_date_params(size <= EXTENSIVE_DATE_LIMIT),
     )
     body = getattr(doc, "body", None)
     if body is None:
-        return [], _metadata(html)
+        return [], {}
     walker = _Walker(_TEI, html=False)
     walker.children(body)
     walker.flush()
