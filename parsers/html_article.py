@@ -31,7 +31,7 @@ _MIN_CONTINUATION_CHARS = 200
 # list): further apart, a same-class element is another article (a teaser list).
 _MAX_ANCESTOR_HOPS = 3
 # Small pages. Cheap first test: the article holds this share of the page's visible text.
-SMALL_PAGE_SHARE = 0.5
+SMALL_PAGE_SHARE = 0.6
 # A block of the page's own reading belongs to the article when this share of its words is in the
 # article; such blocks of at least _ANCHOR_WORDS words set the article's extent (a one-word menu
 # item is made of article words too), and together they must account for COVER_SHARE of the
@@ -63,8 +63,7 @@ _ATTR_WORDS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _MAX_FURNITURE_SHARE = 0.3
 
 
-def _furniture(el: Any) -> bool:
-    attrs = f"{el.get('class') or ''} {el.get('id') or ''}"
+def _furniture(attrs: str) -> bool:
     return any(w.lower() in _FURNITURE for w in _ATTR_WORDS.findall(attrs))
 
 
@@ -74,13 +73,18 @@ def strip_furniture(tree: Any) -> int:
     body = tree.find("body") if tree is not None else None
     if body is None:
         return 0
-    total = len(body.text_content()) or 1
     doomed = []
     for el in body.iter():
-        if not isinstance(el.tag, str) or el.tag in ("body", "main", "article"):
+        attrs = el.get("class") or el.get("id")
+        if attrs is None or not isinstance(el.tag, str) or el.tag in ("main", "article"):
             continue
-        if (el.get("class") or el.get("id")) and _furniture(el):
+        if el.get("id") and el.get("class"):
+            attrs = f"{el.get('class')} {el.get('id')}"
+        if _furniture(attrs):
             doomed.append(el)
+    if not doomed:
+        return 0
+    total = len(body.text_content()) or 1
     gone: set[int] = set()
     for el in doomed:
         if any(id(a) in gone for a in el.iterancestors()):
@@ -110,13 +114,14 @@ def _paragraph_keys(blocks: list[_Block]) -> set[str]:
     return keys
 
 
-def split_body_continuations(tree: Any, blocks: list[_Block]) -> tuple[list[_Block], list[_Block]]:
-    """Blocks of the article's sibling containers that the extraction dropped, as (before, after)
-    the extracted text in document order; both empty when the body is not split."""
+def split_body_continuations(tree: Any, blocks: list[_Block]) -> list[_Block]:
+    """Blocks of the article's sibling containers after the extracted ones that the extraction
+    dropped, in document order; empty when the body is not split. Only containers after the
+    extracted body count: one before it is a lead-in (a fact check's claim, a teaser)."""
     keys = _paragraph_keys(blocks)
     body = tree.find("body") if tree is not None else None
     if len(keys) < 2 or body is None:
-        return [], []
+        return []
     paragraphs = list(body.iter("p"))
     parents: Counter[tuple[str, str]] = Counter()
     matched: list[Any] = []
@@ -127,10 +132,10 @@ def split_body_continuations(tree: Any, blocks: list[_Block]) -> tuple[list[_Blo
             parents[sig] += 1
             matched.append(parent)
     if not parents:
-        return [], []
+        return []
     sig, n = parents.most_common(1)[0]
     if n < 2:
-        return [], []
+        return []
     home = {id(e) for e in matched if _signature(e) == sig}
     near: set[int] = set()
     for e in matched:
@@ -155,12 +160,10 @@ def split_body_continuations(tree: Any, blocks: list[_Block]) -> tuple[list[_Blo
         if up is not None and id(up) in near:
             extra.append(el)
     if not extra:
-        return [], []
+        return []
     order = {id(e): i for i, e in enumerate(body.iter())}
-    first_home = min(order[i] for i in home if i in order)
-    before = [el for el in extra if order[id(el)] < first_home]
-    after = [el for el in extra if order[id(el)] > first_home]
-    return _cleaned(before), _cleaned(after)
+    last_home = max(order[i] for i in home if i in order)
+    return _cleaned([el for el in extra if order[id(el)] > last_home])
 
 
 def _cleaned(elements: list[Any]) -> list[_Block]:
@@ -198,11 +201,13 @@ def _structure(blocks: list[_Block]) -> int:
 
 
 def visible_chars(tree: Any) -> int:
+    """Characters of the body's text, scripts and styles left out (an estimate: whitespace
+    counts)."""
     body = tree.find("body") if tree is not None else None
     if body is None:
         return 0
-    texts = body.xpath(".//text()[not(ancestor::script or ancestor::style or ancestor::noscript)]")
-    return sum(len(t.strip()) for t in texts)
+    hidden = sum(len(el.text or "") for el in body.iter("script", "style", "noscript"))
+    return len(body.text_content()) - hidden
 
 
 def restructure_small_page(
