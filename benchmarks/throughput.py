@@ -64,11 +64,10 @@ def build_methods(max_tokens: int) -> dict[str, Callable[[str], int]]:
     from chunkwise.chunkers.token import TokenChunker
 
     from chunkwise.chunking import ChunkerConfig
-    from chunkwise.tokenizers import get_tokenizer
+    from chunkwise.tokenizers import tiktoken_encoding
     from chunkwise.types import Document
 
-    tok = get_tokenizer("cl100k_base")
-    enc = tok._enc  # the same tiktoken.Encoding for every peer
+    enc = tiktoken_encoding("cl100k_base")  # the same tiktoken.Encoding for every peer
     cfg = ChunkerConfig(max_tokens=max_tokens)
     ours_token = TokenChunker(cfg)
     ours_rec = RecursiveChunker(cfg)
