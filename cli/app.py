@@ -40,6 +40,7 @@ log = logging.getLogger("chunkwise")
 class OutputFormat(str, Enum):
     jsonl = "jsonl"
     parquet = "parquet"
+    lance = "lance"
 
 
 def _version(value: bool) -> None:
@@ -702,6 +703,33 @@ def embed(
     if summary.embedded == 0:
         log.warning("no text on stdin to embed")
     raise typer.Exit(summary.exit_code)
+
+
+@app.command()
+def search(
+    index: Annotated[str, typer.Argument(help="A LanceDB folder (-f lance) or a Parquet file.")],
+    query: Annotated[str, typer.Argument(help="The question, or '-' for one query per line.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Chunks to return per query.")] = 5,
+    hybrid: Annotated[
+        bool, typer.Option("--hybrid", help="Fuse vector and full-text ranks (RRF).")
+    ] = False,
+    where: Annotated[
+        str | None, typer.Option(help="SQL filter, e.g. \"source LIKE 'contracts/%'\".")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs.")] = False,
+) -> None:
+    """Top-k chunks for QUERY as JSONL (score, source, pages, bboxes, headings, start/end)."""
+    _setup_logging(quiet, False)
+    from chunkwise.search import run
+
+    try:
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8") if query == "-" else None
+        run(index, query, sys.stdout, k=k, hybrid=hybrid, where=where, stdin=stdin)
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_OK) from None
+    except ChunkwiseError as exc:
+        _usage_error(exc)
 
 
 @app.command("eval")
