@@ -51,6 +51,9 @@ class Source:
     explicit: bool = False  # named on the command line (not found by walking)
     # With --state: the sha256 recorded last time; a worker finding the same bytes skips parsing.
     known_hash: str | None = None
+    # An attachment (``mail.eml#report.pdf``): its parser, from its name, and how deep it is nested.
+    parser: str | None = None
+    depth: int = 0
 
 
 @dataclass
@@ -83,6 +86,8 @@ class Result:
     size: int | None = None
     mtime_ns: int | None = None
     unchanged: bool = False  # --state: same bytes as last time, not parsed
+    # Results of the document's attachments (e-mail), written after it as documents of their own.
+    attachments: list[Result] = field(default_factory=list)
 
 
 @dataclass
@@ -227,6 +232,8 @@ class Processor:
         return self._chunkers[name]
 
     def parser_name(self, src: Source) -> str:
+        if src.parser is not None:
+            return src.parser
         hint = self.options.format_hint
         if src.data is not None:
             return registry.parser_for_bytes(src.data, hint)
@@ -277,7 +284,10 @@ class Processor:
                 # Chunkers that go back to the source (vision renders pages) get stdin's bytes.
                 chunker.attach_source(doc, src.data)
             chunks = list(chunker.chunk(doc))
-            if not chunks:
+            if doc.attachments:
+                res.attachments = self.attachments(src, doc)
+                doc = dataclasses.replace(doc, attachments=())
+            if not chunks and not res.attachments:
                 # Every input ends as chunks or as an error record: a document that silently
                 # vanishes (blank page, scanned PDF without OCR, furniture only) would go unnoticed.
                 raise DocumentError(
@@ -301,6 +311,36 @@ class Processor:
             res.doc, res.chunks = None, []
             res.error = ErrorRecord.from_exception(src.name, exc, stage)
             return res
+
+    def attachments(self, src: Source, doc: Document) -> list[Result]:
+        """Each attachment of a known format parsed and chunked as a document of its own (nested
+        ones too, up to MAX_ATTACHMENT_DEPTH); a failing one is an error record of its own."""
+        out: list[Result] = []
+        if src.depth >= MAX_ATTACHMENT_DEPTH:
+            log.warning("%s: attachments nested deeper than %d are skipped", src.name, src.depth)
+            return out
+        for att in doc.attachments:
+            pname = registry.parser_for(att.name)
+            if pname is None:
+                continue  # images, archives, executables: not documents we read
+            child = Source(
+                f"{src.name}#{att.name}", data=att.data, parser=pname, depth=src.depth + 1
+            )
+            r = self.process(child)
+            out.append(r)
+            out.extend(r.attachments)
+            r.attachments = []
+        return out
+
+
+MAX_ATTACHMENT_DEPTH = 3
+
+
+def _expand(results: Iterable[Result]) -> Iterator[Result]:
+    """Results with their attachments' results right after them."""
+    for r in results:
+        yield r
+        yield from r.attachments
 
 
 def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
@@ -530,7 +570,8 @@ def ingest(
                 content_hash=r.content_hash,
                 options_hash=ohash,
                 doc_id=r.doc.doc_id,
-                chunk_ids=tuple(c.id for c in r.chunks),
+                # An e-mail's attachments are retired with it when it changes or goes.
+                chunk_ids=tuple(c.id for x in (r, *r.attachments) for c in x.chunks),
             )
         )
 
@@ -575,7 +616,7 @@ def ingest(
 
     results = (engine or process_all)(sources, options, should_stop=stop)
     try:
-        for result in results:
+        for result in _expand(results):
             if result.unchanged:
                 summary.skipped += 1
                 if state is not None and result.path is not None:

@@ -18,10 +18,13 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from chunkwise.parsers.pdf_rules import may_hold_table
 
 from chunkwise.errors import ParseError, UsageError
 from chunkwise.parsing import BaseParser
@@ -97,10 +100,42 @@ def select_pages(ranges: list[tuple[int, int | None]] | None, n_pages: int) -> l
 # -- opening ----------------------------------------------------------------------------------
 
 
+def pymupdf_module() -> Any:
+    """``pymupdf``, imported without its layout model when nothing has imported it yet.
+
+    pymupdf 2.x imports ``pymupdf.layout`` and ``pymupdf4llm`` whenever they are installed; they
+    build ONNX sessions and load numpy and onnxruntime: about 0.8 s of a 1.0 s import, paid again
+    by every worker process. The parser never uses them (``find_tables(use_layout=False)``), so
+    both are hidden for this one import and shown again at once: the vision chunker's layout
+    backend imports pymupdf4llm later, which imports and activates the layout model. (The one
+    casualty: ``pymupdf.to_markdown``, a shortcut to pymupdf4llm, stays unavailable.)
+    """
+    mod = sys.modules.get("pymupdf")
+    if mod is not None:
+        return mod
+    hidden = [m for m in _OPTIONAL_PYMUPDF_PARTS if m not in sys.modules]
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]
+    try:
+        import pymupdf
+    finally:
+        for m in hidden:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]
+    if hidden:
+        # pymupdf4llm's import turns quad corrections off for the whole process (line boxes
+        # from the glyphs' real ascent/descent); boxes must not depend on whether it was loaded.
+        pymupdf.TOOLS.unset_quad_corrections(True)
+    return pymupdf
+
+
+_OPTIONAL_PYMUPDF_PARTS = ("pymupdf.layout", "pymupdf4llm")
+
+
 def open_pdf(data: bytes) -> Any:
     """A pymupdf Document for ``data``; ParseError with a one-line reason for input that is empty,
     not a PDF, damaged beyond repair, encrypted or without pages."""
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     if not data:
         raise ParseError("empty file (0 bytes), not a PDF")
@@ -123,7 +158,7 @@ def open_pdf(data: bytes) -> Any:
 
 def _quiet_mupdf() -> None:
     # MuPDF reports repairs on stderr by itself; they are logged here instead (stdout stays data).
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
@@ -211,7 +246,7 @@ def _join_lines(lines: Sequence[str], dehyphenate: bool = True) -> str:
 
 def _text_lines(page: Any, matrix: Any) -> list[list[Line]]:
     """mupdf's text blocks as lists of lines, in displayed-page coordinates."""
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     flags = (pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES) | pymupdf.TEXT_MEDIABOX_CLIP
     raw = page.get_text("dict", flags=flags)
@@ -320,13 +355,13 @@ def page_tables(page: Any, matrix: Any = None) -> list[Block]:
 
     Skips pages with too few vector lines to hold a ruled table, and boxes that are page layout.
     """
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     try:
         drawings = page.get_cdrawings()
     except Exception:  # a damaged content stream: no tables rather than no page
         return []
-    if len(drawings) < MIN_TABLE_DRAWINGS:
+    if len(drawings) < MIN_TABLE_DRAWINGS or not may_hold_table(drawings):
         return []
     try:
         found = page.find_tables(use_layout=False)
@@ -416,7 +451,7 @@ def _markdown_rows(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _figures(page: Any, matrix: Any, area: float) -> list[Block]:
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     out = []
     try:
@@ -772,7 +807,7 @@ class PdfParser(BaseParser):
         return self._engine
 
     def parse_bytes(self, data: bytes, source: str) -> Document:
-        import pymupdf
+        pymupdf = pymupdf_module()
 
         pdf = open_pdf(data)
         try:

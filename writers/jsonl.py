@@ -24,6 +24,8 @@ class JsonlWriter:
             self._out: IO[bytes] = self._file.fh
         else:
             self._out = stream if stream is not None else sys.stdout.buffer
+        # Records reach the reader as they are written (stdout, a FIFO, a device), not at close.
+        self.durable_writes = self._file is None or self._file.tmp is None
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
         lines = [dumps(r) for r in records]
