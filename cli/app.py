@@ -404,7 +404,9 @@ def _run_ingest(
     state: Any = None
     delete_writer: Any = None
     try:
-        check_outputs(paths, output, errors, state_path)
+        check_outputs(
+            paths, output, errors, state_path, folder=getattr(writer, "name", "") == "lance"
+        )
         if emit_deletes and state_path is None:
             raise UsageError("--emit-deletes needs --state FILE: deletions are found against it")
         if state_path is not None:

@@ -25,6 +25,7 @@ from chunkwise.writers.lance import TABLE, LanceWriter, table_settings  # noqa: 
 from chunkwise.chunking import ChunkerConfig  # noqa: E402
 from chunkwise.errors import UsageError  # noqa: E402
 from chunkwise.pipeline import IngestOptions, ingest  # noqa: E402
+from chunkwise.records import SCHEMA_VERSION  # noqa: E402
 from chunkwise.state import State  # noqa: E402
 from tests.conftest import ROOT, run_cli  # noqa: E402
 
@@ -61,7 +62,7 @@ def test_full_run_holds_the_jsonl_records(tmp_path: Path) -> None:
     assert rows == sorted(jsonl, key=lambda r: (r["source"], r["id"]))
     table = lancedb.connect(str(out)).open_table(TABLE)
     meta = table_settings(table.schema)
-    assert meta["schema_version"] == "1"
+    assert meta["schema_version"] == SCHEMA_VERSION
     assert meta["tokenizer"] == "cl100k_base"
     assert meta["embedding_model"] == ""
     assert "text" in {ix.columns[0] for ix in table.list_indices()}
