@@ -417,6 +417,24 @@ def options_hash(options: IngestOptions, embedder: Any = None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+def run_settings(options: IngestOptions, embedder: Any = None) -> dict[str, str]:
+    """What a table output records so a later run or a query does not mix models or chunkings."""
+    cfg = dataclasses.asdict(options.chunker_config)
+    cfg["extra"] = {k: v for k, v in cfg.get("extra", {}).items() if not k.endswith("_jobs")}
+    backend = getattr(embedder, "backend", None)
+    dim = getattr(backend, "dim", None)
+    return {
+        "embedding_model": str(getattr(embedder, "model_name", "") or "") if embedder else "",
+        "embedding_dim": str(dim) if embedder is not None and isinstance(dim, int) else "",
+        "embedder": str(getattr(embedder, "name", "") or "") if embedder else "",
+        "tokenizer": options.chunker_config.tokenizer,
+        "chunker": options.chunker,
+        "chunker_options": json.dumps(
+            {"config": cfg, "parser_options": options.parser_options}, sort_keys=True, default=repr
+        ),
+    }
+
+
 def writer_is_streaming(writer: Any) -> bool:
     """True when ``write`` hands records to the reader at once (JSONL on a stream), so state may
     be committed as documents are written; writers that publish at ``close`` (atomic files,
@@ -514,6 +532,11 @@ def ingest(
         )
         sources = _incremental(sources, state, ohash, summary)
     deletes_out = delete_writer if delete_writer is not None else writer
+    # A writer that keeps a table (lance) applies deletions itself, with or without --emit-deletes.
+    table_deletes: Callable[[list[dict[str, Any]]], None] | None = getattr(writer, "delete", None)
+    begin = getattr(writer, "begin", None)
+    if begin is not None:
+        begin(run_settings(options, embedder), incremental=state is not None and state.count() > 0)
     batch: list[Result] = []
 
     def retire_old(r: Result) -> None:
@@ -525,6 +548,8 @@ def ingest(
         old = state.get(state_key(r.path))
         if old is None:
             return
+        if table_deletes is not None:
+            table_deletes([delete_record(old, "changed")])
         if emit_deletes and not state.shares_doc_id(old.doc_id, old.path):
             deletes_out.write([delete_record(old, "changed")])
             summary.deleted += 1
@@ -616,13 +641,15 @@ def ingest(
     flush(batch)
     summary.interrupted = stop()
     if state is not None and not summary.interrupted:
-        _report_gone(paths, state, summary, deletes_out if emit_deletes else None)
+        _report_gone(paths, state, summary, deletes_out if emit_deletes else None, table_deletes)
     if state is not None and streaming:
         state.checkpoint(every=0.0)
     return summary
 
 
-def _report_gone(paths: Sequence[str], state: State, summary: Summary, out: Any) -> None:
+def _report_gone(
+    paths: Sequence[str], state: State, summary: Summary, out: Any, table_deletes: Any = None
+) -> None:
     """Files recorded under these inputs but not seen in this (complete) walk are gone."""
     from chunkwise.state import state_key
 
@@ -630,6 +657,8 @@ def _report_gone(paths: Sequence[str], state: State, summary: Summary, out: Any)
     files = [state_key(p) for p in paths if p != STDIN and not Path(p).is_dir()]
     for fs in list(state.unseen(folders, files)):
         state.forget(fs.path)
+        if table_deletes is not None:
+            table_deletes([delete_record(fs, "removed")])
         if out is not None and not state.shares_doc_id(fs.doc_id, fs.path):
             out.write([delete_record(fs, "removed")])
             summary.deleted += 1

@@ -182,6 +182,11 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "chunkwise.writers.parquet:ParquetWriter",
             description="Apache Parquet (atomic)",
         ),
+        "lance": Spec(
+            "lance",
+            "chunkwise.writers.lance:LanceWriter",
+            description="LanceDB table, kept in sync with --state (lance extra)",
+        ),
     },
     "embedders": {
         "late": Spec(
