@@ -202,7 +202,10 @@ def _levels(kinds: list[str], rtl: bool) -> list[int]:
             if k in (_R, _L):
                 return k
             if digits_as_r and k == _EN:
-                return _R
+                # Digits after a left-to-right word belong to it (rule W7: "UN 2023", "Windows
+                # 10"); elsewhere they count as right to left (N1). On a right-to-left line the
+                # two readings can give the same picture; W7's is the common one.
+                return _L if rtl and strong(j, -1, False) == _L else _R
             j += step
         return None
 
