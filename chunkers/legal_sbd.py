@@ -377,9 +377,13 @@ def _own_label(text: str, m: re.Match[str], b: int) -> bool:
         # have no commas.
         return b - m.end() < 80 and "," not in text[m.end() : b]
     if text[m.start()] == "(":
-        # "(f) Authority to Use Wireless Location Information." titles a subsection; "(b)
-        # Customer has not disputed the invoice; and" is a clause, one unit with its label.
-        return b - m.end() < 100 and not text[m.end() : b].endswith((";", "; and", "; or", ","))
+        # "(f) Authority to Use Wireless Location Information." and "(a) General rule." title
+        # subsections; "(c) Customer shall reimburse reasonable costs." and "(b) Customer has not
+        # disputed the invoice; and" are clauses, one unit with their label.
+        words = text[m.end() : b].split()
+        long_words = [w for w in words if len(w) > 3]
+        titled = sum(w[0].isupper() for w in long_words) >= 0.6 * len(long_words)
+        return b - m.end() < 100 and (len(words) <= 3 or titled) and words[-1][-1] not in ";,"
     return True
 
 

@@ -95,6 +95,15 @@ def strip_furniture(tree: Any) -> int:
     return len(gone)
 
 
+# A WordPress shortcode the site failed to render: "[button link=...]Send us YOUR review[/button]".
+_SHORTCODE = re.compile(r"\[([a-z_]+)\b[^\]\n]*\].*\[/\1\]", re.DOTALL)
+
+
+def drop_shortcodes(blocks: list[_Block]) -> list[_Block]:
+    """Paragraphs that are one unrendered shortcode are widgets (buttons, forms), not text."""
+    return [b for b in blocks if not (b.kind == "paragraph" and _SHORTCODE.fullmatch(b.text))]
+
+
 def _key(text: str) -> str:
     return " ".join(_WORDS.findall(text.lower())[:_KEY_WORDS])
 

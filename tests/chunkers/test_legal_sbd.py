@@ -299,6 +299,8 @@ def test_line_labels_star_pages_and_footnote_anchors_stand_alone() -> None:
         "H. Albert Young, Attorney General of Delaware, argued the cause for petitioners.\n\n"
         "A. Standard of Review\n\n"
         "(b) Customer has not disputed the invoice in good faith; and\n\n"
+        "(c) Customer shall reimburse reasonable collection costs.\n\n"
+        "(a) General rule.\n\n"
         "[bookmark: [1]][1]  The Copyright Act defines phonorecords.\n"
     )
     assert split(text) == [
@@ -314,6 +316,9 @@ def test_line_labels_star_pages_and_footnote_anchors_stand_alone() -> None:
         "A.",
         "Standard of Review",
         "(b) Customer has not disputed the invoice in good faith; and",
+        "(c) Customer shall reimburse reasonable collection costs.",
+        "(a)",
+        "General rule.",
         "[bookmark: [1]][1]",
         "The Copyright Act defines phonorecords.",
     ]

@@ -198,3 +198,14 @@ def test_article_mode_f1_on_the_benchmark_pages(corpus: Path) -> None:
         p, r = common / max(sum(pred.values()), 1), common / max(sum(ref.values()), 1)
         scores.append(2 * p * r / (p + r) if p + r else 0.0)
     assert sum(scores) / len(scores) > 0.975
+
+
+def test_unrendered_shortcode_paragraph_is_left_out() -> None:
+    button = (
+        "<p>[button link=”http://example.org/submit-kit-review/” type=”big”] Send us YOUR kit "
+        "review[/button]</p>"
+    )
+    page = f"<html><body><article><h1>Review</h1>{_story(5)}{button}</article></body></html>"
+    doc = _article(page)
+    assert "[button" not in doc.text and "Send us YOUR" not in doc.text
+    assert "Paragraph 4 of the story" in doc.text
