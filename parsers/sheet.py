@@ -97,7 +97,9 @@ def _looks_like_header(rows: Sequence[Sequence[str]]) -> bool:
 
 def _table(rows: list[list[str]]) -> Block:
     width = max((len(r) for r in rows), default=0)
-    rows = [r + [""] * (width - len(r)) for r in rows]
+    # Columns left empty in every row (a sheet that starts at column C) are layout, not data.
+    lead = min((next((i for i, c in enumerate(r) if c.strip()), width) for r in rows), default=0)
+    rows = [r[lead:] + [""] * (width - len(r)) for r in rows]
     return Block("table", rows=rows, n_head=1 if _looks_like_header(rows) else 0)
 
 
@@ -174,9 +176,7 @@ def _sheet_rows(
                     next_row = r + 1
                     cells: dict[int, str] = {}
                     col = 0
-                    for c in el:
-                        if local(c) != "c":
-                            continue
+                    for c in el.iterchildren("{*}c"):
                         ref = c.get("r")
                         m = _CELL_REF.match(ref) if ref else None
                         if m:
@@ -235,11 +235,11 @@ def _fill_merges(
 def _cell_value(c: Any, strings: list[str], dates: set[int], date1904: bool) -> str:
     t = c.get("t") or "n"
     if t == "inlineStr":
-        is_ = child(c, "is")
+        is_ = c.find("{*}is")
         return (
             "".join(x.text or "" for x in is_.iter() if local(x) == "t") if is_ is not None else ""
         )
-    v = child(c, "v")
+    v = c.find("{*}v")
     if v is None or v.text is None:
         return ""
     raw = v.text
