@@ -81,6 +81,13 @@ class CastOptions(Options):
     )
 
 
+def cast_budget(max_chars_given: bool, max_tokens_given: bool) -> str:
+    """cast sizes by characters unless a token budget was asked for explicitly."""
+    if max_tokens_given:
+        return "both" if max_chars_given else "tokens"
+    return "chars"
+
+
 @dataclass(frozen=True)
 class VisionOptions(Options):
     plugin: ClassVar[str] = "vision"

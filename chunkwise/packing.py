@@ -162,6 +162,7 @@ class Packer:
         pre-tokenizer starts a piece (offset 0, or right after a newline) and ends on a token
         boundary of the whole text has exactly the whole text's tokens inside it: the pre-tokenizer
         scans it identically, and BPE inside a piece never merges across a final token boundary.
+        Except at trailing whitespace, which the pre-tokenizer splits by what follows it.
         Those counts come from the index; the rest are encoded (in one threaded batch).
         """
         text = self.text
@@ -180,6 +181,10 @@ class Packer:
             for k, (a, b) in enumerate(spans):
                 i, j = int(ia[k]), int(ib[k])
                 if not ((a == 0 or text[a - 1] == "\n") and i < n and starts[i] == a and j < n):
+                    continue
+                if text[b - 1].isspace():
+                    # "x  3": the whole text splits the spaces (one joins "3"); a span ending in
+                    # them ends its string there and gets one whitespace token. Encode it.
                     continue
                 if ends[j] == b and (j + 1 >= n or starts[j + 1] >= b):
                     counts[k] = j - i + 1

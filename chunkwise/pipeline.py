@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
@@ -32,6 +32,7 @@ from chunkwise.types import Chunk, Document
 from chunkwise.walk import WalkOptions, walk
 
 if TYPE_CHECKING:
+    from chunkwise.protocols import Embedder, Writer
     from chunkwise.state import State
     from chunkwise.workers import TaskLost
 
@@ -52,6 +53,9 @@ class Source:
     explicit: bool = False  # named on the command line (not found by walking)
     # With --state: the sha256 recorded last time; a worker finding the same bytes skips parsing.
     known_hash: str | None = None
+    # An attachment (``mail.eml#report.pdf``): its parser, from its name, and how deep it is nested.
+    parser: str | None = None
+    depth: int = 0
 
 
 @dataclass
@@ -92,6 +96,8 @@ class Result:
     size: int | None = None
     mtime_ns: int | None = None
     unchanged: bool = False  # --state: same bytes as last time, not parsed
+    # Results of the document's attachments (e-mail), written after it as documents of their own.
+    attachments: list[Result] = field(default_factory=list)
 
 
 @dataclass
@@ -111,16 +117,6 @@ class Summary:
         if self.failed == self.documents and not self.skipped:
             return 3
         return 1 if self.failed else 0
-
-
-class Writer(Protocol):
-    def write(self, records: Iterable[dict[str, Any]]) -> None: ...
-    def close(self) -> None: ...
-    def abort(self) -> None: ...
-
-
-class Embedder(Protocol):
-    def embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]: ...
 
 
 # -- inputs --------------------------------------------------------------------------------------
@@ -236,6 +232,8 @@ class Processor:
         return self._chunkers[name]
 
     def parser_name(self, src: Source) -> str:
+        if src.parser is not None:
+            return src.parser
         hint = self.options.format_hint
         if src.data is not None:
             return registry.parser_for_bytes(src.data, hint)
@@ -282,11 +280,14 @@ class Processor:
             stage = "chunk"
             # "auto" is a chunker too: it picks per document among those that fit its format.
             chunker = self.chunker(self.options.chunker)
-            if src.data is not None and hasattr(chunker, "attach_source"):
+            if src.data is not None:
                 # Chunkers that go back to the source (vision renders pages) get stdin's bytes.
                 chunker.attach_source(doc, src.data)
             chunks = list(chunker.chunk(doc))
-            if not chunks:
+            if doc.attachments:
+                res.attachments = self.attachments(src, doc)
+                doc = dataclasses.replace(doc, attachments=())
+            if not chunks and not res.attachments:
                 # Every input ends as chunks or as an error record: a document that silently
                 # vanishes (blank page, scanned PDF without OCR, furniture only) would go unnoticed.
                 raise DocumentError(
@@ -311,9 +312,54 @@ class Processor:
             res.error = ErrorRecord.from_exception(src.name, exc, stage)
             return res
 
+    def attachments(self, src: Source, doc: Document) -> list[Result]:
+        """Each attachment of a known format parsed and chunked as a document of its own (nested
+        ones too, up to MAX_ATTACHMENT_DEPTH); a failing one is an error record of its own."""
+        out: list[Result] = []
+        if src.depth >= MAX_ATTACHMENT_DEPTH:
+            log.warning("%s: attachments nested deeper than %d are skipped", src.name, src.depth)
+            return out
+        for att in doc.attachments:
+            pname = registry.parser_for(att.name)
+            if pname is None:
+                continue  # images, archives, executables: not documents we read
+            child = Source(
+                f"{src.name}#{att.name}", data=att.data, parser=pname, depth=src.depth + 1
+            )
+            r = self.process(child)
+            out.append(r)
+            out.extend(r.attachments)
+            r.attachments = []
+        return out
+
+
+MAX_ATTACHMENT_DEPTH = 3
+
+
+def _expand(results: Iterable[Result]) -> Iterator[Result]:
+    """Results with their attachments' results right after them."""
+    for r in results:
+        yield r
+        yield from r.attachments
+
 
 def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
-    return Processor(options).process
+    process = Processor(options).process
+
+    def handle(src: Source) -> Result:
+        return _without_elements(process(src))
+
+    return handle
+
+
+def _without_elements(r: Result) -> Result:
+    """What a worker sends back: the parent writes chunks and embeds from the text, never reads
+    elements, and pickling them is most of a small file's transfer cost (~4x the rest)."""
+    if r.doc is not None and r.doc.elements:
+        r.doc = dataclasses.replace(r.doc, elements=())
+    for att in r.attachments:
+        _without_elements(att)
+    return r
 
 
 def _lost(src: Source, exc: TaskLost) -> Result:
@@ -349,6 +395,7 @@ def process_all(
         timeout=options.timeout,
         window=2 * max(1, options.jobs),
         fatal=(UsageError,),
+        batch=64,  # small files go to workers in batches of up to 64 (~50 ms of work)
     )
     yield from pool.imap(sources, should_stop=stop)
 
@@ -356,35 +403,24 @@ def process_all(
 # -- incremental runs ----------------------------------------------------------------------------
 
 
-def options_hash(options: IngestOptions, embedder: Any = None) -> str:
+def options_hash(options: IngestOptions, embedder: Embedder | None = None) -> str:
     """Everything that shapes the output of one file: a change re-chunks every file."""
     from chunkwise import __version__
 
-    cfg = options.chunker_config
-    common = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "options"}
-    # Only options declared to change the output, and only where they differ from their default:
-    # a different --jobs or --device must not re-chunk the whole folder.
-    plugins = {
-        f"{kind}.{name}": values
-        for kind, by_name in (("parsers", options.parser_options), ("chunkers", cfg.options))
-        for name, opts in by_name.items()
-        if (values := opts.output_values())
-    }
     emb = None
     if embedder is not None:
-        emb = [type(embedder).__module__, type(embedder).__qualname__]
-        model_name = getattr(embedder, "model_name", None)
-        if isinstance(model_name, str):
-            emb.append(f"model_name={model_name}")
-        config = getattr(embedder, "config", None)
-        if isinstance(config, Options):
-            emb.append(json.dumps(config.output_values(), sort_keys=True))
+        emb = [
+            type(embedder).__module__,
+            type(embedder).__qualname__,
+            f"model_name={embedder.model_name}",
+            json.dumps(embedder.config.output_values(), sort_keys=True),
+        ]
     blob = json.dumps(
         {
             "version": __version__,
             "chunker": options.chunker,
-            "config": common,
-            "options": plugins,
+            "config": _common_config(options),
+            "options": _plugin_output_options(options),
             "format_hint": options.format_hint,
             "embedder": emb,
         },
@@ -394,14 +430,46 @@ def options_hash(options: IngestOptions, embedder: Any = None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def writer_is_streaming(writer: Any) -> bool:
+def _common_config(options: IngestOptions) -> dict[str, Any]:
+    cfg = options.chunker_config
+    return {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name != "options"}
+
+
+def _plugin_output_options(options: IngestOptions) -> dict[str, dict[str, Any]]:
+    """Options declared to change the output, where they differ from their default: a different
+    --jobs or --device must not re-chunk the whole folder."""
+    by_kind = (("parsers", options.parser_options), ("chunkers", options.chunker_config.options))
+    return {
+        f"{kind}.{name}": values
+        for kind, by_name in by_kind
+        for name, opts in by_name.items()
+        if (values := opts.output_values())
+    }
+
+
+def run_settings(options: IngestOptions, embedder: Embedder | None = None) -> dict[str, str]:
+    """What a table output records so a later run or a query does not mix models or chunkings."""
+    # The vector size is known once the model is loaded (a sentence-transformers backend).
+    dim = getattr(getattr(embedder, "backend", None), "dim", None)
+    return {
+        "embedding_model": str(embedder.model_name or "") if embedder else "",
+        "embedding_dim": str(dim) if embedder is not None and isinstance(dim, int) else "",
+        "embedder": str(embedder.name or "") if embedder else "",
+        "tokenizer": options.chunker_config.tokenizer,
+        "chunker": options.chunker,
+        "chunker_options": json.dumps(
+            {"config": _common_config(options), "options": _plugin_output_options(options)},
+            sort_keys=True,
+            default=repr,
+        ),
+    }
+
+
+def writer_is_streaming(writer: Writer) -> bool:
     """True when ``write`` hands records to the reader at once (JSONL on a stream), so state may
     be committed as documents are written; writers that publish at ``close`` (atomic files,
     Parquet) get their state committed only after the close."""
-    flag = getattr(writer, "durable_writes", None)
-    if flag is not None:
-        return bool(flag)
-    return getattr(writer, "name", "") == "jsonl" and getattr(writer, "_file", True) is None
+    return bool(writer.durable_writes)
 
 
 def delete_record(fs: Any, reason: str) -> dict[str, Any]:
@@ -475,26 +543,148 @@ def ingest(
     yields finished results in input order, embedded already when ``embedder`` is given (the
     embedder then only shapes the state's options hash).
     """
-    check_paths(paths)
-    summary = Summary()
-    stop = should_stop or (lambda: False)
-    sources: Iterable[Source] = iter_sources(
-        paths, options.walk, stdin=stdin, follow_symlinks=options.follow_symlinks
-    )
-    ohash = ""
-    streaming = False
-    if state is not None:
-        ohash = options_hash(options, embedder)
-        options = dataclasses.replace(options, hash_content=True)
-        streaming = writer_is_streaming(writer) and (
-            delete_writer is None or writer_is_streaming(delete_writer)
-        )
-        sources = _incremental(sources, state, ohash, summary)
-    deletes_out = delete_writer if delete_writer is not None else writer
-    batch: list[Result] = []
+    run = IngestRun(
+        paths, options, writer, on_error=on_error, on_result=on_result, embedder=embedder,
+        embed_batch_docs=embed_batch_docs, state=state, emit_deletes=emit_deletes,
+        delete_writer=delete_writer, should_stop=should_stop,
+    )  # fmt: skip
+    return run.run(engine or process_all, stdin=stdin)
 
-    def retire_old(r: Result) -> None:
+
+class IngestRun:
+    """One run of :func:`ingest`: owns the counts, the embedding batch, and what the state and
+    the delete records learn from each result. The caller owns opening and closing the writers
+    and the state."""
+
+    def __init__(
+        self,
+        paths: Sequence[str],
+        options: IngestOptions,
+        writer: Writer,
+        *,
+        on_error: Callable[[ErrorRecord], None] | None = None,
+        on_result: Callable[[Result], None] | None = None,
+        embedder: Embedder | None = None,
+        embed_batch_docs: int = 32,
+        state: State | None = None,
+        emit_deletes: bool = False,
+        delete_writer: Writer | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> None:
+        check_paths(paths)
+        self.paths = paths
+        self.writer = writer
+        self.on_error = on_error
+        self.on_result = on_result
+        self.embedder = embedder
+        self.embed_batch_docs = embed_batch_docs
+        self.state = state
+        self.emit_deletes = emit_deletes
+        self.deletes_out = delete_writer if delete_writer is not None else writer
+        self.should_stop = should_stop or (lambda: False)
+        self.summary = Summary()
+        self.ohash = ""
+        # Streaming: records reach the reader as written, so the state may be checkpointed.
+        self.streaming = False
+        if state is not None:
+            self.ohash = options_hash(options, embedder)
+            options = dataclasses.replace(options, hash_content=True)
+            self.streaming = writer_is_streaming(writer) and writer_is_streaming(self.deletes_out)
+        self.options = options
+        self.embedded_by_engine = False
+
+    def run(self, engine: Callable[..., Iterable[Result]], stdin: Any = None) -> Summary:
+        options, state, summary = self.options, self.state, self.summary
+        sources: Iterable[Source] = iter_sources(
+            self.paths, options.walk, stdin=stdin, follow_symlinks=options.follow_symlinks
+        )
+        if state is not None:
+            sources = _incremental(sources, state, self.ohash, summary)
+        incremental = state is not None and state.count() > 0
+        self.writer.begin(run_settings(options, self.embedder), incremental=incremental)
+        self.embedded_by_engine = engine is not process_all
+        batch: list[Result] = []
+        results = engine(sources, options, should_stop=self.should_stop)
+        try:
+            for result in _expand(results):
+                if result.unchanged:
+                    self._unchanged(result)
+                    continue
+                summary.documents += 1
+                if result.error is not None:
+                    self._fail(result)
+                else:
+                    batch.append(result)
+                    if not self._embeds_here() or len(batch) >= self.embed_batch_docs:
+                        self._flush(batch)
+                        batch = []
+                if self.should_stop():
+                    break
+        finally:
+            close = getattr(results, "close", None)  # a generator, or a plain iterable
+            if close is not None:
+                close()
+        self._flush(batch)
+        summary.interrupted = self.should_stop()
+        if state is not None and not summary.interrupted:
+            self._report_gone()
+        if state is not None and self.streaming:
+            state.checkpoint(every=0.0)
+        return summary
+
+    def _embeds_here(self) -> bool:
+        return self.embedder is not None and not self.embedded_by_engine
+
+    def _unchanged(self, r: Result) -> None:
+        self.summary.skipped += 1
+        if self.state is not None and r.path is not None:
+            from chunkwise.state import state_key
+
+            self.state.touch(state_key(r.path), r.size or 0, r.mtime_ns or 0)
+
+    def _flush(self, batch: list[Result]) -> None:
+        if batch and self._embeds_here() and not self._embed(batch):
+            return
+        for r in batch:
+            assert r.doc is not None
+            doc = r.doc
+            self._retire_old(r)
+            self.writer.write(chunk_record(c, doc) for c in r.chunks)
+            self.summary.chunks += len(r.chunks)
+            self._record_state(r)
+            if self.on_result:
+                self.on_result(r)
+        if self.state is not None and self.streaming:
+            self.state.checkpoint()
+
+    def _embed(self, batch: list[Result]) -> bool:
+        """Embed the batch in place; False (each document an error record) when it fails."""
+        assert self.embedder is not None
+        try:
+            embedded = self.embedder.embed(
+                [r.doc for r in batch if r.doc], [r.chunks for r in batch]
+            )
+        except DocumentError as exc:
+            # Embedding failures are per batch; report each document of it.
+            for r in batch:
+                error = ErrorRecord.from_exception(r.source, exc, "embed")
+                self._fail(Result(r.source, error=error, path=r.path))
+            return False
+        for r, chunks in zip(batch, embedded, strict=True):
+            r.chunks = chunks
+        return True
+
+    def _fail(self, r: Result) -> None:
+        self.summary.failed += 1
+        self._retire_old(r)
+        if self.on_error and r.error:
+            self.on_error(r.error)
+        if self.on_result:
+            self.on_result(r)
+
+    def _retire_old(self, r: Result) -> None:
         """The file was re-processed: its previous chunks (if any) are stale."""
+        state = self.state
         if state is None or r.path is None:
             return
         from chunkwise.state import state_key
@@ -502,113 +692,46 @@ def ingest(
         old = state.get(state_key(r.path))
         if old is None:
             return
-        if emit_deletes and not state.shares_doc_id(old.doc_id, old.path):
-            deletes_out.write([delete_record(old, "changed")])
-            summary.deleted += 1
+        self.writer.delete([delete_record(old, "changed")])
+        if self.emit_deletes and not state.shares_doc_id(old.doc_id, old.path):
+            self.deletes_out.write([delete_record(old, "changed")])
+            self.summary.deleted += 1
         if r.error is not None:
             state.forget(old.path)
 
-    def record_state(r: Result) -> None:
-        if state is None or r.path is None or r.doc is None or r.content_hash is None:
+    def _record_state(self, r: Result) -> None:
+        if self.state is None or r.path is None or r.doc is None or r.content_hash is None:
             return
         from chunkwise.state import FileState, state_key
 
-        state.record(
+        self.state.record(
             FileState(
                 path=state_key(r.path),
                 source=r.source,
                 size=r.size or 0,
                 mtime_ns=r.mtime_ns or 0,
                 content_hash=r.content_hash,
-                options_hash=ohash,
+                options_hash=self.ohash,
                 doc_id=r.doc.doc_id,
-                chunk_ids=tuple(c.id for c in r.chunks),
+                # An e-mail's attachments are retired with it when it changes or goes.
+                chunk_ids=tuple(c.id for x in (r, *r.attachments) for c in x.chunks),
             )
         )
 
-    def flush(batch: list[Result]) -> None:
-        if embedder is not None and batch and engine is None:
-            try:
-                embedded = embedder.embed(
-                    [r.doc for r in batch if r.doc], [r.chunks for r in batch]
-                )
-                for r, chunks in zip(batch, embedded, strict=True):
-                    r.chunks = chunks
-            except DocumentError as exc:
-                # Embedding failures are per batch; report each document of it.
-                for r in batch:
-                    fail(
-                        Result(
-                            r.source,
-                            error=ErrorRecord.from_exception(r.source, exc, "embed"),
-                            path=r.path,
-                        )
-                    )
-                return
-        for r in batch:
-            assert r.doc is not None
-            doc = r.doc
-            retire_old(r)
-            writer.write(chunk_record(c, doc) for c in r.chunks)
-            summary.chunks += len(r.chunks)
-            record_state(r)
-            if on_result:
-                on_result(r)
-        if state is not None and streaming:
-            state.checkpoint()
+    def _report_gone(self) -> None:
+        """Files recorded under these inputs but not seen in this (complete) walk are gone."""
+        from chunkwise.state import state_key
 
-    def fail(r: Result) -> None:
-        summary.failed += 1
-        retire_old(r)
-        if on_error and r.error:
-            on_error(r.error)
-        if on_result:
-            on_result(r)
-
-    results = (engine or process_all)(sources, options, should_stop=stop)
-    try:
-        for result in results:
-            if result.unchanged:
-                summary.skipped += 1
-                if state is not None and result.path is not None:
-                    from chunkwise.state import state_key
-
-                    state.touch(state_key(result.path), result.size or 0, result.mtime_ns or 0)
-                continue
-            summary.documents += 1
-            if result.error is not None:
-                fail(result)
-            else:
-                batch.append(result)
-                if embedder is None or engine is not None or len(batch) >= embed_batch_docs:
-                    flush(batch)
-                    batch = []
-            if stop():
-                break
-    finally:
-        close = getattr(results, "close", None)
-        if close is not None:
-            close()
-    flush(batch)
-    summary.interrupted = stop()
-    if state is not None and not summary.interrupted:
-        _report_gone(paths, state, summary, deletes_out if emit_deletes else None)
-    if state is not None and streaming:
-        state.checkpoint(every=0.0)
-    return summary
-
-
-def _report_gone(paths: Sequence[str], state: State, summary: Summary, out: Any) -> None:
-    """Files recorded under these inputs but not seen in this (complete) walk are gone."""
-    from chunkwise.state import state_key
-
-    folders = [state_key(p) for p in paths if p != STDIN and Path(p).is_dir()]
-    files = [state_key(p) for p in paths if p != STDIN and not Path(p).is_dir()]
-    for fs in list(state.unseen(folders, files)):
-        state.forget(fs.path)
-        if out is not None and not state.shares_doc_id(fs.doc_id, fs.path):
-            out.write([delete_record(fs, "removed")])
-            summary.deleted += 1
+        state, paths = self.state, self.paths
+        assert state is not None
+        folders = [state_key(p) for p in paths if p != STDIN and Path(p).is_dir()]
+        files = [state_key(p) for p in paths if p != STDIN and not Path(p).is_dir()]
+        for fs in list(state.unseen(folders, files)):
+            state.forget(fs.path)
+            self.writer.delete([delete_record(fs, "removed")])
+            if self.emit_deletes and not state.shares_doc_id(fs.doc_id, fs.path):
+                self.deletes_out.write([delete_record(fs, "removed")])
+                self.summary.deleted += 1
 
 
 def default_jobs() -> int:

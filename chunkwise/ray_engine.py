@@ -36,6 +36,7 @@ from typing import Any
 
 from chunkwise.errors import ChunkwiseError, DocumentError, ErrorRecord, MissingExtra, UsageError
 from chunkwise.pipeline import IngestOptions, Processor, Result, Source
+from chunkwise.writers import BaseWriter
 
 log = logging.getLogger("chunkwise")
 
@@ -90,7 +91,7 @@ def is_dir_output(output: str | None) -> bool:
     return output.endswith(("/", os.sep)) or Path(output).is_dir()
 
 
-class ShardWriter:
+class ShardWriter(BaseWriter):
     """The driver's writer for ``-o out_dir/``: Ray tasks write the parts, so ``write`` has
     nothing to do; ``close`` publishes the run and ``abort`` removes its parts.
 

@@ -6,6 +6,7 @@ start-up, so ``chunk --help`` stays instant.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -24,6 +25,8 @@ from chunkwise.errors import ChunkwiseError, UsageError
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
 # sysexits EX_TEMPFAIL: another run holds the --state file; cron wrappers read it as "try later".
 EXIT_LOCKED = 75
+# sysexits EX_IOERR: the output could not be written (disk full, quota, I/O error); nothing kept.
+EXIT_OUTPUT = 74
 
 app = typer.Typer(
     name="chunk",
@@ -40,6 +43,7 @@ log = logging.getLogger("chunkwise")
 class OutputFormat(str, Enum):
     jsonl = "jsonl"
     parquet = "parquet"
+    lance = "lance"
 
 
 _OPT = typer.Option(
@@ -80,21 +84,27 @@ class _ErrorSink:
     """Error records go to stderr (one JSON line each) and, with --errors, to a JSONL file."""
 
     def __init__(self, path: Path | None, quiet: bool) -> None:
+        # Error records are data, not logs: --quiet does not hide them.
         self.quiet = quiet
+        if path:
+            from chunkwise.outputs import open_errors_file
+
+            path = open_errors_file(path)
         self.fh = path.open("w", encoding="utf-8") if path else None
 
     def __call__(self, rec: Any) -> None:
         line = json.dumps(rec.to_dict(), ensure_ascii=False)
-        if not self.quiet:
-            sys.stderr.write(line + "\n")
-            sys.stderr.flush()
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
         if self.fh:
             self.fh.write(line + "\n")
             self.fh.flush()
 
     def close(self) -> None:
         if self.fh:
-            self.fh.close()
+            # On a full disk the write already failed and was reported; closing must not raise.
+            with contextlib.suppress(OSError):
+                self.fh.close()
 
 
 @app.command()
@@ -279,91 +289,35 @@ def ingest(
 ) -> None:
     """Parse, chunk and write every document under PATHS."""
     _setup_logging(quiet, verbose)
-    from chunkwise.chunking import ChunkerConfig
-    from chunkwise.pipeline import IngestOptions, check_paths, default_jobs
-    from chunkwise.tokenizers import DEFAULT_TOKENIZER
-    from chunkwise.walk import WalkOptions
+    from chunkwise.pipeline import check_paths
+    from chunkwise.plan import IngestArgs, build_plan, embedder_and_sizing
 
     try:
         check_paths(paths)
         from chunkwise import registry
 
-        if chunker != "auto":
-            registry.load("chunkers", chunker)
-        values = _option_values(
-            {
-                "--pages": pages,
-                "--html-mode": html_mode,
-                "--language": language,
-                "--max-chars": max_chars,
-                "--spatial-weight": spatial_weight,
-                "--s2-semantic": s2_semantic,
-                "--auto-vectors": auto_vectors,
-                "--pages-per-batch": pages_per_batch,
-                "--vision-backend": vision_backend,
-                "--vision-endpoint": vision_endpoint,
-                "--vision-model": vision_model,
-                "--jobs": None if jobs is None else max(1, jobs),
-                "--embed-model": embed_model,
-                "--device": device,
-                "--batch-size": batch_size,
-                "--late-window": late_window,
-                "--late-overlap": late_overlap,
-                "--embed-context": embed_context,
-            },
-            opt,
-            format_hint,
-        )
-        if max_tokens is not None:
-            # cast sizes by characters unless a token budget was asked for explicitly.
-            values.set("chunkers", "cast", "budget", "tokens" if max_chars is None else "both")
-        max_tokens = ChunkerConfig.max_tokens if max_tokens is None else max_tokens
-        chunker_options = values.build("chunkers")
-        parser_options = values.build("parsers")
-        method = "late" if late else "naive"
-        embed_cfg = values.get("embedders", method)
-        embedder = None
-        if embed:
-            from chunkwise.embedders import build_embedder, chunk_sizing
-
-            embedder = build_embedder(method, embed_cfg)
-            tokenizer, max_tokens = chunk_sizing(embedder, embed_model, tokenizer, max_tokens)
-        options = IngestOptions(
-            chunker=chunker,
-            chunker_config=ChunkerConfig(
-                max_tokens=max_tokens,
-                overlap=overlap,
-                tokenizer=tokenizer or DEFAULT_TOKENIZER,
-                min_tokens=min_tokens,
-                keep_furniture=keep_furniture,
-                options=chunker_options,
-            ),
-            parser_options=parser_options,
-            format_hint=format_hint,
-            walk=WalkOptions(
-                include=glob or (),
-                exclude=exclude or (),
-                gitignore=gitignore,
-                default_excludes=default_excludes,
-            ),
-            jobs=max(1, default_jobs() if jobs is None else jobs),
-            max_file_size=max_file_size,
-            timeout=timeout if timeout > 0 else None,
-            isolate=jobs != 0,
-            follow_symlinks=follow_symlinks,
-        )
-        if format_hint:
-            registry.parser_for("", format_hint)
-        from chunkwise.tokenizers import get_tokenizer
-
-        get_tokenizer(options.chunker_config.tokenizer)
+        args = IngestArgs(
+            chunker=chunker, max_tokens=max_tokens, overlap=overlap, min_tokens=min_tokens,
+            tokenizer=tokenizer, keep_furniture=keep_furniture, format_hint=format_hint,
+            max_chars=max_chars, language=language, pages=pages, html_mode=html_mode,
+            spatial_weight=spatial_weight, s2_semantic=s2_semantic, auto_vectors=auto_vectors,
+            pages_per_batch=pages_per_batch, vision_backend=vision_backend,
+            vision_endpoint=vision_endpoint, vision_model=vision_model, opt=opt or (),
+            glob=glob or (), exclude=exclude or (), gitignore=gitignore,
+            default_excludes=default_excludes, follow_symlinks=follow_symlinks,
+            max_file_size=max_file_size, jobs=jobs, timeout=timeout, embed=embed, late=late,
+            embed_model=embed_model, device=device, batch_size=batch_size,
+            late_window=late_window, late_overlap=late_overlap, embed_context=embed_context,
+        )  # fmt: skip
+        embedder, plan = embedder_and_sizing(build_plan(args), tokenizer)
+        options = plan.options
         run_engine = None
         if engine == "ray":
             from chunkwise.ray_engine import ray_setup
 
             run_engine, writer = ray_setup(
                 output, output_format.value, ray_address, embed_actors, gpus_per_actor,
-                (method, embed_cfg) if embed else None,
+                (plan.embed_method, plan.embed_config) if embed else None,
                 incremental=state is not None, progress=not quiet and sys.stderr.isatty(),
                 quiet=quiet,
             )  # fmt: skip
@@ -386,25 +340,6 @@ def ingest(
     )
 
 
-def _option_values(flags: dict[str, Any], opts: list[str] | None, format_hint: str | None) -> Any:
-    """Plugin option values from dedicated flags (each reaches every field declaring it), then
-    ``--opt`` assignments, which win."""
-    from chunkwise.options import OptionValues
-
-    values = OptionValues()
-    for flag, value in flags.items():
-        values.set_flag(flag, value)
-    if flags.get("--language") is None and format_hint and format_hint != "code":
-        from chunkwise.parsers.code import resolve_language
-
-        if resolve_language(format_hint):
-            # An extension given as --format-hint names the language of stdin or a bare file.
-            values.set("parsers", "code", "language", format_hint)
-    for text in opts or ():
-        values.assign(text)
-    return values
-
-
 def _usage_error(exc: BaseException) -> None:
     sys.stderr.write(f"chunk: error: {exc}\n")
     raise typer.Exit(EXIT_USAGE)
@@ -424,115 +359,158 @@ def _run_ingest(
     wait_lock: float = 0.0,
     engine: Any = None,
 ) -> None:
-    from chunkwise.pipeline import check_output
-    from chunkwise.pipeline import ingest as run
-    from chunkwise.state import State, StateLocked
+    run = _IngestCommand(paths, writer, errors, quiet, output, emit_deletes)
+    run.open(state_path, wait_lock)
+    summary = run.run(options, embedder, engine)
+    raise typer.Exit(run.report(summary))
 
-    state: Any = None
-    delete_writer: Any = None
-    try:
-        check_output(paths, output)
-        if emit_deletes and state_path is None:
-            raise UsageError("--emit-deletes needs --state FILE: deletions are found against it")
-        if state_path is not None:
-            check_output(paths, str(state_path), "state")
-            if output and Path(output).resolve() == state_path.resolve():
-                raise UsageError("--state and --output must be different files")
-            # Waiting for the lock can take long: a SIGTERM meanwhile must remove the temporary
-            # output file like Ctrl-C does.
-            old_term = signal.signal(signal.SIGTERM, _interrupt_waiting)
-            try:
-                state = State(state_path, wait=wait_lock)
-            finally:
-                signal.signal(signal.SIGTERM, old_term)
-        if emit_deletes and getattr(writer, "name", "") != "jsonl":
-            # Delete records do not fit the chunk schema: they go to a JSONL file beside it.
-            from chunkwise.writers.jsonl import JsonlWriter
 
-            delete_writer = JsonlWriter(f"{output}.deletes.jsonl")
-    except StateLocked as exc:
-        writer.abort()
-        sys.stderr.write(f"chunk: error: {exc}\n")
-        raise typer.Exit(EXIT_LOCKED) from None
-    except KeyboardInterrupt as exc:
-        writer.abort()
-        raise typer.Exit(143 if "SIGTERM" in str(exc) else 130) from None
-    except ChunkwiseError as exc:
-        writer.abort()
-        if state is not None:
-            state.close()
-        _usage_error(exc)
+class _IngestCommand:
+    """One ``chunk ingest`` after its options were built: owns the writers, the state file and
+    the error sink from opening to closing them, and turns every outcome into an exit code."""
 
-    def abort_all() -> None:
-        writer.abort()
-        if delete_writer is not None:
-            delete_writer.abort()
+    def __init__(
+        self,
+        paths: list[str],
+        writer: Any,
+        errors: Path | None,
+        quiet: bool,
+        output: str | None,
+        emit_deletes: bool,
+    ) -> None:
+        self.paths = paths
+        self.writer = writer
+        self.errors = errors
+        self.quiet = quiet
+        self.output = output
+        self.emit_deletes = emit_deletes
+        self.state: Any = None
+        self.delete_writer: Any = None
+        self.stop = _StopSignals(quiet)
 
-    sink = _ErrorSink(errors, quiet)
-    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    stop = _StopSignals(quiet)
-    try:
-        with progress, stop:
-            if embedder is not None and progress.enabled:
-                embedder.on_progress = progress.embedding
-            summary = run(
-                paths,
-                options,
-                writer,
-                on_error=sink,
-                on_result=progress.update,
-                embedder=embedder,
-                state=state,
-                emit_deletes=emit_deletes,
-                delete_writer=delete_writer,
-                should_stop=stop.requested,
-                engine=engine,
-            )
-            if stop.signum and state is None:
-                # Without --state a partial file is only a trap (the next run redoes everything):
-                # keep output all-or-nothing. With --state it is closed and the state says what
-                # it holds, so the next run picks up the rest.
-                raise KeyboardInterrupt
-            # Output first, state second: a file is marked done only once its records are durable.
-            writer.close()
-            if delete_writer is not None:
-                delete_writer.close()
+    def open(self, state_path: Path | None, wait_lock: float) -> None:
+        """Check the outputs, take the state's lock, open the delete records' file; on failure
+        nothing is left behind and the command exits."""
+        from chunkwise.outputs import check_outputs
+        from chunkwise.pipeline import check_output
+        from chunkwise.state import State, StateLocked
+
+        paths, writer, output = self.paths, self.writer, self.output
+        try:
+            check_outputs(paths, output, self.errors, state_path, folder=writer.name == "lance")
+            if self.emit_deletes and state_path is None:
+                raise UsageError(
+                    "--emit-deletes needs --state FILE: deletions are found against it"
+                )
+            if state_path is not None:
+                check_output(paths, str(state_path), "state")
+                if output and Path(output).resolve() == state_path.resolve():
+                    raise UsageError("--state and --output must be different files")
+                # Waiting for the lock can take long: a SIGTERM meanwhile must remove the
+                # temporary output file like Ctrl-C does.
+                old_term = signal.signal(signal.SIGTERM, _interrupt_waiting)
+                try:
+                    self.state = State(state_path, wait=wait_lock)
+                finally:
+                    signal.signal(signal.SIGTERM, old_term)
+            if self.emit_deletes and writer.name != "jsonl":
+                # Delete records do not fit the chunk schema: they go to a JSONL file beside it.
+                from chunkwise.writers.jsonl import JsonlWriter
+
+                self.delete_writer = JsonlWriter(f"{output}.deletes.jsonl")
+        except StateLocked as exc:
+            writer.abort()
+            sys.stderr.write(f"chunk: error: {exc}\n")
+            raise typer.Exit(EXIT_LOCKED) from None
+        except KeyboardInterrupt as exc:
+            writer.abort()
+            raise typer.Exit(143 if "SIGTERM" in str(exc) else 130) from None
+        except ChunkwiseError as exc:
+            writer.abort()
+            if self.state is not None:
+                self.state.close()
+            _usage_error(exc)
+
+    def abort_all(self) -> None:
+        self.writer.abort()
+        if self.delete_writer is not None:
+            self.delete_writer.abort()
+
+    def run(self, options: Any, embedder: Any, engine: Any) -> Any:
+        """The pipeline, then the outputs closed (output first, state second: a file is marked
+        done only once its records are durable). Exits on anything but a finished run."""
+        from chunkwise.pipeline import ingest
+
+        state, stop = self.state, self.stop
+        sink = _ErrorSink(self.errors, self.quiet)
+        progress = _Progress(enabled=not self.quiet and sys.stderr.isatty())
+        try:
+            with progress, stop:
+                if embedder is not None and progress.enabled:
+                    embedder.on_progress = progress.embedding
+                summary = ingest(
+                    self.paths, options, self.writer, on_error=sink, on_result=progress.update,
+                    embedder=embedder, state=state, emit_deletes=self.emit_deletes,
+                    delete_writer=self.delete_writer, should_stop=stop.requested, engine=engine,
+                )  # fmt: skip
+                if stop.signum and state is None:
+                    # Without --state a partial file is only a trap (the next run redoes
+                    # everything): keep output all-or-nothing. With --state it is closed and the
+                    # state says what it holds, so the next run picks up the rest.
+                    raise KeyboardInterrupt
+                self.writer.close()
+                if self.delete_writer is not None:
+                    self.delete_writer.close()
+                if state is not None:
+                    state.commit()
+        except BrokenPipeError:
+            _silence_stdout()
+            self.abort_all()
+            raise typer.Exit(EXIT_OK) from None
+        except KeyboardInterrupt:
+            # A second signal while stopping: give up at once; nothing of this run is kept.
+            self.abort_all()
+            if not self.quiet:
+                sys.stderr.write("chunk: interrupted; partial output discarded\n")
+            raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from None
+        except ChunkwiseError as exc:
+            self.abort_all()
+            _usage_error(exc)
+        except OSError as exc:
+            # Inputs' read errors are error records; an OSError here is the output failing (a
+            # full disk, a quota, an I/O error): one line, a distinct exit code, no temporary left.
+            self.abort_all()
+            reason = exc.strerror or str(exc)
+            output = self.output
+            where = f" {exc.filename}" if exc.filename else f" {output}" if output else ""
+            sys.stderr.write(f"chunk: error: cannot write output{where}: {reason}; nothing kept\n")
+            raise typer.Exit(EXIT_OUTPUT) from None
+        finally:
+            sink.close()
             if state is not None:
-                state.commit()
-    except BrokenPipeError:
-        _silence_stdout()
-        abort_all()
-        raise typer.Exit(EXIT_OK) from None
-    except KeyboardInterrupt:
-        # A second signal while stopping: give up at once; nothing of this run is kept.
-        abort_all()
-        if not quiet:
-            sys.stderr.write("chunk: interrupted; partial output discarded\n")
-        raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from None
-    except ChunkwiseError as exc:
-        abort_all()
-        _usage_error(exc)
-    finally:
-        sink.close()
-        if state is not None:
-            state.close()
-    if stop.signum:
-        if not quiet:
+                state.close()
+        return summary
+
+    def report(self, summary: Any) -> int:
+        """The closing line on a terminal, and the exit code."""
+        signum = self.stop.signum
+        if signum:
+            if not self.quiet:
+                sys.stderr.write(
+                    f"chunk: stopped by {signal.Signals(signum).name}: {summary.documents} "
+                    "documents written, output closed cleanly and recorded in the state; the next "
+                    "run does the rest\n"
+                )
+            return 128 + signum
+        if not self.quiet and sys.stderr.isatty():
+            extra = f", {summary.skipped} unchanged" if self.state is not None else ""
             sys.stderr.write(
-                f"chunk: stopped by {signal.Signals(stop.signum).name}: {summary.documents} "
-                "documents written, output closed cleanly and recorded in the state; the next "
-                "run does the rest\n"
+                f"chunk: {summary.documents} documents, {summary.chunks} chunks, "
+                f"{summary.failed} failed{extra}\n"
             )
-        raise typer.Exit(128 + stop.signum)
-    if not quiet and sys.stderr.isatty():
-        extra = f", {summary.skipped} unchanged" if state is not None else ""
-        sys.stderr.write(
-            f"chunk: {summary.documents} documents, {summary.chunks} chunks, "
-            f"{summary.failed} failed{extra}\n"
-        )
-    if summary.documents == 0 and not summary.skipped and not summary.deleted:
-        log.warning("no documents found under %s", " ".join(paths))
-    raise typer.Exit(summary.exit_code)
+        if summary.documents == 0 and not summary.skipped and not summary.deleted:
+            log.warning("no documents found under %s", " ".join(self.paths))
+        return int(summary.exit_code)
 
 
 def _interrupt_waiting(signum: int, frame: Any) -> None:
@@ -643,7 +621,9 @@ def _parse_one(
             else Source(file, path=Path(file), explicit=True)
         )
         # format_hint also reaches the code parser: an extension names the language.
-        values = _option_values(flags, opts, format_hint)
+        from chunkwise.plan import option_values
+
+        values = option_values({**flags, "opt": opts, "format_hint": format_hint})
         proc = Processor(
             IngestOptions(format_hint=format_hint, parser_options=values.build("parsers"))
         )
@@ -674,7 +654,7 @@ def parse(
 ) -> None:
     """Print the parsed Document (elements with offsets, pages, boxes) as JSON."""
     _setup_logging(False, False)
-    doc = _parse_one(file, format_hint, {"--html-mode": html_mode, "--pages": pages}, opt)
+    doc = _parse_one(file, format_hint, {"html_mode": html_mode, "pages": pages}, opt)
     try:
         sys.stdout.write(
             json.dumps(doc.to_dict(with_text=text), ensure_ascii=False, indent=2) + "\n"
@@ -747,6 +727,33 @@ def embed(
     raise typer.Exit(summary.exit_code)
 
 
+@app.command()
+def search(
+    index: Annotated[str, typer.Argument(help="A LanceDB folder (-f lance) or a Parquet file.")],
+    query: Annotated[str, typer.Argument(help="The question, or '-' for one query per line.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Chunks to return per query.")] = 5,
+    hybrid: Annotated[
+        bool, typer.Option("--hybrid", help="Fuse vector and full-text ranks (RRF).")
+    ] = False,
+    where: Annotated[
+        str | None, typer.Option(help="SQL filter, e.g. \"source LIKE 'contracts/%'\".")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs.")] = False,
+) -> None:
+    """Top-k chunks for QUERY as JSONL (score, source, pages, bboxes, headings, start/end)."""
+    _setup_logging(quiet, False)
+    from chunkwise.search import run
+
+    try:
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8") if query == "-" else None
+        run(index, query, sys.stdout, k=k, hybrid=hybrid, where=where, stdin=stdin)
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_OK) from None
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+
+
 @app.command("eval")
 def eval_(
     paths: Annotated[
@@ -754,26 +761,41 @@ def eval_(
         typer.Argument(help="Documents or folders to chunk and score (omit with --chunks)."),
     ] = None,
     chunker: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--chunker", "-c", help="Comma-separated chunkers compared side by side, e.g. auto,s2."
+            "--chunker",
+            "-c",
+            help="Comma-separated chunkers compared side by side, e.g. auto,s2 (default: auto "
+            "and every chunker it chose between).",
         ),
-    ] = "auto",
+    ] = None,
     chunks: Annotated[
         list[Path] | None,
         typer.Option("--chunks", help="Score a JSONL/Parquet output of ingest (repeatable)."),
     ] = None,
     questions: Annotated[
         Path | None,
-        typer.Option(help="JSONL of question, source, start, end: adds recall/precision/IoU@k."),
+        typer.Option(
+            help="CSV or JSONL of question, references, corpus_id: retrieval recall/precision/IoU "
+            "(docs/retrieval.md)."
+        ),
     ] = None,
     k: Annotated[int, typer.Option("--k", help="Chunks retrieved per question.")] = 5,
     min_size: Annotated[int, typer.Option(help="Size compliance: fewest tokens.")] = 100,
     max_size: Annotated[int, typer.Option(help="Size compliance: most tokens.")] = 1100,
-    max_tokens: Annotated[int, typer.Option(help="Chunk cap when chunking here.")] = 512,
-    overlap: Annotated[int, typer.Option(help="Overlap when chunking here.")] = 0,
+    max_tokens: Annotated[
+        str | None, typer.Option(help="Chunk cap(s), comma-separated with --questions.")
+    ] = None,
+    overlap: Annotated[
+        str | None, typer.Option(help="Overlap(s), comma-separated with --questions.")
+    ] = None,
+    embedding: Annotated[
+        str, typer.Option(help="--questions: late, naive or late,naive chunk vectors.")
+    ] = "late",
+    naive: Annotated[bool, typer.Option("--naive", help="Same as --embedding naive.")] = False,
     tokenizer: Annotated[
-        str | None, typer.Option(help="Tokenizer for chunking and retrieval (cl100k_base).")
+        str | None,
+        typer.Option(help="Tokenizer for chunk sizes (cl100k_base; the model's with --questions)."),
     ] = None,
     vectors: Annotated[
         Literal["auto", "lexical", "model"],
@@ -783,6 +805,7 @@ def eval_(
         str | None, typer.Option(help="Local model folder or installed model (all-MiniLM-L6-v2).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Windows or chunks per forward pass.")] = 32,
     format_hint: Annotated[
         str | None, typer.Option(help="Parser name or extension for unknown files.")
     ] = None,
@@ -792,7 +815,8 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs or error records.")] = False,
 ) -> None:
-    """Score chunkings: size, cohesion, separation, block integrity, references, boundaries."""
+    """Score chunkings: size, cohesion, separation, block integrity, references, boundaries;
+    with --questions, retrieval recall/precision/IoU (Chroma's protocol)."""
     _setup_logging(quiet, False)
     from chunkwise import evaluate as ev
     from chunkwise.chunking import ChunkerConfig
@@ -815,46 +839,64 @@ def eval_(
             raise UsageError("--min-size must be >= 0 and --max-size at least --min-size")
         if k < 1:
             raise UsageError("--k must be at least 1")
-        settings = ev.EvalSettings(
-            size=SizeRange(min_size, max_size),
-            vectors=vectors,
-            embed_model=embed_model,
-            device=device,
-            k=k,
-            max_tokens=max_tokens,
-            tokenizer=tokenizer or DEFAULT_TOKENIZER,
+        caps = _int_list(max_tokens, "--max-tokens")
+        overlaps = _int_list(overlap, "--overlap")
+        if questions is None and (len(caps) > 1 or len(overlaps) > 1):
+            raise UsageError("several --max-tokens / --overlap values need --questions")
+        names = [n.strip() for n in (chunker or "").split(",") if n.strip()]
+        if chunker is not None and not names:
+            raise UsageError("--chunker needs at least one name")
+        # Read and check the questions first: a bad line stops everything before any work.
+        qs = ev.retrieval.read_questions(questions) if questions is not None else None
+        options = IngestOptions(
+            chunker_config=ChunkerConfig(
+                max_tokens=caps[0] if caps and caps[0] is not None else ChunkerConfig.max_tokens,
+                overlap=overlaps[0] if overlaps and overlaps[0] is not None else 0,
+                tokenizer=tokenizer or DEFAULT_TOKENIZER,
+            ),
+            format_hint=format_hint,
         )
-        qs = ev.read_questions(questions) if questions is not None else None
-        runs: list[Any] = []
+        docs: list[Any] = []
         if paths:
             check_paths(paths)
-            names = [n.strip() for n in chunker.split(",") if n.strip()]
-            if not names:
-                raise UsageError("--chunker needs at least one name")
-            options = IngestOptions(
-                chunker_config=ChunkerConfig(
-                    max_tokens=max_tokens,
-                    overlap=overlap,
-                    tokenizer=tokenizer or DEFAULT_TOKENIZER,
-                ),
-                format_hint=format_hint,
-            )
-            runs.extend(ev.run_chunkers(paths, list(dict.fromkeys(names)), options, on_error))
+            docs = ev.parse_documents(paths, options, on_error)
+            names = list(dict.fromkeys(names)) or ev.auto_candidates(docs, options)
+        file_runs: list[Any] = []
         for path in chunks or []:
             records = ev.read_records(path)
             name = ev.run_name(records, path)
-            if any(r.name == name for r in runs):
+            if name in names or any(r.name == name for r in file_runs):
                 name = f"{name} ({path.name})"
-            runs.append(ev.run_from_records(records, name))
-        if not any(r.docs for r in runs):
-            sys.stderr.write("chunk: error: no document could be chunked and scored\n")
-            raise typer.Exit(EXIT_ABORTED)
-        report = ev.evaluate(runs, settings, qs)
+            file_runs.append(ev.run_from_records(records, name))
+        if qs is not None:
+            report = _eval_retrieval(
+                ev, qs, questions, docs, file_runs, names, caps, overlaps,
+                ["naive"] if naive else [e.strip() for e in embedding.split(",") if e.strip()],
+                options, k, tokenizer, embed_model, device, batch_size, on_error,
+            )  # fmt: skip
+        else:
+            settings = ev.EvalSettings(
+                size=SizeRange(min_size, max_size),
+                vectors=vectors,
+                embed_model=embed_model,
+                device=device,
+                k=k,
+                max_tokens=options.chunker_config.max_tokens,
+                tokenizer=tokenizer or DEFAULT_TOKENIZER,
+            )
+            runs = ev.run_chunkers(docs, names, options, on_error) if docs else []
+            runs.extend(file_runs)
+            if not any(r.docs for r in runs):
+                sys.stderr.write("chunk: error: no document could be chunked and scored\n")
+                raise typer.Exit(EXIT_ABORTED)
+            report = ev.evaluate(runs, settings)
     except ChunkwiseError as exc:
         _usage_error(exc)
     try:
         if as_json:
             sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        elif qs is not None:
+            _print_retrieval(report, per_doc)
         else:
             _print_eval(report, per_doc)
         sys.stdout.flush()
@@ -862,6 +904,81 @@ def eval_(
         _silence_stdout()
         raise typer.Exit(EXIT_OK) from None
     raise typer.Exit(EXIT_PARTIAL if failed else EXIT_OK)
+
+
+def _int_list(value: str | None, flag: str) -> list[int | None]:
+    if value is None:
+        return [None]
+    try:
+        out: list[int | None] = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{flag} takes integers separated by commas, not {value!r}") from None
+    return out or [None]
+
+
+def _eval_retrieval(
+    ev: Any, qs: Any, qpath: Any, docs: list[Any], file_runs: list[Any], names: list[str],
+    caps: list[int | None], overlaps: list[int | None], embeddings: list[str], options: Any,
+    k: int, tokenizer: str | None, embed_model: str | None, device: str, batch_size: int,
+    on_error: Any,
+) -> dict[str, Any]:  # fmt: skip
+    from chunkwise.embedders import EmbedConfig
+
+    for run in file_runs:  # documents only known from --chunks files join the collection
+        known = {d.doc_id for d in docs}
+        docs.extend(d for d, _ in run.docs if d.doc_id not in known)
+    if not docs:
+        sys.stderr.write("chunk: error: no document could be chunked and scored\n")
+        raise typer.Exit(EXIT_ABORTED)
+    qdocs = ev.retrieval.match_documents(qs, docs, qpath)
+    configs = ev.configurations(names, caps, overlaps, embeddings) if names else []
+    runner = ev.RetrievalRunner(
+        options,
+        EmbedConfig(embed_model, device, batch_size),
+        k=k,
+        tokenizer=tokenizer,
+        on_error=on_error,
+    )
+    return dict(runner.evaluate(docs, qs, qdocs, configs, file_runs))
+
+
+def _print_retrieval(report: dict[str, Any], per_doc: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    st = report["settings"]
+    rows = report["configurations"]
+    table = Table(
+        title=f"retrieval: {st['questions']} questions, top {st['k']}, {st['embed_model']}"
+    )
+    table.add_column("configuration")
+    for col in ("chunks", "tokens", "recall", "precision", "IoU", "seconds"):
+        table.add_column(col, justify="right")
+    best = {key: max((r[key] for r in rows), default=0.0) for key in ("recall", "iou")}
+    for r in rows:
+        cells = [r["name"], str(r["chunks"]), f"{r['mean_tokens']:.0f}"]
+        for key in ("recall", "precision", "iou"):
+            cell = f"{r[key]:.1f}"
+            cells.append(
+                f"[bold]{cell}[/bold]" if best.get(key) == r[key] and len(rows) > 1 else cell
+            )
+        cells.append(f"{r['seconds']:.1f}")
+        table.add_row(*cells)
+    console.print(table)
+    if per_doc:
+        docs = Table(title="per document")
+        for col in ("document", "configuration", "questions", "recall", "precision", "IoU"):
+            docs.add_column(
+                col, justify="left" if col in ("document", "configuration") else "right"
+            )
+        for r in rows:
+            for src, v in r.get("by_document", {}).items():
+                docs.add_row(
+                    Path(src).name, r["name"], str(v["questions"]),
+                    f"{v['recall']:.1f}", f"{v['precision']:.1f}", f"{v['iou']:.1f}",
+                )  # fmt: skip
+        console.print(docs)
 
 
 _EVAL_COLUMNS = (
@@ -1027,6 +1144,11 @@ def _print_plugin(name: str, as_json: bool) -> None:
 
 
 def main() -> None:
+    # Documents already spread over the cores (worker processes); numpy's OpenBLAS starting a
+    # thread per core on top oversubscribes them: S2's eigh of a 400-node window took 1.0 s
+    # instead of 0.05 s on a busy 2-core machine. Set before numpy is imported; a user's value
+    # wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app()
     except BrokenPipeError:

@@ -37,6 +37,9 @@ class HtmlOptions(Options):
     )
 
 
+_OCR_CHOICES = ("auto", "off")
+
+
 @dataclass(frozen=True)
 class PdfOptions(Options):
     plugin: ClassVar[str] = "pdf"
@@ -48,9 +51,28 @@ class PdfOptions(Options):
     ocr: str = option(
         "auto",
         "pages without a text layer: auto (OCR when the ocr extra is installed) or off",
-        choices=("auto", "off"),
+        choices=_OCR_CHOICES,
     )
     dehyphenate: bool = option(True, "join words hyphenated across line ends")
+
+
+@dataclass(frozen=True)
+class ImageOptions(Options):
+    """Images are read through the PDF parser, with these of its options."""
+
+    plugin: ClassVar[str] = "image"
+
+    ocr: str = option(
+        "auto", "auto (OCR when the ocr extra is installed) or off", choices=_OCR_CHOICES
+    )
+    tables: bool = option(True, "detect tables in the OCR'd text")
+
+
+@dataclass(frozen=True)
+class XlsxOptions(Options):
+    plugin: ClassVar[str] = "xlsx"
+
+    hidden_sheets: bool = option(False, "read hidden sheets too (always listed in metadata)")
 
 
 @dataclass(frozen=True)

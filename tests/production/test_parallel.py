@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chunkwise.writers import BaseWriter
 
 from chunkwise import registry
 from chunkwise.errors import ErrorRecord, UsageError
@@ -21,7 +22,7 @@ from chunkwise.pipeline import IngestOptions, Summary, check_output, ingest
 from chunkwise.types import Document
 
 
-class Collect:
+class Collect(BaseWriter):
     """A writer that keeps records in memory."""
 
     name = "collect"

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from chunkwise.writers import BaseWriter
 
 from chunkwise.errors import ErrorRecord, UsageError
 from chunkwise.pipeline import IngestOptions, Summary, ingest, options_hash, writer_is_streaming
 from chunkwise.state import State, StateLocked, state_key
 
 
-class Collect:
+class Collect(BaseWriter):
     """An in-memory writer; ``durable_writes`` says whether records count as written at once."""
 
     name = "collect"
