@@ -51,6 +51,9 @@ class Source:
     explicit: bool = False  # named on the command line (not found by walking)
     # With --state: the sha256 recorded last time; a worker finding the same bytes skips parsing.
     known_hash: str | None = None
+    # An attachment (``mail.eml#report.pdf``): its parser, from its name, and how deep it is nested.
+    parser: str | None = None
+    depth: int = 0
 
 
 @dataclass
@@ -83,6 +86,8 @@ class Result:
     size: int | None = None
     mtime_ns: int | None = None
     unchanged: bool = False  # --state: same bytes as last time, not parsed
+    # Results of the document's attachments (e-mail), written after it as documents of their own.
+    attachments: list[Result] = field(default_factory=list)
 
 
 @dataclass
@@ -227,6 +232,8 @@ class Processor:
         return self._chunkers[name]
 
     def parser_name(self, src: Source) -> str:
+        if src.parser is not None:
+            return src.parser
         hint = self.options.format_hint
         if src.data is not None:
             return registry.parser_for_bytes(src.data, hint)
@@ -277,7 +284,10 @@ class Processor:
                 # Chunkers that go back to the source (vision renders pages) get stdin's bytes.
                 chunker.attach_source(doc, src.data)
             chunks = list(chunker.chunk(doc))
-            if not chunks:
+            if doc.attachments:
+                res.attachments = self.attachments(src, doc)
+                doc = dataclasses.replace(doc, attachments=())
+            if not chunks and not res.attachments:
                 # Every input ends as chunks or as an error record: a document that silently
                 # vanishes (blank page, scanned PDF without OCR, furniture only) would go unnoticed.
                 raise DocumentError(
@@ -302,9 +312,54 @@ class Processor:
             res.error = ErrorRecord.from_exception(src.name, exc, stage)
             return res
 
+    def attachments(self, src: Source, doc: Document) -> list[Result]:
+        """Each attachment of a known format parsed and chunked as a document of its own (nested
+        ones too, up to MAX_ATTACHMENT_DEPTH); a failing one is an error record of its own."""
+        out: list[Result] = []
+        if src.depth >= MAX_ATTACHMENT_DEPTH:
+            log.warning("%s: attachments nested deeper than %d are skipped", src.name, src.depth)
+            return out
+        for att in doc.attachments:
+            pname = registry.parser_for(att.name)
+            if pname is None:
+                continue  # images, archives, executables: not documents we read
+            child = Source(
+                f"{src.name}#{att.name}", data=att.data, parser=pname, depth=src.depth + 1
+            )
+            r = self.process(child)
+            out.append(r)
+            out.extend(r.attachments)
+            r.attachments = []
+        return out
+
+
+MAX_ATTACHMENT_DEPTH = 3
+
+
+def _expand(results: Iterable[Result]) -> Iterator[Result]:
+    """Results with their attachments' results right after them."""
+    for r in results:
+        yield r
+        yield from r.attachments
+
 
 def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
-    return Processor(options).process
+    process = Processor(options).process
+
+    def handle(src: Source) -> Result:
+        return _without_elements(process(src))
+
+    return handle
+
+
+def _without_elements(r: Result) -> Result:
+    """What a worker sends back: the parent writes chunks and embeds from the text, never reads
+    elements, and pickling them is most of a small file's transfer cost (~4x the rest)."""
+    if r.doc is not None and r.doc.elements:
+        r.doc = dataclasses.replace(r.doc, elements=())
+    for att in r.attachments:
+        _without_elements(att)
+    return r
 
 
 def _lost(src: Source, exc: TaskLost) -> Result:
@@ -340,6 +395,7 @@ def process_all(
         timeout=options.timeout,
         window=2 * max(1, options.jobs),
         fatal=(UsageError,),
+        batch=64,  # small files go to workers in batches of up to 64 (~50 ms of work)
     )
     yield from pool.imap(sources, should_stop=stop)
 
@@ -375,6 +431,24 @@ def options_hash(options: IngestOptions, embedder: Any = None) -> str:
         default=repr,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def run_settings(options: IngestOptions, embedder: Any = None) -> dict[str, str]:
+    """What a table output records so a later run or a query does not mix models or chunkings."""
+    cfg = dataclasses.asdict(options.chunker_config)
+    cfg["extra"] = {k: v for k, v in cfg.get("extra", {}).items() if not k.endswith("_jobs")}
+    backend = getattr(embedder, "backend", None)
+    dim = getattr(backend, "dim", None)
+    return {
+        "embedding_model": str(getattr(embedder, "model_name", "") or "") if embedder else "",
+        "embedding_dim": str(dim) if embedder is not None and isinstance(dim, int) else "",
+        "embedder": str(getattr(embedder, "name", "") or "") if embedder else "",
+        "tokenizer": options.chunker_config.tokenizer,
+        "chunker": options.chunker,
+        "chunker_options": json.dumps(
+            {"config": cfg, "parser_options": options.parser_options}, sort_keys=True, default=repr
+        ),
+    }
 
 
 def writer_is_streaming(writer: Any) -> bool:
@@ -474,6 +548,11 @@ def ingest(
         )
         sources = _incremental(sources, state, ohash, summary)
     deletes_out = delete_writer if delete_writer is not None else writer
+    # A writer that keeps a table (lance) applies deletions itself, with or without --emit-deletes.
+    table_deletes: Callable[[list[dict[str, Any]]], None] | None = getattr(writer, "delete", None)
+    begin = getattr(writer, "begin", None)
+    if begin is not None:
+        begin(run_settings(options, embedder), incremental=state is not None and state.count() > 0)
     batch: list[Result] = []
 
     def retire_old(r: Result) -> None:
@@ -485,6 +564,8 @@ def ingest(
         old = state.get(state_key(r.path))
         if old is None:
             return
+        if table_deletes is not None:
+            table_deletes([delete_record(old, "changed")])
         if emit_deletes and not state.shares_doc_id(old.doc_id, old.path):
             deletes_out.write([delete_record(old, "changed")])
             summary.deleted += 1
@@ -505,7 +586,8 @@ def ingest(
                 content_hash=r.content_hash,
                 options_hash=ohash,
                 doc_id=r.doc.doc_id,
-                chunk_ids=tuple(c.id for c in r.chunks),
+                # An e-mail's attachments are retired with it when it changes or goes.
+                chunk_ids=tuple(c.id for x in (r, *r.attachments) for c in x.chunks),
             )
         )
 
@@ -550,7 +632,7 @@ def ingest(
 
     results = (engine or process_all)(sources, options, should_stop=stop)
     try:
-        for result in results:
+        for result in _expand(results):
             if result.unchanged:
                 summary.skipped += 1
                 if state is not None and result.path is not None:
@@ -575,13 +657,15 @@ def ingest(
     flush(batch)
     summary.interrupted = stop()
     if state is not None and not summary.interrupted:
-        _report_gone(paths, state, summary, deletes_out if emit_deletes else None)
+        _report_gone(paths, state, summary, deletes_out if emit_deletes else None, table_deletes)
     if state is not None and streaming:
         state.checkpoint(every=0.0)
     return summary
 
 
-def _report_gone(paths: Sequence[str], state: State, summary: Summary, out: Any) -> None:
+def _report_gone(
+    paths: Sequence[str], state: State, summary: Summary, out: Any, table_deletes: Any = None
+) -> None:
     """Files recorded under these inputs but not seen in this (complete) walk are gone."""
     from chunkwise.state import state_key
 
@@ -589,6 +673,8 @@ def _report_gone(paths: Sequence[str], state: State, summary: Summary, out: Any)
     files = [state_key(p) for p in paths if p != STDIN and not Path(p).is_dir()]
     for fs in list(state.unseen(folders, files)):
         state.forget(fs.path)
+        if table_deletes is not None:
+            table_deletes([delete_record(fs, "removed")])
         if out is not None and not state.shares_doc_id(fs.doc_id, fs.path):
             out.write([delete_record(fs, "removed")])
             summary.deleted += 1

@@ -6,7 +6,8 @@ from typing import Any
 
 from chunkwise.types import Chunk, Document
 
-SCHEMA_VERSION = "1"
+# 2: `synthetic` added (text rewritten, e.g. a repeated table header; start/end still the span).
+SCHEMA_VERSION = "2"
 
 FIELDS = (
     "id",
@@ -25,6 +26,7 @@ FIELDS = (
     "headings",
     "kind",
     "continues",
+    "synthetic",
     "metadata",
     "embedding",
     "embedding_model",
@@ -50,6 +52,7 @@ def chunk_record(chunk: Chunk, doc: Document) -> dict[str, Any]:
         "headings": list(chunk.headings),
         "kind": chunk.kind,
         "continues": chunk.continues,
+        "synthetic": chunk.synthetic,
         "metadata": dict(chunk.metadata),
         "embedding": list(chunk.embedding) if chunk.embedding is not None else None,
         "embedding_model": chunk.embedding_model,

@@ -75,6 +75,9 @@ class State:
         try:
             self._db = self._open()
         except BaseException:
+            # A rejected file (not a state file, unreadable) must not leave our new lock beside it.
+            if self._lock_created is not None:
+                self._lock_created.unlink(missing_ok=True)
             self._release()
             raise
 
@@ -86,7 +89,12 @@ class State:
         lock_path = Path(str(self.path) + ".lock")
         try:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                self._lock_created: Path | None = lock_path
+            except FileExistsError:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._lock_created = None
         except OSError as exc:
             raise UsageError(f"cannot create lock file {lock_path}: {exc.strerror}") from exc
         deadline = time.monotonic() + max(0.0, wait)

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from chunkwise.writers.atomic import AtomicFile
+from chunkwise.writers.atomic import AtomicFile, check_target
 
 from chunkwise.errors import UsageError
 from chunkwise.records import FIELDS, SCHEMA_VERSION
@@ -46,6 +46,7 @@ def arrow_schema(embedding_dim: int | None) -> Any:
         ("headings", pa.list_(pa.string())),
         ("kind", pa.string()),
         ("continues", pa.string()),
+        ("synthetic", pa.bool_()),
         ("metadata", pa.string()),
         ("embedding", emb),
         ("embedding_model", pa.string()),
@@ -60,6 +61,7 @@ class ParquetWriter:
     def __init__(self, path: str | None = None) -> None:
         if not path or path == "-":
             raise UsageError("--format parquet needs an output file: -o FILE.parquet")
+        check_target(path)  # a folder or block device is refused before any work
         self.path = path
         self._file: AtomicFile | None = None
         self._writer: Any = None
