@@ -30,6 +30,7 @@ _MIN_CONTINUATION_CHARS = 200
 # How far up the tree a continuation and the extracted body may be apart (grid cell, grid, chunk
 # list): further apart, a same-class element is another article (a teaser list).
 _MAX_ANCESTOR_HOPS = 3
+_MAX_CANDIDATES = 32
 # Small pages. Cheap first test: the article holds this share of the page's visible text.
 SMALL_PAGE_SHARE = 0.6
 # A block of the page's own reading belongs to the article when this share of its words is in the
@@ -155,9 +156,11 @@ def split_body_continuations(tree: Any, blocks: list[_Block]) -> list[_Block]:
                     break
                 near.add(id(e))
     extra = []
-    for el in body.iter(sig[0]):
-        if id(el) in home or _signature(el) != sig:
-            continue
+    candidates = [el for el in body.iter(sig[0]) if id(el) not in home and _signature(el) == sig]
+    if len(candidates) > _MAX_CANDIDATES:
+        # A class shared by that many elements is a list item's, not an article body's.
+        return []
+    for el in candidates:
         ps = list(el.iter("p"))
         if any(_key(p.text_content()) in keys for p in ps):
             continue
