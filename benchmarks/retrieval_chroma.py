@@ -341,8 +341,12 @@ def main() -> int:
     runner = RetrievalRunner(opts, EmbedConfig(None, "cpu", 32), k=K, on_error=print)
     if args.throughput:
         return throughput(runner, docs)
-    for kind in ("late", "naive"):
-        cached_backend(runner.embedder(kind).backend)
+    for kind, merge in (
+        ("late", None),
+        ("naive", None),
+        ("late", runner.sizing(parse_ours("auto"))[1]),
+    ):
+        cached_backend(runner.embedder(kind, merge).backend)
     qvecs = runner.question_vectors(qs)
     rows: list[dict[str, Any]] = []
     names = [Path(d.source).stem for d in docs]
@@ -366,8 +370,7 @@ def main() -> int:
         for spec in args.ours if args.ours is not None else DEFAULT_OURS:
             cfg = parse_ours(spec)
             t0 = time.perf_counter()
-            run = runner.chunk(docs, cfg)
-            vecs = runner.vectors(run, cfg.embedding)
+            run, vecs = runner.embed(runner.chunk(docs, cfg), cfg)
             res = runner.score(run, vecs, docs, qs, qdocs, qvecs)
             add(f"ours {cfg.name}" if spec != "auto" else "chunk ingest --embed (defaults)", res,
                 time.perf_counter() - t0)  # fmt: skip
