@@ -50,7 +50,8 @@ def segments(vectors: np.ndarray, sizes: Sequence[int], cap: int) -> list[Segmen
             total += sizes[i]
             # Adding piece i to run [i+1, j): its similarity to every piece already in, twice.
             reward += 2.0 * float(sim[i, i + 1 : j].sum())
-            if best[i] + reward > best[j]:
+            # Ties go to the longer run: a uniform stretch is joined up to the cap.
+            if best[i] + reward >= best[j]:
                 best[j] = best[i] + reward
                 back[j] = i
     out: list[Segment] = []
