@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chunkwise.errors import ChunkwiseError, UsageError
+from chunkwise.names import display
 
 SCHEMA = "1"
 _MAGIC = "chunkwise.state"
@@ -59,8 +60,11 @@ class FileState:
 
 
 def state_key(path: str | os.PathLike[str]) -> str:
-    """Absolute path without resolving symlinks: a link and its target are different inputs."""
-    return os.path.abspath(os.fspath(path))
+    """Absolute path without resolving symlinks: a link and its target are different inputs.
+
+    Names that are not UTF-8 are keyed by their ``\\xNN`` form (chunkwise.names), which SQLite
+    can store."""
+    return display(os.path.abspath(os.fspath(path)))
 
 
 class State:
@@ -75,6 +79,9 @@ class State:
         try:
             self._db = self._open()
         except BaseException:
+            # A rejected file (not a state file, unreadable) must not leave our new lock beside it.
+            if self._lock_created is not None:
+                self._lock_created.unlink(missing_ok=True)
             self._release()
             raise
 
@@ -86,7 +93,12 @@ class State:
         lock_path = Path(str(self.path) + ".lock")
         try:
             lock_path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+                self._lock_created: Path | None = lock_path
+            except FileExistsError:
+                fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+                self._lock_created = None
         except OSError as exc:
             raise UsageError(f"cannot create lock file {lock_path}: {exc.strerror}") from exc
         deadline = time.monotonic() + max(0.0, wait)
@@ -209,13 +221,6 @@ class State:
         self._begin()
         self._db.execute("DELETE FROM files WHERE path = ?", (path,))
         self._staged += 1
-
-    def shares_doc_id(self, doc_id: str, path: str) -> bool:
-        """Another file (identical bytes) still holds this doc id, so its chunks must stay."""
-        row = self._db.execute(
-            "SELECT 1 FROM files WHERE doc_id = ? AND path != ? LIMIT 1", (doc_id, path)
-        ).fetchone()
-        return row is not None
 
     def unseen(self, folders: Sequence[str], files: Sequence[str]) -> Iterator[FileState]:
         """Rows under these folders (or equal to these files) not seen in this run: gone files."""

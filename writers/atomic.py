@@ -1,33 +1,103 @@
-"""A file that appears under its final name only when complete."""
+"""Output files: regular files appear under their final name only when complete; devices, FIFOs
+and symlinks are written through, never replaced.
+
+Atomic replacement is right for a regular file (a killed run never leaves a half-written output)
+and wrong for anything else: renaming a temporary file over ``/dev/null``, a FIFO or the symlink
+``/dev/stdout`` would destroy it. A symlink is followed and its target replaced atomically; a
+character device or FIFO is opened and written in place; a folder, block device or socket is
+refused before any work (a usage error, exit 2).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import IO
 
+from chunkwise.errors import UsageError
+
+
+def _umask() -> int:
+    # os.umask can only be read by setting it; this runs once per output, before any thread.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def check_target(path: str | os.PathLike[str], what: str = "output") -> str:
+    """How ``path`` will be written: "atomic" (regular file, or none yet) or "stream" (character
+    device, FIFO). Raises ``UsageError`` for a folder, block device or socket."""
+    try:
+        st = os.stat(path)  # follows symlinks: a link is judged by what it points to
+    except FileNotFoundError:
+        return "atomic"
+    except OSError as exc:
+        raise UsageError(f"{what} {path}: {exc.strerror}") from exc
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        raise UsageError(f"{what} {path} is a folder; give a file name (e.g. {path}/chunks.jsonl)")
+    if stat.S_ISREG(mode):
+        return "atomic"
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return "stream"
+    raise UsageError(f"{what} {path} is a block device or socket; refusing to write to it")
+
 
 class AtomicFile:
-    """Writes to a temporary file beside ``path``; ``commit`` renames it into place, ``discard``
-    removes it, so a killed or failed run never leaves a half-written output."""
+    """Writes to a temporary file beside the final file; ``commit`` renames it into place,
+    ``discard`` removes it, so a killed or failed run never leaves a half-written output.
 
-    def __init__(self, path: str | Path) -> None:
+    For a character device or FIFO, ``fh`` is the device itself and ``commit``/``discard`` only
+    close it. A new file gets the mode ``open()`` would give it (0666 minus the umask); an existing
+    file keeps its mode and, where permitted, its owner."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        folder = self.path.parent
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=folder)
+        self.tmp: Path | None = None
+        if check_target(self.path) == "stream":
+            self.fh: IO[bytes] = open(self.path, "wb")  # noqa: SIM115 - closed by commit/discard
+            return
+        # Replace what a symlink points to, not the link (`-o latest.jsonl -> runs/today.jsonl`).
+        final = Path(os.path.realpath(self.path))
+        self.final = final
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
         self.tmp = Path(tmp)
-        self.fh: IO[bytes] = os.fdopen(fd, "wb")
+        try:
+            try:
+                st = os.stat(final)
+            except FileNotFoundError:
+                os.fchmod(fd, 0o666 & ~_umask())
+            else:
+                os.fchmod(fd, stat.S_IMODE(st.st_mode))
+                with contextlib.suppress(OSError):
+                    os.fchown(fd, st.st_uid, st.st_gid)
+        except OSError:
+            os.close(fd)
+            self.tmp.unlink(missing_ok=True)
+            raise
+        self.fh = os.fdopen(fd, "wb")
 
     def commit(self) -> None:
-        self.fh.flush()
-        os.fsync(self.fh.fileno())
-        self.fh.close()
-        os.replace(self.tmp, self.path)
+        if self.tmp is None:
+            self.fh.close()
+            return
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self.tmp, self.final)
+        except BaseException:
+            self.discard()
+            raise
 
     def discard(self) -> None:
-        try:
+        # Called on failure paths (a full disk among them): closing may fail again flushing the
+        # buffer; the temporary file must go regardless, or it keeps the disk full.
+        with contextlib.suppress(OSError, ValueError):
             self.fh.close()
-        finally:
+        if self.tmp is not None:
             self.tmp.unlink(missing_ok=True)

@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from chunkwise.writers.atomic import AtomicFile
+from chunkwise.writers.atomic import AtomicFile, check_target
 
 from chunkwise.errors import UsageError
 from chunkwise.records import FIELDS, SCHEMA_VERSION
@@ -46,6 +46,7 @@ def arrow_schema(embedding_dim: int | None) -> Any:
         ("headings", pa.list_(pa.string())),
         ("kind", pa.string()),
         ("continues", pa.string()),
+        ("synthetic", pa.bool_()),
         ("metadata", pa.string()),
         ("embedding", emb),
         ("embedding_model", pa.string()),
@@ -60,6 +61,7 @@ class ParquetWriter:
     def __init__(self, path: str | None = None) -> None:
         if not path or path == "-":
             raise UsageError("--format parquet needs an output file: -o FILE.parquet")
+        check_target(path)  # a folder or block device is refused before any work
         self.path = path
         self._file: AtomicFile | None = None
         self._writer: Any = None
@@ -67,10 +69,13 @@ class ParquetWriter:
         self._rows: list[dict[str, Any]] = []
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
+        rows = []
         for r in records:
             row = dict(r)
             row["metadata"] = json.dumps(r["metadata"], ensure_ascii=False, sort_keys=True)
-            self._rows.append(row)
+            rows.append(row)
+        # All of a document's rows or none: one that cannot be serialised fails that document.
+        self._rows.extend(rows)
         if len(self._rows) >= ROWS_PER_GROUP:
             self._flush()
 

@@ -1,0 +1,149 @@
+"""Time and peak memory of `chunk ingest` on pathological inputs (issue 21).
+
+    .venv/bin/python benchmarks/hostile.py                      # this tree's chunk
+    .venv/bin/python benchmarks/hostile.py --chunk /work/main/.venv/bin/chunk   # a peer
+    .venv/bin/python benchmarks/hostile.py --scale 0.25 --only section_headings
+
+Each file is generated (deterministically) in a temporary folder and run alone with
+`chunk ingest FILE -j 0 --timeout 0 -o /dev/null`; the peak resident memory of the child
+(ru_maxrss) and the wall time are printed, with `--limit` seconds as the cut-off (reported as
+"> limit"). `--scale` shrinks every file for quick runs. The same builders feed tests/fuzz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import os
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def base64_markdown(scale: float = 1.0) -> tuple[str, bytes]:
+    """Markdown with an inline base64 image, as many editors export it (a 3 MB unbroken token)."""
+    rng = random.Random(1)
+    blob = base64.b64encode(rng.randbytes(int(2_300_000 * scale))).decode()
+    text = "# Notes\n\nSome text before the picture.\n\n"
+    text += f"![diagram](data:image/png;base64,{blob})\n\n## After\n\nAnd some after.\n"
+    return "image.md", text.encode()
+
+
+def section_headings(scale: float = 1.0) -> tuple[str, bytes]:
+    """20,000 Markdown headings in about 467 KB."""
+    n = int(20_000 * scale)
+    lines = [f"## Heading {i}\n\nline {i}\n" for i in range(n)]
+    return "headings.md", "".join(lines).encode()
+
+
+def section_large(scale: float = 1.0) -> tuple[str, bytes]:
+    """3.9 MB of Markdown in 400 sections."""
+    rng = random.Random(2)
+    words = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
+    out = []
+    for i in range(int(400 * scale)):
+        out.append(f"# Section {i}\n\n")
+        for _ in range(40):
+            out.append(" ".join(rng.choice(words) for _ in range(40)) + ".\n\n")
+    return "sections.md", "".join(out).encode()
+
+
+def html_gzip(scale: float = 1.0) -> tuple[str, bytes]:
+    """A small .html.gz that expands to about 200 MB of repetitive HTML."""
+    row = b"<p>lorem ipsum dolor sit amet, consectetur adipiscing elit</p>\n"
+    body = row * int(200_000_000 * scale / len(row))
+    return "bomb.html.gz", gzip.compress(b"<html><body>" + body + b"</body></html>", 9)
+
+
+def long_line_text(scale: float = 1.0) -> tuple[str, bytes]:
+    """A 50 MB text file that is one line of words."""
+    rng = random.Random(3)
+    words = [bytes(rng.choice(b"abcdefghij") for _ in range(rng.randint(2, 9))) for _ in range(500)]
+    out = bytearray()
+    target = int(50_000_000 * scale)
+    while len(out) < target:
+        out += rng.choice(words) + b" "
+    return "oneline.txt", bytes(out)
+
+
+def minified_js(scale: float = 1.0) -> tuple[str, bytes]:
+    """A 5.7 MB minified JavaScript file on one line."""
+    piece = b"function a%d(b,c){return b.map(function(d){return d*c+%d})};var x%d=[1,2,3];"
+    out = bytearray()
+    i = 0
+    target = int(5_700_000 * scale)
+    while len(out) < target:
+        out += piece % (i, i, i)
+        i += 1
+    return "app.min.js", bytes(out)
+
+
+BUILDERS: dict[str, Callable[[float], tuple[str, bytes]]] = {
+    "base64_markdown": base64_markdown,
+    "section_headings": section_headings,
+    "section_large": section_large,
+    "html_gzip": html_gzip,
+    "long_line_text": long_line_text,
+    "minified_js": minified_js,
+}
+# The chunker each case is about (auto runs every candidate; section is the quadratic one).
+CHUNKERS = {"section_headings": "section", "section_large": "section"}
+
+
+def run_one(chunk: str, path: Path, chunker: str, limit: float) -> tuple[float | None, float]:
+    """(seconds or None when over the limit, peak RSS in MB) of one ingest in a child process."""
+    cmd = [chunk, "ingest", str(path), "-c", chunker, "-j", "0", "-o", os.devnull, "-q"]
+    t0 = time.perf_counter()
+    # wait4 returns the rusage of this one child: ru_maxrss is this run's peak resident memory.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _, rusage = _wait(proc, limit)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return None, 0.0
+    return time.perf_counter() - t0, rusage.ru_maxrss / 1024
+
+
+def _wait(proc: subprocess.Popen[bytes], limit: float) -> tuple[int, resource.struct_rusage]:
+    deadline = time.monotonic() + limit
+    while True:
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            return status, rusage
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(proc.args, limit)
+        time.sleep(0.05)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--chunk", default=str(Path(sys.executable).with_name("chunk")))
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--limit", type=float, default=180.0, help="seconds before a run is cut off")
+    ap.add_argument("--only", action="append", choices=sorted(BUILDERS))
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"{'case':<18} {'chunker':<9} {'size MB':>8} {'seconds':>9} {'peak MB':>8}")
+        for name in args.only or BUILDERS:
+            fname, data = BUILDERS[name](args.scale)
+            path = Path(tmp) / fname
+            path.write_bytes(data)
+            chunker = CHUNKERS.get(name, "auto")
+            secs, peak = run_one(args.chunk, path, chunker, args.limit)
+            shown = f"{secs:9.2f}" if secs is not None else f">{args.limit:8.0f}"
+            print(f"{name:<18} {chunker:<9} {len(data) / 1e6:8.2f} {shown} {peak:8.0f}", flush=True)
+            path.unlink()
+
+
+if __name__ == "__main__":
+    main()
