@@ -10,6 +10,8 @@ of :mod:`chunkwise.quality` (after "Adaptive Chunking", LREC 2026).
   is returned as is (no second run). Larger ones are scored on ``SAMPLE_WINDOWS`` windows (start,
   middle, end; cut at element edges) and only the winner runs on the whole document, so the cost of
   choosing is bounded per document.
+- Table integrity (every piece of a split table carries its header, no row is cut) multiplies
+  the combined score, so a chunker that loses table headers cannot win on a document with tables.
 - Similarity for cohesion/separation is lexical (TF-IDF) unless ``extra["auto_vectors"]`` is
   ``model``: loading an embedding model for every ingest would cost more than the choice gains.
 
@@ -134,7 +136,9 @@ class AutoChunker(BaseChunker):
             vectorizer=self.vectorizer,
             max_tokens=self.config.max_tokens,
         )
-        return s.combined
+        # A table split without its header on every piece, or cut inside a row, loses the
+        # meaning of its cells: that weighs as much as all the other metrics together.
+        return s.combined * quality.table_integrity(doc, chunks)
 
     def choose(self, doc: Document) -> tuple[str, dict[str, float], list[Chunk] | None]:
         """(chosen name, combined score per candidate, the chosen chunks when already computed)."""

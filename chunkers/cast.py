@@ -48,7 +48,7 @@ _IS_SPACE = np.array([chr(c).isspace() for c in range(0x3002)], dtype=bool)
 # Definition kinds whose elements give chunks their scope path and symbols.
 _NOT_DEFINITIONS = frozenset({"module", "import", "comment", "docstring"})
 # Siblings that belong to the node after them.
-_ATTACHED = frozenset({"attribute_item", "decorator", "annotation"})
+_ATTACHED = frozenset({"attribute_item", "decorator", "annotation", "attribute_list"})
 
 
 def nonspace_prefix(text: str) -> np.ndarray:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from chunkwise.chunkers.legal_abbreviations import NUPUNKT_ABBREVIATIONS
 
@@ -35,7 +35,8 @@ _NEVER_FINAL = frozenset(
     """
     mr mrs ms messrs dr prof hon rev st ste gen col lt sgt capt cmdr adm gov sen rep pres
     v vs no nos art arts sec secs ch chs cl para paras pp p pg pt pts fig figs n nn fn ex exh
-    e.g i.e cf viz ed eds vol vols ibid cert reh op j jj c.j ct supp &c
+    e.g i.e cf viz ed eds vol vols ibid cert reh op j jj c.j ct supp &c rel cmt illus cc
+    compl mot opp decl dkt pls defs
     wm chas geo thos jas jno benj robt saml edw jr
     jan feb mar apr jun jul aug sep sept oct nov dec
     """.split()
@@ -49,12 +50,24 @@ _WORD_LIKE = frozenset(
     ok one or ore part pet rep reports so south stat sun tax the will wis works
     """.split()
 )
-ABBREVIATIONS = NUPUNKT_ABBREVIATIONS | _NEVER_FINAL
+# Bluebook abbreviations nupunkt's list lacks: court documents (table BT1: "Compl. 2", "Def.'s Mot.
+# Dismiss 6", "Pl.'s Opp."), case-name and periodical words (tables T6/T13: "Distribs.",
+# "Psychol."), and the subdivision words of T16 ("cmt. e", "illus. 8", "cc. II-XII").
+_BLUEBOOK = frozenset(
+    """
+    compl mot opp decl dkt ans stip interrog admis prelim inj summ obj objs req reqs supp
+    pls defs pet'rs resp'ts hr'g dep aff mem br reply tr ex exh exs
+    distribs psychol doc docs envtl prot rts servs sys transp mfg mgmt indus info pharm prods
+    rehab ret sch schs univ sec ref
+    cmt cmts illus cc cls subcl subcls pmbl
+    """.split()
+)
+ABBREVIATIONS = NUPUNKT_ABBREVIATIONS | _NEVER_FINAL | _BLUEBOOK
 # Abbreviations legal writing uses in lower case.
 _LOWER_ABBREVIATIONS = _NEVER_FINAL | frozenset(
     """
     etc seq seqq al ibid supra infra rev ed eds vol vols cert approx max min esp incl
-    misc orig pl prob pub resp subd subsec supp viz ann cir dist div ord stat jur
+    misc orig pl prob pub resp subd subsec supp viz ann cir dist div ord stat jur rel cmt illus cc
     """.split()
 )
 
@@ -80,14 +93,27 @@ _CANDIDATE = re.compile(
     # Only at the first mark of a run, and atomic: a long run of dots or bangs with no space
     # after it fails once, in linear time, instead of being retried from every position.
     # (The lookahead first lets the engine skip to candidate characters: 3x faster.)
-    r"""(?=[.!?…])(?<![.!?…])(?<![.!?…]\s)(?>\.(?:\s?\.){2,}|[.!?]+|…)((?:["'”’)\]]|\[\d{1,4}\]|\[\*+\])*+"""
+    r"""(?=[.!?…])(?<![.!?…])(?<![.!?…]\s)(?>\.(?:\s?\.){2,}|[.!?]+|…)((?:["'”’)\]]|\[\d{1,4}\]|\[\*+\]"""
+    r"""|\[bookmark:[^\[\]\n]{0,20}(?:\[\d{1,4}\])?\]\[\d{1,4}\])*+"""
     # Footnote numbers glued to the end: 'memory."1', 'display.3'.
     r"""(?:(?<=["”’])\d{1,3}|(?<=[a-z]\.)\d{1,2})?)[ \t\u00a0]+(?=(\S))"""
 )
+_CONTRACTION = re.compile(r"[A-Z][a-z]{0,6}['’](?!s\b)[a-z]{1,3}")
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")
 _LINE_TERMINAL = re.compile(r"""[.!?:…]["'”’)\]]*(?:\[\d{1,4}\]|\[\*+\])?$""")
 _STAR_PAGE = re.compile(r"\*{1,2}\d+\b")
-_FOOTNOTE_LABEL = re.compile(r"(?:\[\d{1,4}\]|\[\*+\])(?=\s)")
+# Footnote labels: "[1]", "[*]", and the "[bookmark: r[1]][1]" anchors of converted opinions.
+_FOOTNOTE_LABEL = re.compile(
+    r"(?:\[\d{1,4}\]|\[\*+\]|\[bookmark:[^\[\]\n]{0,20}(?:\[\d{1,4}\])?\]\[\d{1,4}\])(?=\s)"
+)
+# Star pagination of reporters: "*748" inside text, "1176*1176" (page and star) opening a line.
+_STAR_LINE = re.compile(r"\d{1,5}\*{1,2}\d{1,5}(?=[ \t])")
+# An enumeration label opening a line, before a heading or an item that starts capitalised
+# ("I. BACKGROUND", "a. Jurisdiction and Venue", "(f) Authority to Use..."): a unit of its own.
+_LINE_LABEL = re.compile(
+    r"""(?:[A-Z]\.|[IVX]{2,6}\.|[a-z]\.|[0-9]{1,3}\.|\((?:[0-9]{1,3}|[a-zA-Z]|[ivxIVX]{1,6})\))"""
+    r"""[ \t]+(?=[A-Z])"""
+)
 _LAST_WORD = re.compile(r"(\S+)\.$")
 _ENUM_START = re.compile(
     r"""(?:\(?[0-9]{1,3}[.)]|\(?[a-zA-Z][.)]\s|\([ivxlcdmIVXLCDM]{1,6}\)|\([a-zA-Z]{1,2}\)|§|"""
@@ -154,6 +180,9 @@ def _boundary_after_period(text: str, word: str, nxt_pos: int, nxt: str, end: in
     if nxt.isdigit() or nxt in "§¶(&" or (nxt == "*" and text[nxt_pos + 1 : nxt_pos + 2].isdigit()):
         # A citation goes on: "U.S. 483", "No. 210", "U.S.C. § 1983", "Stat. & Const.", "*134".
         return False
+    if low == "id":
+        # "Id." is a whole citation sentence; "Id. at 5" and "Id. § 3" continue (handled above).
+        return True
     if low in _NEVER_FINAL:
         return False
     if len(word) == 1 and word.isupper():
@@ -168,58 +197,75 @@ def _boundary_after_period(text: str, word: str, nxt_pos: int, nxt: str, end: in
     if j < end and text[j] == "." and _is_abbreviation(following):
         # "Fed. R. Civ. P.", "22 Fed. Rep. 843", "44 La. Ann. 770": abbreviation chains.
         return False
+    if _CONTRACTION.fullmatch(following):
+        # Bluebook contractions continue a name: "Am. Int'l Pictures", "U.S. Dep't of Justice".
+        return False
     if low in _WORD_LIKE:
         return True
     # A capitalised sentence opener means the abbreviation ended the sentence.
     return following.lower() in _OPENERS and not following.isupper()
 
 
-def _line_breaks(text: str, a: int, b: int) -> Iterator[int]:
+# A second opinion on an in-line candidate: (text, line start, line end, candidate match, the
+# rules' decision) -> boundary. benchmarks/legal_sbd_learned.py plugs a learned model in here.
+Decide = Callable[[str, int, int, "re.Match[str]", bool], bool]
+
+
+def _line_breaks(text: str, a: int, b: int, decide: Decide | None) -> Iterator[int]:
     """Boundaries (sentence start offsets) inside one line text[a:b]."""
     for m in _CANDIDATE.finditer(text, a, b):
         nxt_pos = m.start(2)
         if nxt_pos >= b:
             continue
-        nxt = m.group(2)
         mark_start = m.start()
-        mark = text[mark_start : m.start(1)]
-        if mark[0] in "!?":
-            closes = any(q in m.group(1) for q in '"”')
-            inside = not closes and _inside_quote(text, a, mark_start)
-            if nxt.islower() or inside or text[mark_start - 1 : mark_start] == "/":
-                # '"Do your Part! Buy Where You Can Work!"' is one sentence in legal corpora.
-                continue
-            if text[mark_start + 1 : mark_start + 2].isspace() and _URL_BEFORE.search(
-                text, max(a, mark_start - 60), mark_start
-            ):
-                continue
-            yield nxt_pos
-            continue
-        if mark == "...." and text[mark_start - 1 : mark_start].isalnum():
+        if _omission(text, m):
             # "satellites...." is a sentence end followed by an ellipsis of omitted text.
             yield mark_start + 1
             yield nxt_pos
             continue
-        if mark[0] == "…" or (len(mark) > 1 and "." in mark[1:]):
-            # Ellipsis: a sentence ends only when a capitalised word follows a final period or a
-            # closing quotation ('. . ." There follow').
-            if nxt.isupper() and (mark.replace(" ", "").count(".") == 4 or m.group(1)):
-                yield nxt_pos
-            continue
-        if m.group(1):
-            # Period followed by a closer: '... court."', '(1954).' never precede an abbreviation.
-            if nxt.islower() or (nxt.isdigit() and m.group(1)[-1] in ")]"):
-                # "(State v. Chavers, 5 Jones, [N.C.] 1, p. 11)": a bracketed reporter.
-                continue
+        rule = _rule_boundary(text, a, b, m)
+        if decide is not None:
+            rule = decide(text, a, b, m, rule)
+        if rule:
             yield nxt_pos
-            continue
-        word = _word_before(text, a, mark_start)
-        if word[:1].isdigit() and _SECTION_LABEL.fullmatch(text, a, mark_start - len(word)):
-            # "§ 7-201. Definitions." and "Section 4. Payment." are heading lines, not two
-            # sentences.
-            continue
-        if _boundary_after_period(text, word, nxt_pos, nxt, b):
-            yield nxt_pos
+
+
+def _omission(text: str, m: re.Match[str]) -> bool:
+    """A word, four periods and no closer: a sentence end, then an ellipsis."""
+    i = m.start()
+    return m.start(1) - i == 4 and not m.group(1) and text[i - 1 : i].isalnum() and text[i] == "."
+
+
+def _rule_boundary(text: str, a: int, b: int, m: re.Match[str]) -> bool:
+    """The rule layer's decision on one in-line candidate."""
+    nxt_pos = m.start(2)
+    nxt = m.group(2)
+    mark_start = m.start()
+    mark = text[mark_start : m.start(1)]
+    if mark[0] in "!?":
+        closes = any(q in m.group(1) for q in '"”')
+        inside = not closes and _inside_quote(text, a, mark_start)
+        if nxt.islower() or inside or text[mark_start - 1 : mark_start] == "/":
+            # '"Do your Part! Buy Where You Can Work!"' is one sentence in legal corpora.
+            return False
+        return not (
+            text[mark_start + 1 : mark_start + 2].isspace()
+            and _URL_BEFORE.search(text, max(a, mark_start - 60), mark_start)
+        )
+    if mark[0] == "…" or (len(mark) > 1 and "." in mark[1:]):
+        # Ellipsis: a sentence ends only when a capitalised word follows a final period or a
+        # closing quotation ('. . ." There follow').
+        return nxt.isupper() and (mark.replace(" ", "").count(".") == 4 or bool(m.group(1)))
+    if m.group(1):
+        # Period followed by a closer: '... court."', '(1954).' never precede an abbreviation.
+        # "(State v. Chavers, 5 Jones, [N.C.] 1, p. 11)": a bracketed reporter.
+        return not (nxt.islower() or (nxt.isdigit() and m.group(1)[-1] in ")]"))
+    word = _word_before(text, a, mark_start)
+    if word[:1].isdigit() and _SECTION_LABEL.fullmatch(text, a, mark_start - len(word)):
+        # "§ 7-201. Definitions." and "Section 4. Payment." are heading lines, not two
+        # sentences.
+        return False
+    return _boundary_after_period(text, word, nxt_pos, nxt, b)
 
 
 def _hard_wrapped(lines: list[tuple[int, int]], text: str) -> int:
@@ -238,11 +284,9 @@ def _hard_wrapped(lines: list[tuple[int, int]], text: str) -> int:
     return width if open_lines >= 3 and open_lines >= 0.1 * len(lines) else 0
 
 
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Sentences of ``text[start:end]`` as (start, end) offsets, whitespace trimmed, in order."""
-    end = len(text) if end is None else end
-    # Non-blank lines, trimmed, with the number of blank lines before each.
-    lines: list[tuple[int, int]] = []
+def _lines(text: str, start: int, end: int) -> tuple[list[Span], list[bool]]:
+    """Non-blank lines of text[start:end], trimmed, and whether a blank line precedes each."""
+    lines: list[Span] = []
     blank_before: list[bool] = []
     pos = start
     blank = False
@@ -262,6 +306,27 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
         else:
             blank = True
         pos = nl + 1
+    return lines, blank_before
+
+
+def inline_candidates(text: str) -> Iterator[tuple[int, int, re.Match[str], bool]]:
+    """(line start, line end, match, the rules' decision) of every in-line candidate a ``Decide``
+    function is asked about; the sentence would start at ``match.start(2)``."""
+    for a, b in _lines(text, 0, len(text))[0]:
+        for m in _CANDIDATE.finditer(text, a, b):
+            nxt_pos = m.start(2)
+            if nxt_pos >= b or _omission(text, m):
+                continue
+            yield a, b, m, _rule_boundary(text, a, b, m)
+
+
+def sentence_spans(
+    text: str, start: int = 0, end: int | None = None, decide: Decide | None = None
+) -> list[Span]:
+    """Sentences of ``text[start:end]`` as (start, end) offsets, whitespace trimmed, in order.
+    ``decide`` may overrule the rules on in-line candidates (an experiment hook, see above)."""
+    end = len(text) if end is None else end
+    lines, blank_before = _lines(text, start, end)
     if not lines:
         return []
     wrap = _hard_wrapped(lines, text)
@@ -274,10 +339,13 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
         if m and m.end() < b:
             # A footnote's label opening its line is a unit of its own ("[1] See id.").
             cuts.append(m.end())
+        m = _STAR_LINE.match(text, a, b) or _LINE_LABEL.match(text, a, b)
+        if m and m.end() < b and _own_label(text, m, b):
+            cuts.append(m.end())
         if b - a > 5 and text.endswith("....", a, b) and text[b - 5].isalnum():
             # "billing information...." ends a sentence, then marks an omission.
             cuts.append(b - 3)
-        for c in [a, *_line_breaks(text, a, b)]:
+        for c in [a, *_line_breaks(text, a, b, decide)]:
             if c > a:
                 cuts.append(c)
             if text[c] == "*":
@@ -299,6 +367,20 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
         if s < e:
             spans.append((s, e))
     return spans
+
+
+def _own_label(text: str, m: re.Match[str], b: int) -> bool:
+    """Whether the star page or enumeration label ``m`` opening a line stands alone."""
+    if text[m.start()].isupper() and text[m.start() + 1] == ".":
+        # A lone capital is a heading label ("A. Standard of Review") or a name's initial
+        # ("H. Albert Young, Attorney General of Delaware, argued..."): headings are short and
+        # have no commas.
+        return b - m.end() < 80 and "," not in text[m.end() : b]
+    if text[m.start()] == "(":
+        # "(f) Authority to Use Wireless Location Information." titles a subsection; "(b)
+        # Customer has not disputed the invoice; and" is a clause, one unit with its label.
+        return b - m.end() < 100 and not text[m.end() : b].endswith((";", "; and", "; or", ","))
+    return True
 
 
 def _joins(

@@ -172,8 +172,9 @@ class PageSource:
     """The rendered pages of one document."""
 
     def __init__(self, doc: Document, dpi: int = DEFAULT_DPI) -> None:
-        import pymupdf
+        from chunkwise.parsers.pdf import pymupdf_module
 
+        pymupdf = pymupdf_module()
         self.doc_id = doc.doc_id
         self.dpi = dpi
         data = source_bytes(doc)
@@ -185,7 +186,11 @@ class PageSource:
             self.pdf = open_pdf(data)
         else:
             try:
-                self.pdf = pymupdf.open(stream=data, filetype=filetype)
+                # As a PDF: the layout reader closes non-PDF documents it is given, and an image
+                # then reads exactly as the image parser's PDF page (same coordinates).
+                image = pymupdf.open(stream=data, filetype=filetype)
+                self.pdf = pymupdf.open("pdf", image.convert_to_pdf())
+                image.close()
             except Exception as exc:
                 raise ChunkError(f"vision chunker cannot open {doc.source}: {exc}") from exc
         if self.pdf.page_count == 0:

@@ -15,6 +15,8 @@ from chunkwise.types import Chunk, Document, Element, PageBox
 # Element kinds that describe page furniture, not content: kept in the Document, left out of
 # chunks unless the user asks for them.
 FURNITURE_KINDS = frozenset({"header", "footer", "page_header", "page_footer"})
+# Never chunk text: metadata the parser already lifted into Document.metadata (YAML front matter).
+METADATA_KINDS = frozenset({"front_matter"})
 # A chunk lying entirely inside elements of one of these kinds reports that kind.
 BLOCK_KINDS = frozenset({"table", "code", "list", "figure", "caption", "formula", "quote"})
 
@@ -202,11 +204,10 @@ def _kind_of(els: Iterable[Element]) -> str:
 
 
 def content_spans(doc: Document, keep_furniture: bool = False) -> list[tuple[int, int]]:
-    """The parts of ``doc.text`` chunks may cover: everything but page furniture (headers,
-    footers) unless ``keep_furniture``."""
-    if keep_furniture:
-        return [(0, len(doc.text))]
-    cuts = sorted((e.start, e.end) for e in doc.elements if e.kind in FURNITURE_KINDS)
+    """The parts of ``doc.text`` chunks may cover: everything but front matter and page furniture
+    (headers, footers; kept with ``keep_furniture``)."""
+    cut_kinds = METADATA_KINDS if keep_furniture else FURNITURE_KINDS | METADATA_KINDS
+    cuts = sorted((e.start, e.end) for e in doc.elements if e.kind in cut_kinds)
     if not cuts:
         return [(0, len(doc.text))]
     spans: list[tuple[int, int]] = []

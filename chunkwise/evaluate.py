@@ -3,8 +3,9 @@
 A *run* is one chunking of a set of documents: either produced here (parse each document once,
 chunk it with every named chunker) or read back from our JSONL/Parquet output (documents are
 re-parsed from their ``source`` when it is still there and unchanged, else rebuilt from the chunk
-texts, without elements). Each run gets per-document metrics and their means; with questions
-(JSONL ``question``, ``source``, ``start``, ``end``) also token-level recall/precision/IoU at k.
+texts, without elements). Each run gets per-document metrics and their means. With questions,
+:class:`RetrievalRunner` scores configurations (chunker x size x overlap x late/naive) for
+retrieval instead, with the metrics of :mod:`chunkwise.retrieval`.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from chunkwise import quality
+from chunkwise import quality, retrieval
 from chunkwise.errors import DocumentError, ErrorRecord, UsageError
 from chunkwise.types import Chunk, Document, PageBox
 
@@ -62,22 +63,15 @@ class Run:
 # -- producing runs ------------------------------------------------------------------------------
 
 
-def run_chunkers(
-    paths: Sequence[str],
-    chunkers: Sequence[str],
-    options: Any,
-    on_error: Callable[[ErrorRecord], None] | None = None,
-) -> list[Run]:
-    """Parse every document under ``paths`` once and chunk it with each of ``chunkers``.
-    ``options`` is an :class:`chunkwise.pipeline.IngestOptions` (its ``chunker`` is ignored)."""
+def parse_documents(
+    paths: Sequence[str], options: Any, on_error: Callable[[ErrorRecord], None] | None = None
+) -> list[Document]:
+    """Every document under ``paths``, parsed once (failures go to ``on_error``)."""
     from chunkwise.pipeline import Processor, iter_sources
 
     proc = Processor(options)
-    for name in chunkers:
-        proc.chunker(name)  # unknown or unimportable names are usage errors, before any work
-    runs = [Run(name) for name in chunkers]
+    docs: list[Document] = []
     for src in iter_sources(paths, options.walk, follow_symlinks=options.follow_symlinks):
-        stage = "parse"
         try:
             parser = proc.parser(proc.parser_name(src))
             doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
@@ -85,19 +79,60 @@ def run_chunkers(
                 doc = dataclasses.replace(doc, parser=parser.name)
         except (DocumentError, OSError) as exc:
             if on_error:
-                on_error(ErrorRecord.from_exception(src.name, exc, stage))
+                on_error(ErrorRecord.from_exception(src.name, exc, "parse"))
             continue
-        for run in runs:
-            try:
-                chunks = list(proc.chunker(run.name).chunk(doc))
-            except UsageError:
-                raise
-            except Exception as exc:  # one chunker failing on one document is a record, not a stop
-                if on_error:
-                    on_error(ErrorRecord.from_exception(src.name, exc, "chunk"))
-                continue
-            run.docs.append((doc, chunks))
-    return runs
+        docs.append(doc)
+    return docs
+
+
+def auto_candidates(docs: Sequence[Document], options: Any) -> list[str]:
+    """``auto`` followed by every chunker auto chose between on ``docs``, in order of first use:
+    what ``chunk eval`` compares when no ``-c`` is given."""
+    from chunkwise.chunkers.auto import AutoChunker
+
+    auto = AutoChunker(options.chunker_config)
+    names = ["auto"]
+    for doc in docs:
+        for n in auto.candidates(doc):
+            if n not in names:
+                names.append(n)
+    return names
+
+
+def chunk_documents(
+    docs: Sequence[Document],
+    chunker: Any,
+    on_error: Callable[[ErrorRecord], None] | None = None,
+) -> list[tuple[Document, list[Chunk]]]:
+    """``chunker``'s chunks of each document (a document it fails on becomes an error record)."""
+    out: list[tuple[Document, list[Chunk]]] = []
+    for doc in docs:
+        try:
+            chunks = list(chunker.chunk(doc))
+        except UsageError:
+            raise
+        except Exception as exc:  # one chunker failing on one document is a record, not a stop
+            if on_error:
+                on_error(ErrorRecord.from_exception(doc.source, exc, "chunk"))
+            continue
+        out.append((doc, chunks))
+    return out
+
+
+def run_chunkers(
+    docs: Sequence[Document],
+    chunkers: Sequence[str],
+    options: Any,
+    on_error: Callable[[ErrorRecord], None] | None = None,
+) -> list[Run]:
+    """Chunk every document with each of ``chunkers``. ``options`` is an
+    :class:`chunkwise.pipeline.IngestOptions` (its ``chunker`` is ignored)."""
+    from chunkwise.pipeline import Processor
+
+    proc = Processor(options)
+    for name in chunkers:
+        proc.chunker(name)  # unknown or unimportable names are usage errors, before any work
+    return [Run(n, chunk_documents(docs, proc.chunker(n), on_error)) for n in chunkers]
 
 
 # -- reading runs --------------------------------------------------------------------------------
@@ -234,117 +269,10 @@ def run_name(records: Sequence[Mapping[str, Any]], path: Path) -> str:
     return path.name
 
 
-# -- questions -----------------------------------------------------------------------------------
-
-
-def read_questions(path: Path) -> list[quality.Question]:
-    if not path.is_file():
-        raise UsageError(f"no such questions file: {path}")
-    out: list[quality.Question] = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                q = quality.Question(
-                    str(rec["question"]), str(rec["source"]), int(rec["start"]), int(rec["end"])
-                )
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-                raise UsageError(
-                    f"{path}:{n}: a question line needs question, source, start, end ({exc})"
-                ) from exc
-            if q.end <= q.start:
-                raise UsageError(f"{path}:{n}: end must be after start")
-            out.append(q)
-    if not out:
-        raise UsageError(f"{path}: no questions")
-    return out
-
-
-def _match_source(source: str, docs: Sequence[Document]) -> Document | None:
-    for d in docs:
-        if d.source == source:
-            return d
-    want = Path(source).resolve()
-    for d in docs:
-        if Path(d.source).resolve() == want:
-            return d
-    named = [d for d in docs if Path(d.source).name == Path(source).name]
-    return named[0] if len(named) == 1 else None
-
-
-def retrieval(
-    run: Run, questions: Sequence[quality.Question], settings: EvalSettings
-) -> dict[str, Any]:
-    """Mean token-level recall/precision/IoU at k over the questions whose source is in the run.
-
-    Every chunk of the run competes for every question (as in Chroma's evaluation): chunks from
-    other documents add their tokens to the retrieved total and nothing to the hits."""
-    from chunkwise.tokenizers import get_tokenizer
-
-    docs = [d for d, _ in run.docs]
-    chunks = [(di, c) for di, (_, cs) in enumerate(run.docs) for c in cs]
-    usable = [(q, _match_source(q.source, docs)) for q in questions]
-    usable_q = [(q, d) for q, d in usable if d is not None]
-    skipped = len(questions) - len(usable_q)
-    if not chunks or not usable_q:
-        return {"questions": 0, "skipped": skipped}
-    tok = get_tokenizer(settings.tokenizer)
-    offsets = [_offsets(tok, d.text) for d in docs]
-    model = run.embedding_model or settings.embed_model
-    stored = all(c.embedding is not None for _, c in chunks)
-    vec = quality.get_vectorizer("model" if stored else settings.vectors, model, settings.device)
-    qtexts = [q.question for q, _ in usable_q]
-    if stored:
-        cm = quality.normalise(np.asarray([c.embedding for _, c in chunks], dtype=np.float32))
-        qm = vec.vectors(qtexts)
-    elif isinstance(vec, quality.LexicalVectorizer):
-        # One IDF over chunks and questions together, so both live in the same space.
-        m = vec.vectors([c.text for _, c in chunks] + qtexts)
-        cm, qm = m[: len(chunks)], m[len(chunks) :]
-    else:
-        cm = vec.vectors([c.text for _, c in chunks])
-        qm = vec.vectors(qtexts)
-    sims = qm @ cm.T
-    k = max(1, settings.k)
-    doc_index = {id(d): i for i, d in enumerate(docs)}
-    sums = {"recall": 0.0, "precision": 0.0, "iou": 0.0}
-    for qi, (q, d) in enumerate(usable_q):
-        order = np.argsort(-sims[qi], kind="stable")[:k]
-        target = doc_index[id(d)]
-        spans: list[tuple[int, int]] = []
-        foreign = 0
-        for ci in order:
-            di, c = chunks[int(ci)]
-            if di == target:
-                spans.append((c.start, c.end))
-            else:
-                foreign += len(quality.token_positions(c.start, c.end, offsets[di]))
-        s = quality.retrieval_scores(spans, (q.start, q.end), offsets[target], extra_tokens=foreign)
-        for key in sums:
-            sums[key] += s[key]
-    n = len(usable_q)
-    out: dict[str, Any] = {f"{key}@{k}": round(v / n, 4) for key, v in sums.items()}
-    out["questions"] = n
-    out["skipped"] = skipped
-    out["vectors"] = vec.name if not stored else f"stored ({model})"
-    return out
-
-
-def _offsets(tok: Any, text: str) -> quality.Offsets:
-    starts, ends = tok.offsets(text)
-    return np.asarray(starts), np.asarray(ends)
-
-
 # -- the report ----------------------------------------------------------------------------------
 
 
-def evaluate(
-    runs: Sequence[Run],
-    settings: EvalSettings,
-    questions: Sequence[quality.Question] | None = None,
-) -> dict[str, Any]:
+def evaluate(runs: Sequence[Run], settings: EvalSettings) -> dict[str, Any]:
     """Per-document metrics and their means for every run, plus how auto compares."""
     vectorizer = quality.get_vectorizer(settings.vectors, settings.embed_model, settings.device)
     report: dict[str, Any] = {"settings": settings.to_dict(), "vectors": vectorizer.name}
@@ -369,8 +297,6 @@ def evaluate(
                 row["chosen"] = auto.get("chosen")
             rows.append(row)
         entry: dict[str, Any] = {"summary": summarise(rows), "documents": rows}
-        if questions:
-            entry["summary"].update(retrieval(run, questions, settings))
         report["runs"][run.name] = entry
     report["comparison"] = compare(report["runs"])
     return report
@@ -425,3 +351,174 @@ def iter_flat_rows(report: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
     for name, entry in report["runs"].items():
         for row in entry["documents"]:
             yield {"run": name, **row}
+
+
+# -- retrieval (Chroma's protocol, see chunkwise.retrieval) ---------------------------------------
+
+EMBEDDINGS = ("late", "naive")
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """One configuration scored for retrieval; ``None`` sizes mean ``chunk ingest --embed``'s."""
+
+    chunker: str
+    max_tokens: int | None = None
+    overlap: int | None = None
+    embedding: str = "late"
+
+    @property
+    def name(self) -> str:
+        size = "" if self.max_tokens is None else f" {self.max_tokens}"
+        if self.overlap:
+            size += f"/{self.overlap}"
+        return f"{self.chunker}{size} {self.embedding}"
+
+
+def configurations(
+    chunkers: Sequence[str],
+    max_tokens: Sequence[int | None],
+    overlaps: Sequence[int | None],
+    embeddings: Sequence[str],
+) -> list[RetrievalConfig]:
+    """The cross product, in the order given; sizes whose overlap is not below the cap are left
+    out (with a warning) rather than failing the whole comparison."""
+    out: list[RetrievalConfig] = []
+    for e in embeddings:
+        if e not in EMBEDDINGS:
+            raise UsageError(f"embedding must be late or naive, not {e!r}")
+    for c in chunkers:
+        for m in max_tokens:
+            for o in overlaps:
+                if m is not None and o is not None and o >= m:
+                    log.warning("skipping %s --max-tokens %d --overlap %d: overlap >= cap", c, m, o)
+                    continue
+                for e in embeddings:
+                    cfg = RetrievalConfig(c, m, o, e)
+                    if cfg not in out:
+                        out.append(cfg)
+    if not out:
+        raise UsageError("no configuration left to evaluate")
+    return out
+
+
+class RetrievalRunner:
+    """Chunks, embeds and scores configurations against one set of questions, with one model for
+    chunks and questions (Chroma's protocol). ``options`` is the base
+    :class:`chunkwise.pipeline.IngestOptions`; ``tokenizer`` None sizes chunks in the model's
+    tokenizer, as ``chunk ingest --embed`` does."""
+
+    def __init__(
+        self,
+        options: Any,
+        embed_config: Any,
+        *,
+        k: int = 5,
+        tokenizer: str | None = None,
+        on_error: Callable[[ErrorRecord], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.embed_config = embed_config
+        self.k = k
+        self.tokenizer = tokenizer
+        self.on_error = on_error
+        self._embedders: dict[str, Any] = {}
+
+    def embedder(self, kind: str) -> Any:
+        if kind not in self._embedders:
+            from chunkwise.embedders import build_embedder
+
+            self._embedders[kind] = build_embedder(kind, self.embed_config)
+        return self._embedders[kind]
+
+    @property
+    def model_name(self) -> str:
+        return str(self.embedder("late").model_name)
+
+    def question_vectors(self, questions: Sequence[retrieval.Question]) -> np.ndarray:
+        return np.asarray(self.embedder("late").backend.encode([q.question for q in questions]))
+
+    def chunker_config(self, cfg: RetrievalConfig) -> Any:
+        from chunkwise.embedders import chunk_sizing, embed_chunk_defaults
+
+        max_tokens, overlap = embed_chunk_defaults(cfg.max_tokens, cfg.overlap)
+        tokenizer, max_tokens = chunk_sizing(
+            self.embedder(cfg.embedding), self.embed_config.model, self.tokenizer, max_tokens
+        )
+        extra = dict(self.options.chunker_config.extra or {})
+        extra["max_tokens_given"] = cfg.max_tokens is not None
+        return dataclasses.replace(
+            self.options.chunker_config,
+            max_tokens=max_tokens,
+            overlap=min(overlap, max_tokens - 1),
+            tokenizer=tokenizer,
+            extra=extra,
+        )
+
+    def chunk(self, docs: Sequence[Document], cfg: RetrievalConfig) -> Run:
+        from chunkwise import registry
+
+        chunker = registry.load("chunkers", cfg.chunker)(self.chunker_config(cfg))
+        return Run(cfg.name, chunk_documents(docs, chunker, self.on_error))
+
+    def vectors(self, run: Run, embedding: str) -> np.ndarray:
+        """One vector per chunk of ``run``, in document order: stored ones when every chunk has
+        one (``--chunks`` output of ``ingest --embed``), else from ``embedding``."""
+        flat = [c for _, cs in run.docs for c in cs]
+        if flat and all(c.embedding is not None for c in flat):
+            return np.asarray([c.embedding for c in flat], dtype=np.float32)
+        emb = self.embedder(embedding)
+        done = emb.embed([d for d, _ in run.docs], [cs for _, cs in run.docs])
+        return np.asarray([c.embedding for cs in done for c in cs], dtype=np.float32)
+
+    def score(
+        self,
+        run: Run,
+        vectors: np.ndarray,
+        docs: Sequence[Document],
+        questions: Sequence[retrieval.Question],
+        question_docs: Sequence[int],
+        qvecs: np.ndarray,
+    ) -> dict[str, Any]:
+        index = {d.doc_id: i for i, d in enumerate(docs)}
+        spans = [(index[d.doc_id], c.start, c.end) for d, cs in run.docs for c in cs]
+        res = retrieval.score_retrieval(spans, vectors, qvecs, questions, question_docs, self.k)
+        flat = [c for _, cs in run.docs for c in cs]
+        res["chunks"] = len(flat)
+        res["mean_tokens"] = round(float(np.mean([c.n_tokens for c in flat])), 1) if flat else 0.0
+        res["by_document"] = {docs[i].source: v for i, v in res.get("by_document", {}).items()}
+        return res
+
+    def evaluate(
+        self,
+        docs: Sequence[Document],
+        questions: Sequence[retrieval.Question],
+        question_docs: Sequence[int],
+        configs: Sequence[RetrievalConfig],
+        extra_runs: Sequence[Run] = (),
+    ) -> dict[str, Any]:
+        """The report: one row per configuration (and per ``extra_runs`` run, read from files)."""
+        import time
+
+        qvecs = self.question_vectors(questions)
+        rows: list[dict[str, Any]] = []
+        for cfg in configs:
+            t0 = time.perf_counter()
+            run = self.chunk(docs, cfg)
+            vecs = self.vectors(run, cfg.embedding)
+            seconds = time.perf_counter() - t0
+            row = {"name": cfg.name, **dataclasses.asdict(cfg)}
+            row.update(self.score(run, vecs, docs, questions, question_docs, qvecs))
+            row["seconds"] = round(seconds, 2)
+            rows.append(row)
+        for run in extra_runs:
+            t0 = time.perf_counter()
+            vecs = self.vectors(run, "naive")
+            row = {"name": run.name, "chunker": run.name, "embedding": "stored/naive"}
+            row.update(self.score(run, vecs, docs, questions, question_docs, qvecs))
+            row["seconds"] = round(time.perf_counter() - t0, 2)
+            rows.append(row)
+        return {
+            "settings": {"k": self.k, "embed_model": self.model_name, "questions": len(questions)},
+            "configurations": rows,
+        }

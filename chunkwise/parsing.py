@@ -20,7 +20,7 @@ from chunkwise.types import Document, Element, doc_id_for
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32", "utf-32-le"),
     (codecs.BOM_UTF32_BE, "utf-32", "utf-32-be"),
-    (codecs.BOM_UTF8, "utf-8-sig", "utf-8"),
+    (codecs.BOM_UTF8, "utf-8-sig", "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16", "utf-16-be"),
 )
@@ -125,7 +125,7 @@ def decode_text(data: bytes, *, allow_empty: bool = False) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as exc:
         utf8_error = exc
-    if _UTF8_MULTIBYTE.search(data):
+    if _mostly_utf8(data):
         # Valid UTF-8 sequences mixed with invalid bytes: a damaged or concatenated file, where any
         # guess would silently corrupt characters.
         raise ParseError(
@@ -170,6 +170,22 @@ _LATIN_FAMILY = frozenset(
         "cp437",
     }
 )
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """True when valid UTF-8 sequences outnumber the invalid bytes (a damaged UTF-8 file).
+
+    Legacy double-byte encodings (Big5, GBK, Shift-JIS, EUC-KR) contain byte pairs that happen to
+    be valid UTF-8, but only a few among many invalid bytes, so a mere match proves nothing.
+    """
+    valid = len(_UTF8_MULTIBYTE.findall(data))
+    if not valid:
+        return False
+    invalid = len(_ESCAPED.findall(data.decode("utf-8", "surrogateescape")))
+    return 2 * valid >= invalid
 
 
 def _decodes(data: bytes, enc: str) -> bool:

@@ -55,6 +55,9 @@ class Source:
     known_hash: str | None = None
     # stdin longer than --max-file-size: reading stopped at this many bytes (an error record).
     oversize: int | None = None
+    # An attachment (``mail.eml#report.pdf``): its parser, from its name, and how deep it is nested.
+    parser: str | None = None
+    depth: int = 0
 
 
 @dataclass
@@ -92,6 +95,8 @@ class Result:
     mtime_ns: int | None = None
     unchanged: bool = False  # --state: same bytes as last time, not parsed
     empty: bool = False  # nothing in it (0 bytes, or only whitespace): skipped-empty, not failed
+    # Results of the document's attachments (e-mail), written after it as documents of their own.
+    attachments: list[Result] = field(default_factory=list)
 
 
 @dataclass
@@ -278,6 +283,8 @@ class Processor:
         return self._chunkers[name]
 
     def parser_name(self, src: Source) -> str:
+        if src.parser is not None:
+            return src.parser
         hint = self.options.format_hint
         if src.data is not None:
             return registry.parser_for_bytes(src.data, hint)
@@ -366,9 +373,12 @@ class Processor:
                 # Chunkers that go back to the source (vision renders pages) get stdin's bytes.
                 chunker.attach_source(doc, src.data)
             chunks = list(chunker.chunk(doc))
-            if not chunks and not doc.text.strip() and pname in _PLAIN_TEXT_PARSERS:
-                return self._empty(res, "only whitespace")
-            if not chunks:
+            if doc.attachments:
+                res.attachments = self.attachments(src, doc)
+                doc = dataclasses.replace(doc, attachments=())
+            if not chunks and not res.attachments:
+                if not doc.text.strip() and pname in _PLAIN_TEXT_PARSERS:
+                    return self._empty(res, "only whitespace")
                 # Every input ends as chunks or as an error record: a document that silently
                 # vanishes (blank page, scanned PDF without OCR, furniture only) would go unnoticed.
                 raise DocumentError(
@@ -392,6 +402,36 @@ class Processor:
             res.doc, res.chunks = None, []
             res.error = ErrorRecord.from_exception(src.name, exc, stage)
             return res
+
+    def attachments(self, src: Source, doc: Document) -> list[Result]:
+        """Each attachment of a known format parsed and chunked as a document of its own (nested
+        ones too, up to MAX_ATTACHMENT_DEPTH); a failing one is an error record of its own."""
+        out: list[Result] = []
+        if src.depth >= MAX_ATTACHMENT_DEPTH:
+            log.warning("%s: attachments nested deeper than %d are skipped", src.name, src.depth)
+            return out
+        for att in doc.attachments:
+            pname = registry.parser_for(att.name)
+            if pname is None:
+                continue  # images, archives, executables: not documents we read
+            child = Source(
+                f"{src.name}#{att.name}", data=att.data, parser=pname, depth=src.depth + 1
+            )
+            r = self.process(child)
+            out.append(r)
+            out.extend(r.attachments)
+            r.attachments = []
+        return out
+
+
+MAX_ATTACHMENT_DEPTH = 3
+
+
+def _expand(results: Iterable[Result]) -> Iterator[Result]:
+    """Results with their attachments' results right after them."""
+    for r in results:
+        yield r
+        yield from r.attachments
 
 
 # Parsers whose documents are the file's text as is: no text after parsing means an empty file
@@ -472,6 +512,24 @@ def options_hash(options: IngestOptions, embedder: Any = None) -> str:
         default=repr,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def run_settings(options: IngestOptions, embedder: Any = None) -> dict[str, str]:
+    """What a table output records so a later run or a query does not mix models or chunkings."""
+    cfg = dataclasses.asdict(options.chunker_config)
+    cfg["extra"] = {k: v for k, v in cfg.get("extra", {}).items() if not k.endswith("_jobs")}
+    backend = getattr(embedder, "backend", None)
+    dim = getattr(backend, "dim", None)
+    return {
+        "embedding_model": str(getattr(embedder, "model_name", "") or "") if embedder else "",
+        "embedding_dim": str(dim) if embedder is not None and isinstance(dim, int) else "",
+        "embedder": str(getattr(embedder, "name", "") or "") if embedder else "",
+        "tokenizer": options.chunker_config.tokenizer,
+        "chunker": options.chunker,
+        "chunker_options": json.dumps(
+            {"config": cfg, "parser_options": options.parser_options}, sort_keys=True, default=repr
+        ),
+    }
 
 
 def writer_is_streaming(writer: Any) -> bool:
@@ -581,6 +639,11 @@ def ingest(
         )
         sources = _incremental(sources, state, ohash, summary)
     deletes_out = delete_writer if delete_writer is not None else writer
+    # A writer that keeps a table (lance) applies deletions itself, with or without --emit-deletes.
+    table_deletes: Callable[[list[dict[str, Any]]], None] | None = getattr(writer, "delete", None)
+    begin = getattr(writer, "begin", None)
+    if begin is not None:
+        begin(run_settings(options, embedder), incremental=state is not None and state.count() > 0)
     batch: list[Result] = []
 
     def retire_old(r: Result) -> None:
@@ -592,6 +655,8 @@ def ingest(
         old = state.get(state_key(r.path))
         if old is None:
             return
+        if table_deletes is not None:
+            table_deletes([delete_record(old, "changed")])
         if emit_deletes:
             # Ids include the path, so another file with the same bytes never holds these.
             deletes_out.write([delete_record(old, "changed")])
@@ -613,7 +678,13 @@ def ingest(
                 content_hash=r.content_hash,
                 options_hash=ohash,
                 doc_id=r.doc.doc_id,
-                chunk_ids=tuple(chunk_id(r.doc.source, c.doc_id, c.index) for c in r.chunks),
+                # An e-mail's attachments are retired with it when it changes or goes.
+                chunk_ids=tuple(
+                    chunk_id(x.doc.source, c.doc_id, c.index)
+                    for x in (r, *r.attachments)
+                    if x.doc is not None
+                    for c in x.chunks
+                ),
             )
         )
 
@@ -678,7 +749,7 @@ def ingest(
 
     results = (engine or process_all)(sources, options, should_stop=stop)
     try:
-        for result in results:
+        for result in _expand(results):
             if result.unchanged:
                 summary.skipped += 1
                 if state is not None and result.path is not None:
@@ -707,13 +778,15 @@ def ingest(
     flush(batch)
     summary.interrupted = stop()
     if state is not None and not summary.interrupted:
-        _report_gone(paths, state, summary, deletes_out if emit_deletes else None)
+        _report_gone(paths, state, summary, deletes_out if emit_deletes else None, table_deletes)
     if state is not None and streaming:
         state.checkpoint(every=0.0)
     return summary
 
 
-def _report_gone(paths: Sequence[str], state: State, summary: Summary, out: Any) -> None:
+def _report_gone(
+    paths: Sequence[str], state: State, summary: Summary, out: Any, table_deletes: Any = None
+) -> None:
     """Files recorded under these inputs but not seen in this (complete) walk are gone."""
     from chunkwise.state import state_key
 
@@ -721,6 +794,8 @@ def _report_gone(paths: Sequence[str], state: State, summary: Summary, out: Any)
     files = [state_key(p) for p in paths if p != STDIN and not Path(p).is_dir()]
     for fs in list(state.unseen(folders, files)):
         state.forget(fs.path)
+        if table_deletes is not None:
+            table_deletes([delete_record(fs, "removed")])
         if out is not None:
             out.write([delete_record(fs, "removed")])
             summary.deleted += 1

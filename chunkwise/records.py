@@ -7,7 +7,8 @@ from typing import Any
 
 from chunkwise.types import Chunk, Document
 
-SCHEMA_VERSION = "1"
+# 2: `synthetic` added (text rewritten, e.g. a repeated table header; start/end still the span).
+SCHEMA_VERSION = "2"
 
 FIELDS = (
     "id",
@@ -26,6 +27,7 @@ FIELDS = (
     "headings",
     "kind",
     "continues",
+    "synthetic",
     "metadata",
     "embedding",
     "embedding_model",
@@ -67,6 +69,7 @@ def chunk_record(chunk: Chunk, doc: Document) -> dict[str, Any]:
         "headings": list(chunk.headings),
         "kind": chunk.kind,
         "continues": chunk.continues,
+        "synthetic": chunk.synthetic,
         "metadata": metadata,
         "embedding": list(chunk.embedding) if chunk.embedding is not None else None,
         "embedding_model": chunk.embedding_model,

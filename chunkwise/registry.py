@@ -30,7 +30,7 @@ BUILTINS: dict[str, dict[str, Spec]] = {
         "text": Spec(
             "text",
             "chunkwise.parsers.text:TextParser",
-            (".txt", ".text", ".log", ".rst", ".csv", ".tsv"),
+            (".txt", ".text", ".log", ".rst"),
             "plain text",
         ),
         "markdown": Spec(
@@ -51,15 +51,65 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             # Kept equal to chunkwise.parsers.code.EXTENSIONS (a test checks it).
             tuple(
                 ".py .pyi .pyw .js .mjs .cjs .jsx .ts .mts .cts .tsx .go .rs .java .c .h .cpp "
-                ".cc .cxx .c++ .hpp .hh .hxx .h++ .ipp .inl".split()
+                ".cc .cxx .c++ .hpp .hh .hxx .h++ .ipp .inl .cs .csx .rb .rake .gemspec .ru .php "
+                ".phtml .php8 .kt .kts .scala .sc .swift .sh .bash .ksh .bats .lua".split()
             ),
-            "source code (tree-sitter): Python, JS, TS/TSX, Go, Rust, Java, C, C++",
+            "source code (tree-sitter): Python, JS, TS/TSX, Go, Rust, Java, C, C++, C#, Ruby, "
+            "PHP, Kotlin, Scala, Swift, Bash, Lua",
         ),
         "html": Spec(
             "html",
             "chunkwise.parsers.html:HtmlParser",
             (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz"),
             "HTML pages: main content (or every block) with headings, lists, tables",
+        ),
+        "image": Spec(
+            "image",
+            "chunkwise.parsers.image:ImageParser",
+            (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".webp", ".bmp", ".gif"),
+            "images: OCR (the ocr extra) through the PDF parser; the vision chunker renders them",
+        ),
+        "docx": Spec(
+            "docx",
+            "chunkwise.parsers.docx:DocxParser",
+            (".docx", ".docm", ".dotx", ".dotm"),
+            "Word: headings, numbered lists, tables, notes, text boxes, headers/footers",
+        ),
+        "pptx": Spec(
+            "pptx",
+            "chunkwise.parsers.pptx:PptxParser",
+            (".pptx", ".pptm", ".potx", ".potm", ".ppsx", ".ppsm"),
+            "PowerPoint: a page per slide, titles, bullets, tables, charts, speaker notes",
+        ),
+        "xlsx": Spec(
+            "xlsx",
+            "chunkwise.parsers.sheet:XlsxParser",
+            (".xlsx", ".xlsm", ".xltx", ".xltm"),
+            "Excel: a section per sheet, rows as table rows (cached formula values)",
+        ),
+        "csv": Spec(
+            "csv",
+            "chunkwise.parsers.sheet:CsvParser",
+            (".csv", ".tsv", ".tab"),
+            "CSV/TSV (dialect sniffed): rows as table rows, header repeated when split",
+        ),
+        "epub": Spec(
+            "epub",
+            "chunkwise.parsers.epub:EpubParser",
+            (".epub",),
+            "EPUB e-books: chapters in spine order through the HTML reader",
+        ),
+        "eml": Spec(
+            "eml",
+            "chunkwise.parsers.mail:EmlParser",
+            (".eml",),
+            "e-mail (RFC 5322/MIME): headers in metadata, body, attachments as documents",
+        ),
+        "odf": Spec(
+            "odf",
+            "chunkwise.parsers.odf:OdfParser",
+            (".odt", ".ott", ".odp", ".otp"),
+            "OpenDocument text and presentations: headings, lists, tables, notes",
         ),
         "legal": Spec(
             "legal",
@@ -125,6 +175,11 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             "parquet",
             "chunkwise.writers.parquet:ParquetWriter",
             description="Apache Parquet (atomic)",
+        ),
+        "lance": Spec(
+            "lance",
+            "chunkwise.writers.lance:LanceWriter",
+            description="LanceDB table, kept in sync with --state (lance extra)",
         ),
     },
     "embedders": {
@@ -251,4 +306,9 @@ def parser_for_bytes(data: bytes, hint: str | None = None) -> str:
         return "html"
     if data[:2] == b"\x1f\x8b" and "html" in available:
         return "html"
+    if "image" in available:
+        from chunkwise.parsers.image import image_type
+
+        if image_type(data):
+            return "image"
     return "text"

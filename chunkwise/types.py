@@ -43,6 +43,16 @@ class Element:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file carried inside a document (an e-mail's attachment): the pipeline parses and chunks
+    it as a document of its own, named ``<container source>#<name>``."""
+
+    name: str
+    data: bytes
+    content_type: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Document:
     """A parsed document: canonical text plus elements in reading order."""
 
@@ -52,6 +62,8 @@ class Document:
     elements: tuple[Element, ...] = ()
     metadata: Mapping[str, Any] = field(default_factory=dict)
     parser: str = ""
+    # Files inside this one, parsed by the pipeline as documents of their own (not serialised).
+    attachments: tuple[Attachment, ...] = ()
 
     def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {

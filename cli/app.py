@@ -44,6 +44,7 @@ log = logging.getLogger("chunkwise")
 class OutputFormat(str, Enum):
     jsonl = "jsonl"
     parquet = "parquet"
+    lance = "lance"
 
 
 def _version(value: bool) -> None:
@@ -445,7 +446,9 @@ def _run_ingest(
     state: Any = None
     delete_writer: Any = None
     try:
-        check_outputs(paths, output, errors, state_path)
+        check_outputs(
+            paths, output, errors, state_path, folder=getattr(writer, "name", "") == "lance"
+        )
         if emit_deletes and state_path is None:
             raise UsageError("--emit-deletes needs --state FILE: deletions are found against it")
         if state_path is not None:
@@ -782,6 +785,33 @@ def embed(
     raise typer.Exit(summary.exit_code)
 
 
+@app.command()
+def search(
+    index: Annotated[str, typer.Argument(help="A LanceDB folder (-f lance) or a Parquet file.")],
+    query: Annotated[str, typer.Argument(help="The question, or '-' for one query per line.")],
+    k: Annotated[int, typer.Option("-k", "--k", help="Chunks to return per query.")] = 5,
+    hybrid: Annotated[
+        bool, typer.Option("--hybrid", help="Fuse vector and full-text ranks (RRF).")
+    ] = False,
+    where: Annotated[
+        str | None, typer.Option(help="SQL filter, e.g. \"source LIKE 'contracts/%'\".")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs.")] = False,
+) -> None:
+    """Top-k chunks for QUERY as JSONL (score, source, pages, bboxes, headings, start/end)."""
+    _setup_logging(quiet, False)
+    from chunkwise.search import run
+
+    try:
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8") if query == "-" else None
+        run(index, query, sys.stdout, k=k, hybrid=hybrid, where=where, stdin=stdin)
+    except BrokenPipeError:
+        _silence_stdout()
+        raise typer.Exit(EXIT_OK) from None
+    except ChunkwiseError as exc:
+        _usage_error(exc)
+
+
 @app.command("eval")
 def eval_(
     paths: Annotated[
@@ -789,26 +819,41 @@ def eval_(
         typer.Argument(help="Documents or folders to chunk and score (omit with --chunks)."),
     ] = None,
     chunker: Annotated[
-        str,
+        str | None,
         typer.Option(
-            "--chunker", "-c", help="Comma-separated chunkers compared side by side, e.g. auto,s2."
+            "--chunker",
+            "-c",
+            help="Comma-separated chunkers compared side by side, e.g. auto,s2 (default: auto "
+            "and every chunker it chose between).",
         ),
-    ] = "auto",
+    ] = None,
     chunks: Annotated[
         list[Path] | None,
         typer.Option("--chunks", help="Score a JSONL/Parquet output of ingest (repeatable)."),
     ] = None,
     questions: Annotated[
         Path | None,
-        typer.Option(help="JSONL of question, source, start, end: adds recall/precision/IoU@k."),
+        typer.Option(
+            help="CSV or JSONL of question, references, corpus_id: retrieval recall/precision/IoU "
+            "(docs/retrieval.md)."
+        ),
     ] = None,
     k: Annotated[int, typer.Option("--k", help="Chunks retrieved per question.")] = 5,
     min_size: Annotated[int, typer.Option(help="Size compliance: fewest tokens.")] = 100,
     max_size: Annotated[int, typer.Option(help="Size compliance: most tokens.")] = 1100,
-    max_tokens: Annotated[int, typer.Option(help="Chunk cap when chunking here.")] = 512,
-    overlap: Annotated[int, typer.Option(help="Overlap when chunking here.")] = 0,
+    max_tokens: Annotated[
+        str | None, typer.Option(help="Chunk cap(s), comma-separated with --questions.")
+    ] = None,
+    overlap: Annotated[
+        str | None, typer.Option(help="Overlap(s), comma-separated with --questions.")
+    ] = None,
+    embedding: Annotated[
+        str, typer.Option(help="--questions: late, naive or late,naive chunk vectors.")
+    ] = "late",
+    naive: Annotated[bool, typer.Option("--naive", help="Same as --embedding naive.")] = False,
     tokenizer: Annotated[
-        str | None, typer.Option(help="Tokenizer for chunking and retrieval (cl100k_base).")
+        str | None,
+        typer.Option(help="Tokenizer for chunk sizes (cl100k_base; the model's with --questions)."),
     ] = None,
     vectors: Annotated[
         Literal["auto", "lexical", "model"],
@@ -818,6 +863,7 @@ def eval_(
         str | None, typer.Option(help="Local model folder or installed model (all-MiniLM-L6-v2).")
     ] = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    batch_size: Annotated[int, typer.Option(help="Windows or chunks per forward pass.")] = 32,
     format_hint: Annotated[
         str | None, typer.Option(help="Parser name or extension for unknown files.")
     ] = None,
@@ -827,7 +873,8 @@ def eval_(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No logs or error records.")] = False,
 ) -> None:
-    """Score chunkings: size, cohesion, separation, block integrity, references, boundaries."""
+    """Score chunkings: size, cohesion, separation, block integrity, references, boundaries;
+    with --questions, retrieval recall/precision/IoU (Chroma's protocol)."""
     _setup_logging(quiet, False)
     from chunkwise import evaluate as ev
     from chunkwise.chunking import ChunkerConfig
@@ -850,46 +897,64 @@ def eval_(
             raise UsageError("--min-size must be >= 0 and --max-size at least --min-size")
         if k < 1:
             raise UsageError("--k must be at least 1")
-        settings = ev.EvalSettings(
-            size=SizeRange(min_size, max_size),
-            vectors=vectors,
-            embed_model=embed_model,
-            device=device,
-            k=k,
-            max_tokens=max_tokens,
-            tokenizer=tokenizer or DEFAULT_TOKENIZER,
+        caps = _int_list(max_tokens, "--max-tokens")
+        overlaps = _int_list(overlap, "--overlap")
+        if questions is None and (len(caps) > 1 or len(overlaps) > 1):
+            raise UsageError("several --max-tokens / --overlap values need --questions")
+        names = [n.strip() for n in (chunker or "").split(",") if n.strip()]
+        if chunker is not None and not names:
+            raise UsageError("--chunker needs at least one name")
+        # Read and check the questions first: a bad line stops everything before any work.
+        qs = ev.retrieval.read_questions(questions) if questions is not None else None
+        options = IngestOptions(
+            chunker_config=ChunkerConfig(
+                max_tokens=caps[0] if caps and caps[0] is not None else ChunkerConfig.max_tokens,
+                overlap=overlaps[0] if overlaps and overlaps[0] is not None else 0,
+                tokenizer=tokenizer or DEFAULT_TOKENIZER,
+            ),
+            format_hint=format_hint,
         )
-        qs = ev.read_questions(questions) if questions is not None else None
-        runs: list[Any] = []
+        docs: list[Any] = []
         if paths:
             check_paths(paths)
-            names = [n.strip() for n in chunker.split(",") if n.strip()]
-            if not names:
-                raise UsageError("--chunker needs at least one name")
-            options = IngestOptions(
-                chunker_config=ChunkerConfig(
-                    max_tokens=max_tokens,
-                    overlap=overlap,
-                    tokenizer=tokenizer or DEFAULT_TOKENIZER,
-                ),
-                format_hint=format_hint,
-            )
-            runs.extend(ev.run_chunkers(paths, list(dict.fromkeys(names)), options, on_error))
+            docs = ev.parse_documents(paths, options, on_error)
+            names = list(dict.fromkeys(names)) or ev.auto_candidates(docs, options)
+        file_runs: list[Any] = []
         for path in chunks or []:
             records = ev.read_records(path)
             name = ev.run_name(records, path)
-            if any(r.name == name for r in runs):
+            if name in names or any(r.name == name for r in file_runs):
                 name = f"{name} ({path.name})"
-            runs.append(ev.run_from_records(records, name))
-        if not any(r.docs for r in runs):
-            sys.stderr.write("chunk: error: no document could be chunked and scored\n")
-            raise typer.Exit(EXIT_ABORTED)
-        report = ev.evaluate(runs, settings, qs)
+            file_runs.append(ev.run_from_records(records, name))
+        if qs is not None:
+            report = _eval_retrieval(
+                ev, qs, questions, docs, file_runs, names, caps, overlaps,
+                ["naive"] if naive else [e.strip() for e in embedding.split(",") if e.strip()],
+                options, k, tokenizer, embed_model, device, batch_size, on_error,
+            )  # fmt: skip
+        else:
+            settings = ev.EvalSettings(
+                size=SizeRange(min_size, max_size),
+                vectors=vectors,
+                embed_model=embed_model,
+                device=device,
+                k=k,
+                max_tokens=options.chunker_config.max_tokens,
+                tokenizer=tokenizer or DEFAULT_TOKENIZER,
+            )
+            runs = ev.run_chunkers(docs, names, options, on_error) if docs else []
+            runs.extend(file_runs)
+            if not any(r.docs for r in runs):
+                sys.stderr.write("chunk: error: no document could be chunked and scored\n")
+                raise typer.Exit(EXIT_ABORTED)
+            report = ev.evaluate(runs, settings)
     except ChunkwiseError as exc:
         _usage_error(exc)
     try:
         if as_json:
             sys.stdout.write(json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        elif qs is not None:
+            _print_retrieval(report, per_doc)
         else:
             _print_eval(report, per_doc)
         sys.stdout.flush()
@@ -897,6 +962,81 @@ def eval_(
         _silence_stdout()
         raise typer.Exit(EXIT_OK) from None
     raise typer.Exit(EXIT_PARTIAL if failed else EXIT_OK)
+
+
+def _int_list(value: str | None, flag: str) -> list[int | None]:
+    if value is None:
+        return [None]
+    try:
+        out: list[int | None] = [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise UsageError(f"{flag} takes integers separated by commas, not {value!r}") from None
+    return out or [None]
+
+
+def _eval_retrieval(
+    ev: Any, qs: Any, qpath: Any, docs: list[Any], file_runs: list[Any], names: list[str],
+    caps: list[int | None], overlaps: list[int | None], embeddings: list[str], options: Any,
+    k: int, tokenizer: str | None, embed_model: str | None, device: str, batch_size: int,
+    on_error: Any,
+) -> dict[str, Any]:  # fmt: skip
+    from chunkwise.embedders import EmbedConfig
+
+    for run in file_runs:  # documents only known from --chunks files join the collection
+        known = {d.doc_id for d in docs}
+        docs.extend(d for d, _ in run.docs if d.doc_id not in known)
+    if not docs:
+        sys.stderr.write("chunk: error: no document could be chunked and scored\n")
+        raise typer.Exit(EXIT_ABORTED)
+    qdocs = ev.retrieval.match_documents(qs, docs, qpath)
+    configs = ev.configurations(names, caps, overlaps, embeddings) if names else []
+    runner = ev.RetrievalRunner(
+        options,
+        EmbedConfig(embed_model, device, batch_size),
+        k=k,
+        tokenizer=tokenizer,
+        on_error=on_error,
+    )
+    return dict(runner.evaluate(docs, qs, qdocs, configs, file_runs))
+
+
+def _print_retrieval(report: dict[str, Any], per_doc: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 200)
+    st = report["settings"]
+    rows = report["configurations"]
+    table = Table(
+        title=f"retrieval: {st['questions']} questions, top {st['k']}, {st['embed_model']}"
+    )
+    table.add_column("configuration")
+    for col in ("chunks", "tokens", "recall", "precision", "IoU", "seconds"):
+        table.add_column(col, justify="right")
+    best = {key: max((r[key] for r in rows), default=0.0) for key in ("recall", "iou")}
+    for r in rows:
+        cells = [r["name"], str(r["chunks"]), f"{r['mean_tokens']:.0f}"]
+        for key in ("recall", "precision", "iou"):
+            cell = f"{r[key]:.1f}"
+            cells.append(
+                f"[bold]{cell}[/bold]" if best.get(key) == r[key] and len(rows) > 1 else cell
+            )
+        cells.append(f"{r['seconds']:.1f}")
+        table.add_row(*cells)
+    console.print(table)
+    if per_doc:
+        docs = Table(title="per document")
+        for col in ("document", "configuration", "questions", "recall", "precision", "IoU"):
+            docs.add_column(
+                col, justify="left" if col in ("document", "configuration") else "right"
+            )
+        for r in rows:
+            for src, v in r.get("by_document", {}).items():
+                docs.add_row(
+                    Path(src).name, r["name"], str(v["questions"]),
+                    f"{v['recall']:.1f}", f"{v['precision']:.1f}", f"{v['iou']:.1f}",
+                )  # fmt: skip
+        console.print(docs)
 
 
 _EVAL_COLUMNS = (
@@ -1009,6 +1149,11 @@ def plugins(
 
 
 def main() -> None:
+    # Documents already spread over the cores (worker processes); numpy's OpenBLAS starting a
+    # thread per core on top oversubscribes them: S2's eigh of a 400-node window took 1.0 s
+    # instead of 0.05 s on a busy 2-core machine. Set before numpy is imported; a user's value
+    # wins.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         app()
     except BrokenPipeError:

@@ -11,7 +11,13 @@ from chunkwise.embedders.backend import EmbedConfig
 
 log = logging.getLogger("chunkwise")
 
-__all__ = ["EmbedConfig", "build_embedder", "chunk_sizing", "model_tokenizer_name"]
+__all__ = [
+    "EmbedConfig",
+    "build_embedder",
+    "chunk_sizing",
+    "embed_chunk_defaults",
+    "model_tokenizer_name",
+]
 
 
 def build_embedder(method: str, config: EmbedConfig, *, load: bool = True) -> Any:
@@ -59,3 +65,16 @@ def chunk_sizing(
                 embedder.model_name,
             )
     return name, max_tokens
+
+
+# What plain ``chunk ingest --embed`` chunks to when no --max-tokens / --overlap is given.
+EMBED_MAX_TOKENS = 512
+EMBED_OVERLAP = 0
+
+
+def embed_chunk_defaults(max_tokens: int | None, overlap: int | None) -> tuple[int, int]:
+    """Chunk cap and overlap under ``--embed``, the ones given winning."""
+    return (
+        EMBED_MAX_TOKENS if max_tokens is None else max_tokens,
+        EMBED_OVERLAP if overlap is None else overlap,
+    )

@@ -50,7 +50,9 @@ class LanguageSpec:
     extra_patterns: str = ""
 
 
-_CLASSLIKE = frozenset({"class", "struct", "interface", "trait", "impl", "enum", "record"})
+_CLASSLIKE = frozenset(
+    {"class", "struct", "interface", "trait", "impl", "enum", "record", "object", "extension"}
+)
 
 _JS_DEFS = {
     "class_declaration": "class",
@@ -200,13 +202,149 @@ LANGUAGES: dict[str, LanguageSpec] = {
             wrappers=("template_declaration",),
             extra_patterns=_C_EXTRA + "(class_specifier name: (_) body: (_)) @class\n",
         ),
+        LanguageSpec(
+            "csharp",
+            "tree_sitter_c_sharp",
+            "language",
+            (".cs", ".csx"),
+            ("dotnet-script",),
+            {
+                "namespace_declaration": "namespace",
+                "file_scoped_namespace_declaration": "namespace",
+                "class_declaration": "class",
+                "interface_declaration": "interface",
+                "struct_declaration": "struct",
+                "enum_declaration": "enum",
+                "record_declaration": "record",
+                "method_declaration": "method",
+                "constructor_declaration": "method",
+                "destructor_declaration": "method",
+                "operator_declaration": "method",
+                "local_function_statement": "function",
+            },
+            ("using_directive", "extern_alias_directive"),
+        ),
+        LanguageSpec(
+            "ruby",
+            "tree_sitter_ruby",
+            "language",
+            (".rb", ".rake", ".gemspec", ".ru"),
+            ("ruby", "jruby", "truffleruby"),
+            {
+                "class": "class",
+                "singleton_class": "class",
+                "module": "namespace",
+                "method": "function",
+                "singleton_method": "method",
+            },
+            words={"function": "def", "method": "def", "namespace": "module"},
+        ),
+        LanguageSpec(
+            "php",
+            "tree_sitter_php",
+            "language_php",
+            (".php", ".phtml", ".php8"),
+            ("php",),
+            {
+                "namespace_definition": "namespace",
+                "class_declaration": "class",
+                "interface_declaration": "interface",
+                "trait_declaration": "trait",
+                "enum_declaration": "enum",
+                "method_declaration": "method",
+                "function_definition": "function",
+            },
+            ("namespace_use_declaration",),
+        ),
+        LanguageSpec(
+            "kotlin",
+            "tree_sitter_kotlin",
+            "language",
+            (".kt", ".kts"),
+            ("kotlin",),
+            {
+                "class_declaration": "class",
+                "object_declaration": "object",
+                "companion_object": "object",
+                "function_declaration": "function",
+                "secondary_constructor": "method",
+            },
+            ("import", "package_header"),
+            ("line_comment", "block_comment"),
+            words={"function": "fun", "method": "fun"},
+        ),
+        LanguageSpec(
+            "scala",
+            "tree_sitter_scala",
+            "language",
+            (".scala", ".sc"),
+            ("scala",),
+            {
+                "class_definition": "class",
+                "object_definition": "object",
+                "trait_definition": "trait",
+                "enum_definition": "enum",
+                "function_definition": "function",
+                "function_declaration": "function",
+                "given_definition": "function",
+            },
+            ("import_declaration", "package_clause"),
+            ("comment", "block_comment"),
+            words={"function": "def", "method": "def"},
+        ),
+        LanguageSpec(
+            "swift",
+            "tree_sitter_swift",
+            "language",
+            (".swift",),
+            ("swift",),
+            {
+                "class_declaration": "class",
+                "protocol_declaration": "interface",
+                "function_declaration": "function",
+                "protocol_function_declaration": "function",
+                "init_declaration": "method",
+                "deinit_declaration": "method",
+            },
+            ("import_declaration",),
+            ("comment", "multiline_comment"),
+            words={"function": "func", "method": "func", "interface": "protocol"},
+        ),
+        LanguageSpec(
+            "bash",
+            "tree_sitter_bash",
+            "language",
+            (".sh", ".bash", ".ksh", ".bats"),
+            ("sh", "bash", "dash", "ksh", "zsh", "ash"),
+            {"function_definition": "function"},
+        ),
+        LanguageSpec(
+            "lua",
+            "tree_sitter_lua",
+            "language",
+            (".lua",),
+            ("lua", "luajit"),
+            {"function_declaration": "function"},
+        ),
     )
 }
 
 EXTENSIONS: tuple[str, ...] = tuple(ext for spec in LANGUAGES.values() for ext in spec.extensions)
 _BY_EXTENSION = {ext: spec.name for spec in LANGUAGES.values() for ext in spec.extensions}
 _BY_INTERPRETER = {i: spec.name for spec in LANGUAGES.values() for i in spec.interpreters}
-_ALIASES = {"js": "javascript", "ts": "typescript", "c++": "cpp", "py": "python", "rs": "rust"}
+_ALIASES = {
+    "js": "javascript",
+    "ts": "typescript",
+    "c++": "cpp",
+    "py": "python",
+    "rs": "rust",
+    "c#": "csharp",
+    "cs": "csharp",
+    "rb": "ruby",
+    "kt": "kotlin",
+    "sh": "bash",
+    "shell": "bash",
+}
 # ".h" is shared by C and C++; these only occur in C++ headers.
 _CPP_HEADER = re.compile(
     rb"^\s*(?:namespace\s+\w+\s*\{|template\s*<|class\s+\w+[^;]*\{|#include\s*<(?:string|vector|memory|iostream|map)>)",
@@ -414,7 +552,7 @@ def definition_name(parsed: ParsedSource, node: Any) -> str:
         return f"{_node_text(parsed, trait)} for {base}" if trait is not None else base
     name_node = node.child_by_field_name("name")
     if name_node is None:
-        return "<anonymous>"
+        return "companion" if node.type == "companion_object" else "<anonymous>"
     return " ".join(_node_text(parsed, name_node).split())
 
 
@@ -477,6 +615,9 @@ def extract_elements(parsed: ParsedSource) -> list[Element]:
                 continue
             seen.add(key)
             kind = cap
+            if node.type == "class_declaration":
+                # Swift and Kotlin write struct/enum/extension/interface as class_declaration.
+                kind = _declared_kind(node, cap)
             if node.type == "type_spec":
                 typ = node.child_by_field_name("type")
                 if typ is not None and typ.type == "struct_type":
@@ -550,6 +691,28 @@ def extract_elements(parsed: ParsedSource) -> list[Element]:
     elements.extend(_blocks(parsed, others, defs, labels))
     elements.sort(key=lambda e: (e.start, -e.end))
     return elements
+
+
+_DECLARED_KINDS = {
+    "struct": "struct",
+    "enum": "enum",
+    "extension": "extension",
+    "interface": "interface",
+    "actor": "class",
+}
+
+
+def _declared_kind(node: Any, default: str) -> str:
+    """The keyword of a Swift/Kotlin ``class_declaration`` (``struct``, ``enum class``...)."""
+    declared = node.child_by_field_name("declaration_kind")
+    words = [declared.type] if declared is not None else []
+    words += [c.type for c in node.children[:3]]
+    for word in words:
+        if word in _DECLARED_KINDS:
+            return _DECLARED_KINDS[word]
+        if word == "modifiers":
+            continue
+    return default
 
 
 def _symbol_base(name: str) -> str:

@@ -43,6 +43,33 @@ def _split_row(line: str) -> list[str]:
     return [c.strip() for c in cells]
 
 
+_FRONT_MATTER_LIMIT = 64 * 1024
+
+
+def _front_matter(block: str) -> dict[str, Any] | None:
+    """YAML front matter as JSON-safe values; None when it is not a YAML mapping."""
+    if len(block) > _FRONT_MATTER_LIMIT:
+        return None
+    import yaml
+
+    try:
+        data = yaml.safe_load(block)
+    except yaml.YAMLError:
+        return None
+    return _json_safe(data) if isinstance(data, dict) else None
+
+
+def _json_safe(value: Any) -> Any:
+    # YAML has dates, sets and non-string keys that JSON records cannot hold.
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
+
+
 class MarkdownParser(BaseParser):
     name = "markdown"
     default_chunker = "section"
@@ -72,6 +99,7 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
 
     elements: list[Element] = []
     meta: dict[str, Any] = {}
+    title_heading: Element | None = None
     n = len(lines)
     i = 0
 
@@ -80,9 +108,21 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
             if body(j).strip() in ("---", "..."):
                 elements.append(Element("front_matter", 0, end_of(j)))
                 fm = text[offs[1] : offs[j]]
+                values = _front_matter(fm)
+                if values is not None:
+                    meta["front_matter"] = values
                 m = _FRONT_TITLE.search(fm)
                 if m:
                     meta["title"] = m.group(1)
+                    if m.group(1):
+                        title_at = offs[1] + m.start(1)
+                        title_heading = Element(
+                            "heading",
+                            title_at,
+                            title_at + len(m.group(1)),
+                            level=1,
+                            attrs={"title": m.group(1), "from": "front_matter"},
+                        )
                 i = j + 1
                 break
 
@@ -266,4 +306,11 @@ def parse_markdown(text: str) -> tuple[list[Element], dict[str, Any]]:
                 meta["title"] = el.attrs.get("title", "")
                 break
     meta["n_headings"] = sum(1 for e in elements if e.kind == "heading")
+    if title_heading is not None and not any(
+        e.kind == "heading" and e.level == 1 for e in elements
+    ):
+        # Without a level-1 heading of its own, the front matter's title heads the document, so
+        # chunks carry it in their heading path (the element lies inside the front matter, which
+        # chunks never cover).
+        elements.insert(1, title_heading)
     return elements, meta

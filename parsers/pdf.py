@@ -18,10 +18,13 @@ from __future__ import annotations
 import logging
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from chunkwise.parsers.pdf_rules import may_hold_table
 
 from chunkwise.errors import ParseError, UsageError
 from chunkwise.parsing import BaseParser
@@ -97,10 +100,42 @@ def select_pages(ranges: list[tuple[int, int | None]] | None, n_pages: int) -> l
 # -- opening ----------------------------------------------------------------------------------
 
 
+def pymupdf_module() -> Any:
+    """``pymupdf``, imported without its layout model when nothing has imported it yet.
+
+    pymupdf 2.x imports ``pymupdf.layout`` and ``pymupdf4llm`` whenever they are installed; they
+    build ONNX sessions and load numpy and onnxruntime: about 0.8 s of a 1.0 s import, paid again
+    by every worker process. The parser never uses them (``find_tables(use_layout=False)``), so
+    both are hidden for this one import and shown again at once: the vision chunker's layout
+    backend imports pymupdf4llm later, which imports and activates the layout model. (The one
+    casualty: ``pymupdf.to_markdown``, a shortcut to pymupdf4llm, stays unavailable.)
+    """
+    mod = sys.modules.get("pymupdf")
+    if mod is not None:
+        return mod
+    hidden = [m for m in _OPTIONAL_PYMUPDF_PARTS if m not in sys.modules]
+    for m in hidden:
+        sys.modules[m] = None  # type: ignore[assignment]
+    try:
+        import pymupdf
+    finally:
+        for m in hidden:
+            if m in sys.modules and sys.modules[m] is None:
+                del sys.modules[m]
+    if hidden:
+        # pymupdf4llm's import turns quad corrections off for the whole process (line boxes
+        # from the glyphs' real ascent/descent); boxes must not depend on whether it was loaded.
+        pymupdf.TOOLS.unset_quad_corrections(True)
+    return pymupdf
+
+
+_OPTIONAL_PYMUPDF_PARTS = ("pymupdf.layout", "pymupdf4llm")
+
+
 def open_pdf(data: bytes) -> Any:
     """A pymupdf Document for ``data``; ParseError with a one-line reason for input that is empty,
     not a PDF, damaged beyond repair, encrypted or without pages."""
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     if not data:
         raise ParseError("empty file (0 bytes), not a PDF")
@@ -123,7 +158,7 @@ def open_pdf(data: bytes) -> Any:
 
 def _quiet_mupdf() -> None:
     # MuPDF reports repairs on stderr by itself; they are logged here instead (stdout stays data).
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     pymupdf.TOOLS.mupdf_display_errors(False)
     pymupdf.TOOLS.mupdf_display_warnings(False)
@@ -211,7 +246,7 @@ def _join_lines(lines: Sequence[str], dehyphenate: bool = True) -> str:
 
 def _text_lines(page: Any, matrix: Any) -> list[list[Line]]:
     """mupdf's text blocks as lists of lines, in displayed-page coordinates."""
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     flags = (pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES) | pymupdf.TEXT_MEDIABOX_CLIP
     raw = page.get_text("dict", flags=flags)
@@ -222,23 +257,26 @@ def _text_lines(page: Any, matrix: Any) -> list[list[Line]]:
             continue
         lines: list[Line] = []
         for ln in b.get("lines", ()):
-            spans = [s for s in ln.get("spans", ()) if s.get("text", "").strip()]
-            if not spans:
+            # Font size and weight weighted by the visible characters of each span.
+            parts: list[str] = []
+            n = bold = 0
+            weighted = 0.0
+            for s in ln.get("spans", ()):
+                t = s["text"]
+                parts.append(t)
+                k = len(t.strip())
+                if k:
+                    n += k
+                    weighted += s["size"] * k
+                    if s.get("flags", 0) & 16 or "bold" in s.get("font", "").lower():
+                        bold += k
+            if not n:
                 continue
-            text = _clean("".join(s["text"] for s in ln["spans"]))
+            text = _clean("".join(parts))
             if not text:
                 continue
-            r = pymupdf.Rect(ln["bbox"])
-            if rotate:
-                r = r * matrix
-            n = sum(len(s["text"].strip()) for s in spans) or 1
-            size = sum(s["size"] * len(s["text"].strip()) for s in spans) / n
-            bold_chars = sum(
-                len(s["text"].strip())
-                for s in spans
-                if s.get("flags", 0) & 16 or "bold" in s.get("font", "").lower()
-            )
-            lines.append(Line(text, _bbox(r), round(size, 1), bold_chars >= 0.8 * n))
+            box = _bbox(pymupdf.Rect(ln["bbox"]) * matrix) if rotate else _bbox(ln["bbox"])
+            lines.append(Line(text, box, round(weighted / n, 1), bold >= 0.8 * n))
         if lines:
             blocks.extend(_split_side_by_side(lines))
     return blocks
@@ -320,13 +358,13 @@ def page_tables(page: Any, matrix: Any = None) -> list[Block]:
 
     Skips pages with too few vector lines to hold a ruled table, and boxes that are page layout.
     """
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     try:
         drawings = page.get_cdrawings()
     except Exception:  # a damaged content stream: no tables rather than no page
         return []
-    if len(drawings) < MIN_TABLE_DRAWINGS:
+    if len(drawings) < MIN_TABLE_DRAWINGS or not may_hold_table(drawings):
         return []
     try:
         found = page.find_tables(use_layout=False)
@@ -416,10 +454,12 @@ def _markdown_rows(rows: Sequence[Sequence[str]]) -> str:
 
 
 def _figures(page: Any, matrix: Any, area: float) -> list[Block]:
-    import pymupdf
+    pymupdf = pymupdf_module()
 
     out = []
     try:
+        if not _may_have_images(page):
+            return []
         infos = page.get_image_info()
     except Exception:
         return []
@@ -433,6 +473,19 @@ def _figures(page: Any, matrix: Any, area: float) -> list[Block]:
             continue
         out.append(Block("figure", _bbox(r), "", attrs={"image": True}))
     return out
+
+
+# An inline image operator (``BI /W 10 ... ID ... EI``) standing as a token of a content stream.
+_INLINE_IMAGE = re.compile(rb"(?<![^\s\]>)}])BI[\s/]")
+
+
+def _may_have_images(page: Any) -> bool:
+    """False when the page draws no image: no image in its resources, no form XObject (which may
+    draw one) and no inline image in its content. ``get_image_info`` builds a second text page to
+    answer that (3.5 ms a page); these look-ups cost a third of it."""
+    return bool(
+        page.get_images() or page.get_xobjects() or _INLINE_IMAGE.search(page.read_contents())
+    )
 
 
 def _inside(inner: BBox, outer: BBox, tol: float = 2.0) -> bool:
@@ -772,7 +825,7 @@ class PdfParser(BaseParser):
         return self._engine
 
     def parse_bytes(self, data: bytes, source: str) -> Document:
-        import pymupdf
+        pymupdf = pymupdf_module()
 
         pdf = open_pdf(data)
         try:

@@ -1,4 +1,11 @@
-"""JSON Lines: one record per line, UTF-8, fields in schema order; stdout or an atomic file."""
+"""JSON Lines: one record per line, UTF-8, fields in schema order; stdout or an atomic file.
+
+Records are serialised by orjson (5-10x faster than ``json``) whenever that gives the very bytes
+``json.dumps(record, ensure_ascii=False, separators=(",", ":"))`` gives, so the output never
+depends on which path wrote it: records holding floats (orjson writes ``1e-5`` where json writes
+``1e-05``), and anything orjson would treat differently (subclasses, dataclasses, datetimes,
+integers over 64 bits, non-string keys, lone surrogates) go through ``json``.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,42 @@ from typing import IO, Any
 
 from chunkwise.writers.atomic import AtomicFile
 
+try:
+    import orjson
+
+    _ORJSON_OPTIONS = (
+        orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+    )
+except ImportError:  # pragma: no cover - orjson is a core dependency
+    orjson = None  # type: ignore[assignment]
+
 
 def dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+
+
+def _float_free(value: Any) -> bool:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is dict:
+        return all(_float_free(v) for v in value.values())
+    if kind is list or kind is tuple:
+        return all(_float_free(v) for v in value)
+    # Floats, and any other type: let json decide (it also raises where it always did).
+    return False
+
+
+def dumps_bytes(record: dict[str, Any]) -> bytes:
+    """One record as UTF-8 JSON bytes, identical to ``dumps(record).encode("utf-8")``."""
+    if orjson is not None and _float_free(record):
+        try:
+            return orjson.dumps(record, option=_ORJSON_OPTIONS)
+        except (TypeError, orjson.JSONEncodeError):
+            pass
+    return dumps(record).encode("utf-8")
 
 
 class JsonlWriter:
@@ -28,10 +68,11 @@ class JsonlWriter:
         self.durable_writes = self._file is None or self._file.tmp is None
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        lines = [dumps(r) for r in records]
+        lines = [dumps_bytes(r) for r in records]
         if not lines:
             return
-        self._out.write(("\n".join(lines) + "\n").encode("utf-8"))
+        lines.append(b"")
+        self._out.write(b"\n".join(lines))
         # One document's records at a time reach the reader: `| head` and tailing work promptly.
         self._out.flush()
 

@@ -46,6 +46,7 @@ def arrow_schema(embedding_dim: int | None) -> Any:
         ("headings", pa.list_(pa.string())),
         ("kind", pa.string()),
         ("continues", pa.string()),
+        ("synthetic", pa.bool_()),
         ("metadata", pa.string()),
         ("embedding", emb),
         ("embedding_model", pa.string()),

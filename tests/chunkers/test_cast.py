@@ -38,6 +38,8 @@ DEFINITION_KINDS = {
     "record",
     "namespace",
     "macro",
+    "object",
+    "extension",
 }
 
 _DOCS: dict[Path, Document] = {}

@@ -237,3 +237,96 @@ def test_hostile_runs_stay_linear(text: str) -> None:
     legal_elements(text)
     assert time.perf_counter() - t0 < 5
     assert all(a < b for a, b in spans)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Bluebook court-document abbreviations before a pin cite (table BT1).
+        (
+            "Compl. 2. Those companies pay royalties. Def.'s Mot. Dismiss 9-11. Pl.'s Opp. 4.",
+            [
+                "Compl. 2.",
+                "Those companies pay royalties.",
+                "Def.'s Mot. Dismiss 9-11.",
+                "Pl.'s Opp. 4.",
+            ],
+        ),
+        # "Id." is a citation sentence of its own before any capitalised word.
+        (
+            "Id. Immediately following that, the report provides more. Id. at 5.",
+            ["Id.", "Immediately following that, the report provides more.", "Id. at 5."],
+        ),
+        # Subdivision words and relator phrases (tables T16, T6) and Bluebook contractions.
+        (
+            "Restatement (Second) of Contracts § 69 cmt. e, illus. 8 (emphasis added).",
+            ["Restatement (Second) of Contracts § 69 cmt. e, illus. 8 (emphasis added)."],
+        ),
+        (
+            "See Missouri ex rel. Gaines v. Canada, 305 U.S. 337. It was decided.",
+            ["See Missouri ex rel. Gaines v. Canada, 305 U.S. 337.", "It was decided."],
+        ),
+        (
+            "Knight, Public Education in the South (1922), cc. VIII, IX. See also Am. Int'l "
+            "Pictures, Inc. v. Foreman, 576 F.2d 661.",
+            [
+                "Knight, Public Education in the South (1922), cc. VIII, IX.",
+                "See also Am. Int'l Pictures, Inc. v. Foreman, 576 F.2d 661.",
+            ],
+        ),
+        # An omission ellipsis inside a closing quotation stays with its sentence.
+        (
+            "It had to secure the license prior to July 31, 1998....\" Pl.'s Opp. 12.",
+            ['It had to secure the license prior to July 31, 1998...."', "Pl.'s Opp. 12."],
+        ),
+        # Converted opinions anchor footnotes as "[bookmark: r[1]][1]" after the sentence.
+        (
+            "The copyrights are owned by UMG.[bookmark: r[1]][1] These take the form of CDs.",
+            ["The copyrights are owned by UMG.[bookmark: r[1]][1]", "These take the form of CDs."],
+        ),
+    ],
+)
+def test_citation_grammar_cases(text: str, expected: list[str]) -> None:
+    assert split(text) == expected
+
+
+def test_line_labels_star_pages_and_footnote_anchors_stand_alone() -> None:
+    text = (
+        "I. BACKGROUND\n\n"
+        "a. Plaintiff's role in collecting royalties\n\n"
+        "(f) Authority to Use Wireless Location Information.\n\n"
+        "1176*1176 Russell J. Frackman, Los Angeles, CA, for the plaintiff.\n\n"
+        "H. Albert Young, Attorney General of Delaware, argued the cause for petitioners.\n\n"
+        "A. Standard of Review\n\n"
+        "(b) Customer has not disputed the invoice in good faith; and\n\n"
+        "[bookmark: [1]][1]  The Copyright Act defines phonorecords.\n"
+    )
+    assert split(text) == [
+        "I.",
+        "BACKGROUND",
+        "a.",
+        "Plaintiff's role in collecting royalties",
+        "(f)",
+        "Authority to Use Wireless Location Information.",
+        "1176*1176",
+        "Russell J. Frackman, Los Angeles, CA, for the plaintiff.",
+        "H. Albert Young, Attorney General of Delaware, argued the cause for petitioners.",
+        "A.",
+        "Standard of Review",
+        "(b) Customer has not disputed the invoice in good faith; and",
+        "[bookmark: [1]][1]",
+        "The Copyright Act defines phonorecords.",
+    ]
+
+
+def test_decide_hook_overrules_the_rules() -> None:
+    """The experiment hook of benchmarks/legal_sbd_learned.py sees every in-line candidate."""
+    text = "The claim fails. See 42 U.S.C. § 1983. We agree."
+    seen = []
+
+    def never(text: str, a: int, b: int, m: object, rule: bool) -> bool:
+        seen.append(rule)
+        return False
+
+    assert sentence_spans(text, decide=never) == [(0, len(text))]
+    assert True in seen and False in seen

@@ -54,3 +54,28 @@ def test_paragraph_elements_are_trimmed_and_exact() -> None:
         "Second.",
         "Third",
     ]
+
+
+_CJK = {
+    "big5": "這是一份關於港口經濟的報告。今年的貨運量比去年增加了百分之五，主要來自亞洲的出口。",
+    "gbk": "这是一份关于港口经济的报告。今年的货运量比去年增加了百分之五，主要来自亚洲的出口。",
+    "shift_jis": "これは港湾経済に関する報告書です。今年の貨物量は昨年より五パーセント増えた。",
+    "euc_kr": "이것은 항구 경제에 관한 보고서입니다. 올해 화물량은 작년보다 5퍼센트 증가했습니다.",
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(_CJK))
+def test_legacy_cjk_encodings_are_decoded(encoding: str) -> None:
+    """Their byte pairs can look like UTF-8 here and there; that must not read as damaged UTF-8."""
+    text = "Harbour report\n\n" + _CJK[encoding] + "\n"
+    decoded, enc = decode_text(text.encode(encoding))
+    assert decoded == text
+    assert text.encode(enc) == text.encode(encoding)
+
+
+def test_utf8_bom_is_reported_so_offsets_can_be_reproduced() -> None:
+    """The mark is not text: offsets index the bytes decoded with the reported codec."""
+    data = codecs.BOM_UTF8 + b"Title\n\nBody"
+    text, enc = decode_text(data)
+    assert enc == "utf-8-sig"
+    assert data.decode(enc) == text == "Title\n\nBody"

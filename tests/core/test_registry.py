@@ -16,7 +16,8 @@ def test_builtins_load_and_have_names() -> None:
 def test_parser_for_extensions_and_hints() -> None:
     assert registry.parser_for("a/b/README.md") == "markdown"
     assert registry.parser_for("notes.TXT") == "text"
-    assert registry.parser_for("image.png") is None
+    assert registry.parser_for("image.png") == "image"
+    assert registry.parser_for("archive.7z") is None
     assert registry.parser_for("x.unknown", "markdown") == "markdown"
     assert registry.parser_for("x", ".md") == "markdown"
     with pytest.raises(UsageError, match="format-hint"):

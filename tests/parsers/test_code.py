@@ -96,7 +96,8 @@ def test_non_ascii_offsets_are_characters() -> None:
         (b"#!/usr/bin/python3.11 -u\n", "python"),
         (b"#! /usr/bin/env -S node --harmony\n", "javascript"),
         (b"#!/usr/local/bin/node\r\n", "javascript"),
-        (b"#!/bin/sh\n", None),
+        (b"#!/bin/sh\n", "bash"),
+        (b"#!/usr/bin/env perl\n", None),
         (b"print('no shebang')\n", None),
     ],
 )

@@ -235,7 +235,7 @@ def test_header_written_with_td_over_numbers() -> None:
         ),
         # A wrong label loses to bytes that are valid UTF-8.
         ('<meta charset="iso-8859-1"><p>naïve café</p>'.encode(), "utf-8", "naïve café"),
-        ("\ufeff<p>with a byte-order mark: é</p>".encode(), "utf-8", "with a byte-order mark: é"),
+        ("\ufeff<p>with a BOM: é</p>".encode(), "utf-8-sig", "with a BOM: é"),
         ("<p>utf-16 text: ü</p>".encode("utf-16"), "utf-16-le", "utf-16 text: ü"),
         (
             b'<?xml version="1.0" encoding="utf-8"?><html xmlns="http://www.w3.org/1999/xhtml">'

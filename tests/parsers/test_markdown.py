@@ -2,10 +2,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from chunkwise.parsers.markdown import MarkdownParser, parse_markdown
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chunkwise import registry
+from chunkwise.chunking import ChunkerConfig
 from tests.conftest import GOLDEN, assert_golden
 
 DOC = """---
@@ -154,3 +157,49 @@ def test_golden_sample_readme(sample_docs: Path, update_golden: bool) -> None:
         ],
     }
     assert_golden(GOLDEN / "markdown" / "nupunkt-README.json", summary, update_golden)
+
+
+FRONT = """---
+title: "Harbour report"
+date: 2024-05-01
+tags: [ports, trade]
+draft: false
+---
+
+## Cargo
+
+Cargo volumes rose by five percent this year.
+
+## Outlook
+
+Exports to Asia drive the growth.
+"""
+
+
+@pytest.mark.parametrize("chunker", ["recursive", "sentence", "section", "token", "auto"])
+def test_front_matter_is_metadata_not_chunk_text(chunker: str) -> None:
+    doc = MarkdownParser().parse(FRONT.encode(), source="r.md")
+    assert doc.metadata["front_matter"] == {
+        "title": "Harbour report",
+        "date": "2024-05-01",
+        "tags": ["ports", "trade"],
+        "draft": False,
+    }
+    chunks = list(registry.load("chunkers", chunker)(ChunkerConfig(max_tokens=16)).chunk(doc))
+    assert chunks
+    body_start = FRONT.index("## Cargo")
+    for c in chunks:
+        assert c.start >= body_start and "draft" not in c.text and "---" not in c.text
+        # No level-1 heading of its own: the title heads every chunk's path.
+        assert c.headings[0] == "Harbour report"
+
+
+def test_front_matter_title_yields_to_a_real_top_heading() -> None:
+    els, meta = parse_markdown("---\ntitle: Meta title\n---\n\n# Real title\n\nText.\n")
+    assert meta["title"] == "Meta title"
+    assert [e.attrs["title"] for e in els if e.kind == "heading"] == ["Real title"]
+
+
+def test_front_matter_that_is_not_yaml_mapping_is_kept_out_of_metadata() -> None:
+    _, meta = parse_markdown("---\n: : [unclosed\n---\n\nText.\n")
+    assert "front_matter" not in meta

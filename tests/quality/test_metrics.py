@@ -246,29 +246,6 @@ def test_score_and_combined() -> None:
     assert quality.combined_score({}) == 0.0
 
 
-# -- retrieval -----------------------------------------------------------------------------------
-
-
-def test_retrieval_scores_token_level() -> None:
-    starts = np.arange(0, 12, 2)  # six tokens of two characters
-    offsets = (starts, starts + 2)
-    s = quality.retrieval_scores([(0, 6)], (4, 8), offsets)
-    # Answer tokens {2, 3}; retrieved {0, 1, 2}: one hit.
-    assert s["recall"] == 0.5
-    assert s["precision"] == pytest.approx(1 / 3)
-    assert s["iou"] == pytest.approx(1 / 4)
-    # Overlapping chunks pay for the repeated token in precision, not in recall.
-    s = quality.retrieval_scores([(4, 8), (6, 10)], (4, 8), offsets)
-    assert s["recall"] == 1.0 and s["precision"] == 0.5
-    # Tokens retrieved from other documents only add to the total.
-    s = quality.retrieval_scores([(4, 8)], (4, 8), offsets, extra_tokens=2)
-    assert s == {"recall": 1.0, "precision": 0.5, "iou": 0.5}
-    assert quality.retrieval_scores([], (4, 8), offsets)["recall"] == 0.0
-    # A span that starts inside a token takes the whole token.
-    assert quality.token_positions(5, 6, offsets) == {2}
-    assert quality.token_positions(3, 5, offsets) == {1, 2}
-
-
 def test_vectorizer_names() -> None:
     from chunkwise.errors import UsageError
 

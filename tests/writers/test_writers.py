@@ -86,3 +86,23 @@ def test_empty_parquet_run_writes_a_valid_empty_file(tmp_path: Path) -> None:
 def test_parquet_needs_a_file() -> None:
     with pytest.raises(UsageError, match="-o"):
         ParquetWriter(None)
+
+
+def test_records_flag_rewritten_text_as_synthetic(tmp_path: Path) -> None:
+    """Every record either holds `text == doc[start:end]` or says `synthetic: true`."""
+    from chunkwise.chunkers.section import SectionChunker
+
+    rows = "\n".join(f"| {i} | item {i} |" for i in range(80))
+    doc = MarkdownParser().parse(
+        f"# T\n\n| id | name |\n|---|---|\n{rows}\n".encode(), source="t.md"
+    )
+    recs = [chunk_record(c, doc) for c in SectionChunker(ChunkerConfig(max_tokens=60)).chunk(doc)]
+    flagged = [r for r in recs if r["synthetic"]]
+    assert flagged, "a split table repeats its header in later pieces"
+    for r in recs:
+        assert r["synthetic"] is (r["text"] != doc.text[r["start"] : r["end"]])
+    out = tmp_path / "t.parquet"
+    w = ParquetWriter(str(out))
+    w.write(recs)
+    w.close()
+    assert pq.read_table(out).column("synthetic").to_pylist() == [r["synthetic"] for r in recs]

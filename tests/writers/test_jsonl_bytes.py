@@ -1,0 +1,104 @@
+"""The JSONL writer's fast path (orjson) writes exactly the bytes ``json`` writes."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from chunkwise.chunkers.recursive import RecursiveChunker
+from chunkwise.parsers.markdown import MarkdownParser
+from chunkwise.writers import jsonl
+from chunkwise.writers.jsonl import JsonlWriter, dumps_bytes
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chunkwise.chunking import ChunkerConfig
+from chunkwise.records import chunk_record
+
+
+def _json_bytes(record: Any) -> bytes:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(alphabet=st.characters(exclude_categories=("Cs",))),
+)
+_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=5),
+        st.dictionaries(st.text(max_size=8), inner, max_size=5),
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(record=st.dictionaries(st.text(max_size=10), _VALUES, max_size=8))
+def test_fast_path_bytes_equal_json(record: dict[str, Any]) -> None:
+    assert dumps_bytes(record) == _json_bytes(record)
+
+
+class _Color(str, enum.Enum):
+    RED = "red"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"k": _Color.RED},
+        {"k": _Level.HIGH},
+        {"k": (1, 2, "x")},
+        {"k": 2**64},
+        {1: "int key"},
+        {"k": 'control \x00\x1f\x7f and \u2028\u2029 and emoji 🎉 and quote " \\'},
+        {"k": 1e-05, "j": [0.1, 2.5e-07, 1e16]},
+    ],
+)
+def test_special_values_equal_json(value: dict[Any, Any]) -> None:
+    assert dumps_bytes(value) == _json_bytes(value)
+
+
+@pytest.mark.parametrize("value", [{"k": _Point(1)}, {"k": datetime.date(2026, 1, 1)}])
+def test_values_json_rejects_are_still_rejected(value: dict[str, Any]) -> None:
+    with pytest.raises(TypeError):
+        dumps_bytes(value)
+
+
+def test_lone_surrogate_fails_as_before() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        dumps_bytes({"k": "a\ud800b"})
+
+
+def test_chunk_records_take_the_fast_path(sample_docs: Path, monkeypatch: Any) -> None:
+    doc = MarkdownParser().parse(sample_docs / "markdown" / "semchunk-README.md")
+    records = [chunk_record(c, doc) for c in RecursiveChunker(ChunkerConfig(128)).chunk(doc)]
+    assert records
+    out = io.BytesIO()
+    JsonlWriter(stream=out).write(records)
+    assert out.getvalue() == b"".join(_json_bytes(r) + b"\n" for r in records)
+    assert all(jsonl._float_free(r) for r in records)
+    # Without orjson, the same bytes.
+    monkeypatch.setattr(jsonl, "orjson", None)
+    again = io.BytesIO()
+    JsonlWriter(stream=again).write(records)
+    assert again.getvalue() == out.getvalue()
