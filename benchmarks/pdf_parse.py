@@ -1,6 +1,7 @@
 """PDF speed and right-to-left quality, chunkwise beside plain pymupdf and pymupdf4llm, same run.
 
-    .venv/bin/python benchmarks/pdf_parse.py [--repeat 3] [--skip-4llm] [--corpus DIR] [PDF_OR_FOLDER...]
+    .venv/bin/python benchmarks/pdf_parse.py [--repeat 3] [--skip-4llm] [--corpus DIR] \
+        [PDF_OR_FOLDER...]
 
 **Speed** (pages/s, best of ``--repeat`` rounds; the machine is shared, so compare rows of one
 run, not runs). Two sets: *dev*, every PDF of ../shared/corpus/pdf/ and sample_docs/pdf/ that
