@@ -108,7 +108,7 @@ class SafeZip:
             )
         try:
             raw = self.zf.open(real)
-        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError) as exc:
             raise ParseError(f"corrupt {self.what}: cannot read part {name!r}: {exc}") from exc
         return io.BufferedReader(_Counted(raw, self, name), 1 << 16)
 
@@ -197,9 +197,11 @@ def parse_xml(zf: SafeZip, name: str) -> Any:
     with zf.open(name) as fh:
         try:
             return etree.parse(fh, xml_parser()).getroot()
-        except etree.XMLSyntaxError as exc:
+        except (etree.XMLSyntaxError, OSError) as exc:
+            # lxml reports bytes invalid in the declared encoding as an OSError.
+            reason = str(exc).split(": ", 1)[-1] if isinstance(exc, OSError) else str(exc)
             raise ParseError(
-                f"damaged {zf.what}: part {name!r} is not well-formed XML ({exc})"
+                f"damaged {zf.what}: part {name!r} is not well-formed XML ({reason})"
             ) from exc
 
 
