@@ -171,7 +171,8 @@ def open_zip(data: bytes, what: str, *, limit: int | None = None) -> SafeZip:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise ParseError(f"corrupt or truncated {what} (bad zip: {exc})") from exc
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, NotImplementedError) as exc:
+        # NotImplementedError: a damaged header claiming a zip version or method we lack.
         raise ParseError(f"corrupt or truncated {what} ({exc})") from exc
     declared = sum(i.file_size for i in zf.infolist())
     if declared > limit * 4:
