@@ -418,7 +418,12 @@ def make_eml(with_attachment: bytes | None = None) -> bytes:
         subtype="csv",
         filename="numbers.csv",
     )
-    msg.add_attachment(b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", filename="logo.png")
+    msg.add_attachment(
+        b"BEGIN:VCARD\r\nFN:Alice Example\r\nEND:VCARD\r\n",
+        maintype="text",
+        subtype="vcard",
+        filename="alice.vcf",
+    )
     if with_attachment is not None:
         msg.add_attachment(
             with_attachment,
