@@ -114,8 +114,8 @@ BUILTINS: dict[str, dict[str, Spec]] = {
         "odf": Spec(
             "odf",
             "chunkwise.parsers.odf:OdfParser",
-            (".odt", ".ott", ".odp", ".otp"),
-            "OpenDocument text and presentations: headings, lists, tables, notes",
+            (".odt", ".ott", ".odp", ".otp", ".ods", ".ots"),
+            "OpenDocument text, presentations and spreadsheets: headings, lists, tables, notes",
         ),
         "legal": Spec(
             "legal",
