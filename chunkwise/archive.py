@@ -160,9 +160,11 @@ class _Counted(io.RawIOBase):
         super().close()
 
 
-def open_zip(data: bytes, what: str, *, limit: int = MAX_INFLATED) -> SafeZip:
+def open_zip(data: bytes, what: str, *, limit: int | None = None) -> SafeZip:
     """``data`` as a zip container of a ``what`` ("Word document"), or a ParseError that says
-    what the bytes are instead."""
+    what the bytes are instead. ``limit``: inflated bytes allowed (default MAX_INFLATED)."""
+    if limit is None:
+        limit = MAX_INFLATED
     if not data.startswith(_ZIP_MAGICS):
         raise ParseError(_not_zip_reason(data, what))
     try:

@@ -10,6 +10,7 @@ number) when it has one.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,7 +47,12 @@ def clean_lines(s: str) -> str:
     return "\n".join(ln for ln in lines if ln)
 
 
+_PLAIN = re.compile(r"[^\s|]+(?: [^\s|]+)*")
+
+
 def _cell(s: str) -> str:
+    if _PLAIN.fullmatch(s):  # most cells: nothing to collapse or escape
+        return s
     return clean_inline(s).replace("|", "\\|")
 
 
@@ -114,7 +120,9 @@ def render(blocks: Sequence[Block]) -> tuple[str, list[Element]]:
                 **b.attrs,
             }
             if len(body) <= MAX_ROW_ATTRS:
-                attrs["rows"] = [[clean_inline(c) for c in r] for r in body]
+                attrs["rows"] = [
+                    [c if _PLAIN.fullmatch(c) else clean_inline(c) for c in r] for r in body
+                ]
             elements.append(Element("table", start, end, page=b.page, attrs=attrs))
             off = start
             row_i = 0

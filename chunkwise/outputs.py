@@ -24,10 +24,14 @@ def check_outputs(
     output: str | None,
     errors: str | os.PathLike[str] | None = None,
     state: str | os.PathLike[str] | None = None,
+    *,
+    folder: bool = False,
 ) -> None:
-    """Raise ``UsageError`` for an output that cannot be written or would clobber another one."""
+    """Raise ``UsageError`` for an output that cannot be written or would clobber another one.
+    ``folder``: the output is a folder the writer manages (a LanceDB table), not a file."""
     if output and output != STDIN:
-        check_target(output)
+        if not folder:
+            check_target(output)
         check_output(paths, output)
     if errors is not None:
         check_target(errors, "--errors file")

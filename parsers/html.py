@@ -16,6 +16,7 @@ warning, and ``metadata["html_mode"]`` says which mode produced the text.
 from __future__ import annotations
 
 import codecs
+import copy
 import logging
 import re
 import zlib
@@ -673,7 +674,13 @@ class HtmlParser(BaseParser):
         used = mode
         meta: dict[str, Any] = {}
         if mode == "article":
-            blocks, meta = _article_blocks(html)
+            from chunkwise.parsers import html_article
+
+            html_article.strip_furniture(tree)
+            blocks, meta = _article_blocks(tree, len(html))
+            blocks += html_article.split_body_continuations(tree, blocks)
+            blocks = html_article.drop_shortcodes(blocks)
+            blocks = html_article.restructure_small_page(blocks, tree, _full_blocks) or blocks
             text_len = sum(len(_block_plain(b)) for b in blocks)
             if text_len < FALLBACK_MIN_CHARS:
                 full = _full_blocks(tree)
@@ -763,23 +770,41 @@ def _extensive_dates(html: str) -> bool:
     return len(html) <= EXTENSIVE_DATE_LIMIT
 
 
-def _article_blocks(html: str) -> tuple[list[_Block], dict[str, Any]]:
+# trafilatura's fallbacks (its readability port and jusText, compared with its own extraction)
+# cost about a third of its time and change the result only when its own extraction came out
+# short: they run only then.
+RESCUE_BELOW_CHARS = 500
+
+
+def _article_blocks(tree: Any, size: int) -> tuple[list[_Block], dict[str, Any]]:
+    """trafilatura's main text of the page ``tree`` (``size`` characters of markup) as blocks,
+    and its metadata. ``tree`` is left as it was (trafilatura prunes the copy it reads)."""
     import trafilatura
     from trafilatura.settings import set_date_params
 
-    doc = trafilatura.bare_extraction(
-        html,
-        include_comments=False,
-        include_tables=True,
-        include_formatting=False,
-        include_images=False,
-        include_links=False,
-        with_metadata=True,
-        date_extraction_params=set_date_params(_extensive_dates(html)),
-    )
+    def run(fast: bool) -> Any:
+        return trafilatura.bare_extraction(
+            copy.deepcopy(tree) if fast else tree,
+            include_comments=False,
+            include_tables=True,
+            # Precision mode leaves out the headline, newsletter and promo boxes that plain mode
+            # keeps: +0.013 F1 on the article-extraction-benchmark pages.
+            favor_precision=True,
+            fast=fast,
+            include_formatting=False,
+            include_images=False,
+            include_links=False,
+            with_metadata=True,
+            date_extraction_params=set_date_params(size <= EXTENSIVE_DATE_LIMIT),
+        )
+
+    doc = run(fast=True)
     body = getattr(doc, "body", None)
+    if body is None or len(" ".join(body.itertext())) < RESCUE_BELOW_CHARS:
+        doc = run(fast=False)
+        body = getattr(doc, "body", None)
     if body is None:
-        return [], _metadata(html)
+        return [], {}
     walker = _Walker(_TEI, html=False)
     walker.children(body)
     walker.flush()

@@ -93,3 +93,19 @@ def test_pymupdf_is_imported_without_the_layout_model_which_still_loads_later() 
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_inline_image_is_still_a_figure() -> None:
+    from chunkwise.parsers.pdf import extract_page
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=300)
+    page.insert_text((20, 30), "A page with an inline image below.", fontsize=10)
+    page.clean_contents()
+    xref = page.get_contents()[0]
+    inline = b"\nq 120 0 0 120 60 80 cm BI /W 2 /H 2 /CS /G /BPC 8 ID \x00\xff\xff\x00 EI Q\n"
+    doc.update_stream(xref, doc.xref_stream(xref) + inline)
+    assert not page.get_images() and not page.get_xobjects()
+    figures = [b for b in extract_page(page).blocks if b.kind == "figure"]
+    assert len(figures) == 1
+    assert [round(v) for v in figures[0].bbox] == [60, 100, 180, 220]
