@@ -332,7 +332,7 @@ def _char_lines(page: Any, matrix: Any, flags: int) -> tuple[list[list[Line]], b
                         pieces[-1].text += ch
                         continue
                     box = _bbox(pymupdf.Rect(c["bbox"]) * matrix) if rotate else _bbox(c["bbox"])
-                    pieces.append(Piece(ch, box, s["size"]))
+                    pieces.append(Piece(ch, box, s["size"], len(segs)))
                     if not ch.isspace():
                         n += 1
                         weighted += s["size"]

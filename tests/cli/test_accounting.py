@@ -24,8 +24,8 @@ def folder(tmp_path: Path) -> Path:
     (root / "pkg" / "mod.py").write_text("def f():\n    return 1\n")
     (root / "notes.md").write_text("# Notes\n\nSome notes.\n")
     (root / "bad.txt").write_bytes(b"\x00\x01\x02\x03 binary junk")
-    (root / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
-    (root / "sound.wav").write_bytes(b"RIFF" + bytes(64))
+    (root / "data.xyz").write_bytes(b"\x89XYZ\r\n\x1a\n" + bytes(64))
+    (root / "blob.qqq").write_bytes(b"QQQ" + bytes(64))
     return root
 
 
@@ -49,7 +49,7 @@ def test_every_run_ends_with_a_summary_line_on_stderr(folder: Path) -> None:
 
 def test_verbose_lists_skipped_files(folder: Path) -> None:
     res = run_cli("ingest", str(folder), "-v")
-    for name in ("image.png", "sound.wav", "__init__.py"):
+    for name in ("data.xyz", "blob.qqq", "__init__.py"):
         assert any(name in ln and "skipped" in ln for ln in res.stderr.splitlines()), name
 
 
