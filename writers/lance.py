@@ -39,9 +39,10 @@ log = logging.getLogger("chunkwise")
 TABLE = "chunks"
 META_PREFIX = "chunkwise."
 ROWS_PER_BATCH = 4096
-# Below this many rows a flat scan answers a query in a few milliseconds and an approximate index
-# only costs build time and recall (benchmarks/search.py measures both).
-VECTOR_INDEX_MIN_ROWS = 200_000
+# Below this many rows chunk search holds the vectors in numpy (exact, ~10 ms CPU a query on 100k)
+# and an approximate index only costs build time and recall: IVF_PQ on 100k took minutes to build
+# here and kept 23% of the exact top 10 on random vectors (benchmarks/search.py --vector-index).
+VECTOR_INDEX_MIN_ROWS = 1_000_000
 # Settings that must match for rows of two runs to share one table (and one query embedding).
 MODEL_KEYS = ("embedding_model", "embedding_dim")
 RUN_KEYS = ("schema_version", *MODEL_KEYS, "tokenizer", "chunker", "chunker_options")
