@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import DocumentError, ErrorRecord, UsageError
-from chunkwise.records import chunk_record
+from chunkwise.names import display, raw_hex
+from chunkwise.records import chunk_id, chunk_record
 from chunkwise.types import Chunk, Document
 from chunkwise.walk import WalkOptions, walk
 
@@ -54,6 +56,8 @@ class Source:
     # An attachment (``mail.eml#report.pdf``): its parser, from its name, and how deep it is nested.
     parser: str | None = None
     depth: int = 0
+    # stdin longer than --max-file-size: reading stopped at this many bytes (an error record).
+    oversize: int | None = None
 
 
 @dataclass
@@ -73,6 +77,10 @@ class IngestOptions:
     follow_symlinks: bool = False
     # Compute the sha256 of every file read (set by ``ingest`` when a state is in use).
     hash_content: bool = False
+    # Empty files are error records (--strict) instead of being counted as skipped-empty.
+    strict: bool = False
+    # Address-space cap (bytes) of each worker process (--max-memory); None: no cap.
+    max_memory: int | None = None
 
 
 @dataclass
@@ -88,6 +96,7 @@ class Result:
     unchanged: bool = False  # --state: same bytes as last time, not parsed
     # Results of the document's attachments (e-mail), written after it as documents of their own.
     attachments: list[Result] = field(default_factory=list)
+    empty: bool = False  # nothing in it (0 bytes, or only whitespace): skipped-empty, not failed
 
 
 @dataclass
@@ -98,12 +107,18 @@ class Summary:
     skipped: int = 0  # unchanged since the last run (--state)
     deleted: int = 0  # delete records emitted (--emit-deletes)
     interrupted: bool = False  # stopped early (signal): the walk did not finish
+    # Files not chunked and not failed, by reason ("unsupported format", "empty", ...).
+    ignored: dict[str, int] = field(default_factory=dict)
+
+    def ignore(self, reason: str, n: int = 1) -> None:
+        self.ignored[reason] = self.ignored.get(reason, 0) + n
 
     @property
     def exit_code(self) -> int:
         if self.documents == 0:
-            # An incremental run with nothing new to do is a success, not an empty input.
-            return 0 if self.skipped or self.deleted else 3
+            # An incremental run with nothing new to do is a success, not an empty input; so is a
+            # folder of empty files (every __init__.py of a package).
+            return 0 if self.skipped or self.deleted or self.ignored.get("empty") else 3
         if self.failed == self.documents and not self.skipped:
             return 3
         return 1 if self.failed else 0
@@ -122,45 +137,81 @@ class Embedder(Protocol):
 # -- inputs --------------------------------------------------------------------------------------
 
 
+def read_stdin(stream: Any, limit: int) -> Source:
+    """stdin as one document, read up to ``limit`` bytes: an endless or huge stream becomes an
+    error record instead of filling memory."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        block = stream.read(min(1 << 20, limit + 1 - size))
+        if not block:
+            break
+        parts.append(block)
+        size += len(block)
+    if size > limit:
+        return Source("<stdin>", data=b"", explicit=True, oversize=limit)
+    return Source("<stdin>", data=b"".join(parts), explicit=True)
+
+
 def iter_sources(
     paths: Sequence[str],
     walk_options: WalkOptions,
     stdin: Any = None,
     *,
     follow_symlinks: bool = False,
+    max_stdin: int = DEFAULT_MAX_FILE_SIZE,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> Iterator[Source]:
     """Expand command-line paths lazily; folders are walked, files and '-' taken as given.
 
     A file symlink found by walking that leads out of the folder is skipped (with a warning)
     unless ``follow_symlinks``, which also lets the walk descend into folder symlinks (a link
-    back to a folder being walked is skipped, so loops end).
+    back to a folder being walked is skipped, so loops end). A file reached twice (named twice,
+    inside a folder also given, or through a symlink) is read once. ``on_skip(name, reason)`` hears
+    of every file passed over.
     """
+    skip = on_skip or (lambda name, reason: None)
     if follow_symlinks and not walk_options.follow_symlinks:
         walk_options = dataclasses.replace(walk_options, follow_symlinks=True)
+    seen: set[str] = set()
+
+    def first_time(path: Path) -> bool:
+        real = os.path.realpath(path)
+        if real in seen:
+            skip(display(str(path)), "duplicate")
+            return False
+        seen.add(real)
+        return True
+
     for p in paths:
         if p == STDIN:
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            yield Source("<stdin>", data=stream.read(), explicit=True)
+            yield read_stdin(stdin if stdin is not None else sys.stdin.buffer, max_stdin)
             continue
         path = Path(p)
         if path.is_dir():
             root: Path | None = None
             for f in walk(path, walk_options):
                 if registry.parser_for(str(f)) is None:
+                    skip(display(str(f)), "unsupported format")
                     continue
                 if not follow_symlinks and f.is_symlink():
                     if root is None:
                         root = path.resolve()
                     if not _inside(f, root):
                         log.warning(
-                            "skipping %s: symlink leads out of %s (use --follow-symlinks)", f, p
+                            "skipping %s: symlink leads out of %s (use --follow-symlinks)",
+                            display(str(f)),
+                            display(p),
                         )
+                        skip(display(str(f)), "symlink out of the folder")
                         continue
-                yield Source(str(f), path=f)
+                if first_time(f):
+                    yield Source(display(str(f)), path=f)
         elif path.exists():
-            yield Source(str(path), path=path, explicit=True)
+            if first_time(path):
+                yield Source(display(str(path)), path=path, explicit=True)
         else:
-            raise UsageError(f"no such file or folder: {p}")
+            raise UsageError(f"no such file or folder: {display(p)}")
 
 
 def _inside(link: Path, root: Path) -> bool:
@@ -249,9 +300,28 @@ class Processor:
         return name
 
     def process(self, src: Source) -> Result:
+        res = self._process(src)
+        if res.error is not None and src.path is not None:
+            hexname = raw_hex(src.path)
+            if hexname is not None:
+                res.error = dataclasses.replace(res.error, source_bytes_hex=hexname)
+        return res
+
+    def _empty(self, res: Result, what: str) -> Result:
+        if self.options.strict:
+            raise DocumentError(f"empty file ({what})", stage="read")
+        res.empty = True
+        return res
+
+    def _process(self, src: Source) -> Result:
         stage = "read"
         res = Result(src.name, path=str(src.path) if src.path is not None else None)
         try:
+            if src.oversize is not None:
+                raise DocumentError(
+                    f"stdin is over --max-file-size {src.oversize} bytes; reading stopped there",
+                    stage="read",
+                )
             if src.path is not None:
                 st = src.path.stat()
                 if not stat.S_ISREG(st.st_mode):
@@ -269,14 +339,33 @@ class Processor:
                     if src.known_hash is not None and res.content_hash == src.known_hash:
                         res.unchanged = True
                         return res
-            elif src.data is not None and self.options.hash_content:
-                res.content_hash = hashlib.sha256(src.data).hexdigest()
+                if st.st_size == 0:
+                    return self._empty(res, "0 bytes")
+            elif src.data is not None:
+                if not src.data:
+                    return self._empty(res, "0 bytes")
+                if self.options.hash_content:
+                    res.content_hash = hashlib.sha256(src.data).hexdigest()
             pname = self.parser_name(src)
             parser = self.parser(pname)
             stage = "parse"
-            doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
+            try:
+                doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
+            except DocumentError as exc:
+                if pname == "text" and src.path is not None and "binary" in str(exc):
+                    unsupported = registry.parser_for(src.name, self.options.format_hint) is None
+                    if unsupported:
+                        # Named explicitly, claimed by no parser, and not text: say so plainly.
+                        ext = "".join(src.path.suffixes[-1:]) or "no extension"
+                        raise DocumentError(f"unsupported format ({ext})", stage="read") from exc
+                raise
             if not doc.parser:
                 doc = dataclasses.replace(doc, parser=pname)
+            hexname = raw_hex(src.path) if src.path is not None else None
+            if hexname is not None:
+                doc = dataclasses.replace(
+                    doc, metadata={**doc.metadata, "source_bytes_hex": hexname}
+                )
             stage = "chunk"
             # "auto" is a chunker too: it picks per document among those that fit its format.
             chunker = self.chunker(self.options.chunker)
@@ -288,6 +377,8 @@ class Processor:
                 res.attachments = self.attachments(src, doc)
                 doc = dataclasses.replace(doc, attachments=())
             if not chunks and not res.attachments:
+                if not doc.text.strip() and pname in _PLAIN_TEXT_PARSERS:
+                    return self._empty(res, "only whitespace")
                 # Every input ends as chunks or as an error record: a document that silently
                 # vanishes (blank page, scanned PDF without OCR, furniture only) would go unnoticed.
                 raise DocumentError(
@@ -343,8 +434,28 @@ def _expand(results: Iterable[Result]) -> Iterator[Result]:
         yield from r.attachments
 
 
+# Parsers whose documents are the file's text as is: no text after parsing means an empty file
+# (for a PDF or HTML page it means the parser found nothing, which stays an error).
+_PLAIN_TEXT_PARSERS = frozenset({"text", "code", "markdown"})
+
+
 def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
-    return Processor(options).process
+    process = Processor(options).process
+
+    def handle(src: Source) -> Result:
+        return _without_elements(process(src))
+
+    return handle
+
+
+def _without_elements(r: Result) -> Result:
+    """What a worker sends back: the parent writes chunks and embeds from the text, never reads
+    elements, and pickling them is most of a small file's transfer cost (~4x the rest)."""
+    if r.doc is not None and r.doc.elements:
+        r.doc = dataclasses.replace(r.doc, elements=())
+    for att in r.attachments:
+        _without_elements(att)
+    return r
 
 
 def _lost(src: Source, exc: TaskLost) -> Result:
@@ -364,7 +475,7 @@ def process_all(
     most ``2 * jobs`` documents in flight and a per-document ``timeout``. Once ``should_stop()``
     is true no new source is taken and unfinished ones are dropped."""
     stop = should_stop or (lambda: False)
-    if options.jobs <= 1 and not options.isolate:
+    if options.jobs <= 1 and not options.isolate and not options.max_memory:
         proc = Processor(options)
         for src in sources:
             if stop():
@@ -380,6 +491,8 @@ def process_all(
         timeout=options.timeout,
         window=2 * max(1, options.jobs),
         fatal=(UsageError,),
+        batch=64,  # small files go to workers in batches of up to 64 (~50 ms of work)
+        max_memory=options.max_memory,
     )
     yield from pool.imap(sources, should_stop=stop)
 
@@ -519,8 +632,18 @@ def ingest(
     check_paths(paths)
     summary = Summary()
     stop = should_stop or (lambda: False)
+
+    def skipped(name: str, reason: str) -> None:
+        summary.ignore(reason)
+        log.info("skipped %s: %s", name, reason)
+
     sources: Iterable[Source] = iter_sources(
-        paths, options.walk, stdin=stdin, follow_symlinks=options.follow_symlinks
+        paths,
+        options.walk,
+        stdin=stdin,
+        follow_symlinks=options.follow_symlinks,
+        max_stdin=options.max_file_size,
+        on_skip=skipped,
     )
     ohash = ""
     streaming = False
@@ -550,7 +673,8 @@ def ingest(
             return
         if table_deletes is not None:
             table_deletes([delete_record(old, "changed")])
-        if emit_deletes and not state.shares_doc_id(old.doc_id, old.path):
+        if emit_deletes:
+            # Ids include the path, so another file with the same bytes never holds these.
             deletes_out.write([delete_record(old, "changed")])
             summary.deleted += 1
         if r.error is not None:
@@ -571,7 +695,12 @@ def ingest(
                 options_hash=ohash,
                 doc_id=r.doc.doc_id,
                 # An e-mail's attachments are retired with it when it changes or goes.
-                chunk_ids=tuple(c.id for x in (r, *r.attachments) for c in x.chunks),
+                chunk_ids=tuple(
+                    chunk_id(x.doc.source, c.doc_id, c.index)
+                    for x in (r, *r.attachments)
+                    if x.doc is not None
+                    for c in x.chunks
+                ),
             )
         )
 
@@ -583,8 +712,12 @@ def ingest(
                 )
                 for r, chunks in zip(batch, embedded, strict=True):
                     r.chunks = chunks
-            except DocumentError as exc:
-                # Embedding failures are per batch; report each document of it.
+            except UsageError:
+                raise
+            except Exception as exc:
+                # Embedding failures (a DocumentError, or a model or device error) are per batch;
+                # report each document of it and go on with the next batch.
+                log.debug("embedding failed", exc_info=True)
                 for r in batch:
                     fail(
                         Result(
@@ -597,8 +730,19 @@ def ingest(
         for r in batch:
             assert r.doc is not None
             doc = r.doc
-            retire_old(r)
-            writer.write(chunk_record(c, doc) for c in r.chunks)
+            retired = False
+            try:
+                records = [chunk_record(c, doc) for c in r.chunks]
+                retire_old(r)  # delete records of the old version go before the new records
+                retired = True
+                # Writers serialise a document's records before writing any of them, so a
+                # record that cannot be serialised fails this document alone.
+                writer.write(records)
+            except (TypeError, ValueError) as exc:  # not OSError: a failing output ends the run
+                log.debug("cannot write records of %s", r.source, exc_info=True)
+                rec = ErrorRecord.from_exception(r.source, exc, "write")
+                fail(Result(r.source, error=rec, path=r.path), retire=not retired)
+                continue
             summary.chunks += len(r.chunks)
             record_state(r)
             if on_result:
@@ -606,9 +750,14 @@ def ingest(
         if state is not None and streaming:
             state.checkpoint()
 
-    def fail(r: Result) -> None:
+    def fail(r: Result, retire: bool = True) -> None:
         summary.failed += 1
-        retire_old(r)
+        if retire:
+            retire_old(r)
+        elif state is not None and r.path is not None:
+            from chunkwise.state import state_key
+
+            state.forget(state_key(r.path))
         if on_error and r.error:
             on_error(r.error)
         if on_result:
@@ -623,6 +772,10 @@ def ingest(
                     from chunkwise.state import state_key
 
                     state.touch(state_key(result.path), result.size or 0, result.mtime_ns or 0)
+                continue
+            if result.empty:
+                summary.ignore("empty")
+                log.info("skipped %s: empty", result.source)
                 continue
             summary.documents += 1
             if result.error is not None:
@@ -659,7 +812,7 @@ def _report_gone(
         state.forget(fs.path)
         if table_deletes is not None:
             table_deletes([delete_record(fs, "removed")])
-        if out is not None and not state.shares_doc_id(fs.doc_id, fs.path):
+        if out is not None:
             out.write([delete_record(fs, "removed")])
             summary.deleted += 1
 

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -108,22 +109,23 @@ def ingest(
         str, typer.Option("--chunker", "-c", help="Chunker name, or auto (per format).")
     ] = "auto",
     max_tokens: Annotated[
-        int | None, typer.Option(help="Hard cap on chunk size, in tokens (default 512).")
+        int | None, typer.Option(min=1, help="Hard cap on chunk size, in tokens (default 512).")
     ] = None,
     max_chars: Annotated[
         int | None,
         typer.Option(
+            min=1,
             help="cast: chunk budget in non-whitespace characters (default 1500 unless "
-            "--max-tokens is given)."
+            "--max-tokens is given).",
         ),
     ] = None,
     language: Annotated[
         str | None,
         typer.Option(help="Source language for code without a known extension (e.g. rust, py)."),
     ] = None,
-    overlap: Annotated[int, typer.Option(help="Tokens shared by neighbouring chunks.")] = 0,
+    overlap: Annotated[int, typer.Option(min=0, help="Tokens shared by neighbouring chunks.")] = 0,
     min_tokens: Annotated[
-        int, typer.Option(help="Sections smaller than this merge with a neighbour.")
+        int, typer.Option(min=0, help="Sections smaller than this merge with a neighbour.")
     ] = 0,
     tokenizer: Annotated[
         str | None,
@@ -133,8 +135,9 @@ def ingest(
         ),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = OutputFormat.jsonl,
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="Output format (default: from -o's extension, jsonl)."),
+    ] = None,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Output file (default: stdout for jsonl).")
     ] = None,
@@ -146,12 +149,15 @@ def ingest(
         typer.Option(
             "--jobs",
             "-j",
+            min=0,
             help="Worker processes (default: number of cores; 0 = in this process, no --timeout).",
         ),
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option(help="Seconds per document before its worker is killed (0 = no limit)."),
+        typer.Option(
+            min=0, help="Seconds per document before its worker is killed (0 = no limit)."
+        ),
     ] = 120.0,
     state: Annotated[
         Path | None,
@@ -237,8 +243,19 @@ def ingest(
         str | None, typer.Option(help="Vision openai: model name sent to the endpoint.")
     ] = None,
     max_file_size: Annotated[
-        int, typer.Option(help="Files larger than this many bytes become error records.")
+        int,
+        typer.Option(min=1, help="Files (and stdin) larger than this many bytes: error records."),
     ] = 200 * 1024 * 1024,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            help="Memory a worker may allocate for one document (e.g. 2G); over it the document "
+            "is an error record."
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Empty files are failures, not skipped-empty.")
+    ] = False,
     embed: Annotated[
         bool, typer.Option("--embed/--no-embed", help="Add embedding + embedding_model.")
     ] = False,
@@ -287,6 +304,8 @@ def ingest(
 
     try:
         check_paths(paths)
+        output_format = output_format or _format_for(output)
+        memory_cap = _memory_option(max_memory, jobs)
         from chunkwise import registry
 
         if chunker != "auto":
@@ -299,6 +318,7 @@ def ingest(
         extra["max_chars"] = max_chars
         # cast sizes by characters unless a token budget was asked for explicitly.
         extra["max_tokens_given"] = max_tokens is not None
+        cap_given = max_tokens
         max_tokens = ChunkerConfig.max_tokens if max_tokens is None else max_tokens
         parser_options["language"] = language
         parser_options["format_hint"] = format_hint
@@ -312,12 +332,19 @@ def ingest(
         extra["semantic"] = s2_semantic
         embedder = None
         if embed:
-            from chunkwise.embedders import EmbedConfig, build_embedder, chunk_sizing
-
-            embed_cfg = EmbedConfig(
-                embed_model, device, batch_size, late_window, late_overlap, embed_context
+            from chunkwise.embedders import (
+                EmbedConfig,
+                build_embedder,
+                chunk_sizing,
+                embed_chunk_defaults,
             )
-            embedder = build_embedder("late" if late else "naive", embed_cfg)
+
+            method = "late" if late else "naive"
+            max_tokens, overlap, merge = embed_chunk_defaults(method, cap_given, overlap)
+            embed_cfg = EmbedConfig(
+                embed_model, device, batch_size, late_window, late_overlap, embed_context, merge
+            )
+            embedder = build_embedder(method, embed_cfg)
             tokenizer, max_tokens = chunk_sizing(embedder, embed_model, tokenizer, max_tokens)
         options = IngestOptions(
             chunker=chunker,
@@ -339,6 +366,8 @@ def ingest(
             ),
             jobs=max(1, default_jobs() if jobs is None else jobs),
             max_file_size=max_file_size,
+            max_memory=memory_cap,
+            strict=strict,
             timeout=timeout if timeout > 0 else None,
             isolate=jobs != 0,
             follow_symlinks=follow_symlinks,
@@ -375,6 +404,27 @@ def ingest(
         wait_lock=wait_lock,
         engine=run_engine,
     )
+
+
+def _format_for(output: str | None) -> OutputFormat:
+    """-f absent: the output file's extension decides (``x.parquet`` is Parquet), else JSONL."""
+    if output and Path(output).suffix.lower() == ".parquet":
+        return OutputFormat.parquet
+    return OutputFormat.jsonl
+
+
+def _memory_option(value: str | None, jobs: int | None) -> int | None:
+    if value is None:
+        return None
+    from chunkwise.report import parse_size
+
+    try:
+        size = parse_size(value)
+    except ValueError:
+        raise UsageError(f"--max-memory: {value!r} is not a size like 2G or 512M") from None
+    if jobs == 0:
+        raise UsageError("--max-memory needs worker processes; it cannot be used with --jobs 0")
+    return size
 
 
 def _usage_error(exc: BaseException) -> None:
@@ -443,9 +493,15 @@ def _run_ingest(
         if delete_writer is not None:
             delete_writer.abort()
 
+    from chunkwise.pipeline import writer_is_streaming
+
     sink = _ErrorSink(errors, quiet)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    stop = _StopSignals(quiet)
+    streaming = writer_is_streaming(writer)
+    # Without --state a partial file is only a trap (the next run redoes everything), so a signal
+    # discards it at once instead of finishing the current documents (and embedding batch).
+    stop = _StopSignals(quiet, immediate=state is None and not streaming)
+    started = time.monotonic()
     try:
         with progress, stop:
             if embedder is not None and progress.enabled:
@@ -463,11 +519,6 @@ def _run_ingest(
                 should_stop=stop.requested,
                 engine=engine,
             )
-            if stop.signum and state is None:
-                # Without --state a partial file is only a trap (the next run redoes everything):
-                # keep output all-or-nothing. With --state it is closed and the state says what
-                # it holds, so the next run picks up the rest.
-                raise KeyboardInterrupt
             # Output first, state second: a file is marked done only once its records are durable.
             writer.close()
             if delete_writer is not None:
@@ -479,10 +530,10 @@ def _run_ingest(
         abort_all()
         raise typer.Exit(EXIT_OK) from None
     except KeyboardInterrupt:
-        # A second signal while stopping: give up at once; nothing of this run is kept.
+        # A signal on a file output without --state, or a second signal: stop at once.
         abort_all()
         if not quiet:
-            sys.stderr.write("chunk: interrupted; partial output discarded\n")
+            sys.stderr.write(_interrupted_message(stop.signum, streaming, progress, output))
         raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from None
     except ChunkwiseError as exc:
         abort_all()
@@ -500,22 +551,36 @@ def _run_ingest(
         if state is not None:
             state.close()
     if stop.signum:
-        if not quiet:
+        if not quiet and state is not None:
             sys.stderr.write(
                 f"chunk: stopped by {signal.Signals(stop.signum).name}: {summary.documents} "
                 "documents written, output closed cleanly and recorded in the state; the next "
                 "run does the rest\n"
             )
+        elif not quiet:
+            sys.stderr.write(_interrupted_message(stop.signum, streaming, progress, output))
         raise typer.Exit(128 + stop.signum)
-    if not quiet and sys.stderr.isatty():
-        extra = f", {summary.skipped} unchanged" if state is not None else ""
-        sys.stderr.write(
-            f"chunk: {summary.documents} documents, {summary.chunks} chunks, "
-            f"{summary.failed} failed{extra}\n"
-        )
-    if summary.documents == 0 and not summary.skipped and not summary.deleted:
+    if not quiet:
+        from chunkwise.report import summary_line
+
+        seconds = time.monotonic() - started
+        sys.stderr.write(summary_line(summary, seconds=seconds, incremental=state is not None))
+        sys.stderr.write("\n")
+    if summary.documents == 0 and not (summary.skipped or summary.deleted or summary.ignored):
         log.warning("no documents found under %s", " ".join(paths))
     raise typer.Exit(summary.exit_code)
+
+
+def _interrupted_message(signum: int, streaming: bool, progress: Any, output: str | None) -> str:
+    name = signal.Signals(signum or signal.SIGINT).name
+    if streaming:
+        written = progress.docs - progress.failed
+        where = output if output and output != "-" else "stdout"
+        return (
+            f"chunk: stopped by {name}: records of {written} documents were already written to "
+            f"{where}; the output is incomplete (use --state to resume where it stopped)\n"
+        )
+    return f"chunk: stopped by {name}: nothing written, the partial output file was removed\n"
 
 
 def _interrupt_waiting(signum: int, frame: Any) -> None:
@@ -526,8 +591,9 @@ class _StopSignals:
     """SIGINT/SIGTERM ask the run to stop taking files and close its output cleanly (exit
     128+signal); a second signal aborts at once."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, immediate: bool = False) -> None:
         self.quiet = quiet
+        self.immediate = immediate  # the first signal aborts (nothing would be kept anyway)
         self.signum = 0
         self._old: dict[int, Any] = {}
 
@@ -540,6 +606,8 @@ class _StopSignals:
         if self.signum:
             raise KeyboardInterrupt
         self.signum = signum
+        if self.immediate:
+            raise KeyboardInterrupt
         if not self.quiet:
             sys.stderr.write(
                 f"chunk: {signal.Signals(signum).name}: finishing the current documents and "
