@@ -137,7 +137,7 @@ class ChunkwiseNodeParser(NodeParser):
         options.setdefault("chunker", "recursive")
         options.setdefault("format_hint", "text")
         build_options(**options)
-        super().__init__(options=options)
+        super().__init__(options=options)  # type: ignore[call-arg]
 
     def _parse_nodes(
         self, nodes: Sequence[BaseNode], show_progress: bool = False, **kwargs: Any
