@@ -202,7 +202,9 @@ def vector_index(lance_path: Path, n_queries: int) -> None:
 
     flat, t_flat = top(False)
     t = time.perf_counter()
-    table.create_index(metric="cosine", vector_column_name="embedding", index_type="IVF_PQ")
+    from lancedb.index import IvfPq
+
+    table.create_index("embedding", config=IvfPq(distance_type="cosine"))
     build = time.perf_counter() - t
     approx, t_ivf = top(True)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(flat, approx, strict=True)])

@@ -11,8 +11,8 @@ committed in ``close``:
 - with ``--state`` one ``merge_insert`` on (``source``, ``id``) inserts or updates the chunks of
   the documents re-chunked in this run and, in the same commit, deletes every other row of those
   documents and of documents gone since the last run (``delete``, fed by the pipeline). Unchanged
-  documents are not touched. Keying on the source as well as the id keeps two files with identical
-  bytes (same doc id, so same chunk ids) as two sets of rows, as a fresh full run writes them.
+  documents are not touched. Deletions go by source (a document's old rows are those of its
+  source not written again), so the source is part of the key.
 
 Run settings (embedding model and size, tokenizer, chunker options, schema version) live in the
 table's schema metadata; an incremental run with other settings, and ``chunk search`` with another
@@ -257,7 +257,9 @@ class LanceWriter:
             and self.settings.get("embedding_dim")
             and rows >= VECTOR_INDEX_MIN_ROWS
         ):
-            table.create_index(metric="cosine", vector_column_name="embedding", index_type="IVF_PQ")
+            from lancedb.index import IvfPq
+
+            table.create_index("embedding", config=IvfPq(distance_type="cosine"))
         if self.incremental:
             # Folds new rows into the indexes and compacts the small fragments each run adds;
             # versions older than the default week are pruned.
