@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,11 @@ RUN_KEYS = ("schema_version", *MODEL_KEYS, "tokenizer", "chunker", "chunker_opti
 
 
 def import_lancedb() -> Any:
+    # lancedb warns at every fork after its import. The forks here are document workers and Ray's
+    # fork+exec: neither touches LanceDB, and no LanceDB call is in flight when they start.
+    warnings.filterwarnings(
+        "ignore", message="lancedb fork support is experimental", category=RuntimeWarning
+    )
     try:
         import lancedb
     except ImportError as exc:
