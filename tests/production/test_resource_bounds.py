@@ -20,10 +20,9 @@ from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
 from chunkwise.pipeline import IngestOptions, Processor, Source, ingest
 from chunkwise.quality import LexicalVectorizer, cohesion_separation
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_benchmark
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import hostile
+hostile = load_benchmark("hostile")
 
 
 def peak_mb(fn: Any) -> tuple[Any, float]:
