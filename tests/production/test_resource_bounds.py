@@ -220,3 +220,33 @@ def test_ctrl_c_during_embedding_without_state_stops_at_once(tmp_path: Path) -> 
     assert proc.returncode == 130, err.decode()
     assert "removed" in err.decode() and "Traceback" not in err.decode()
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def _nested_defs(n: int) -> list[Any]:
+    """Top-level definitions, each with one nested definition: a minified file's shape."""
+    from chunkwise.types import Element
+
+    out = []
+    for i in range(n):
+        a = i * 100
+        out.append(Element("function", a, a + 90, attrs={"scope": [f"f{i}"]}))
+        out.append(Element("function", a + 10, a + 50, attrs={"scope": [f"f{i}", f"g{i}"]}))
+    return sorted(out, key=lambda e: (e.start, -e.end))
+
+
+def test_cast_scope_lookup_is_linear_and_equal_to_the_scan() -> None:
+    from chunkwise.chunkers.cast import _scope, _ScopeSweep
+
+    defs = _nested_defs(300)
+    starts = [e.start for e in defs]
+    spans = [(a, a + 5) for a in range(0, 30_000, 7)] + [(15, 45), (5, 95)]
+    sweep = _ScopeSweep(defs)
+    for a, b in spans:  # the last two go back: the sweep falls back to the scan
+        assert sweep.scope(a, b) == _scope(defs, starts, a, b), (a, b)
+    big = _nested_defs(20_000)
+    sweep = _ScopeSweep(big)
+    t0 = time.perf_counter()
+    for a in range(0, 2_000_000, 100):
+        sweep.scope(a + 12, a + 40)
+    # The scan of every earlier definition per chunk took minutes here (quadratic).
+    assert time.perf_counter() - t0 < 2
