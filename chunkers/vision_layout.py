@@ -16,6 +16,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from chunkwise.chunkers.vision import Block, Context, PageBatch
+from chunkwise.parsers.pdf_text import Piece, clean
+from chunkwise.parsers.pdf_text import join_lines as join_text_lines
+from chunkwise.parsers.pdf_text import line_text as line_text_of
 
 from chunkwise.errors import ChunkError, UsageError
 
@@ -84,23 +87,27 @@ def _ocr_function() -> Any:
 
 
 def line_text(line: dict[str, Any]) -> str:
-    return "".join(str(s.get("text", "")) for s in line.get("spans", ()))
+    """One line of a layout box, assembled like the PDF parser's lines (``pdf_text.line_text``):
+    pymupdf4llm drops mupdf's whitespace spans, so the spaces between words come back from the
+    gaps between spans, and right-to-left lines are put in logical order."""
+    spans = line.get("spans") or ()
+    return line_text_of(
+        [
+            Piece(str(s.get("text", "")), _box(s.get("bbox")), float(s.get("size") or 0))
+            for s in spans
+        ]
+    )
 
 
 def join_lines(lines: list[str]) -> str:
-    out = ""
-    for raw in lines:
-        line = " ".join(raw.split())
-        if not line:
-            continue
-        if not out:
-            out = line
-        elif out.endswith("-") and line[:1].islower():
-            # A word hyphenated at the line end.
-            out = out[:-1] + line
-        else:
-            out = f"{out} {line}"
-    return out
+    """Lines of a box joined as the PDF parser joins the lines of a paragraph."""
+    return join_text_lines([clean(ln) for ln in lines])
+
+
+def _box(b: Any) -> tuple[float, float, float, float]:
+    if b is None:
+        return (0.0, 0.0, 0.0, 0.0)
+    return (float(b[0]), float(b[1]), float(b[2]), float(b[3]))
 
 
 class LayoutReader:
@@ -127,6 +134,9 @@ class LayoutReader:
                     pages=batch.pages,
                     use_ocr=OCRMode.SELECT_KEEP_OLD if ocr_fn else OCRMode.NEVER,
                     ocr_function=ocr_fn,
+                    # Text inside boxes the model calls pictures (often tables drawn without
+                    # rules) is kept; without it that text is lost to the chunks.
+                    force_text=True,
                 )
         except Exception as exc:
             raise ChunkError(
@@ -202,7 +212,15 @@ class LayoutReader:
         box: Any, pdf_page: Any, bbox: tuple[float, float, float, float]
     ) -> list[list[str]]:
         table = box.table or {}
-        rows = [[str(c or "") for c in r] for r in (table.get("extract") or [])]
+        grid = table.get("cells") or []
+        if grid:
+            # Cell texts from whole words, as the PDF parser reads its tables: the model's grid
+            # lines may run through a word, and its own extract then cuts the word in two.
+            from chunkwise.parsers.pdf import cell_texts
+
+            rows = cell_texts(grid, pdf_page.get_text("words"))
+        else:
+            rows = [[str(c or "") for c in r] for r in (table.get("extract") or [])]
         rows = [r for r in rows if any(c.strip() for c in r)]
         if rows:
             return _drop_empty_columns(rows)

@@ -53,11 +53,11 @@ class Source:
     explicit: bool = False  # named on the command line (not found by walking)
     # With --state: the sha256 recorded last time; a worker finding the same bytes skips parsing.
     known_hash: str | None = None
-    # stdin longer than --max-file-size: reading stopped at this many bytes (an error record).
-    oversize: int | None = None
     # An attachment (``mail.eml#report.pdf``): its parser, from its name, and how deep it is nested.
     parser: str | None = None
     depth: int = 0
+    # stdin longer than --max-file-size: reading stopped at this many bytes (an error record).
+    oversize: int | None = None
 
 
 @dataclass
@@ -94,9 +94,9 @@ class Result:
     size: int | None = None
     mtime_ns: int | None = None
     unchanged: bool = False  # --state: same bytes as last time, not parsed
-    empty: bool = False  # nothing in it (0 bytes, or only whitespace): skipped-empty, not failed
     # Results of the document's attachments (e-mail), written after it as documents of their own.
     attachments: list[Result] = field(default_factory=list)
+    empty: bool = False  # nothing in it (0 bytes, or only whitespace): skipped-empty, not failed
 
 
 @dataclass
@@ -440,7 +440,22 @@ _PLAIN_TEXT_PARSERS = frozenset({"text", "code", "markdown"})
 
 
 def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
-    return Processor(options).process
+    process = Processor(options).process
+
+    def handle(src: Source) -> Result:
+        return _without_elements(process(src))
+
+    return handle
+
+
+def _without_elements(r: Result) -> Result:
+    """What a worker sends back: the parent writes chunks and embeds from the text, never reads
+    elements, and pickling them is most of a small file's transfer cost (~4x the rest)."""
+    if r.doc is not None and r.doc.elements:
+        r.doc = dataclasses.replace(r.doc, elements=())
+    for att in r.attachments:
+        _without_elements(att)
+    return r
 
 
 def _lost(src: Source, exc: TaskLost) -> Result:
@@ -476,6 +491,7 @@ def process_all(
         timeout=options.timeout,
         window=2 * max(1, options.jobs),
         fatal=(UsageError,),
+        batch=64,  # small files go to workers in batches of up to 64 (~50 ms of work)
         max_memory=options.max_memory,
     )
     yield from pool.imap(sources, should_stop=stop)

@@ -7,7 +7,8 @@ from typing import Any
 
 from chunkwise.types import Chunk, Document
 
-# 2: `synthetic` added (text rewritten, e.g. a repeated table header; start/end still the span).
+# 2: `synthetic` added (text rewritten, e.g. a repeated table header; start/end still the span);
+# `id` unique per source (hash of source and content), no longer `doc_id:index`.
 SCHEMA_VERSION = "2"
 
 FIELDS = (

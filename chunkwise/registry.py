@@ -105,6 +105,12 @@ BUILTINS: dict[str, dict[str, Spec]] = {
             (".eml",),
             "e-mail (RFC 5322/MIME): headers in metadata, body, attachments as documents",
         ),
+        "msg": Spec(
+            "msg",
+            "chunkwise.parsers.mail:MsgParser",
+            (".msg",),
+            "Outlook .msg: headers in metadata, body, attachments as documents",
+        ),
         "odf": Spec(
             "odf",
             "chunkwise.parsers.odf:OdfParser",

@@ -105,7 +105,7 @@ class ParquetIndex:
             n = self.table.num_rows
             idx = pa.table({"i": np.arange(n), **{c: self.table.column(c) for c in self.columns}})
             try:
-                kept = idx.filter(expr).column("i").to_numpy()
+                kept = _numpy(idx.filter(expr).column("i"), np.int64)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, TypeError) as exc:
                 raise UsageError(f"--where: {exc}") from exc
             mask = np.zeros(n, dtype=bool)
@@ -143,13 +143,13 @@ class ParquetIndex:
             return []
         if self._lower is None:
             self._lower = pc.utf8_lower(self.table.column("text"))
-        lengths = self.table.column("n_tokens").to_numpy().astype(np.float64)
+        lengths = _numpy(self.table.column("n_tokens"), np.float64)
         avg = max(float(lengths.mean()), 1.0)
         total = len(lengths)
         scores = np.zeros(total, dtype=np.float64)
         for term in terms:
             counts = pc.count_substring_regex(self._lower, pattern=rf"\b{re.escape(term)}\b")
-            tf = np.asarray(counts.to_numpy(zero_copy_only=False), dtype=np.float64)
+            tf = _numpy(counts, np.float64)
             df = int(np.count_nonzero(tf))
             if not df:
                 continue
@@ -172,8 +172,23 @@ def _matrix(column: Any) -> npt.NDArray[np.float32]:
         if len(sizes) != 1:
             raise UsageError("embeddings of different sizes in one index")
         dim = sizes.pop()
-    flat = arr.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-    return flat.reshape(len(arr), dim)
+    return _numpy(arr.flatten(), np.float32).reshape(len(arr), dim)
+
+
+def _numpy(column: Any, dtype: Any) -> npt.NDArray[Any]:
+    """A primitive Arrow column without nulls as a numpy view. (pyarrow's ``to_numpy`` imports
+    pandas, half a second of a cold ``chunk search``.)"""
+    import pyarrow as pa
+
+    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if arr.null_count:
+        raise UsageError("unexpected nulls in a numeric column of the index")
+    width = arr.type.bit_width // 8
+    buf = np.frombuffer(
+        arr.buffers()[1],
+        dtype=np.dtype(f"<{'f' if pa.types.is_floating(arr.type) else 'i'}{width}"),
+    )
+    return buf[arr.offset : arr.offset + len(arr)].astype(dtype, copy=False)
 
 
 # -- LanceDB -------------------------------------------------------------------------------------

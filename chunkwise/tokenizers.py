@@ -145,7 +145,9 @@ def _pool() -> Any:
     return _POOL[1]
 
 
-_NEWLINE_THEN_TEXT = re.compile(r"\n(?=\S)")
+# Not before "/": o200k's punctuation pieces run on over newlines and slashes (".\n/usr" is one
+# piece), so a cut there would change the tokens.
+_NEWLINE_THEN_TEXT = re.compile(r"\n(?=[^\s/])")
 
 
 _LONG_WHITESPACE = re.compile(r"\s{65536,}")

@@ -20,7 +20,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Generic, TypeVar
 
@@ -114,19 +114,22 @@ def _worker_main(
             return
         if msg is None:
             return
-        task_id, item = msg
-        try:
-            reply: tuple[int, bool, Any] = (task_id, True, handler(item))
-        except BaseException as exc:  # the handler should not raise; report it rather than die
-            kind = "fatal" if isinstance(exc, fatal) else "error"
-            reply = (task_id, False, (kind, f"{exc.__class__.__name__}: {exc}", str(exc)))
-        try:
-            conn.send(reply)
-        except (BrokenPipeError, EOFError):
-            return
-        except Exception as exc:  # an unpicklable result: report the one task, keep serving
-            msg = f"result could not be sent to the main process: {exc}"
-            conn.send((task_id, False, ("error", msg, msg)))
+        # A task is a batch of items; each result is sent as soon as it is ready, so the parent
+        # writes it while this worker goes on, and knows which item a hang or crash belongs to.
+        task_id, items = msg
+        for k, item in enumerate(items):
+            try:
+                reply: tuple[int, int, bool, Any] = (task_id, k, True, handler(item))
+            except BaseException as exc:  # the handler should not raise; report it, not die
+                kind = "fatal" if isinstance(exc, fatal) else "error"
+                reply = (task_id, k, False, (kind, f"{exc.__class__.__name__}: {exc}", str(exc)))
+            try:
+                conn.send(reply)
+            except (BrokenPipeError, EOFError):
+                return
+            except Exception as exc:  # an unpicklable result: report the one item, keep serving
+                text = f"result could not be sent to the main process: {exc}"
+                conn.send((task_id, k, False, ("error", text, text)))
 
 
 @dataclass
@@ -134,8 +137,14 @@ class _Worker:
     proc: Any
     conn: Connection
     task: int | None = None
-    item: Any = None
+    # The task's items as (input index, item); ``k`` is the first one without a result yet.
+    items: list[tuple[int, Any]] = field(default_factory=list)
+    k: int = 0
     deadline: float = math.inf
+    sent: float = 0.0
+
+    def idle(self) -> None:
+        self.task, self.items, self.k, self.deadline = None, [], 0, math.inf
 
 
 class OrderedPool(Generic[T, R]):
@@ -144,6 +153,12 @@ class OrderedPool(Generic[T, R]):
     ``factory`` runs once in each worker and returns the function applied to every item.
     ``on_lost(item, TaskLost)`` turns a task that produced no result into a result (or raises).
     Exceptions of the ``fatal`` types raised by the handler reach ``on_lost`` as kind "fatal".
+
+    ``batch`` > 1 sends up to that many items per task, sized so a task takes about
+    ``batch_seconds`` (from the time items took so far): a folder of small files then pays the
+    round trip to a worker per batch, not per file. Results still come back one by one and the
+    deadline (``timeout``) still applies to each item: a worker that hangs or dies costs its
+    current item only, and the rest of its batch goes to another worker.
     """
 
     def __init__(
@@ -155,6 +170,8 @@ class OrderedPool(Generic[T, R]):
         timeout: float | None = None,
         window: int | None = None,
         fatal: tuple[type[BaseException], ...] = (),
+        batch: int = 1,
+        batch_seconds: float = 0.05,
         max_memory: int | None = None,
     ) -> None:
         self.factory = factory
@@ -164,9 +181,14 @@ class OrderedPool(Generic[T, R]):
         self.jobs = max(1, jobs)
         self.timeout = timeout if timeout and timeout > 0 else None
         self.window = max(self.jobs, window or 2 * self.jobs)
+        self.batch = max(1, batch)
+        self.batch_seconds = batch_seconds
+        # Running mean of seconds per item (from result arrival times), for the batch size.
+        self._per_item: float | None = None
         self._ctx = _context()
         self._workers: list[_Worker] = []
         self.replaced = 0  # workers killed or found dead and replaced (for logs and tests)
+        self.tasks = 0  # tasks sent (batches), for tests
         self._send_failures = 0
 
     # -- worker management -----------------------------------------------------------------------
@@ -221,60 +243,77 @@ class OrderedPool(Generic[T, R]):
         ``should_stop()`` is true. Closes the workers when exhausted or closed early."""
         stop = should_stop or (lambda: False)
         source = iter(items)
-        queue: deque[tuple[int, T]] = deque()
+        # Items taken from the source but not sent yet, and batches of a lost task to resend.
+        pending: deque[tuple[int, T]] = deque()
+        retry: deque[list[tuple[int, T]]] = deque()
         done: dict[int, R] = {}
         submitted = emitted = 0
         exhausted = False
         try:
             while True:
-                while not exhausted and submitted - emitted < self.window and not stop():
+                window = self.window * self._batch_size()
+                while not exhausted and submitted - emitted < window and not stop():
                     try:
                         item = next(source)
                     except StopIteration:
                         exhausted = True
                         break
-                    queue.append((submitted, item))
+                    pending.append((submitted, item))
                     submitted += 1
-                self._assign(queue)
+                self._assign(pending, retry)
                 if emitted in done:
                     yield done.pop(emitted)
                     emitted += 1
                     continue
                 if stop() or (exhausted and emitted == submitted):
                     return
-                self._poll(done)
+                self._poll(done, retry)
         finally:
             self.close()
 
-    def _assign(self, queue: deque[tuple[int, T]]) -> None:
-        while queue:
+    def _batch_size(self) -> int:
+        if self.batch == 1 or self._per_item is None:
+            return 1
+        return max(1, min(self.batch, int(self.batch_seconds / max(self._per_item, 1e-6))))
+
+    def _assign(self, pending: deque[tuple[int, T]], retry: deque[list[tuple[int, T]]]) -> None:
+        while pending or retry:
             idle = next((w for w in self._workers if w.task is None), None)
             if idle is None:
                 if len(self._workers) >= self.jobs:
                     return
                 idle = self._start()
                 self._workers.append(idle)
-            task_id, item = queue.popleft()
+            if retry:
+                task = retry.popleft()
+            else:
+                # Split what is pending between the workers that could take it, so the last
+                # items of a run do not all land on one worker.
+                size = min(self._batch_size(), max(1, -(-len(pending) // self.jobs)))
+                task = [pending.popleft() for _ in range(min(size, len(pending)))]
+            task_id = task[0][0]
             try:
-                idle.conn.send((task_id, item))
+                idle.conn.send((task_id, [item for _, item in task]))
             except (OSError, ValueError):
                 # Died while idle: replace it and retry the same task on a fresh worker, unless
                 # workers cannot even start (then retrying would fork forever).
-                queue.appendleft((task_id, item))
+                retry.appendleft(task)
                 self._retire(idle, kill=True)
                 self.replaced += 1
                 self._send_failures += 1
                 if self._send_failures > 3 * self.jobs:
                     raise RuntimeError("worker processes die before taking any task") from None
                 continue
-            except Exception as exc:  # the item cannot be pickled (spawn platforms)
-                queue.appendleft((task_id, item))
+            except Exception as exc:  # an item cannot be pickled (spawn platforms)
+                retry.appendleft(task)
                 raise TypeError(f"cannot send task to a worker: {exc}") from exc
             self._send_failures = 0
-            idle.task, idle.item = task_id, item
-            idle.deadline = time.monotonic() + self.timeout if self.timeout else math.inf
+            self.tasks += 1
+            idle.task, idle.items, idle.k = task_id, task, 0
+            idle.sent = time.monotonic()
+            idle.deadline = idle.sent + self.timeout if self.timeout else math.inf
 
-    def _poll(self, done: dict[int, R]) -> None:
+    def _poll(self, done: dict[int, R], retry: deque[list[tuple[int, T]]]) -> None:
         busy = [w for w in self._workers if w.task is not None]
         if not busy:
             return
@@ -287,39 +326,61 @@ class OrderedPool(Generic[T, R]):
         for w in busy:
             assert w.task is not None
             if w.conn in ready:
-                try:
-                    task_id, ok, payload = w.conn.recv()
-                except (EOFError, OSError):
-                    self._lose(w, done, "crash", self._crash_message(w))
-                    continue
-                if ok:
-                    done[task_id] = payload
-                else:
-                    item = w.item
-                    w.task, w.item, w.deadline = None, None, math.inf
-                    done[task_id] = self.on_lost(item, TaskLost(*payload))
-                    continue
-                w.task, w.item, w.deadline = None, None, math.inf
+                # Every result already sent, not just the first: a batch streams them.
+                while w.task is not None:
+                    try:
+                        _task, k, ok, payload = w.conn.recv()
+                    except (EOFError, OSError):
+                        self._lose(w, done, retry, "crash", "")
+                        break
+                    index, item = w.items[k]
+                    done[index] = payload if ok else self.on_lost(item, TaskLost(*payload))
+                    arrived = time.monotonic()
+                    self._observe(arrived - w.sent)
+                    w.sent = arrived
+                    w.k = k + 1
+                    if w.k == len(w.items):
+                        w.idle()
+                    else:
+                        w.deadline = arrived + self.timeout if self.timeout else math.inf
+                        if not w.conn.poll():
+                            break
             elif w.proc.sentinel in ready:
-                self._lose(w, done, "crash", self._crash_message(w))
+                self._lose(w, done, retry, "crash", "")
             elif now >= w.deadline:
                 assert self.timeout is not None
                 self._lose(
                     w,
                     done,
+                    retry,
                     "timeout",
                     f"timed out after {self.timeout:g} s (--timeout); the worker was killed "
                     "and replaced",
                 )
 
-    def _lose(self, w: _Worker, done: dict[int, R], kind: str, message: str) -> None:
+    def _observe(self, seconds: float) -> None:
+        if self.batch == 1:
+            return
+        prev = self._per_item
+        self._per_item = seconds if prev is None else 0.8 * prev + 0.2 * seconds
+
+    def _lose(
+        self,
+        w: _Worker,
+        done: dict[int, R],
+        retry: deque[list[tuple[int, T]]],
+        kind: str,
+        message: str,
+    ) -> None:
         assert w.task is not None
-        task_id, item = w.task, w.item
+        (index, item), rest = w.items[w.k], w.items[w.k + 1 :]
         self._retire(w, kill=True)
         self.replaced += 1
         if kind == "crash":
             message = self._crash_message(w)
-        done[task_id] = self.on_lost(item, TaskLost(kind, message))
+        if rest:
+            retry.appendleft(rest)
+        done[index] = self.on_lost(item, TaskLost(kind, message))
 
     @staticmethod
     def _crash_message(w: _Worker) -> str:

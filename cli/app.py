@@ -318,6 +318,7 @@ def ingest(
         extra["max_chars"] = max_chars
         # cast sizes by characters unless a token budget was asked for explicitly.
         extra["max_tokens_given"] = max_tokens is not None
+        cap_given = max_tokens
         max_tokens = ChunkerConfig.max_tokens if max_tokens is None else max_tokens
         parser_options["language"] = language
         parser_options["format_hint"] = format_hint
@@ -331,12 +332,19 @@ def ingest(
         extra["semantic"] = s2_semantic
         embedder = None
         if embed:
-            from chunkwise.embedders import EmbedConfig, build_embedder, chunk_sizing
-
-            embed_cfg = EmbedConfig(
-                embed_model, device, batch_size, late_window, late_overlap, embed_context
+            from chunkwise.embedders import (
+                EmbedConfig,
+                build_embedder,
+                chunk_sizing,
+                embed_chunk_defaults,
             )
-            embedder = build_embedder("late" if late else "naive", embed_cfg)
+
+            method = "late" if late else "naive"
+            max_tokens, overlap, merge = embed_chunk_defaults(method, cap_given, overlap)
+            embed_cfg = EmbedConfig(
+                embed_model, device, batch_size, late_window, late_overlap, embed_context, merge
+            )
+            embedder = build_embedder(method, embed_cfg)
             tokenizer, max_tokens = chunk_sizing(embedder, embed_model, tokenizer, max_tokens)
         options = IngestOptions(
             chunker=chunker,

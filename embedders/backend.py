@@ -36,6 +36,9 @@ class EmbedConfig:
     window: int | None = None  # late: tokens per window incl. special tokens; None = model max
     overlap: int | None = None  # late: tokens shared by neighbouring windows; None = window // 4
     context: bool = False  # naive: prefix the heading path / context field to each chunk
+    # late: merge the chunker's pieces into chunks of up to this many tokens where the meaning
+    # changes (chunkwise.semantic_merge); None keeps the chunker's chunks as they are.
+    merge: int | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -44,6 +47,8 @@ class EmbedConfig:
             raise UsageError("--late-window must be at least 8 tokens")
         if self.overlap is not None and self.overlap < 0:
             raise UsageError("--late-overlap must be >= 0")
+        if self.merge is not None and self.merge < 1:
+            raise UsageError("the merge cap must be at least 1 token")
 
 
 def to_floats(vectors: npt.NDArray[np.float32]) -> list[tuple[float, ...]]:

@@ -693,6 +693,7 @@ class HtmlParser(BaseParser):
             html_article.strip_furniture(tree)
             blocks, meta = _article_blocks(tree, len(html))
             blocks += html_article.split_body_continuations(tree, blocks)
+            blocks = html_article.drop_shortcodes(blocks)
             blocks = html_article.restructure_small_page(blocks, tree, _full_blocks) or blocks
             text_len = sum(len(_block_plain(b)) for b in blocks)
             if text_len < FALLBACK_MIN_CHARS:

@@ -30,6 +30,7 @@ _MIN_CONTINUATION_CHARS = 200
 # How far up the tree a continuation and the extracted body may be apart (grid cell, grid, chunk
 # list): further apart, a same-class element is another article (a teaser list).
 _MAX_ANCESTOR_HOPS = 3
+_MAX_CANDIDATES = 32
 # Small pages. Cheap first test: the article holds this share of the page's visible text.
 SMALL_PAGE_SHARE = 0.6
 # A block of the page's own reading belongs to the article when this share of its words is in the
@@ -95,6 +96,15 @@ def strip_furniture(tree: Any) -> int:
     return len(gone)
 
 
+# A WordPress shortcode the site failed to render: "[button link=...]Send us YOUR review[/button]".
+_SHORTCODE = re.compile(r"\[([a-z_]+)\b[^\]\n]*\].*\[/\1\]", re.DOTALL)
+
+
+def drop_shortcodes(blocks: list[_Block]) -> list[_Block]:
+    """Paragraphs that are one unrendered shortcode are widgets (buttons, forms), not text."""
+    return [b for b in blocks if not (b.kind == "paragraph" and _SHORTCODE.fullmatch(b.text))]
+
+
 def _key(text: str) -> str:
     return " ".join(_WORDS.findall(text.lower())[:_KEY_WORDS])
 
@@ -146,9 +156,11 @@ def split_body_continuations(tree: Any, blocks: list[_Block]) -> list[_Block]:
                     break
                 near.add(id(e))
     extra = []
-    for el in body.iter(sig[0]):
-        if id(el) in home or _signature(el) != sig:
-            continue
+    candidates = [el for el in body.iter(sig[0]) if id(el) not in home and _signature(el) == sig]
+    if len(candidates) > _MAX_CANDIDATES:
+        # A class shared by that many elements is a list item's, not an article body's.
+        return []
+    for el in candidates:
         ps = list(el.iter("p"))
         if any(_key(p.text_content()) in keys for p in ps):
             continue
@@ -216,9 +228,9 @@ def restructure_small_page(
     """On a page that is little more than its article, the page's own blocks (full mode) from the
     article's first words to its last: headings, tables and lists come back where trafilatura
     flattened or dropped them, while what lies around the article (menus, byline, footer) stays
-    out. A heading right above the article's first block is its title and is kept too. None when
-    the page is not small, the full reading has no more structure, does not account for the
-    article's words, or would add more than ``SMALL_PAGE_GROWTH`` of text.
+    out. The headings right above the article's first block are its titles and are kept too.
+    None when the page is not small, the full reading has no more structure, does not account for
+    the article's words, or would add more than ``SMALL_PAGE_GROWTH`` of text.
     ``full_blocks(tree)`` only runs past the first, cheap test."""
     article_len = sum(len(_block_plain(b)) for b in article)
     if not article_len or article_len < SMALL_PAGE_SHARE * visible_chars(tree):
@@ -243,12 +255,18 @@ def restructure_small_page(
     # A menu item ("Business") is made of article words too: the article's extent is set by
     # blocks long enough to be its own.
     lo, hi = anchors[0], anchors[-1]
-    if lo > 0 and full[lo - 1].kind == "heading":
+    keep = set(inside)
+    # Short article blocks after the last long one ("Deeper text."), with the headings above them.
+    while hi + 1 < len(full) and (
+        hi + 1 in keep or (full[hi + 1].kind == "heading" and hi + 2 in keep)
+    ):
+        hi += 1
+    # The headings right above the first block: its section's and the page's own.
+    while lo > 0 and full[lo - 1].kind == "heading":
         lo -= 1
     lengths = [len(_block_plain(b)) for b in full]
     if sum(lengths[:lo]) + sum(lengths[hi + 1 :]) > SMALL_PAGE_OUTSIDE * sum(lengths):
         return None
-    keep = set(inside)
     kept = [b for i, b in enumerate(full[lo : hi + 1], lo) if i in keep or b.kind in _STRUCTURE]
     growth = sum(len(_block_plain(b)) for b in kept) - article_len
     if growth > SMALL_PAGE_GROWTH * article_len or _structure(kept) <= _structure(article):

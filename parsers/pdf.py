@@ -19,12 +19,14 @@ import logging
 import math
 import re
 import sys
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from chunkwise.parsers.pdf_rules import may_hold_table
+from chunkwise.parsers.pdf_text import Piece, clean, has_rtl, join_lines, line_text
 
 from chunkwise.errors import ParseError, UsageError
 from chunkwise.parsing import BaseParser
@@ -47,11 +49,8 @@ _PAGE_NUMBER = re.compile(
     r"(?:\s*(?i:of|/)\s*\d{1,4})?$"
 )
 _SENTENCE_END = re.compile(r"[.!?:;\"'\u201d\u2019)\]]$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_WS = re.compile(r"\s+")
 _DIGITS = re.compile(r"\d+")
 _LETTER = re.compile(r"[^\W\d_]")
-_HYPHENS = ("-", "\u00ad", "\u2010")
 
 # Fraction of the page height at its top/bottom where running headers and footers live.
 MARGIN_ZONE = 0.12
@@ -220,51 +219,35 @@ def _union(boxes: Iterable[BBox]) -> BBox:
     )
 
 
-def _clean(s: str) -> str:
-    return _WS.sub(" ", _CONTROL.sub("", s)).strip()
+# One text assembly for the parser and the vision chunker (tests import these names here).
+_clean = clean
+_join_lines = join_lines
 
 
-def _join_lines(lines: Sequence[str], dehyphenate: bool = True) -> str:
-    """Lines of one paragraph joined by spaces; a word split by a hyphen at a line end is joined
-    again when the next line goes on in lower case (``infor-`` + ``mation``)."""
-    out = ""
-    for ln in lines:
-        if not out:
-            out = ln
-        elif (
-            dehyphenate
-            and out.endswith(_HYPHENS)
-            and len(out) > 1
-            and out[-2].isalpha()
-            and ln[:1].islower()
-        ):
-            out = out[:-1] + ln
-        else:
-            out = out + " " + ln
-    return out
-
-
-def _text_lines(page: Any, matrix: Any) -> list[list[Line]]:
-    """mupdf's text blocks as lists of lines, in displayed-page coordinates."""
+def _text_lines(page: Any, matrix: Any) -> tuple[list[list[Line]], bool]:
+    """mupdf's text blocks as lists of lines, in displayed-page coordinates, and whether the page
+    reads right to left (its lines are then rebuilt from characters: ``_char_lines``)."""
     pymupdf = pymupdf_module()
 
     flags = (pymupdf.TEXTFLAGS_DICT & ~pymupdf.TEXT_PRESERVE_IMAGES) | pymupdf.TEXT_MEDIABOX_CLIP
     raw = page.get_text("dict", flags=flags)
     rotate = page.rotation % 360 != 0
     blocks: list[list[Line]] = []
+    seen = _Overprint()
     for b in raw.get("blocks", ()):
         if b.get("type") != 0:
             continue
         lines: list[Line] = []
         for ln in b.get("lines", ()):
             # Font size and weight weighted by the visible characters of each span.
-            parts: list[str] = []
+            spans = ln.get("spans", ())
+            if any(seen.repeated(s["text"], s["bbox"]) for s in spans):
+                # Overprinted text: only characters tell which copies to drop.
+                return _char_lines(page, matrix, flags)
             n = bold = 0
             weighted = 0.0
-            for s in ln.get("spans", ()):
-                t = s["text"]
-                parts.append(t)
-                k = len(t.strip())
+            for s in spans:
+                k = len(s["text"].strip())
                 if k:
                     n += k
                     weighted += s["size"] * k
@@ -272,14 +255,148 @@ def _text_lines(page: Any, matrix: Any) -> list[list[Line]]:
                         bold += k
             if not n:
                 continue
-            text = _clean("".join(parts))
+            if len(spans) == 1:
+                text = clean(spans[0]["text"])
+            else:
+                text = line_text([Piece(s["text"], s["bbox"], s["size"]) for s in spans])
             if not text:
                 continue
+            if has_rtl(text):
+                return _char_lines(page, matrix, flags)
             box = _bbox(pymupdf.Rect(ln["bbox"]) * matrix) if rotate else _bbox(ln["bbox"])
             lines.append(Line(text, box, round(weighted / n, 1), bold >= 0.8 * n))
         if lines:
             blocks.extend(_split_side_by_side(lines))
-    return blocks
+    return blocks, False
+
+
+class _Overprint:
+    """Text printed again over itself (fake bold: the same text drawn 2-4 times, shifted by a
+    fraction of a point) would repeat every word. Spans find it cheaply; the page is then read
+    character by character and the copies of each character dropped."""
+
+    TOLERANCE = 1.5
+
+    def __init__(self) -> None:
+        self.boxes: dict[tuple[str, int, int], list[Sequence[float]]] = {}
+
+    def repeated(self, text: str, bbox: Sequence[float]) -> bool:
+        key = text.strip()
+        if not key:
+            return False
+        gx, gy = int(bbox[0] // 4), int(bbox[1] // 4)
+        t = self.TOLERANCE
+        for dx in (-1, 0, 1):
+            for dy in (-1, 0, 1):
+                if self._near(self.boxes.get((key, gx + dx, gy + dy), ()), bbox, t):
+                    return True
+        self.boxes.setdefault((key, gx, gy), []).append(bbox)
+        return False
+
+    @staticmethod
+    def _near(boxes: Iterable[Sequence[float]], bbox: Sequence[float], t: float) -> bool:
+        for o in boxes:
+            # The same text starting (or, right to left, ending) at the same place; a trailing
+            # space may widen one copy's box.
+            same_x = abs(bbox[0] - o[0]) <= t or abs(bbox[2] - o[2]) <= t
+            if same_x and abs(bbox[1] - o[1]) <= t and abs(bbox[3] - o[3]) <= t:
+                return True
+        return False
+
+
+def _char_lines(page: Any, matrix: Any, flags: int) -> tuple[list[list[Line]], bool]:
+    """Lines of a page with right-to-left text, rebuilt from characters: mupdf cuts a visual
+    line where the direction changes (and sometimes starts a new block there), and some
+    producers store right-to-left text in visual order. Pieces of one visual line are joined in
+    logical order by ``line_text``; lines are grouped into blocks by how they stack."""
+    pymupdf = pymupdf_module()
+    raw = page.get_text("rawdict", flags=flags)
+    rotate = page.rotation % 360 != 0
+    seen = _Overprint()
+    segs: list[tuple[BBox, list[Piece], float, int, int]] = []  # box, pieces, size*n, n, bold
+    for b in raw.get("blocks", ()):
+        if b.get("type") != 0:
+            continue
+        for ln in b.get("lines", ()):
+            pieces: list[Piece] = []
+            n = bold = 0
+            weighted = 0.0
+            for s in ln.get("spans", ()):
+                is_bold = bool(s.get("flags", 0) & 16 or "bold" in s.get("font", "").lower())
+                for c in s.get("chars", ()):
+                    ch = c["c"]
+                    if not ch.isspace() and seen.repeated(ch, c["bbox"]):
+                        continue
+                    if pieces and unicodedata.combining(ch):
+                        # A vowel sign or point follows its letter, wherever its glyph stands.
+                        pieces[-1].text += ch
+                        continue
+                    box = _bbox(pymupdf.Rect(c["bbox"]) * matrix) if rotate else _bbox(c["bbox"])
+                    pieces.append(Piece(ch, box, s["size"], len(segs)))
+                    if not ch.isspace():
+                        n += 1
+                        weighted += s["size"]
+                        bold += is_bold
+            if n:
+                # The box of the characters kept (copies of overprinted ones are gone).
+                segs.append((_union(p.bbox for p in pieces), pieces, weighted, n, bold))
+    # Segments of one visual line: overlapping vertically, near each other horizontally (a
+    # column gutter is wider than a word space).
+    segs.sort(key=lambda t: ((t[0][1] + t[0][3]) / 2, -t[0][2]))
+    rows: list[list[tuple[BBox, list[Piece], float, int, int]]] = []
+    for seg in segs:
+        box = seg[0]
+        size = seg[2] / seg[3]
+        for row in reversed(rows[-8:]):
+            rb = _union(s[0] for s in row)
+            overlap = min(box[3], rb[3]) - max(box[1], rb[1])
+            gap = max(box[0] - rb[2], rb[0] - box[2])
+            if overlap >= 0.5 * min(box[3] - box[1], rb[3] - rb[1]) and gap <= size:
+                row.append(seg)
+                break
+        else:
+            rows.append([seg])
+    lines: list[Line] = []
+    rtl_chars = ltr_chars = 0
+    for seg in segs:
+        for p in seg[1]:
+            if p.text.isalpha():
+                if has_rtl(p.text):
+                    rtl_chars += 1
+                else:
+                    ltr_chars += 1
+    page_rtl = rtl_chars > ltr_chars
+    for row in rows:
+        # Left to right; a line with right-to-left text is ordered again from its positions.
+        row.sort(key=lambda seg: seg[0][0])
+        pieces = [p for s in row for p in s[1]]
+        text = line_text(pieces, page_rtl)
+        if not text:
+            continue
+        n = sum(s[3] for s in row)
+        size = sum(s[2] for s in row) / n
+        bold = sum(s[4] for s in row) >= 0.8 * n
+        lines.append(Line(text, _union(s[0] for s in row), round(size, 1), bold))
+    return _stack_lines(lines), page_rtl
+
+
+def _stack_lines(lines: list[Line]) -> list[list[Line]]:
+    """Lines without blocks (OCR, rebuilt right-to-left lines) grouped into blocks: lines that
+    stack closely with overlapping x ranges."""
+    lines = sorted(lines, key=lambda ln: (ln.bbox[1], ln.bbox[0]))
+    groups: list[list[Line]] = []
+    for ln in lines:
+        for g in reversed(groups[-6:]):
+            last = g[-1]
+            h = max(last.bbox[3] - last.bbox[1], 1.0)
+            overlap = min(ln.bbox[2], last.bbox[2]) - max(ln.bbox[0], last.bbox[0])
+            # Boxes of Arabic and Hebrew fonts are tall: consecutive lines may overlap a little.
+            if -0.5 * h <= ln.bbox[1] - last.bbox[3] < 0.9 * h and overlap > 0:
+                g.append(ln)
+                break
+        else:
+            groups.append([ln])
+    return groups
 
 
 def _split_side_by_side(lines: list[Line]) -> list[list[Line]]:
@@ -403,27 +520,40 @@ def page_tables(page: Any, matrix: Any = None) -> list[Block]:
 
 
 def _cell_texts(tab: Any, words: Sequence[Any]) -> list[list[str]]:
-    """Cell texts from the page's words (a word belongs to the cell holding its centre), in the
-    text layer's order. pymupdf's own ``Table.extract`` rebuilds words from characters and breaks
-    some ("ALD-001" came out as "ALD 001\n-", "Units sold" as "Unitssold")."""
-    tx0, ty0, tx1, ty1 = tab.bbox
+    return cell_texts([row.cells for row in tab.rows if row.bbox is not None], words)
+
+
+def cell_texts(
+    rows: Sequence[Sequence[Sequence[float] | None]], words: Sequence[Any]
+) -> list[list[str]]:
+    """Cell texts of a table grid (rows of cell boxes, None for a covered cell) from the page's
+    words (``page.get_text("words")``): a word belongs to the cell holding its centre, so a grid
+    line drawn through a word never cuts it. pymupdf's own ``Table.extract`` rebuilds words from
+    characters and breaks some ("ALD-001" came out as "ALD 001\n-", "Units sold" as
+    "Unitssold"); the layout model's grids cut "Handgun" into "Hand" and "gun". The vision
+    chunker's layout reader uses this too, so both read a table's cells alike."""
+    boxes = [c for row in rows for c in row if c is not None]
+    if not boxes:
+        return []
+    tx0, ty0, tx1, ty1 = _union((c[0], c[1], c[2], c[3]) for c in boxes)
     inside = [
         w
         for w in words
         if tx0 - 1 <= (w[0] + w[2]) / 2 <= tx1 + 1 and ty0 - 1 <= (w[1] + w[3]) / 2 <= ty1 + 1
     ]
     out: list[list[str]] = []
-    for row in tab.rows:
-        if row.bbox is None:
+    for row in rows:
+        present = [c for c in row if c is not None]
+        if not present:
             continue
-        ry0, ry1 = row.bbox[1], row.bbox[3]
+        ry0, ry1 = min(c[1] for c in present), max(c[3] for c in present)
         in_row = [w for w in inside if ry0 - 1 <= (w[1] + w[3]) / 2 <= ry1 + 1]
         cells = []
-        for cell in row.cells:
+        for cell in row:
             if cell is None:
                 cells.append("")
                 continue
-            cx0, cy0, cx1, cy1 = cell
+            cx0, cy0, cx1, cy1 = cell[:4]
             ws = [
                 w
                 for w in in_row
@@ -529,21 +659,9 @@ def _ocr_blocks(page: Any, engine: Any, dpi: int = 150) -> list[Block]:
         if t:
             bb = (min(xs), min(ys), max(xs), max(ys))
             lines.append(Line(t, bb, round((bb[3] - bb[1]) * 0.8, 1), False))
-    lines.sort(key=lambda ln: (ln.bbox[1], ln.bbox[0]))
-    # OCR gives lines, not blocks: group lines that stack closely with overlapping x ranges.
-    groups: list[list[Line]] = []
-    for ln in lines:
-        for g in reversed(groups[-6:]):
-            last = g[-1]
-            h = max(last.bbox[3] - last.bbox[1], 1.0)
-            overlap = min(ln.bbox[2], last.bbox[2]) - max(ln.bbox[0], last.bbox[0])
-            if 0 <= ln.bbox[1] - last.bbox[3] < 0.9 * h and overlap > 0:
-                g.append(ln)
-                break
-        else:
-            groups.append([ln])
+    # OCR gives lines, not blocks.
     out: list[Block] = []
-    for g in groups:
+    for g in _stack_lines(lines):
         out.extend(_split_paragraphs(g, True))
     for b in out:
         b.attrs["ocr"] = True
@@ -563,7 +681,7 @@ def extract_page(
     rect = page.rect
     width, height = float(rect.width), float(rect.height)
     layout = PageLayout(page.number + 1, width, height, page.rotation % 360, [])
-    line_blocks = _text_lines(page, matrix)
+    line_blocks, rtl = _text_lines(page, matrix)
     blocks: list[Block] = []
     for lines in line_blocks:
         blocks.extend(_split_paragraphs(lines, dehyphenate))
@@ -593,7 +711,7 @@ def extract_page(
             min(max(x1, 0.0), width),
             min(max(y1, 0.0), height),
         )
-    order, columns = reading_order([b.bbox for b in items])
+    order, columns = reading_order([b.bbox for b in items], rtl=rtl)
     layout.blocks = [items[i] for i in order]
     for b, col in zip(layout.blocks, (columns[i] for i in order), strict=True):
         b.column = col
@@ -604,7 +722,7 @@ def extract_page(
 
 
 def reading_order(
-    boxes: Sequence[BBox], min_gap: float = 2.0, min_col_width: float = 36.0
+    boxes: Sequence[BBox], min_gap: float = 2.0, min_col_width: float = 36.0, rtl: bool = False
 ) -> tuple[list[int], list[str]]:
     """Reading order of boxes on one page, and the column each box belongs to.
 
@@ -614,6 +732,7 @@ def reading_order(
     (``"0"``, ``"1"``, ``"1.0"``); ``""`` marks a box spanning all columns of its region.
     A "column" narrower than ``min_col_width`` (a column of numbers, a party code, a colon) joins
     its neighbour: it is a field of the rows beside it, read row by row with them.
+    ``rtl``: a right-to-left page reads its columns, and the boxes of a row, from the right.
     """
     n = len(boxes)
     labels = [""] * n
@@ -631,6 +750,8 @@ def reading_order(
             else:
                 rows.append([i])
                 row_bottom = y1
+        if rtl:
+            return [i for row in rows for i in sorted(row, key=lambda i: -boxes[i][2])]
         return [i for row in rows for i in sorted(row, key=lambda i: boxes[i][0])]
 
     def split_y(idx: list[int]) -> list[list[int]]:
@@ -698,6 +819,8 @@ def reading_order(
                 return
         cols = split_x(idx)
         if len(cols) > 1:
+            if rtl:
+                cols = cols[::-1]
             for k, c in enumerate(cols):
                 rec(c, f"{label}.{k}" if label else str(k), depth + 1)
             return

@@ -14,7 +14,7 @@ every row they cover; across columns, the cells after the first stay empty. Hidd
 hidden sheets are skipped unless the parser option ``hidden_sheets`` is true (they are listed in
 ``metadata["hidden_sheets"]`` either way).
 
-CSV/TSV: the dialect (comma, semicolon, tab or pipe; quoting) is sniffed from the first 64 KiB;
+CSV/TSV: the dialect (comma, semicolon, tab or pipe; quoting) is sniffed from the first 40 lines;
 ``.tsv`` files are tab-separated unless the sniffer proves otherwise.
 """
 
@@ -337,28 +337,27 @@ class XlsxParser(BaseParser):
 
 # -- csv -----------------------------------------------------------------------------------------
 
-_DELIMITERS = ",;\t|"
-
 
 def sniff_dialect(sample: str, suffix: str) -> Any:
-    """The CSV dialect of ``sample``: the stdlib sniffer, checked, else the delimiter that splits
-    the first lines most consistently."""
-    try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=_DELIMITERS)
-        if dialect.delimiter in _DELIMITERS:
-            return dialect
-    except csv.Error:
-        pass
-    lines = [ln for ln in sample.splitlines()[:50] if ln.strip()]
-    best, best_score = ("\t" if suffix == ".tsv" else ","), -1.0
-    for d in _DELIMITERS:
-        counts = [ln.count(d) for ln in lines]
-        if not counts or max(counts) == 0:
+    """The CSV dialect of ``sample``: the delimiter that splits its lines (quotes respected) into
+    the most fields, the same number on nearly every line. The stdlib sniffer is not used: it is
+    superlinear in its sample and, when two delimiters are both consistent, prefers the comma
+    even for ``a;b;c;note, with a comma``."""
+    lines = [ln for ln in sample.splitlines() if ln.strip()][:40] or [""]
+    preferred = "\t,;|" if suffix in (".tsv", ".tab") else ",;\t|"
+    best, best_key = preferred[0], (False, 0.0, 0)
+    for rank, d in enumerate(preferred):
+        try:
+            counts = [len(r) for r in csv.reader(lines, delimiter=d) if r]
+        except csv.Error:
             continue
-        common = max(set(counts), key=counts.count)
-        score = counts.count(common) / len(counts) * (1 if common else 0) + common / 1000
-        if score > best_score:
-            best, best_score = d, score
+        if not counts:
+            continue
+        mode = max(set(counts), key=counts.count)
+        consistency = counts.count(mode) / len(counts)
+        key = (consistency >= 0.8 and mode > 1, mode * consistency, -rank)
+        if key > best_key:
+            best, best_key = d, key
 
     class _Dialect(csv.excel):
         delimiter = best
@@ -383,7 +382,17 @@ class CsvParser(BaseParser):
         text, encoding = decode_text(data)
         suffix = "." + source.rsplit(".", 1)[-1].lower() if "." in source else ""
         csv.field_size_limit(64 * 1024 * 1024)
-        dialect = sniff_dialect(text[:65536], suffix)
+        # The first 40 lines (16 KiB at most, cut at a line end) decide.
+        sample = text[:16384]
+        cut = -1
+        for _ in range(40):
+            nxt = sample.find("\n", cut + 1)
+            if nxt < 0:
+                break
+            cut = nxt
+        if len(text) > cut + 1 > 0:
+            sample = sample[:cut]
+        dialect = sniff_dialect(sample, suffix)
         rows = [r[:MAX_COLUMNS] for r in _iter_csv(text, dialect) if any(c.strip() for c in r)]
         blocks = [_table(rows)] if rows else []
         out, elements = render(blocks)

@@ -537,5 +537,149 @@ def write_samples(folder: Path) -> None:
         (folder / name).write_bytes(build())
 
 
+# -- Outlook .msg: a minimal OLE compound file writer -------------------------------------------
+
+_FREE, _END, _FATSECT, _NOSTREAM = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFF
+
+
+def cfb_bytes(tree: dict[str, object]) -> bytes:
+    """A version-3 compound file holding ``tree`` (name -> bytes for a stream, or a dict for a
+    storage). Streams must be under 4096 bytes: they all live in the mini stream."""
+    import struct
+
+    entries: list[dict[str, int | str]] = []  # flat directory, root first
+    streams: list[tuple[int, bytes]] = []
+
+    def add(name: str, node: object, etype: int) -> int:
+        idx = len(entries)
+        entries.append({"name": name, "type": etype, "child": _NOSTREAM, "right": _NOSTREAM})
+        if isinstance(node, dict):
+            prev = None
+            for child_name, child in node.items():
+                cid = add(child_name, child, 1 if isinstance(child, dict) else 2)
+                if prev is None:
+                    entries[idx]["child"] = cid
+                else:
+                    entries[prev]["right"] = cid
+                prev = cid
+        else:
+            assert isinstance(node, bytes) and len(node) < 4096
+            streams.append((idx, node))
+        return idx
+
+    add("Root Entry", tree, 5)
+    # The mini stream: 64-byte mini sectors, chained in the mini FAT.
+    mini = b""
+    minifat: list[int] = []
+    starts: dict[int, tuple[int, int]] = {}
+    for idx, data in streams:
+        n = max(1, (len(data) + 63) // 64)
+        first = len(minifat)
+        starts[idx] = (first, len(data))
+        minifat.extend(first + i + 1 if i < n - 1 else _END for i in range(n))
+        mini += data + b"\x00" * (n * 64 - len(data))
+    minifat += [_FREE] * (-len(minifat) % 128)
+    n_dir = (len(entries) * 128 + 511) // 512
+    n_minifat = len(minifat) // 128
+    n_mini = (len(mini) + 511) // 512
+    n_fat = 1
+    while n_fat + n_dir + n_minifat + n_mini > n_fat * 128:
+        n_fat += 1
+    fat = [_FREE] * (n_fat * 128)
+    for i in range(n_fat):
+        fat[i] = _FATSECT
+    pos = n_fat
+    chain_starts = []
+    for count in (n_dir, n_minifat, n_mini):
+        chain_starts.append(pos)
+        for i in range(count):
+            fat[pos + i] = pos + i + 1 if i < count - 1 else _END
+        pos += count
+    dir_start, minifat_start, mini_start = chain_starts
+    dirs = b""
+    for i, e in enumerate(entries):
+        name = str(e["name"]).encode("utf-16-le") + b"\x00\x00"
+        if i == 0:
+            start, size = mini_start, len(mini)
+        else:
+            start, size = starts.get(i, (_END, 0))
+        dirs += struct.pack(
+            "<64sHBBIII16sIQQIII",
+            name,
+            len(name),
+            int(e["type"]),
+            1,
+            _NOSTREAM,
+            int(e["right"]),
+            int(e["child"]),
+            b"\x00" * 16,
+            0,
+            0,
+            0,
+            start,
+            size,
+            0,
+        )
+    dirs += b"\x00" * (n_dir * 512 - len(dirs))
+    difat = list(range(n_fat)) + [_FREE] * (109 - n_fat)
+    header = struct.pack(
+        "<8s16sHHHHH6sIIIIIIIII",
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        b"\x00" * 16,
+        0x3E,
+        3,
+        0xFFFE,
+        9,
+        6,
+        b"\x00" * 6,
+        0,
+        n_fat,
+        dir_start,
+        0,
+        4096,
+        minifat_start,
+        n_minifat,
+        _END,
+        0,
+    ) + struct.pack("<109I", *difat)
+    body = struct.pack(f"<{len(fat)}I", *fat) + dirs
+    body += struct.pack(f"<{len(minifat)}I", *minifat)
+    body += mini + b"\x00" * (n_mini * 512 - len(mini))
+    return header + body
+
+
+def make_msg() -> bytes:
+    import struct
+
+    def s(pid: int, text: str) -> tuple[str, bytes]:
+        return f"__substg1.0_{pid:04X}001F", text.encode("utf-16-le")
+
+    # 2024-12-03T10:00:00Z as a FILETIME in the fixed-size property stream.
+    ft = 116444736000000000 + 1733220000 * 10_000_000
+    props = b"\x00" * 32 + struct.pack("<HHIQ", 0x0040, 0x0039, 2, ft)
+    attach = dict(
+        [
+            ("__substg1.0_3707001F", "notes.csv".encode("utf-16-le")),
+            ("__substg1.0_37010102", b"item,qty\npens,4\n"),
+            ("__substg1.0_370E001F", "text/csv".encode("utf-16-le")),
+        ]
+    )
+    tree: dict[str, object] = dict(
+        [
+            s(0x0037, "Supplies order"),
+            s(0x0C1A, "Sam Sender"),
+            s(0x5D01, "sam@example.com"),
+            s(0x0E04, "Office Manager; Ana Lee"),
+            s(0x1000, "Hello,\r\n\r\nPlease order the supplies listed.\r\n\r\nSam"),
+            ("__properties_version1.0", props),
+            ("__attach_version1.0_#00000000", attach),
+        ]
+    )
+    return cfb_bytes(tree)
+
+
+BUILDERS["supplies.msg"] = make_msg
+
+
 if __name__ == "__main__":
     write_samples(Path(__file__).resolve().parents[2] / "sample_docs" / "office")

@@ -13,7 +13,8 @@ from chunkwise.chunking import ChunkerConfig
 from tests.conftest import run_cli
 
 BROKEN = ("binary.html", "truncated.html.gz")
-EMPTY = "empty.html"  # 0 bytes: skipped-empty, counted in the summary line (not an error)
+# Empty files are skipped and counted, not errors (issue 22); --strict makes them errors.
+EMPTY = "empty.html"
 
 
 def test_broken_html_files_become_error_records_and_others_survive(
@@ -32,7 +33,7 @@ def test_broken_html_files_become_error_records_and_others_survive(
     by_name = {Path(e["source"]).name: e for e in errs}
     assert set(by_name) == set(BROKEN)
     assert by_name["binary.html"]["message"].startswith("binary file")
-    assert "1 empty" in res.stderr.splitlines()[-1]
+    assert "1 skipped (1 empty)" in res.stderr
     assert "gzip" in by_name["truncated.html.gz"]["message"]
     for e in errs:
         assert e["stage"] == "parse" and e["error"] == "ParseError"

@@ -12,7 +12,7 @@ import pytest
 from chunkwise.chunkers.section import SectionChunker
 from chunkwise.parsers.docx import DocxParser, format_number
 from chunkwise.parsers.epub import EpubParser
-from chunkwise.parsers.mail import EmlParser
+from chunkwise.parsers.mail import EmlParser, MsgParser
 from chunkwise.parsers.odf import OdfParser
 from chunkwise.parsers.pptx import PptxParser
 from chunkwise.parsers.sheet import CsvParser, XlsxParser, sniff_dialect
@@ -60,7 +60,7 @@ def test_sample_files_are_current() -> None:
     for name, build in samples.BUILDERS.items():
         if name.endswith(".eml"):  # MIME boundaries are random: compare the parsed text
             assert EmlParser().parse(OFFICE / name).text == EmlParser().parse(build()).text
-        elif name.endswith(".csv"):
+        elif name.endswith((".csv", ".msg")):
             assert (OFFICE / name).read_bytes() == build(), name
         else:  # zips carry timestamps: compare what is inside
             with zipfile.ZipFile(OFFICE / name) as a, zipfile.ZipFile(io.BytesIO(build())) as b:
@@ -243,6 +243,8 @@ def test_xlsx_rows_are_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
         (b"a\tb\tc\n1\t2\t3\n", "tab"),
         (b"a|b|c\n1|2|3\n4|5|6\n", "pipe"),
         (b'name,quote\n"Doe, J","a ""b"", c"\n"X","y"\n', "comma"),
+        # Both delimiters are consistent; the one giving more fields wins.
+        (b"id;city;note\n1;Paris;near, the river\n2;Rome;old, very old\n", "semicolon"),
     ],
 )
 def test_csv_dialects(data: bytes, delimiter: str) -> None:
@@ -292,6 +294,32 @@ def test_eml_html_only_body_goes_through_the_html_reader() -> None:
     assert doc.metadata["body"] == "html"
     assert kinds(doc, "list") == ["- one\n- two"]
     assert [e.attrs["title"] for e in doc.elements if e.kind == "heading"] == ["Hi", "Agenda"]
+
+
+def test_msg_headers_body_and_attachments() -> None:
+    doc = MsgParser().parse(OFFICE / "supplies.msg")
+    meta = doc.metadata
+    assert meta["from"] == "Sam Sender <sam@example.com>" and meta["to"] == [
+        "Office Manager",
+        "Ana Lee",
+    ]
+    assert meta["date"] == "2024-12-03T10:00:00+00:00" and meta["subject"] == "Supplies order"
+    assert [e.attrs["title"] for e in doc.elements if e.kind == "heading"] == ["Supplies order"]
+    assert "Please order the supplies listed." in doc.text
+    assert [(a.name, a.data) for a in doc.attachments] == [("notes.csv", b"item,qty\npens,4\n")]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (samples.make_msg()[:700], "damaged Outlook .msg"),
+        (samples.cfb_bytes({"Workbook": b"x" * 10}), "not an Outlook message"),
+        (b"From: x\n\nnot ole", "not an Outlook .msg"),
+    ],
+)
+def test_bad_msg_is_one_clear_error(data: bytes, message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        MsgParser().parse(data, source="bad.msg")
 
 
 def test_odt_and_odp() -> None:
@@ -438,5 +466,6 @@ def test_registry_routes_every_new_extension() -> None:
         "a.eml": "eml",
         "a.odt": "odf",
         "a.odp": "odf",
+        "a.msg": "msg",
     }
     assert {k: registry.parser_for(k) for k in expected} == expected

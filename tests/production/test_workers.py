@@ -190,3 +190,38 @@ def test_lost_hook_sees_the_item() -> None:
     pool = OrderedPool(_factory, lost, jobs=1, timeout=0.5)
     assert list(pool.imap([("hang",), ("ok", 1, 0)])) == [None, 1]
     assert seen == [(("hang",), "timeout")]
+
+
+@pytest.mark.parametrize("batch", [1, 8])
+def test_hostile_items_inside_batches_cost_only_themselves(batch: int) -> None:
+    # Fast items first, so the pool has measured them and sends batches by the hostile ones.
+    fast = [("ok", i, 0) for i in range(30)]
+    hostile = [("hang",), ("ok", "a", 0), ("segv",), ("ok", "b", 0), ("raise",), ("ok", "c", 0)]
+    pool = OrderedPool(_factory, _lost, jobs=2, timeout=1.0, batch=batch)
+    out = list(pool.imap(fast + hostile + fast))
+    assert out[:30] == list(range(30)) and out[36:] == list(range(30))
+    kinds = [o[1] if isinstance(o, tuple) else o for o in out[30:36]]
+    assert kinds == ["timeout", "a", "crash", "b", "error", "c"]
+    assert pool.replaced == 2
+    if batch > 1:
+        assert pool.tasks < len(out) / 2, pool.tasks
+    assert _workers_alive() == []
+
+
+def test_batches_keep_order_and_bound_the_window() -> None:
+    pulled = 0
+
+    def items() -> Iterator[tuple[Any, ...]]:
+        nonlocal pulled
+        for i in range(400):
+            pulled += 1
+            yield ("ok", i, 0.0005 if i % 7 else 0.003)
+
+    pool = OrderedPool(_factory, _lost, jobs=2, timeout=5, window=4, batch=16)
+    seen = []
+    for r in pool.imap(items()):
+        seen.append(r)
+        # At most window x batch items are pulled ahead of what was yielded.
+        assert pulled - len(seen) <= 4 * 16
+    assert seen == list(range(400))
+    assert pool.tasks < 200
