@@ -23,8 +23,17 @@ Level = Callable[[int, int], list[int]]
 _WS = re.compile(r"\s+")
 
 
+def _same_tokenizer(a: Tokenizer, b: Tokenizer) -> bool:
+    # Each chunker loads its own tokenizer object; the same name and class tokenize alike.
+    return type(a) is type(b) and getattr(a, "name", None) == getattr(b, "name", None)
+
+
 class TokenIndex:
     """Token start offsets of one text, for additive span counts."""
+
+    # The index of the last text seen: auto runs several chunkers on one document, and each
+    # would otherwise tokenize the whole text again (seconds on a multi-MB file).
+    _last: TokenIndex | None = None
 
     def __init__(self, text: str, tokenizer: Tokenizer) -> None:
         self.text = text
@@ -32,6 +41,19 @@ class TokenIndex:
         starts, ends = tokenizer.offsets(text)
         self.starts = starts
         self.ends = ends
+
+    @classmethod
+    def of(cls, text: str, tokenizer: Tokenizer) -> TokenIndex:
+        """The index of ``text`` (the very same string object) under ``tokenizer``, reused."""
+        last = cls._last
+        if (
+            last is not None
+            and last.text is text
+            and (last.tokenizer is tokenizer or _same_tokenizer(last.tokenizer, tokenizer))
+        ):
+            return last
+        index = cls._last = cls(text, tokenizer)
+        return index
 
     def count(self, a: int, b: int) -> int:
         s = self.starts
@@ -99,7 +121,7 @@ class Packer:
         self.tokenizer = tokenizer
         self.max = max_tokens
         self.levels = list(levels)
-        self.index = index or TokenIndex(text, tokenizer)
+        self.index = index or TokenIndex.of(text, tokenizer)
         # Counts of the short heads and tails exact_counts encodes (words recur).
         self._small: dict[str, int] = {}
 
