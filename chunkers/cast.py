@@ -191,6 +191,7 @@ class CastChunker(BaseChunker):
             key=lambda e: (e.start, -e.end),
         )
         def_starts = [e.start for e in defs]
+        sweep = _ScopeSweep(defs)
         # Line numbers counted forward from chunk to chunk: one pass over the text in all.
         line, pos = 1, 0
         for i, ((a, b), n) in enumerate(zip(spans, counts, strict=True)):
@@ -199,7 +200,7 @@ class CastChunker(BaseChunker):
             line_start = line
             line_end = line + text.count("\n", ta, max(ta, tb - 1))
             pos = ta
-            scope = _scope(defs, def_starts, ta, tb)
+            scope = sweep.scope(ta, tb)
             lo = bisect.bisect_left(def_starts, ta)
             hi = bisect.bisect_left(def_starts, tb)
             symbols = [str(e.attrs.get("symbol", e.attrs.get("name", ""))) for e in defs[lo:hi]]
@@ -235,6 +236,35 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     while tb > ta and text[tb - 1].isspace():
         tb -= 1
     return (ta, tb) if ta < tb else (a, a)
+
+
+class _ScopeSweep:
+    """``_scope`` for spans in document order, in time linear in definitions plus spans times
+    nesting depth: scanning every earlier definition per chunk was quadratic (10 s of a 1.7 MB
+    minified file's 17 s)."""
+
+    def __init__(self, defs: Sequence[Element]) -> None:
+        self.defs = defs
+        self.starts = [e.start for e in defs]
+        self.next = 0  # first definition not yet taken in
+        self.active: list[Element] = []  # taken in, in sorted order, not yet known to end early
+        self.last = (-1, -1)
+
+    def scope(self, a: int, b: int) -> list[str]:
+        if (a, b) < self.last or b < self.last[1]:
+            return _scope(self.defs, self.starts, a, b)  # out of order: the plain scan
+        self.last = (a, b)
+        while self.next < len(self.defs) and self.defs[self.next].start <= a:
+            self.active.append(self.defs[self.next])
+            self.next += 1
+        # A definition ending before b cannot contain this span or any later one.
+        self.active = [e for e in self.active if e.end >= b]
+        best: list[str] = []
+        for e in self.active:
+            scope = e.attrs.get("scope") or []
+            if len(scope) >= len(best):
+                best = list(scope)
+        return best
 
 
 def _scope(defs: Sequence[Element], starts: Sequence[int], a: int, b: int) -> list[str]:

@@ -111,7 +111,7 @@ _STAR_LINE = re.compile(r"\d{1,5}\*{1,2}\d{1,5}(?=[ \t])")
 # An enumeration label opening a line, before a heading or an item that starts capitalised
 # ("I. BACKGROUND", "a. Jurisdiction and Venue", "(f) Authority to Use..."): a unit of its own.
 _LINE_LABEL = re.compile(
-    r"""(?:[A-Z]\.|[IVX]{2,6}\.|[a-z]\.|[0-9]{1,3}\.|\((?:[0-9]{1,3}|[a-zA-Z]|[ivxIVX]{1,6})\))"""
+    r"""(?:[IVX]{1,6}\.|[a-z]\.|[0-9]{1,3}\.|\((?:[0-9]{1,3}|[a-zA-Z]|[ivxIVX]{1,6})\))"""
     r"""[ \t]+(?=[A-Z])"""
 )
 _LAST_WORD = re.compile(r"(\S+)\.$")
@@ -372,9 +372,9 @@ def sentence_spans(
 def _own_label(text: str, m: re.Match[str], b: int) -> bool:
     """Whether the star page or enumeration label ``m`` opening a line stands alone."""
     if text[m.start()].isupper() and text[m.start() + 1] == ".":
-        # A lone capital is a heading label ("A. Standard of Review") or a name's initial
-        # ("H. Albert Young, Attorney General of Delaware, argued..."): headings are short and
-        # have no commas.
+        # "I." and "V." open headings ("I. BACKGROUND") but are initials too ("V. Lawson, for
+        # petitioners"): headings are short and have no commas. Other lone capitals are left to
+        # the sentence rules: "K. PARAKKAL" and "H. Albert Young" are names.
         return b - m.end() < 80 and "," not in text[m.end() : b]
     if text[m.start()] == "(":
         # "(f) Authority to Use Wireless Location Information." and "(a) General rule." title

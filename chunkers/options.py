@@ -64,6 +64,12 @@ class AutoOptions(Options):
     device: str = option(
         "auto", "vectors=model: auto, cpu or cuda", flag="--device", affects_output=False
     )
+    choose_tokens: int | None = option(
+        None,
+        "judge candidates at this chunk size, then cut with the winner at --max-tokens (set "
+        "under --embed, where late chunking merges small pieces)",
+        min=1,
+    )
 
 
 @dataclass(frozen=True)

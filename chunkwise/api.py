@@ -71,7 +71,8 @@ def ingest(
         if r.error is not None:
             yield r.error
             continue
-        assert r.doc is not None
+        if r.doc is None:  # an empty file: skipped, as chunk ingest counts it
+            continue
         chunks = r.chunks
         if embedder is not None:
             try:
@@ -119,5 +120,6 @@ def process_text(text: str, **options: Any) -> tuple[Document, list[Chunk]]:
     )
     if res.error is not None:
         raise DocumentError(res.error.message, stage=res.error.stage)
-    assert res.doc is not None
+    if res.doc is None:  # nothing but whitespace: skipped-empty in a run, an error here
+        raise DocumentError("no text to chunk: the input is empty", stage="chunk")
     return res.doc, res.chunks

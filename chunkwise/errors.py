@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chunkwise.names import display
+
 
 class ChunkwiseError(Exception):
     """Base class for errors the tool reports to users."""
@@ -61,19 +63,24 @@ class ErrorRecord:
     stage: str
     error: str
     message: str
+    # The source's exact bytes (hex) when its name is not valid UTF-8 (chunkwise.names).
+    source_bytes_hex: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "source": self.source,
             "stage": self.stage,
             "error": self.error,
             "message": self.message,
         }
+        if self.source_bytes_hex is not None:
+            out["source_bytes_hex"] = self.source_bytes_hex
+        return out
 
     @classmethod
     def from_exception(
         cls, source: str, exc: BaseException, stage: str | None = None
     ) -> ErrorRecord:
         st = stage or getattr(exc, "stage", None) or "parse"
-        msg = " ".join(str(exc).split()) or exc.__class__.__name__
-        return cls(source=source, stage=st, error=exc.__class__.__name__, message=msg)
+        msg = display(" ".join(str(exc).split()) or exc.__class__.__name__)
+        return cls(source=display(source), stage=st, error=exc.__class__.__name__, message=msg)

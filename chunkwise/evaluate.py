@@ -426,14 +426,15 @@ class RetrievalRunner:
         self.k = k
         self.tokenizer = tokenizer
         self.on_error = on_error
-        self._embedders: dict[str, Any] = {}
+        self._embedders: dict[tuple[str, int | None], Any] = {}
 
-    def embedder(self, kind: str) -> Any:
-        if kind not in self._embedders:
+    def embedder(self, kind: str, merge: int | None = None) -> Any:
+        if (kind, merge) not in self._embedders:
             from chunkwise.embedders import build_embedder
 
-            self._embedders[kind] = build_embedder(kind, self.embed_config)
-        return self._embedders[kind]
+            cfg = dataclasses.replace(self.embed_config, merge=merge)
+            self._embedders[(kind, merge)] = build_embedder(kind, cfg)
+        return self._embedders[(kind, merge)]
 
     @property
     def model_name(self) -> str:
@@ -442,33 +443,52 @@ class RetrievalRunner:
     def question_vectors(self, questions: Sequence[retrieval.Question]) -> np.ndarray:
         return np.asarray(self.embedder("late").backend.encode([q.question for q in questions]))
 
-    def chunker_config(self, cfg: RetrievalConfig) -> Any:
+    def sizing(self, cfg: RetrievalConfig) -> tuple[Any, int | None]:
+        """The chunker config for ``cfg`` and the late merge cap, as ``chunk ingest --embed``
+        would use them."""
         from chunkwise.embedders import chunk_sizing, embed_chunk_defaults
 
-        max_tokens, overlap = embed_chunk_defaults(cfg.max_tokens, cfg.overlap)
+        max_tokens, overlap, merge = embed_chunk_defaults(
+            cfg.embedding, cfg.max_tokens, cfg.overlap
+        )
         tokenizer, max_tokens = chunk_sizing(
             self.embedder(cfg.embedding), self.embed_config.model, self.tokenizer, max_tokens
         )
-        from chunkwise.chunkers.options import CastOptions, cast_budget
+        from chunkwise.chunkers.options import AutoOptions, CastOptions, cast_budget
 
         options = dict(self.options.chunker_config.options)
         cast = CastOptions.coerce(options.get("cast"))
         if cfg.max_tokens is not None and cast.budget == "chars":
             chars_given = cast.max_chars != CastOptions().max_chars
             options["cast"] = cast.merged({"budget": cast_budget(chars_given, True)})
-        return dataclasses.replace(
+        if merge:
+            auto = AutoOptions.coerce(options.get("auto"))
+            options["auto"] = auto.merged({"choose_tokens": merge})
+        config = dataclasses.replace(
             self.options.chunker_config,
             max_tokens=max_tokens,
             overlap=min(overlap, max_tokens - 1),
             tokenizer=tokenizer,
             options=options,
         )
+        return config, merge
 
     def chunk(self, docs: Sequence[Document], cfg: RetrievalConfig) -> Run:
         from chunkwise import registry
 
-        chunker = registry.load("chunkers", cfg.chunker)(self.chunker_config(cfg))
+        config, _ = self.sizing(cfg)
+        chunker = registry.load("chunkers", cfg.chunker)(config)
         return Run(cfg.name, chunk_documents(docs, chunker, self.on_error))
+
+    def embed(self, run: Run, cfg: RetrievalConfig) -> tuple[Run, np.ndarray]:
+        """``run`` as embedded for ``cfg`` (late merging may change its chunks) and its vectors."""
+        _, merge = self.sizing(cfg)
+        if not merge:
+            return run, self.vectors(run, cfg.embedding)
+        emb = self.embedder(cfg.embedding, merge)
+        done = emb.embed([d for d, _ in run.docs], [cs for _, cs in run.docs])
+        merged = Run(run.name, [(d, cs) for (d, _), cs in zip(run.docs, done, strict=True)])
+        return merged, np.asarray([c.embedding for cs in done for c in cs], dtype=np.float32)
 
     def vectors(self, run: Run, embedding: str) -> np.ndarray:
         """One vector per chunk of ``run``, in document order: stored ones when every chunk has
@@ -513,8 +533,7 @@ class RetrievalRunner:
         rows: list[dict[str, Any]] = []
         for cfg in configs:
             t0 = time.perf_counter()
-            run = self.chunk(docs, cfg)
-            vecs = self.vectors(run, cfg.embedding)
+            run, vecs = self.embed(self.chunk(docs, cfg), cfg)
             seconds = time.perf_counter() - t0
             row = {"name": cfg.name, **dataclasses.asdict(cfg)}
             row.update(self.score(run, vecs, docs, questions, question_docs, qvecs))

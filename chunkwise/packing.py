@@ -23,8 +23,17 @@ Level = Callable[[int, int], list[int]]
 _WS = re.compile(r"\s+")
 
 
+def _same_tokenizer(a: Tokenizer, b: Tokenizer) -> bool:
+    # Each chunker loads its own tokenizer object; the same name and class tokenize alike.
+    return type(a) is type(b) and getattr(a, "name", None) == getattr(b, "name", None)
+
+
 class TokenIndex:
     """Token start offsets of one text, for additive span counts."""
+
+    # The index of the last text seen: auto runs several chunkers on one document, and each
+    # would otherwise tokenize the whole text again (seconds on a multi-MB file).
+    _last: TokenIndex | None = None
 
     def __init__(self, text: str, tokenizer: Tokenizer) -> None:
         self.text = text
@@ -32,6 +41,19 @@ class TokenIndex:
         starts, ends = tokenizer.offsets(text)
         self.starts = starts
         self.ends = ends
+
+    @classmethod
+    def of(cls, text: str, tokenizer: Tokenizer) -> TokenIndex:
+        """The index of ``text`` (the very same string object) under ``tokenizer``, reused."""
+        last = cls._last
+        if (
+            last is not None
+            and last.text is text
+            and (last.tokenizer is tokenizer or _same_tokenizer(last.tokenizer, tokenizer))
+        ):
+            return last
+        index = cls._last = cls(text, tokenizer)
+        return index
 
     def count(self, a: int, b: int) -> int:
         s = self.starts
@@ -99,7 +121,9 @@ class Packer:
         self.tokenizer = tokenizer
         self.max = max_tokens
         self.levels = list(levels)
-        self.index = index or TokenIndex(text, tokenizer)
+        self.index = index or TokenIndex.of(text, tokenizer)
+        # Counts of the short heads and tails exact_counts encodes (words recur).
+        self._small: dict[str, int] = {}
 
     # -- planning with additive counts -------------------------------------------------------
     def split(self, a: int, b: int, level: int = 0) -> list[tuple[int, int, int]]:
@@ -156,14 +180,14 @@ class Packer:
         return out, out_counts
 
     def exact_counts(self, spans: Sequence[Span]) -> list[int]:
-        """Exact token counts of spans encoded on their own.
+        """Exact token counts of spans encoded on their own, mostly without encoding them.
 
-        With a regex-pre-tokenized BPE (tiktoken), a span that starts where the whole text's
-        pre-tokenizer starts a piece (offset 0, or right after a newline) and ends on a token
-        boundary of the whole text has exactly the whole text's tokens inside it: the pre-tokenizer
-        scans it identically, and BPE inside a piece never merges across a final token boundary.
-        Except at trailing whitespace, which the pre-tokenizer splits by what follows it.
-        Those counts come from the index; the rest are encoded (in one threaded batch).
+        With a regex-pre-tokenized BPE (tiktoken's cl100k/o200k) the text is cut into pieces and
+        each piece is encoded alone. Some positions end a piece whatever comes before them (see
+        ``piece_boundary``); between two such positions L <= R inside a span, the span alone has
+        exactly the whole text's tokens. So a span's count is the index's count over [L, R) plus
+        the counts of its head [a, L) and tail [R, b) encoded alone: a word or two each, cached.
+        Spans without such positions are encoded whole (in one batch).
         """
         text = self.text
         counts: list[int | None] = [None] * len(spans)
@@ -173,37 +197,30 @@ class Packer:
             and exact_index is not None
             and exact_index(text)
         ):
-            starts, ends = self.index.starts, self.index.ends
-            ia = np.searchsorted(starts, [a for a, _ in spans], "left")
-            ib = np.searchsorted(ends, [b for _, b in spans], "left")
-            n = len(starts)
-            small: dict[str, int] = {}
+            starts = self.index.starts
+            bounds: list[int] = []
+            edges: list[tuple[int, int, int, int]] = []
             for k, (a, b) in enumerate(spans):
-                i, j = int(ia[k]), int(ib[k])
-                if not ((a == 0 or text[a - 1] == "\n") and i < n and starts[i] == a and j < n):
+                inner = _inner_boundaries(text, a, b)
+                if inner is None:
                     continue
-                if text[b - 1].isspace():
-                    # "x  3": the whole text splits the spaces (one joins "3"); a span ending in
-                    # them ends its string there and gets one whitespace token. Encode it.
-                    continue
-                if ends[j] == b and (j + 1 >= n or starts[j + 1] >= b):
-                    counts[k] = j - i + 1
-                    continue
-                s = int(starts[j])
-                # "said.\n\nNext": the whole text has one token ".\n\n" across the chunk end; the
-                # chunk alone ends in the piece "." instead. When that piece starts right after a
-                # letter or digit, it is re-encoded alone (a tiny, cached string).
-                if (
-                    i < j
-                    and s < b < int(ends[j])
-                    and text[s - 1].isalnum()
-                    and not text[s].isspace()
-                    and text[b : int(ends[j])].strip("\r\n") == ""
-                ):
-                    tail = text[s:b]
-                    if tail not in small:
-                        small[tail] = self.tokenizer.count(tail)
-                    counts[k] = j - i + small[tail]
+                left, right = inner
+                edges.append((k, left, right, len(bounds)))
+                bounds.extend((left, right))
+            if edges:
+                idx = np.searchsorted(starts, np.asarray(bounds, dtype=np.int64), "left").tolist()
+                small = self._small
+                count = self.tokenizer.count
+                for k, left, right, pos in edges:
+                    a, b = spans[k]
+                    n = idx[pos + 1] - idx[pos]
+                    for piece in (text[a:left], text[right:b]):
+                        if piece:
+                            c = small.get(piece)
+                            if c is None:
+                                c = small[piece] = count(piece)
+                            n += c
+                    counts[k] = n
         todo = [k for k, c in enumerate(counts) if c is None]
         if todo:
             for k, c in zip(
@@ -244,6 +261,53 @@ class Packer:
             out.append((s, e, n))
             a = a + end
         return out
+
+
+def piece_boundary(text: str, p: int) -> bool:
+    """Whether the pre-tokenizer of cl100k/o200k ends a piece at ``p`` whatever text precedes
+    (from any start before ``p``) and starts the same piece there whatever text follows the next
+    piece. True for:
+
+    - the ends of the text;
+    - a space or tab after a non-space: no pattern crosses from non-space into a space (a space
+      only opens pieces: " word", " .", runs of spaces);
+    - a non-space after a newline, except "/" (o200k's punctuation pieces run on over newlines
+      and slashes: ".\n/usr" is one piece);
+    - a newline after an ASCII letter or digit (letter and number pieces stop there; punctuation
+      pieces would take the newline along).
+
+    Python's ``isspace`` holds for every Unicode White_Space character (and a few more), so the
+    tests err on the safe side.
+    """
+    if p <= 0 or p >= len(text):
+        return True
+    c, before = text[p], text[p - 1]
+    if c in " \t":
+        return not before.isspace()
+    if before == "\n":
+        return not c.isspace() and c != "/"
+    if c in "\r\n":
+        return before.isascii() and before.isalnum()
+    return False
+
+
+def _inner_boundaries(text: str, a: int, b: int) -> tuple[int, int] | None:
+    """The first and last piece boundaries L <= R in [a, b], or None."""
+    left = a
+    if not piece_boundary(text, a):
+        left = text.find(" ", a + 1, b)
+        while left != -1 and text[left - 1].isspace():
+            left = text.find(" ", left + 1, b)
+        if left == -1:
+            return None
+    right = b
+    if not piece_boundary(text, b):
+        right = text.rfind(" ", left, b)
+        while right > left and text[right - 1].isspace():
+            right = text.rfind(" ", left, right)
+        if right < left or (right == left and not piece_boundary(text, left)):
+            return None
+    return left, right
 
 
 def _last_ws_cut(sub: str, limit: int) -> int:

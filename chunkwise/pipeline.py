@@ -16,6 +16,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import stat
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -26,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import DocumentError, ErrorRecord, UsageError
+from chunkwise.names import display, raw_hex
 from chunkwise.options import Options
-from chunkwise.records import chunk_record
+from chunkwise.records import chunk_id, chunk_record
 from chunkwise.types import Chunk, Document
 from chunkwise.walk import WalkOptions, walk
 
@@ -56,6 +58,8 @@ class Source:
     # An attachment (``mail.eml#report.pdf``): its parser, from its name, and how deep it is nested.
     parser: str | None = None
     depth: int = 0
+    # stdin longer than --max-file-size: reading stopped at this many bytes (an error record).
+    oversize: int | None = None
 
 
 @dataclass
@@ -77,6 +81,10 @@ class IngestOptions:
     follow_symlinks: bool = False
     # Compute the sha256 of every file read (set by ``ingest`` when a state is in use).
     hash_content: bool = False
+    # Empty files are error records (--strict) instead of being counted as skipped-empty.
+    strict: bool = False
+    # Address-space cap (bytes) of each worker process (--max-memory); None: no cap.
+    max_memory: int | None = None
 
     def __post_init__(self) -> None:
         for name, value in self.parser_options.items():
@@ -98,6 +106,7 @@ class Result:
     unchanged: bool = False  # --state: same bytes as last time, not parsed
     # Results of the document's attachments (e-mail), written after it as documents of their own.
     attachments: list[Result] = field(default_factory=list)
+    empty: bool = False  # nothing in it (0 bytes, or only whitespace): skipped-empty, not failed
 
 
 @dataclass
@@ -108,12 +117,18 @@ class Summary:
     skipped: int = 0  # unchanged since the last run (--state)
     deleted: int = 0  # delete records emitted (--emit-deletes)
     interrupted: bool = False  # stopped early (signal): the walk did not finish
+    # Files not chunked and not failed, by reason ("unsupported format", "empty", ...).
+    ignored: dict[str, int] = field(default_factory=dict)
+
+    def ignore(self, reason: str, n: int = 1) -> None:
+        self.ignored[reason] = self.ignored.get(reason, 0) + n
 
     @property
     def exit_code(self) -> int:
         if self.documents == 0:
-            # An incremental run with nothing new to do is a success, not an empty input.
-            return 0 if self.skipped or self.deleted else 3
+            # An incremental run with nothing new to do is a success, not an empty input; so is a
+            # folder of empty files (every __init__.py of a package).
+            return 0 if self.skipped or self.deleted or self.ignored.get("empty") else 3
         if self.failed == self.documents and not self.skipped:
             return 3
         return 1 if self.failed else 0
@@ -122,45 +137,81 @@ class Summary:
 # -- inputs --------------------------------------------------------------------------------------
 
 
+def read_stdin(stream: Any, limit: int) -> Source:
+    """stdin as one document, read up to ``limit`` bytes: an endless or huge stream becomes an
+    error record instead of filling memory."""
+    parts: list[bytes] = []
+    size = 0
+    while size <= limit:
+        block = stream.read(min(1 << 20, limit + 1 - size))
+        if not block:
+            break
+        parts.append(block)
+        size += len(block)
+    if size > limit:
+        return Source("<stdin>", data=b"", explicit=True, oversize=limit)
+    return Source("<stdin>", data=b"".join(parts), explicit=True)
+
+
 def iter_sources(
     paths: Sequence[str],
     walk_options: WalkOptions,
     stdin: Any = None,
     *,
     follow_symlinks: bool = False,
+    max_stdin: int = DEFAULT_MAX_FILE_SIZE,
+    on_skip: Callable[[str, str], None] | None = None,
 ) -> Iterator[Source]:
     """Expand command-line paths lazily; folders are walked, files and '-' taken as given.
 
     A file symlink found by walking that leads out of the folder is skipped (with a warning)
     unless ``follow_symlinks``, which also lets the walk descend into folder symlinks (a link
-    back to a folder being walked is skipped, so loops end).
+    back to a folder being walked is skipped, so loops end). A file reached twice (named twice,
+    inside a folder also given, or through a symlink) is read once. ``on_skip(name, reason)`` hears
+    of every file passed over.
     """
+    skip = on_skip or (lambda name, reason: None)
     if follow_symlinks and not walk_options.follow_symlinks:
         walk_options = dataclasses.replace(walk_options, follow_symlinks=True)
+    seen: set[str] = set()
+
+    def first_time(path: Path) -> bool:
+        real = os.path.realpath(path)
+        if real in seen:
+            skip(display(str(path)), "duplicate")
+            return False
+        seen.add(real)
+        return True
+
     for p in paths:
         if p == STDIN:
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            yield Source("<stdin>", data=stream.read(), explicit=True)
+            yield read_stdin(stdin if stdin is not None else sys.stdin.buffer, max_stdin)
             continue
         path = Path(p)
         if path.is_dir():
             root: Path | None = None
             for f in walk(path, walk_options):
                 if registry.parser_for(str(f)) is None:
+                    skip(display(str(f)), "unsupported format")
                     continue
                 if not follow_symlinks and f.is_symlink():
                     if root is None:
                         root = path.resolve()
                     if not _inside(f, root):
                         log.warning(
-                            "skipping %s: symlink leads out of %s (use --follow-symlinks)", f, p
+                            "skipping %s: symlink leads out of %s (use --follow-symlinks)",
+                            display(str(f)),
+                            display(p),
                         )
+                        skip(display(str(f)), "symlink out of the folder")
                         continue
-                yield Source(str(f), path=f)
+                if first_time(f):
+                    yield Source(display(str(f)), path=f)
         elif path.exists():
-            yield Source(str(path), path=path, explicit=True)
+            if first_time(path):
+                yield Source(display(str(path)), path=path, explicit=True)
         else:
-            raise UsageError(f"no such file or folder: {p}")
+            raise UsageError(f"no such file or folder: {display(p)}")
 
 
 def _inside(link: Path, root: Path) -> bool:
@@ -249,9 +300,28 @@ class Processor:
         return name
 
     def process(self, src: Source) -> Result:
+        res = self._process(src)
+        if res.error is not None and src.path is not None:
+            hexname = raw_hex(src.path)
+            if hexname is not None:
+                res.error = dataclasses.replace(res.error, source_bytes_hex=hexname)
+        return res
+
+    def _empty(self, res: Result, what: str) -> Result:
+        if self.options.strict:
+            raise DocumentError(f"empty file ({what})", stage="read")
+        res.empty = True
+        return res
+
+    def _process(self, src: Source) -> Result:
         stage = "read"
         res = Result(src.name, path=str(src.path) if src.path is not None else None)
         try:
+            if src.oversize is not None:
+                raise DocumentError(
+                    f"stdin is over --max-file-size {src.oversize} bytes; reading stopped there",
+                    stage="read",
+                )
             if src.path is not None:
                 st = src.path.stat()
                 if not stat.S_ISREG(st.st_mode):
@@ -269,14 +339,33 @@ class Processor:
                     if src.known_hash is not None and res.content_hash == src.known_hash:
                         res.unchanged = True
                         return res
-            elif src.data is not None and self.options.hash_content:
-                res.content_hash = hashlib.sha256(src.data).hexdigest()
+                if st.st_size == 0:
+                    return self._empty(res, "0 bytes")
+            elif src.data is not None:
+                if not src.data:
+                    return self._empty(res, "0 bytes")
+                if self.options.hash_content:
+                    res.content_hash = hashlib.sha256(src.data).hexdigest()
             pname = self.parser_name(src)
             parser = self.parser(pname)
             stage = "parse"
-            doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
+            try:
+                doc = parser.parse(src.data if src.data is not None else src.path, source=src.name)
+            except DocumentError as exc:
+                if pname == "text" and src.path is not None and "binary" in str(exc):
+                    unsupported = registry.parser_for(src.name, self.options.format_hint) is None
+                    if unsupported:
+                        # Named explicitly, claimed by no parser, and not text: say so plainly.
+                        ext = "".join(src.path.suffixes[-1:]) or "no extension"
+                        raise DocumentError(f"unsupported format ({ext})", stage="read") from exc
+                raise
             if not doc.parser:
                 doc = dataclasses.replace(doc, parser=pname)
+            hexname = raw_hex(src.path) if src.path is not None else None
+            if hexname is not None:
+                doc = dataclasses.replace(
+                    doc, metadata={**doc.metadata, "source_bytes_hex": hexname}
+                )
             stage = "chunk"
             # "auto" is a chunker too: it picks per document among those that fit its format.
             chunker = self.chunker(self.options.chunker)
@@ -288,6 +377,8 @@ class Processor:
                 res.attachments = self.attachments(src, doc)
                 doc = dataclasses.replace(doc, attachments=())
             if not chunks and not res.attachments:
+                if not doc.text.strip() and pname in _PLAIN_TEXT_PARSERS:
+                    return self._empty(res, "only whitespace")
                 # Every input ends as chunks or as an error record: a document that silently
                 # vanishes (blank page, scanned PDF without OCR, furniture only) would go unnoticed.
                 raise DocumentError(
@@ -343,6 +434,11 @@ def _expand(results: Iterable[Result]) -> Iterator[Result]:
         yield from r.attachments
 
 
+# Parsers whose documents are the file's text as is: no text after parsing means an empty file
+# (for a PDF or HTML page it means the parser found nothing, which stays an error).
+_PLAIN_TEXT_PARSERS = frozenset({"text", "code", "markdown"})
+
+
 def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
     process = Processor(options).process
 
@@ -379,7 +475,7 @@ def process_all(
     most ``2 * jobs`` documents in flight and a per-document ``timeout``. Once ``should_stop()``
     is true no new source is taken and unfinished ones are dropped."""
     stop = should_stop or (lambda: False)
-    if options.jobs <= 1 and not options.isolate:
+    if options.jobs <= 1 and not options.isolate and not options.max_memory:
         proc = Processor(options)
         for src in sources:
             if stop():
@@ -396,6 +492,7 @@ def process_all(
         window=2 * max(1, options.jobs),
         fatal=(UsageError,),
         batch=64,  # small files go to workers in batches of up to 64 (~50 ms of work)
+        max_memory=options.max_memory,
     )
     yield from pool.imap(sources, should_stop=stop)
 
@@ -447,14 +544,14 @@ def _plugin_output_options(options: IngestOptions) -> dict[str, dict[str, Any]]:
     }
 
 
-def run_settings(options: IngestOptions, embedder: Embedder | None = None) -> dict[str, str]:
-    """What a table output records so a later run or a query does not mix models or chunkings."""
-    # The vector size is known once the model is loaded (a sentence-transformers backend).
+def run_settings(options: IngestOptions, embedder: Any = None) -> dict[str, str]:
+    """What a table output records so a later run or a query does not mix models or chunkings
+    (any embedder: a test double or a plugin may lack a loaded model)."""
     dim = getattr(getattr(embedder, "backend", None), "dim", None)
     return {
-        "embedding_model": str(embedder.model_name or "") if embedder else "",
+        "embedding_model": str(getattr(embedder, "model_name", "") or "") if embedder else "",
         "embedding_dim": str(dim) if embedder is not None and isinstance(dim, int) else "",
-        "embedder": str(embedder.name or "") if embedder else "",
+        "embedder": str(getattr(embedder, "name", "") or "") if embedder else "",
         "tokenizer": options.chunker_config.tokenizer,
         "chunker": options.chunker,
         "chunker_options": json.dumps(
@@ -543,148 +640,40 @@ def ingest(
     yields finished results in input order, embedded already when ``embedder`` is given (the
     embedder then only shapes the state's options hash).
     """
-    run = IngestRun(
-        paths, options, writer, on_error=on_error, on_result=on_result, embedder=embedder,
-        embed_batch_docs=embed_batch_docs, state=state, emit_deletes=emit_deletes,
-        delete_writer=delete_writer, should_stop=should_stop,
-    )  # fmt: skip
-    return run.run(engine or process_all, stdin=stdin)
+    check_paths(paths)
+    summary = Summary()
+    stop = should_stop or (lambda: False)
 
+    def skipped(name: str, reason: str) -> None:
+        summary.ignore(reason)
+        log.info("skipped %s: %s", name, reason)
 
-class IngestRun:
-    """One run of :func:`ingest`: owns the counts, the embedding batch, and what the state and
-    the delete records learn from each result. The caller owns opening and closing the writers
-    and the state."""
-
-    def __init__(
-        self,
-        paths: Sequence[str],
-        options: IngestOptions,
-        writer: Writer,
-        *,
-        on_error: Callable[[ErrorRecord], None] | None = None,
-        on_result: Callable[[Result], None] | None = None,
-        embedder: Embedder | None = None,
-        embed_batch_docs: int = 32,
-        state: State | None = None,
-        emit_deletes: bool = False,
-        delete_writer: Writer | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> None:
-        check_paths(paths)
-        self.paths = paths
-        self.writer = writer
-        self.on_error = on_error
-        self.on_result = on_result
-        self.embedder = embedder
-        self.embed_batch_docs = embed_batch_docs
-        self.state = state
-        self.emit_deletes = emit_deletes
-        self.deletes_out = delete_writer if delete_writer is not None else writer
-        self.should_stop = should_stop or (lambda: False)
-        self.summary = Summary()
-        self.ohash = ""
-        # Streaming: records reach the reader as written, so the state may be checkpointed.
-        self.streaming = False
-        if state is not None:
-            self.ohash = options_hash(options, embedder)
-            options = dataclasses.replace(options, hash_content=True)
-            self.streaming = writer_is_streaming(writer) and writer_is_streaming(self.deletes_out)
-        self.options = options
-        self.embedded_by_engine = False
-
-    def run(self, engine: Callable[..., Iterable[Result]], stdin: Any = None) -> Summary:
-        options, state, summary = self.options, self.state, self.summary
-        sources: Iterable[Source] = iter_sources(
-            self.paths, options.walk, stdin=stdin, follow_symlinks=options.follow_symlinks
+    sources: Iterable[Source] = iter_sources(
+        paths,
+        options.walk,
+        stdin=stdin,
+        follow_symlinks=options.follow_symlinks,
+        max_stdin=options.max_file_size,
+        on_skip=skipped,
+    )
+    ohash = ""
+    streaming = False
+    if state is not None:
+        ohash = options_hash(options, embedder)
+        options = dataclasses.replace(options, hash_content=True)
+        streaming = writer_is_streaming(writer) and (
+            delete_writer is None or writer_is_streaming(delete_writer)
         )
-        if state is not None:
-            sources = _incremental(sources, state, self.ohash, summary)
-        incremental = state is not None and state.count() > 0
-        self.writer.begin(run_settings(options, self.embedder), incremental=incremental)
-        self.embedded_by_engine = engine is not process_all
-        batch: list[Result] = []
-        results = engine(sources, options, should_stop=self.should_stop)
-        try:
-            for result in _expand(results):
-                if result.unchanged:
-                    self._unchanged(result)
-                    continue
-                summary.documents += 1
-                if result.error is not None:
-                    self._fail(result)
-                else:
-                    batch.append(result)
-                    if not self._embeds_here() or len(batch) >= self.embed_batch_docs:
-                        self._flush(batch)
-                        batch = []
-                if self.should_stop():
-                    break
-        finally:
-            close = getattr(results, "close", None)  # a generator, or a plain iterable
-            if close is not None:
-                close()
-        self._flush(batch)
-        summary.interrupted = self.should_stop()
-        if state is not None and not summary.interrupted:
-            self._report_gone()
-        if state is not None and self.streaming:
-            state.checkpoint(every=0.0)
-        return summary
+        sources = _incremental(sources, state, ohash, summary)
+    deletes_out = delete_writer if delete_writer is not None else writer
+    # A writer that keeps a table (lance) applies deletions itself, with or without --emit-deletes.
+    table_deletes = writer.delete
+    incremental = state is not None and state.count() > 0
+    writer.begin(run_settings(options, embedder), incremental=incremental)
+    batch: list[Result] = []
 
-    def _embeds_here(self) -> bool:
-        return self.embedder is not None and not self.embedded_by_engine
-
-    def _unchanged(self, r: Result) -> None:
-        self.summary.skipped += 1
-        if self.state is not None and r.path is not None:
-            from chunkwise.state import state_key
-
-            self.state.touch(state_key(r.path), r.size or 0, r.mtime_ns or 0)
-
-    def _flush(self, batch: list[Result]) -> None:
-        if batch and self._embeds_here() and not self._embed(batch):
-            return
-        for r in batch:
-            assert r.doc is not None
-            doc = r.doc
-            self._retire_old(r)
-            self.writer.write(chunk_record(c, doc) for c in r.chunks)
-            self.summary.chunks += len(r.chunks)
-            self._record_state(r)
-            if self.on_result:
-                self.on_result(r)
-        if self.state is not None and self.streaming:
-            self.state.checkpoint()
-
-    def _embed(self, batch: list[Result]) -> bool:
-        """Embed the batch in place; False (each document an error record) when it fails."""
-        assert self.embedder is not None
-        try:
-            embedded = self.embedder.embed(
-                [r.doc for r in batch if r.doc], [r.chunks for r in batch]
-            )
-        except DocumentError as exc:
-            # Embedding failures are per batch; report each document of it.
-            for r in batch:
-                error = ErrorRecord.from_exception(r.source, exc, "embed")
-                self._fail(Result(r.source, error=error, path=r.path))
-            return False
-        for r, chunks in zip(batch, embedded, strict=True):
-            r.chunks = chunks
-        return True
-
-    def _fail(self, r: Result) -> None:
-        self.summary.failed += 1
-        self._retire_old(r)
-        if self.on_error and r.error:
-            self.on_error(r.error)
-        if self.on_result:
-            self.on_result(r)
-
-    def _retire_old(self, r: Result) -> None:
+    def retire_old(r: Result) -> None:
         """The file was re-processed: its previous chunks (if any) are stale."""
-        state = self.state
         if state is None or r.path is None:
             return
         from chunkwise.state import state_key
@@ -692,46 +681,150 @@ class IngestRun:
         old = state.get(state_key(r.path))
         if old is None:
             return
-        self.writer.delete([delete_record(old, "changed")])
-        if self.emit_deletes and not state.shares_doc_id(old.doc_id, old.path):
-            self.deletes_out.write([delete_record(old, "changed")])
-            self.summary.deleted += 1
+        if table_deletes is not None:
+            table_deletes([delete_record(old, "changed")])
+        if emit_deletes:
+            # Ids include the path, so another file with the same bytes never holds these.
+            deletes_out.write([delete_record(old, "changed")])
+            summary.deleted += 1
         if r.error is not None:
             state.forget(old.path)
 
-    def _record_state(self, r: Result) -> None:
-        if self.state is None or r.path is None or r.doc is None or r.content_hash is None:
+    def record_state(r: Result) -> None:
+        if state is None or r.path is None or r.doc is None or r.content_hash is None:
             return
         from chunkwise.state import FileState, state_key
 
-        self.state.record(
+        state.record(
             FileState(
                 path=state_key(r.path),
                 source=r.source,
                 size=r.size or 0,
                 mtime_ns=r.mtime_ns or 0,
                 content_hash=r.content_hash,
-                options_hash=self.ohash,
+                options_hash=ohash,
                 doc_id=r.doc.doc_id,
                 # An e-mail's attachments are retired with it when it changes or goes.
-                chunk_ids=tuple(c.id for x in (r, *r.attachments) for c in x.chunks),
+                chunk_ids=tuple(
+                    chunk_id(x.doc.source, c.doc_id, c.index)
+                    for x in (r, *r.attachments)
+                    if x.doc is not None
+                    for c in x.chunks
+                ),
             )
         )
 
-    def _report_gone(self) -> None:
-        """Files recorded under these inputs but not seen in this (complete) walk are gone."""
-        from chunkwise.state import state_key
+    def flush(batch: list[Result]) -> None:
+        if embedder is not None and batch and engine is None:
+            try:
+                embedded = embedder.embed(
+                    [r.doc for r in batch if r.doc], [r.chunks for r in batch]
+                )
+                for r, chunks in zip(batch, embedded, strict=True):
+                    r.chunks = chunks
+            except UsageError:
+                raise
+            except Exception as exc:
+                # Embedding failures (a DocumentError, or a model or device error) are per batch;
+                # report each document of it and go on with the next batch.
+                log.debug("embedding failed", exc_info=True)
+                for r in batch:
+                    fail(
+                        Result(
+                            r.source,
+                            error=ErrorRecord.from_exception(r.source, exc, "embed"),
+                            path=r.path,
+                        )
+                    )
+                return
+        for r in batch:
+            assert r.doc is not None
+            doc = r.doc
+            retired = False
+            try:
+                records = [chunk_record(c, doc) for c in r.chunks]
+                retire_old(r)  # delete records of the old version go before the new records
+                retired = True
+                # Writers serialise a document's records before writing any of them, so a
+                # record that cannot be serialised fails this document alone.
+                writer.write(records)
+            except (TypeError, ValueError) as exc:  # not OSError: a failing output ends the run
+                log.debug("cannot write records of %s", r.source, exc_info=True)
+                rec = ErrorRecord.from_exception(r.source, exc, "write")
+                fail(Result(r.source, error=rec, path=r.path), retire=not retired)
+                continue
+            summary.chunks += len(r.chunks)
+            record_state(r)
+            if on_result:
+                on_result(r)
+        if state is not None and streaming:
+            state.checkpoint()
 
-        state, paths = self.state, self.paths
-        assert state is not None
-        folders = [state_key(p) for p in paths if p != STDIN and Path(p).is_dir()]
-        files = [state_key(p) for p in paths if p != STDIN and not Path(p).is_dir()]
-        for fs in list(state.unseen(folders, files)):
-            state.forget(fs.path)
-            self.writer.delete([delete_record(fs, "removed")])
-            if self.emit_deletes and not state.shares_doc_id(fs.doc_id, fs.path):
-                self.deletes_out.write([delete_record(fs, "removed")])
-                self.summary.deleted += 1
+    def fail(r: Result, retire: bool = True) -> None:
+        summary.failed += 1
+        if retire:
+            retire_old(r)
+        elif state is not None and r.path is not None:
+            from chunkwise.state import state_key
+
+            state.forget(state_key(r.path))
+        if on_error and r.error:
+            on_error(r.error)
+        if on_result:
+            on_result(r)
+
+    results = (engine or process_all)(sources, options, should_stop=stop)
+    try:
+        for result in _expand(results):
+            if result.unchanged:
+                summary.skipped += 1
+                if state is not None and result.path is not None:
+                    from chunkwise.state import state_key
+
+                    state.touch(state_key(result.path), result.size or 0, result.mtime_ns or 0)
+                continue
+            if result.empty:
+                summary.ignore("empty")
+                log.info("skipped %s: empty", result.source)
+                continue
+            summary.documents += 1
+            if result.error is not None:
+                fail(result)
+            else:
+                batch.append(result)
+                if embedder is None or engine is not None or len(batch) >= embed_batch_docs:
+                    flush(batch)
+                    batch = []
+            if stop():
+                break
+    finally:
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
+    flush(batch)
+    summary.interrupted = stop()
+    if state is not None and not summary.interrupted:
+        _report_gone(paths, state, summary, deletes_out if emit_deletes else None, table_deletes)
+    if state is not None and streaming:
+        state.checkpoint(every=0.0)
+    return summary
+
+
+def _report_gone(
+    paths: Sequence[str], state: State, summary: Summary, out: Any, table_deletes: Any = None
+) -> None:
+    """Files recorded under these inputs but not seen in this (complete) walk are gone."""
+    from chunkwise.state import state_key
+
+    folders = [state_key(p) for p in paths if p != STDIN and Path(p).is_dir()]
+    files = [state_key(p) for p in paths if p != STDIN and not Path(p).is_dir()]
+    for fs in list(state.unseen(folders, files)):
+        state.forget(fs.path)
+        if table_deletes is not None:
+            table_deletes([delete_record(fs, "removed")])
+        if out is not None:
+            out.write([delete_record(fs, "removed")])
+            summary.deleted += 1
 
 
 def default_jobs() -> int:

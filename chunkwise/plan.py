@@ -78,6 +78,10 @@ class IngestArgs:
     default_excludes: bool = True
     follow_symlinks: bool = False
     max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    # Address-space cap (bytes) of each worker process; None: no cap.
+    max_memory: int | None = None
+    # Empty files are error records instead of skipped-empty.
+    strict: bool = False
     # Workers: None = one per core, 0 = in this process (no timeout, no isolation).
     jobs: int | None = None
     timeout: float = DEFAULT_TIMEOUT
@@ -165,11 +169,24 @@ def build_plan(args: IngestArgs) -> Plan:
     if args.format_hint:
         registry.parser_for("", args.format_hint)
     values = option_values(args)
+    max_tokens = ChunkerConfig.max_tokens if args.max_tokens is None else args.max_tokens
+    overlap = args.overlap
+    if args.embed:
+        from chunkwise.embedders import embed_chunk_defaults
+
+        max_tokens, overlap, merge = embed_chunk_defaults(
+            args.embed_method, args.max_tokens, args.overlap
+        )
+        if merge:
+            # Late chunking merges the chunker's small pieces up to ``merge`` tokens; auto judges
+            # its candidates at that size.
+            values.set("chunkers", "auto", "choose_tokens", merge)
+            values.set("embedders", args.embed_method, "merge", merge)
     options = IngestOptions(
         chunker=args.chunker,
         chunker_config=ChunkerConfig(
-            max_tokens=ChunkerConfig.max_tokens if args.max_tokens is None else args.max_tokens,
-            overlap=args.overlap,
+            max_tokens=max_tokens,
+            overlap=overlap,
             tokenizer=args.tokenizer or DEFAULT_TOKENIZER,
             min_tokens=args.min_tokens,
             keep_furniture=args.keep_furniture,
@@ -185,6 +202,8 @@ def build_plan(args: IngestArgs) -> Plan:
         ),
         jobs=max(1, default_jobs() if args.jobs is None else args.jobs),
         max_file_size=args.max_file_size,
+        max_memory=args.max_memory,
+        strict=args.strict,
         timeout=args.timeout if args.timeout > 0 else None,
         isolate=args.jobs != 0,
         follow_symlinks=args.follow_symlinks,

@@ -137,6 +137,16 @@ class LexicalVectorizer:
         return bag
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        m = self.sparse_vectors(texts)
+        out = np.zeros((m.n_rows, max(1, m.n_cols)), dtype=np.float32)
+        out[m.rows, m.cols] = m.vals
+        return out
+
+    def sparse_vectors(self, texts: Sequence[str]) -> SparseRows:
+        """The same L2-normalised rows, as their non-zero entries only.
+
+        A dense texts x vocabulary matrix grows with the square of the document when every
+        sentence brings new words (a base64 image, minified code): 8 GB on a 4 MB file."""
         bags = [self._bag(t) for t in texts]
         df: Counter[str] = Counter()
         for bag in bags:
@@ -144,11 +154,70 @@ class LexicalVectorizer:
         col = {w: i for i, w in enumerate(df)}
         n = len(texts)
         idf = {w: math.log((1 + n) / (1 + d)) + 1.0 for w, d in df.items()}
-        out = np.zeros((n, max(1, len(col))), dtype=np.float32)
+        rows: list[int] = []
+        cols: list[int] = []
+        vals: list[float] = []
         for i, bag in enumerate(bags):
             for word, tf in bag.items():
-                out[i, col[word]] = (1.0 + math.log(tf)) * idf[word]
-        return normalise(out)
+                rows.append(i)
+                cols.append(col[word])
+                vals.append((1.0 + math.log(tf)) * idf[word])
+        m = SparseRows(
+            np.asarray(rows, dtype=np.int64),
+            np.asarray(cols, dtype=np.int64),
+            np.asarray(vals, dtype=np.float32),
+            n,
+            len(col),
+        )
+        return m.normalised()
+
+
+@dataclass
+class SparseRows:
+    """A matrix by its non-zero entries (COO), for row-wise cosine arithmetic in linear time."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    vals: np.ndarray
+    n_rows: int
+    n_cols: int
+
+    def row_norms(self) -> np.ndarray:
+        sq = np.bincount(
+            self.rows, weights=self.vals.astype(np.float64) ** 2, minlength=self.n_rows
+        )
+        return np.sqrt(sq)
+
+    def normalised(self) -> SparseRows:
+        norms = self.row_norms()
+        norms[norms == 0] = 1.0
+        vals = (self.vals / norms[self.rows]).astype(np.float32)
+        return SparseRows(self.rows, self.cols, vals, self.n_rows, self.n_cols)
+
+
+def _sparse_cohesion(m: SparseRows, own: np.ndarray, n_chunks: int) -> tuple[np.ndarray, ...]:
+    """Per text: cosine with its chunk's centroid; per text: has any word; per neighbouring
+    chunk pair: centroid cosine. The dense computation's results, from non-zero entries."""
+    width = max(1, m.n_cols)
+    keys = own[m.rows] * width + m.cols
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    sums = np.bincount(inverse, weights=m.vals.astype(np.float64)).astype(np.float32)
+    cent = SparseRows(uniq // width, uniq % width, sums, n_chunks, m.n_cols).normalised()
+    sims = np.bincount(
+        m.rows, weights=(m.vals * cent.vals[inverse]).astype(np.float64), minlength=m.n_rows
+    )
+    nonzero = np.bincount(m.rows, minlength=m.n_rows) > 0
+    # Neighbouring centroids: entry (i, c) meets (i + 1, c), found by key in the sorted keys.
+    nxt = np.searchsorted(uniq, uniq + width)
+    nxt_ok = nxt < len(uniq)
+    hit = np.zeros(len(uniq), dtype=bool)
+    hit[nxt_ok] = uniq[nxt[nxt_ok]] == uniq[nxt_ok] + width
+    adj = np.bincount(
+        cent.rows[hit],
+        weights=(cent.vals[hit] * cent.vals[nxt[hit]]).astype(np.float64),
+        minlength=n_chunks,
+    )[: max(0, n_chunks - 1)]
+    return sims, nonzero, adj
 
 
 class ModelVectorizer:
@@ -306,23 +375,33 @@ def cohesion_separation(
         for a, b in spans:
             texts.append(doc.text[a:b])
             owners.append(i)
-    m = vec.vectors(texts)
-    own = np.asarray(owners)
-    # Rows are grouped by chunk in order, so each chunk's sum is one reduceat segment.
-    firsts = np.searchsorted(own, np.arange(len(chunks)))
-    centroids = normalise(np.add.reduceat(m, firsts, axis=0))
-    sims = np.einsum("ij,ij->i", m, centroids[own])
-    per_chunk = []
-    for i in range(len(chunks)):
-        s = sims[own == i]
-        nonzero = np.linalg.norm(m[own == i], axis=1) > 0
-        # Sentences without a single word (a lone number, a rule line) say nothing about topic.
-        s = s[nonzero] if nonzero.any() else s
-        per_chunk.append(1.0 if len(s) <= 1 else float(np.mean(s)))
+    own = np.asarray(owners, dtype=np.int64)
+    k = len(chunks)
+    sparse = getattr(vec, "sparse_vectors", None)
+    if sparse is not None:
+        sims, nonzero, adj = _sparse_cohesion(sparse(texts), own, k)
+    else:
+        m = vec.vectors(texts)
+        # Rows are grouped by chunk in order, so each chunk's sum is one reduceat segment.
+        firsts = np.searchsorted(own, np.arange(k))
+        centroids = normalise(np.add.reduceat(m, firsts, axis=0))
+        sims = np.einsum("ij,ij->i", m, centroids[own])
+        nonzero = np.linalg.norm(m, axis=1) > 0
+        adj = np.einsum("ij,ij->i", centroids[:-1], centroids[1:])
+    # Per chunk (by counts, not a loop over chunks x texts): the mean similarity of its texts.
+    # Sentences without a single word (a lone number, a rule line) say nothing about topic,
+    # unless the chunk has nothing else.
+    n_all = np.bincount(own, minlength=k)
+    n_nz = np.bincount(own, weights=nonzero, minlength=k)
+    s_all = np.bincount(own, weights=sims, minlength=k)
+    s_nz = np.bincount(own, weights=sims * nonzero, minlength=k)
+    use_nz = n_nz > 0
+    count = np.where(use_nz, n_nz, n_all)
+    total = np.where(use_nz, s_nz, s_all)
+    per_chunk = np.where(count <= 1, 1.0, total / np.maximum(count, 1))
     cohesion = float(np.clip(np.mean(per_chunk), 0.0, 1.0))
-    if len(chunks) < 2:
+    if k < 2:
         return cohesion, 1.0
-    adj = np.einsum("ij,ij->i", centroids[:-1], centroids[1:])
     separation = float(np.clip(1.0 - np.mean(adj), 0.0, 1.0))
     return cohesion, separation
 

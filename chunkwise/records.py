@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from chunkwise.types import Chunk, Document
 
-# 2: `synthetic` added (text rewritten, e.g. a repeated table header; start/end still the span).
+# 2: `synthetic` added (text rewritten, e.g. a repeated table header; start/end still the span);
+# `id` unique per source (hash of source and content), no longer `doc_id:index`.
 SCHEMA_VERSION = "2"
 
 FIELDS = (
@@ -33,10 +35,26 @@ FIELDS = (
 )
 
 
+def chunk_id(source: str, doc_id: str, index: int) -> str:
+    """A chunk's ``id``: unique within a run and stable across runs for the same source and bytes.
+
+    ``doc_id`` alone (the content hash) repeats when identical files live at two paths, and a
+    vector store keyed by ``id`` would reject the load; the source joins it. ``doc_id`` stays the
+    content hash, shared by identical files, for de-duplication.
+    """
+    key = hashlib.sha256(f"{source}\0{doc_id}".encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{key[:16]}:{index}"
+
+
 def chunk_record(chunk: Chunk, doc: Document) -> dict[str, Any]:
     """The record of one chunk, fields in schema order (so JSONL output is byte-stable)."""
+    metadata = dict(chunk.metadata)
+    raw = doc.metadata.get("source_bytes_hex")
+    if raw is not None:
+        # The source's exact bytes when its name is not UTF-8 (``source`` shows them as \xNN).
+        metadata["source_bytes_hex"] = raw
     return {
-        "id": chunk.id,
+        "id": chunk_id(doc.source, chunk.doc_id, chunk.index),
         "doc_id": chunk.doc_id,
         "source": doc.source,
         "index": chunk.index,
@@ -53,7 +71,7 @@ def chunk_record(chunk: Chunk, doc: Document) -> dict[str, Any]:
         "kind": chunk.kind,
         "continues": chunk.continues,
         "synthetic": chunk.synthetic,
-        "metadata": dict(chunk.metadata),
+        "metadata": metadata,
         "embedding": list(chunk.embedding) if chunk.embedding is not None else None,
         "embedding_model": chunk.embedding_model,
     }

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chunkwise.errors import ChunkwiseError, UsageError
+from chunkwise.names import display
 
 SCHEMA = "1"
 _MAGIC = "chunkwise.state"
@@ -59,8 +60,11 @@ class FileState:
 
 
 def state_key(path: str | os.PathLike[str]) -> str:
-    """Absolute path without resolving symlinks: a link and its target are different inputs."""
-    return os.path.abspath(os.fspath(path))
+    """Absolute path without resolving symlinks: a link and its target are different inputs.
+
+    Names that are not UTF-8 are keyed by their ``\\xNN`` form (chunkwise.names), which SQLite
+    can store."""
+    return display(os.path.abspath(os.fspath(path)))
 
 
 class State:
@@ -217,13 +221,6 @@ class State:
         self._begin()
         self._db.execute("DELETE FROM files WHERE path = ?", (path,))
         self._staged += 1
-
-    def shares_doc_id(self, doc_id: str, path: str) -> bool:
-        """Another file (identical bytes) still holds this doc id, so its chunks must stay."""
-        row = self._db.execute(
-            "SELECT 1 FROM files WHERE doc_id = ? AND path != ? LIMIT 1", (doc_id, path)
-        ).fetchone()
-        return row is not None
 
     def unseen(self, folders: Sequence[str], files: Sequence[str]) -> Iterator[FileState]:
         """Rows under these folders (or equal to these files) not seen in this run: gone files."""

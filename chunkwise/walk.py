@@ -135,25 +135,61 @@ class WalkOptions:
 
 
 def walk(root: Path, options: WalkOptions) -> Iterator[Path]:
-    """Files under ``root`` in sorted order, depth first, honouring the rules; lazily."""
-    rules = options.base_rules()
-    yield from _walk_dir(root, "", rules, options)
+    """Files under ``root`` in sorted order, depth first, honouring the rules; lazily.
+
+    Iterative (an explicit stack of open folders), so a tree of any depth is walked: a recursive
+    walker hit Python's recursion limit on a folder nested ~975 levels deep and ended the run.
+    """
+    stack: list[_Frame] = []
+    top = _open_dir(root, "", options.base_rules(), options, frozenset())
+    if top is not None:
+        stack.append(top)
+    while stack:
+        frame = stack[-1]
+        entry = next(frame.entries, None)
+        if entry is None:
+            stack.pop()
+            continue
+        child_rel = f"{frame.rel}/{entry.name}" if frame.rel else entry.name
+        try:
+            # Folder symlinks are not followed by default: they can loop or leave the tree.
+            is_dir = entry.is_dir(follow_symlinks=options.follow_symlinks)
+            is_file = entry.is_file()
+        except OSError:
+            continue
+        if is_dir:
+            if not ignored(frame.rules, child_rel, True):
+                child = _open_dir(
+                    Path(entry.path), child_rel, frame.rules, options, frame.ancestors
+                )
+                if child is not None:
+                    stack.append(child)
+        elif is_file and not ignored(frame.rules, child_rel, False) and options.included(child_rel):
+            yield Path(entry.path)
 
 
-def _walk_dir(
+@dataclass
+class _Frame:
+    entries: Iterator[os.DirEntry[str]]
+    rel: str
+    rules: list[Rule]
+    ancestors: frozenset[tuple[int, int]]
+
+
+def _open_dir(
     folder: Path,
     rel: str,
     rules: list[Rule],
     options: WalkOptions,
-    ancestors: frozenset[tuple[int, int]] = frozenset(),
-) -> Iterator[Path]:
+    ancestors: frozenset[tuple[int, int]],
+) -> _Frame | None:
     if options.follow_symlinks:
         try:
             st = folder.stat()
         except OSError:
-            return
+            return None
         if (st.st_dev, st.st_ino) in ancestors:
-            return  # a symlink loop back to a folder being walked
+            return None  # a symlink loop back to a folder being walked
         ancestors = ancestors | {(st.st_dev, st.st_ino)}
     if options.gitignore:
         gi = folder / ".gitignore"
@@ -164,20 +200,10 @@ def _walk_dir(
                 lines = []
             rules = rules + [r for ln in lines if (r := Rule.parse(ln, rel)) is not None]
     try:
+        # Read whole and sorted (then closed): an open scandir per level would hold one file
+        # descriptor per level of depth.
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
     except OSError:
-        return
-    for entry in entries:
-        child_rel = f"{rel}/{entry.name}" if rel else entry.name
-        try:
-            # Folder symlinks are not followed by default: they can loop or leave the tree.
-            is_dir = entry.is_dir(follow_symlinks=options.follow_symlinks)
-            is_file = entry.is_file()
-        except OSError:
-            continue
-        if is_dir:
-            if not ignored(rules, child_rel, True):
-                yield from _walk_dir(Path(entry.path), child_rel, rules, options, ancestors)
-        elif is_file and not ignored(rules, child_rel, False) and options.included(child_rel):
-            yield Path(entry.path)
+        return None
+    return _Frame(iter(entries), rel, rules, ancestors)

@@ -64,10 +64,35 @@ def _die_with_parent() -> None:
         pass
 
 
+def _address_space() -> int:
+    """Bytes of address space this process maps now (Linux /proc; 0 elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def limit_memory(extra: int) -> None:
+    """Cap this process's address space at what it maps now plus ``extra`` bytes (RLIMIT_AS).
+
+    Relative to the current size, because a forked worker starts with all its parent mapped
+    (interpreter, parsers, maybe a model). Over the cap an allocation fails: Python raises
+    MemoryError (the document's error record), a C library may abort (a crash record)."""
+    import resource
+
+    cap = _address_space() + extra
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+
+
 def _worker_main(
     conn: Connection,
     factory: Callable[[], Callable[[Any], Any]],
     fatal: tuple[type[BaseException], ...],
+    max_memory: int | None = None,
 ) -> None:
     for other in list(_PARENT_ENDS):
         with contextlib.suppress(OSError):
@@ -80,6 +105,8 @@ def _worker_main(
     # HF tokenizers warn (on stderr, per worker) when forked after the parent used its threads.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     handler = factory()
+    if max_memory:
+        limit_memory(max_memory)
     while True:
         try:
             msg = conn.recv()
@@ -145,8 +172,10 @@ class OrderedPool(Generic[T, R]):
         fatal: tuple[type[BaseException], ...] = (),
         batch: int = 1,
         batch_seconds: float = 0.05,
+        max_memory: int | None = None,
     ) -> None:
         self.factory = factory
+        self.max_memory = max_memory
         self.fatal = fatal
         self.on_lost = on_lost
         self.jobs = max(1, jobs)
@@ -169,7 +198,7 @@ class OrderedPool(Generic[T, R]):
         _PARENT_ENDS.add(parent_end)
         proc = self._ctx.Process(
             target=_worker_main,
-            args=(child_end, self.factory, self.fatal),
+            args=(child_end, self.factory, self.fatal, self.max_memory),
             name="chunkwise-worker",
             daemon=True,
         )
@@ -364,6 +393,8 @@ class OrderedPool(Generic[T, R]):
             how = f"killed by {name}"
             if -code == signal.SIGKILL:
                 how += " (out of memory?)"
+            elif -code == signal.SIGABRT:
+                how += " (out of memory, or a library failed)"
         elif code is not None:
             how = f"exited with status {code}"
         else:

@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -116,22 +117,23 @@ def ingest(
         str, typer.Option("--chunker", "-c", help="Chunker name, or auto (per format).")
     ] = "auto",
     max_tokens: Annotated[
-        int | None, typer.Option(help="Hard cap on chunk size, in tokens (default 512).")
+        int | None, typer.Option(min=1, help="Hard cap on chunk size, in tokens (default 512).")
     ] = None,
     max_chars: Annotated[
         int | None,
         typer.Option(
+            min=1,
             help="cast: chunk budget in non-whitespace characters (default 1500 unless "
-            "--max-tokens is given)."
+            "--max-tokens is given).",
         ),
     ] = None,
     language: Annotated[
         str | None,
         typer.Option(help="Source language for code without a known extension (e.g. rust, py)."),
     ] = None,
-    overlap: Annotated[int, typer.Option(help="Tokens shared by neighbouring chunks.")] = 0,
+    overlap: Annotated[int, typer.Option(min=0, help="Tokens shared by neighbouring chunks.")] = 0,
     min_tokens: Annotated[
-        int, typer.Option(help="Sections smaller than this merge with a neighbour.")
+        int, typer.Option(min=0, help="Sections smaller than this merge with a neighbour.")
     ] = 0,
     tokenizer: Annotated[
         str | None,
@@ -141,8 +143,9 @@ def ingest(
         ),
     ] = None,
     output_format: Annotated[
-        OutputFormat, typer.Option("--format", "-f", help="Output format.")
-    ] = OutputFormat.jsonl,
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="Output format (default: from -o's extension, jsonl)."),
+    ] = None,
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="Output file (default: stdout for jsonl).")
     ] = None,
@@ -154,12 +157,15 @@ def ingest(
         typer.Option(
             "--jobs",
             "-j",
+            min=0,
             help="Worker processes (default: number of cores; 0 = in this process, no --timeout).",
         ),
     ] = None,
     timeout: Annotated[
         float,
-        typer.Option(help="Seconds per document before its worker is killed (0 = no limit)."),
+        typer.Option(
+            min=0, help="Seconds per document before its worker is killed (0 = no limit)."
+        ),
     ] = 120.0,
     state: Annotated[
         Path | None,
@@ -245,8 +251,19 @@ def ingest(
         str | None, typer.Option(help="Vision openai: model name sent to the endpoint.")
     ] = None,
     max_file_size: Annotated[
-        int, typer.Option(help="Files larger than this many bytes become error records.")
+        int,
+        typer.Option(min=1, help="Files (and stdin) larger than this many bytes: error records."),
     ] = 200 * 1024 * 1024,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            help="Memory a worker may allocate for one document (e.g. 2G); over it the document "
+            "is an error record."
+        ),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Empty files are failures, not skipped-empty.")
+    ] = False,
     embed: Annotated[
         bool, typer.Option("--embed/--no-embed", help="Add embedding + embedding_model.")
     ] = False,
@@ -294,6 +311,8 @@ def ingest(
 
     try:
         check_paths(paths)
+        output_format = output_format or _format_for(output)
+        memory_cap = _memory_option(max_memory, jobs)
         from chunkwise import registry
 
         args = IngestArgs(
@@ -305,9 +324,10 @@ def ingest(
             vision_endpoint=vision_endpoint, vision_model=vision_model, opt=opt or (),
             glob=glob or (), exclude=exclude or (), gitignore=gitignore,
             default_excludes=default_excludes, follow_symlinks=follow_symlinks,
-            max_file_size=max_file_size, jobs=jobs, timeout=timeout, embed=embed, late=late,
-            embed_model=embed_model, device=device, batch_size=batch_size,
-            late_window=late_window, late_overlap=late_overlap, embed_context=embed_context,
+            max_file_size=max_file_size, max_memory=memory_cap, strict=strict, jobs=jobs,
+            timeout=timeout, embed=embed, late=late, embed_model=embed_model, device=device,
+            batch_size=batch_size, late_window=late_window, late_overlap=late_overlap,
+            embed_context=embed_context,
         )  # fmt: skip
         embedder, plan = embedder_and_sizing(build_plan(args), tokenizer)
         options = plan.options
@@ -340,6 +360,27 @@ def ingest(
     )
 
 
+def _format_for(output: str | None) -> OutputFormat:
+    """-f absent: the output file's extension decides (``x.parquet`` is Parquet), else JSONL."""
+    if output and Path(output).suffix.lower() == ".parquet":
+        return OutputFormat.parquet
+    return OutputFormat.jsonl
+
+
+def _memory_option(value: str | None, jobs: int | None) -> int | None:
+    if value is None:
+        return None
+    from chunkwise.report import parse_size
+
+    try:
+        size = parse_size(value)
+    except ValueError:
+        raise UsageError(f"--max-memory: {value!r} is not a size like 2G or 512M") from None
+    if jobs == 0:
+        raise UsageError("--max-memory needs worker processes; it cannot be used with --jobs 0")
+    return size
+
+
 def _usage_error(exc: BaseException) -> None:
     sys.stderr.write(f"chunk: error: {exc}\n")
     raise typer.Exit(EXIT_USAGE)
@@ -359,158 +400,139 @@ def _run_ingest(
     wait_lock: float = 0.0,
     engine: Any = None,
 ) -> None:
-    run = _IngestCommand(paths, writer, errors, quiet, output, emit_deletes)
-    run.open(state_path, wait_lock)
-    summary = run.run(options, embedder, engine)
-    raise typer.Exit(run.report(summary))
+    from chunkwise.outputs import check_outputs
+    from chunkwise.pipeline import check_output
+    from chunkwise.pipeline import ingest as run
+    from chunkwise.state import State, StateLocked
 
+    state: Any = None
+    delete_writer: Any = None
+    try:
+        check_outputs(paths, output, errors, state_path, folder=writer.name == "lance")
+        if emit_deletes and state_path is None:
+            raise UsageError("--emit-deletes needs --state FILE: deletions are found against it")
+        if state_path is not None:
+            check_output(paths, str(state_path), "state")
+            if output and Path(output).resolve() == state_path.resolve():
+                raise UsageError("--state and --output must be different files")
+            # Waiting for the lock can take long: a SIGTERM meanwhile must remove the temporary
+            # output file like Ctrl-C does.
+            old_term = signal.signal(signal.SIGTERM, _interrupt_waiting)
+            try:
+                state = State(state_path, wait=wait_lock)
+            finally:
+                signal.signal(signal.SIGTERM, old_term)
+        if emit_deletes and writer.name != "jsonl":
+            # Delete records do not fit the chunk schema: they go to a JSONL file beside it.
+            from chunkwise.writers.jsonl import JsonlWriter
 
-class _IngestCommand:
-    """One ``chunk ingest`` after its options were built: owns the writers, the state file and
-    the error sink from opening to closing them, and turns every outcome into an exit code."""
+            delete_writer = JsonlWriter(f"{output}.deletes.jsonl")
+    except StateLocked as exc:
+        writer.abort()
+        sys.stderr.write(f"chunk: error: {exc}\n")
+        raise typer.Exit(EXIT_LOCKED) from None
+    except KeyboardInterrupt as exc:
+        writer.abort()
+        raise typer.Exit(143 if "SIGTERM" in str(exc) else 130) from None
+    except ChunkwiseError as exc:
+        writer.abort()
+        if state is not None:
+            state.close()
+        _usage_error(exc)
 
-    def __init__(
-        self,
-        paths: list[str],
-        writer: Any,
-        errors: Path | None,
-        quiet: bool,
-        output: str | None,
-        emit_deletes: bool,
-    ) -> None:
-        self.paths = paths
-        self.writer = writer
-        self.errors = errors
-        self.quiet = quiet
-        self.output = output
-        self.emit_deletes = emit_deletes
-        self.state: Any = None
-        self.delete_writer: Any = None
-        self.stop = _StopSignals(quiet)
+    def abort_all() -> None:
+        writer.abort()
+        if delete_writer is not None:
+            delete_writer.abort()
 
-    def open(self, state_path: Path | None, wait_lock: float) -> None:
-        """Check the outputs, take the state's lock, open the delete records' file; on failure
-        nothing is left behind and the command exits."""
-        from chunkwise.outputs import check_outputs
-        from chunkwise.pipeline import check_output
-        from chunkwise.state import State, StateLocked
+    from chunkwise.pipeline import writer_is_streaming
 
-        paths, writer, output = self.paths, self.writer, self.output
-        try:
-            check_outputs(paths, output, self.errors, state_path, folder=writer.name == "lance")
-            if self.emit_deletes and state_path is None:
-                raise UsageError(
-                    "--emit-deletes needs --state FILE: deletions are found against it"
-                )
-            if state_path is not None:
-                check_output(paths, str(state_path), "state")
-                if output and Path(output).resolve() == state_path.resolve():
-                    raise UsageError("--state and --output must be different files")
-                # Waiting for the lock can take long: a SIGTERM meanwhile must remove the
-                # temporary output file like Ctrl-C does.
-                old_term = signal.signal(signal.SIGTERM, _interrupt_waiting)
-                try:
-                    self.state = State(state_path, wait=wait_lock)
-                finally:
-                    signal.signal(signal.SIGTERM, old_term)
-            if self.emit_deletes and writer.name != "jsonl":
-                # Delete records do not fit the chunk schema: they go to a JSONL file beside it.
-                from chunkwise.writers.jsonl import JsonlWriter
-
-                self.delete_writer = JsonlWriter(f"{output}.deletes.jsonl")
-        except StateLocked as exc:
-            writer.abort()
-            sys.stderr.write(f"chunk: error: {exc}\n")
-            raise typer.Exit(EXIT_LOCKED) from None
-        except KeyboardInterrupt as exc:
-            writer.abort()
-            raise typer.Exit(143 if "SIGTERM" in str(exc) else 130) from None
-        except ChunkwiseError as exc:
-            writer.abort()
-            if self.state is not None:
-                self.state.close()
-            _usage_error(exc)
-
-    def abort_all(self) -> None:
-        self.writer.abort()
-        if self.delete_writer is not None:
-            self.delete_writer.abort()
-
-    def run(self, options: Any, embedder: Any, engine: Any) -> Any:
-        """The pipeline, then the outputs closed (output first, state second: a file is marked
-        done only once its records are durable). Exits on anything but a finished run."""
-        from chunkwise.pipeline import ingest
-
-        state, stop = self.state, self.stop
-        sink = _ErrorSink(self.errors, self.quiet)
-        progress = _Progress(enabled=not self.quiet and sys.stderr.isatty())
-        try:
-            with progress, stop:
-                if embedder is not None and progress.enabled:
-                    embedder.on_progress = progress.embedding
-                summary = ingest(
-                    self.paths, options, self.writer, on_error=sink, on_result=progress.update,
-                    embedder=embedder, state=state, emit_deletes=self.emit_deletes,
-                    delete_writer=self.delete_writer, should_stop=stop.requested, engine=engine,
-                )  # fmt: skip
-                if stop.signum and state is None:
-                    # Without --state a partial file is only a trap (the next run redoes
-                    # everything): keep output all-or-nothing. With --state it is closed and the
-                    # state says what it holds, so the next run picks up the rest.
-                    raise KeyboardInterrupt
-                self.writer.close()
-                if self.delete_writer is not None:
-                    self.delete_writer.close()
-                if state is not None:
-                    state.commit()
-        except BrokenPipeError:
-            _silence_stdout()
-            self.abort_all()
-            raise typer.Exit(EXIT_OK) from None
-        except KeyboardInterrupt:
-            # A second signal while stopping: give up at once; nothing of this run is kept.
-            self.abort_all()
-            if not self.quiet:
-                sys.stderr.write("chunk: interrupted; partial output discarded\n")
-            raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from None
-        except ChunkwiseError as exc:
-            self.abort_all()
-            _usage_error(exc)
-        except OSError as exc:
-            # Inputs' read errors are error records; an OSError here is the output failing (a
-            # full disk, a quota, an I/O error): one line, a distinct exit code, no temporary left.
-            self.abort_all()
-            reason = exc.strerror or str(exc)
-            output = self.output
-            where = f" {exc.filename}" if exc.filename else f" {output}" if output else ""
-            sys.stderr.write(f"chunk: error: cannot write output{where}: {reason}; nothing kept\n")
-            raise typer.Exit(EXIT_OUTPUT) from None
-        finally:
-            sink.close()
-            if state is not None:
-                state.close()
-        return summary
-
-    def report(self, summary: Any) -> int:
-        """The closing line on a terminal, and the exit code."""
-        signum = self.stop.signum
-        if signum:
-            if not self.quiet:
-                sys.stderr.write(
-                    f"chunk: stopped by {signal.Signals(signum).name}: {summary.documents} "
-                    "documents written, output closed cleanly and recorded in the state; the next "
-                    "run does the rest\n"
-                )
-            return 128 + signum
-        if not self.quiet and sys.stderr.isatty():
-            extra = f", {summary.skipped} unchanged" if self.state is not None else ""
-            sys.stderr.write(
-                f"chunk: {summary.documents} documents, {summary.chunks} chunks, "
-                f"{summary.failed} failed{extra}\n"
+    sink = _ErrorSink(errors, quiet)
+    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
+    streaming = writer_is_streaming(writer)
+    # Without --state a partial file is only a trap (the next run redoes everything), so a signal
+    # discards it at once instead of finishing the current documents (and embedding batch).
+    stop = _StopSignals(quiet, immediate=state is None and not streaming)
+    started = time.monotonic()
+    try:
+        with progress, stop:
+            if embedder is not None and progress.enabled:
+                embedder.on_progress = progress.embedding
+            summary = run(
+                paths,
+                options,
+                writer,
+                on_error=sink,
+                on_result=progress.update,
+                embedder=embedder,
+                state=state,
+                emit_deletes=emit_deletes,
+                delete_writer=delete_writer,
+                should_stop=stop.requested,
+                engine=engine,
             )
-        if summary.documents == 0 and not summary.skipped and not summary.deleted:
-            log.warning("no documents found under %s", " ".join(self.paths))
-        return int(summary.exit_code)
+            # Output first, state second: a file is marked done only once its records are durable.
+            writer.close()
+            if delete_writer is not None:
+                delete_writer.close()
+            if state is not None:
+                state.commit()
+    except BrokenPipeError:
+        _silence_stdout()
+        abort_all()
+        raise typer.Exit(EXIT_OK) from None
+    except KeyboardInterrupt:
+        # A signal on a file output without --state, or a second signal: stop at once.
+        abort_all()
+        if not quiet:
+            sys.stderr.write(_interrupted_message(stop.signum, streaming, progress, output))
+        raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from None
+    except ChunkwiseError as exc:
+        abort_all()
+        _usage_error(exc)
+    except OSError as exc:
+        # Inputs' read errors are error records; an OSError here is the output failing (a full
+        # disk, a quota, an I/O error): one line, a distinct exit code, no temporary left.
+        abort_all()
+        reason = exc.strerror or str(exc)
+        where = f" {exc.filename}" if exc.filename else f" {output}" if output else ""
+        sys.stderr.write(f"chunk: error: cannot write output{where}: {reason}; nothing kept\n")
+        raise typer.Exit(EXIT_OUTPUT) from None
+    finally:
+        sink.close()
+        if state is not None:
+            state.close()
+    if stop.signum:
+        if not quiet and state is not None:
+            sys.stderr.write(
+                f"chunk: stopped by {signal.Signals(stop.signum).name}: {summary.documents} "
+                "documents written, output closed cleanly and recorded in the state; the next "
+                "run does the rest\n"
+            )
+        elif not quiet:
+            sys.stderr.write(_interrupted_message(stop.signum, streaming, progress, output))
+        raise typer.Exit(128 + stop.signum)
+    if not quiet:
+        from chunkwise.report import summary_line
+
+        seconds = time.monotonic() - started
+        sys.stderr.write(summary_line(summary, seconds=seconds, incremental=state is not None))
+        sys.stderr.write("\n")
+    if summary.documents == 0 and not (summary.skipped or summary.deleted or summary.ignored):
+        log.warning("no documents found under %s", " ".join(paths))
+    raise typer.Exit(summary.exit_code)
+
+
+def _interrupted_message(signum: int, streaming: bool, progress: Any, output: str | None) -> str:
+    name = signal.Signals(signum or signal.SIGINT).name
+    if streaming:
+        written = progress.docs - progress.failed
+        where = output if output and output != "-" else "stdout"
+        return (
+            f"chunk: stopped by {name}: records of {written} documents were already written to "
+            f"{where}; the output is incomplete (use --state to resume where it stopped)\n"
+        )
+    return f"chunk: stopped by {name}: nothing written, the partial output file was removed\n"
 
 
 def _interrupt_waiting(signum: int, frame: Any) -> None:
@@ -521,8 +543,9 @@ class _StopSignals:
     """SIGINT/SIGTERM ask the run to stop taking files and close its output cleanly (exit
     128+signal); a second signal aborts at once."""
 
-    def __init__(self, quiet: bool) -> None:
+    def __init__(self, quiet: bool, immediate: bool = False) -> None:
         self.quiet = quiet
+        self.immediate = immediate  # the first signal aborts (nothing would be kept anyway)
         self.signum = 0
         self._old: dict[int, Any] = {}
 
@@ -535,6 +558,8 @@ class _StopSignals:
         if self.signum:
             raise KeyboardInterrupt
         self.signum = signum
+        if self.immediate:
+            raise KeyboardInterrupt
         if not self.quiet:
             sys.stderr.write(
                 f"chunk: {signal.Signals(signum).name}: finishing the current documents and "

@@ -158,6 +158,26 @@ class LateChunkingEmbedder:
     def embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
         return guarded(self._embed, docs, chunks)
 
+    def _merge(self, doc: Document, pieces: list[Chunk], plan: _Plan) -> list[Chunk]:
+        """Merge ``pieces`` into chunks of up to ``config.merge`` tokens at meaning changes
+        (:mod:`chunkwise.semantic_merge`), from the pieces' own late vectors; ``plan`` is
+        rewritten to the merged chunks, whose sums are the sums of their pieces."""
+        from chunkwise import semantic_merge
+
+        counts = plan.ranges[:, 1] - plan.ranges[:, 0]
+        pooled = plan.sums / np.maximum(counts, 1)[:, None]
+        vecs = self.backend.finish(pooled).astype(np.float64)
+        vecs[counts == 0] = 0.0
+        segs = semantic_merge.plan(vecs, pieces, int(self.config.merge or 0))
+        # Token counts travel as the range length: pieces' token ranges abut, so a merged
+        # chunk's range is [first piece's start, first start + the pieces' total).
+        plan.sums = np.vstack([plan.sums[a:b].sum(axis=0) for a, b in segs])
+        plan.ranges = np.asarray(
+            [(plan.ranges[a, 0], plan.ranges[a, 0] + counts[a:b].sum()) for a, b in segs],
+            dtype=np.int64,
+        )
+        return semantic_merge.merge(doc, pieces, segs)
+
     def _embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
         if not self.window:
             self.load()
@@ -198,15 +218,21 @@ class LateChunkingEmbedder:
             plan = plans[d]
             assert plan is not None
             plan.add(s, vectors)
+        if self.config.merge:
+            chunks = [list(cs) for cs in chunks]
+            for d, plan in enumerate(plans):
+                if plan is not None:
+                    chunks[d] = self._merge(docs[d], chunks[d], plan)
         pooled_rows: list[npt.NDArray[np.float64]] = []
         where: list[tuple[int, int]] = []
         fallback: list[tuple[int, int, str]] = []  # chunks without a token of their own
         for d, plan in enumerate(plans):
             if plan is None:
                 continue
-            for i, (a, z) in enumerate(plan.ranges.tolist()):
-                if z > a:
-                    pooled_rows.append(plan.sums[i] / (z - a))
+            counts = plan.ranges[:, 1] - plan.ranges[:, 0]
+            for i, n in enumerate(counts.tolist()):
+                if n > 0:
+                    pooled_rows.append(plan.sums[i] / n)
                     where.append((d, i))
                 else:
                     fallback.append((d, i, chunks[d][i].text))

@@ -49,3 +49,9 @@ class EmbedConfig(Options):
     context: bool = option(
         False, "naive: prefix each chunk with its heading path / context", flag="--embed-context"
     )
+    merge: int | None = option(
+        None,
+        "late: merge the chunker's pieces into chunks of up to this many tokens where the meaning "
+        "changes (set under --embed; None keeps the chunker's chunks)",
+        min=1,
+    )

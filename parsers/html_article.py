@@ -1,16 +1,19 @@
 """Article-mode repairs on top of trafilatura's main-text extraction, measured on the
-article-extraction-benchmark pages (benchmarks/html_extraction.py):
+article-extraction-benchmark pages (benchmarks/html_extraction.py, issue 19):
 
+- **Page furniture.** Before extraction, elements whose class or id has a furniture word
+  (newsletter, promo, ad, cookie, rollover...) go, matched case-insensitively on whole words;
+  trafilatura's own patterns are case-sensitive and miss "Newsletter-container".
 - **Split bodies.** Some sites cut one article into several sibling containers of the same class
   (a grid item per chunk, with ad rails between them); trafilatura keeps the first and drops the
   rest. The containers of the extracted paragraphs give the body's class signature; other elements
-  of that signature near them in the page, holding paragraph text that was not extracted, are the
-  rest of the article and are read in document order.
+  of that signature near them in the page, after them, holding paragraph text that was not
+  extracted, are the rest of the article and are read in document order.
+- **Shortcodes.** A paragraph that is one unrendered WordPress shortcode is a widget.
 - **Small pages.** On a page that is little more than its article (a table, a short note under
   headings), trafilatura flattens tables and drops or flattens headings and lists. There the
-  page's own reading from the article's first words to its last (plus the heading right above)
-  replaces it, so headings, tables and lists keep their kinds and levels (issue 22).
-"""
+  page's own reading from the article's first words to its last (plus the headings right above)
+  replaces it, so headings, tables and lists keep their kinds and levels (issue 22)."""
 
 from __future__ import annotations
 
@@ -30,6 +33,8 @@ _MIN_CONTINUATION_CHARS = 200
 # How far up the tree a continuation and the extracted body may be apart (grid cell, grid, chunk
 # list): further apart, a same-class element is another article (a teaser list).
 _MAX_ANCESTOR_HOPS = 3
+# A class that many elements share is a list item's, not an article body's.
+_MAX_CANDIDATES = 32
 # Small pages. Cheap first test: the article holds this share of the page's visible text.
 SMALL_PAGE_SHARE = 0.6
 # A block of the page's own reading belongs to the article when this share of its words is in the
@@ -155,9 +160,10 @@ def split_body_continuations(tree: Any, blocks: list[_Block]) -> list[_Block]:
                     break
                 near.add(id(e))
     extra = []
-    for el in body.iter(sig[0]):
-        if id(el) in home or _signature(el) != sig:
-            continue
+    candidates = [el for el in body.iter(sig[0]) if id(el) not in home and _signature(el) == sig]
+    if len(candidates) > _MAX_CANDIDATES:
+        return []
+    for el in candidates:
         ps = list(el.iter("p"))
         if any(_key(p.text_content()) in keys for p in ps):
             continue
@@ -225,9 +231,9 @@ def restructure_small_page(
     """On a page that is little more than its article, the page's own blocks (full mode) from the
     article's first words to its last: headings, tables and lists come back where trafilatura
     flattened or dropped them, while what lies around the article (menus, byline, footer) stays
-    out. A heading right above the article's first block is its title and is kept too. None when
-    the page is not small, the full reading has no more structure, does not account for the
-    article's words, or would add more than ``SMALL_PAGE_GROWTH`` of text.
+    out. The headings right above the article's first block are its titles and are kept too.
+    None when the page is not small, the full reading has no more structure, does not account for
+    the article's words, or would add more than ``SMALL_PAGE_GROWTH`` of text.
     ``full_blocks(tree)`` only runs past the first, cheap test."""
     article_len = sum(len(_block_plain(b)) for b in article)
     if not article_len or article_len < SMALL_PAGE_SHARE * visible_chars(tree):
@@ -252,12 +258,18 @@ def restructure_small_page(
     # A menu item ("Business") is made of article words too: the article's extent is set by
     # blocks long enough to be its own.
     lo, hi = anchors[0], anchors[-1]
-    if lo > 0 and full[lo - 1].kind == "heading":
+    keep = set(inside)
+    # Short article blocks after the last long one ("Deeper text."), with the headings above them.
+    while hi + 1 < len(full) and (
+        hi + 1 in keep or (full[hi + 1].kind == "heading" and hi + 2 in keep)
+    ):
+        hi += 1
+    # The headings right above the first block: its section's and the page's own.
+    while lo > 0 and full[lo - 1].kind == "heading":
         lo -= 1
     lengths = [len(_block_plain(b)) for b in full]
     if sum(lengths[:lo]) + sum(lengths[hi + 1 :]) > SMALL_PAGE_OUTSIDE * sum(lengths):
         return None
-    keep = set(inside)
     kept = [b for i, b in enumerate(full[lo : hi + 1], lo) if i in keep or b.kind in _STRUCTURE]
     growth = sum(len(_block_plain(b)) for b in kept) - article_len
     if growth > SMALL_PAGE_GROWTH * article_len or _structure(kept) <= _structure(article):

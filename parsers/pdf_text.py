@@ -81,6 +81,8 @@ class Piece:
     text: str
     bbox: BBox
     size: float
+    # Characters of one mupdf line share a ``run``: mupdf already put the spaces between them.
+    run: int = -1
 
 
 def has_rtl(text: str) -> bool:
@@ -119,7 +121,12 @@ def _join(pieces: Sequence[Piece]) -> str:
     for p in pieces:
         if not p.text:
             continue
-        if prev is not None and not parts[-1][-1:].isspace() and not p.text[:1].isspace():
+        if (
+            prev is not None
+            and (p.run < 0 or p.run != prev.run)
+            and not parts[-1][-1:].isspace()
+            and not p.text[:1].isspace()
+        ):
             # Pieces arrive in logical order; on a right-to-left line the next piece stands to
             # the left of the previous one, so the gap is measured on whichever side it is.
             gap = max(p.bbox[0] - prev.bbox[2], prev.bbox[0] - p.bbox[2])
@@ -139,6 +146,7 @@ def logical_order(pieces: Sequence[Piece], rtl: bool | None = None) -> list[Piec
         prev = visual[-1] if visual else None
         if (
             prev is not None
+            and (p.run < 0 or p.run != prev.run)
             and not prev.text[-1:].isspace()
             and not p.text[:1].isspace()
             and p.bbox[0] - prev.bbox[2] > GAP_EM * max(min(p.size, prev.size), 1.0)

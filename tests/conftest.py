@@ -8,6 +8,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,3 +84,16 @@ def assert_golden(path: Path, data: object, update: bool) -> None:
     assert json.loads(path.read_text(encoding="utf-8")) == json.loads(text), (
         f"output differs from {path}; run pytest --update-golden if the change is intended"
     )
+
+
+def load_benchmark(name: str) -> Any:
+    """A module of benchmarks/ (not a package; a 'benchmarks' distribution may shadow it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        f"_bench_{name}", ROOT / "benchmarks" / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -70,10 +70,13 @@ class ParquetWriter(BaseWriter):
         self._rows: list[dict[str, Any]] = []
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
+        rows = []
         for r in records:
             row = dict(r)
             row["metadata"] = json.dumps(r["metadata"], ensure_ascii=False, sort_keys=True)
-            self._rows.append(row)
+            rows.append(row)
+        # All of a document's rows or none: one that cannot be serialised fails that document.
+        self._rows.extend(rows)
         if len(self._rows) >= ROWS_PER_GROUP:
             self._flush()
 

@@ -297,7 +297,8 @@ def test_line_labels_star_pages_and_footnote_anchors_stand_alone() -> None:
         "(f) Authority to Use Wireless Location Information.\n\n"
         "1176*1176 Russell J. Frackman, Los Angeles, CA, for the plaintiff.\n\n"
         "H. Albert Young, Attorney General of Delaware, argued the cause for petitioners.\n\n"
-        "A. Standard of Review\n\n"
+        "K. PARAKKAL\nVeterans Law Judge\n\n"
+        "II. ANALYSIS\n\n"
         "(b) Customer has not disputed the invoice in good faith; and\n\n"
         "(c) Customer shall reimburse reasonable collection costs.\n\n"
         "(a) General rule.\n\n"
@@ -313,8 +314,10 @@ def test_line_labels_star_pages_and_footnote_anchors_stand_alone() -> None:
         "1176*1176",
         "Russell J. Frackman, Los Angeles, CA, for the plaintiff.",
         "H. Albert Young, Attorney General of Delaware, argued the cause for petitioners.",
-        "A.",
-        "Standard of Review",
+        "K. PARAKKAL",
+        "Veterans Law Judge",
+        "II.",
+        "ANALYSIS",
         "(b) Customer has not disputed the invoice in good faith; and",
         "(c) Customer shall reimburse reasonable collection costs.",
         "(a)",

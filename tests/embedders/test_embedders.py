@@ -5,6 +5,7 @@ One module, one model load (module-scoped fixture): loading torch + the model ta
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -289,3 +290,20 @@ def test_query_stream_matches_encode_and_reports_bad_lines(model) -> None:
     recs = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [r["text"] for r in recs] == ["first query", '{"text": "x"}']
     assert summary.exit_code == 0
+
+
+def test_merge_pools_merged_chunks_exactly_as_late_would(model) -> None:
+    doc = make_doc(12)
+    pieces = chunk_doc(doc, max_tokens=8)
+    (merged,) = late(merge=40).embed([doc], [pieces])
+    assert 1 < len(merged) < len(pieces)
+    assert [c.index for c in merged] == list(range(len(merged)))
+    assert merged[0].start == pieces[0].start and merged[-1].end == pieces[-1].end
+    for c in merged:
+        assert c.text == doc.text[c.start : c.end]
+        assert c.n_tokens <= 40 or c.text in {p.text for p in pieces}
+    # The merged chunks' vectors are what late chunking gives those same chunks directly.
+    plain = [dataclasses.replace(c, embedding=None) for c in merged]
+    (direct,) = late().embed([doc], [plain])
+    for m, d in zip(merged, direct, strict=True):
+        np.testing.assert_allclose(m.embedding, d.embedding, atol=2e-5)

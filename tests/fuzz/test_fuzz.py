@@ -35,9 +35,12 @@ from hypothesis import strategies as st
 from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import ErrorRecord
+from chunkwise.names import display
 from chunkwise.pipeline import IngestOptions, Result, Summary, ingest
+from tests.conftest import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
+hostile = load_benchmark("hostile")
 SAMPLE_DOCS = ROOT / "sample_docs"
 CORPUS = ROOT.parent / "shared" / "corpus"
 
@@ -260,6 +263,9 @@ def run_folder(
         isolate=True,
         timeout=TIMEOUT,
         parser_options={"pdf": PdfOptions(ocr="off")},
+        # Every input must end as chunks or one error record: empty files (truncation makes
+        # them) are failures here rather than skipped-empty.
+        strict=True,
     )
     summary = ingest(
         [str(folder)], options, writer, on_error=errors.append, on_result=results.append
@@ -285,7 +291,8 @@ def control_reference(tmp: Path) -> list[dict[str, Any]]:
         (folder / CONTROL_NAME).write_bytes(control_bytes())
         _, records, errors, _ = run_folder(folder, jobs=1)
         assert not errors and records
-        _REFERENCE["records"] = [{**r, "source": CONTROL_NAME} for r in records]
+        # ids hash the source path, which differs between folders.
+        _REFERENCE["records"] = [{**r, "source": CONTROL_NAME, "id": None} for r in records]
     return _REFERENCE["records"]
 
 
@@ -299,8 +306,8 @@ def check_run(folder: Path, expected_files: list[Path], tmp: Path) -> Summary:
     for e in errors:
         errors_by_source.setdefault(e.source, []).append(e)
     for f in expected_files:
-        got_chunks = by_source.get(str(f), [])
-        got_errors = errors_by_source.get(str(f), [])
+        got_chunks = by_source.get(display(str(f)), [])
+        got_errors = errors_by_source.get(display(str(f)), [])
         # A message with no body text of its own may end as its attachments' output alone.
         only_attachments = (
             not got_chunks and not got_errors and any(r.source.startswith(f"{f}#") for r in results)
@@ -320,7 +327,10 @@ def check_run(folder: Path, expected_files: list[Path], tmp: Path) -> Summary:
             if not c.synthetic:
                 assert c.text == res.doc.text[c.start : c.end], f"{res.source}: offsets"
             assert c.text, f"{res.source}: empty chunk"
-    control = [{**r, "source": CONTROL_NAME} for r in by_source.get(str(folder / CONTROL_NAME), [])]
+    control = [
+        {**r, "source": CONTROL_NAME, "id": None}
+        for r in by_source.get(str(folder / CONTROL_NAME), [])
+    ]
     assert control == reference, "the control file's output changed next to hostile files"
     # An e-mail's attachments are documents of their own (``mail.eml#name``).
     n_attachments = sum(1 for r in results if "#" in Path(r.source).name)
@@ -420,6 +430,11 @@ def hostile_files(folder: Path) -> list[Path]:
         "gzip-named.txt": gzip.compress(b"hello " * 1000),
         "png-named.html": b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 20,
         "nested.pdf": b"%PDF-1.4\n1 0 obj\n" + b"[" * 100_000 + b"]" * 100_000 + b"\nendobj\n%%EOF",
+        # Issue 21's pathological files, scaled down (benchmarks/hostile.py has them full size).
+        "base64-image.md": hostile.base64_markdown(0.05)[1],
+        "many-headings.md": hostile.section_headings(0.05)[1],
+        "one-line.txt": hostile.long_line_text(0.004)[1],
+        "app.min.js": hostile.minified_js(0.02)[1],
     }
     for ext_list in EXTENSIONS.values():
         for ext in ext_list[:1]:
@@ -429,6 +444,15 @@ def hostile_files(folder: Path) -> list[Path]:
         p = folder / name
         p.write_bytes(data)
         paths.append(p)
+    # A name that is not UTF-8 (its records carry source_bytes_hex), and a deep tree.
+    raw = os.fsencode(folder) + b"/byte\xffname.txt"
+    with open(raw, "wb") as fh:
+        fh.write(b"A file whose name is not UTF-8.\n")
+    paths.append(Path(os.fsdecode(raw)))
+    deep = folder.joinpath(*["d"] * 300)
+    deep.mkdir(parents=True)
+    (deep / "deep.txt").write_text("Found at the bottom of a deep tree.\n")
+    paths.append(deep / "deep.txt")
     # Not documents, must not break the walk: links that loop or dangle, a FIFO.
     (folder / "loop.txt").symlink_to(folder / "loop.txt")
     (folder / "dangling.md").symlink_to(folder / "missing.md")
@@ -449,6 +473,28 @@ def test_hand_made_hostile_files(tmp_path: Path) -> None:
     (folder / CONTROL_NAME).write_bytes(control_bytes())
     summary = check_run(folder, files, tmp_path)
     assert summary.failed >= len([f for f in files if f.name.startswith("empty")])
+
+
+class Endless:
+    """stdin that never ends (``chunk ingest - < /dev/zero``)."""
+
+    def __init__(self) -> None:
+        self.served = 0
+
+    def read(self, n: int = -1) -> bytes:
+        assert n > 0, "stdin must be read in bounded blocks"
+        self.served += n
+        return b"\0" * n
+
+
+def test_endless_stdin_stops_at_the_limit() -> None:
+    stream = Endless()
+    errors: list[ErrorRecord] = []
+    options = IngestOptions(chunker=CHUNKER, max_file_size=3_000_000)
+    summary = ingest(["-"], options, Collect(), on_error=errors.append, stdin=stream)
+    assert stream.served <= 3_000_001
+    assert [e.source for e in errors] == ["<stdin>"] and "--max-file-size" in errors[0].message
+    assert summary.exit_code == 3
 
 
 def test_gzip_bomb_is_a_clear_error(tmp_path: Path) -> None:

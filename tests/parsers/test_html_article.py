@@ -68,6 +68,18 @@ def test_small_page_keeps_headings_levels_and_lists_like_full_mode() -> None:
     assert doc.text == full.text
 
 
+def test_small_page_of_headings_and_short_paragraphs_keeps_every_heading() -> None:
+    page = (
+        "<html><body><h1>Title</h1><h2>Section A</h2><p>Text A is here for you.</p>"
+        "<h2>Section B</h2><p>Text B follows it closely.</p><h3>Sub B.1</h3><p>Deeper text.</p>"
+        "</body></html>"
+    )
+    doc = _article(page)
+    levels = [e.level for e in doc.elements if e.kind == "heading"]
+    assert levels == [1, 2, 2, 3]
+    assert doc.text.endswith("Sub B.1\n\nDeeper text.")
+
+
 def test_small_page_structure_without_its_navigation_and_footer() -> None:
     doc = _article(NAV_PAGE)
     assert _structure(doc) == [("heading", 1), ("table", None)]

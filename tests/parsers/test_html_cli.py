@@ -12,7 +12,9 @@ from chunkwise.parsers.html import HtmlParser
 from chunkwise.chunking import ChunkerConfig
 from tests.conftest import run_cli
 
-BROKEN = ("binary.html", "empty.html", "truncated.html.gz")
+BROKEN = ("binary.html", "truncated.html.gz")
+# Empty files are skipped and counted, not errors (issue 22); --strict makes them errors.
+EMPTY = "empty.html"
 
 
 def test_broken_html_files_become_error_records_and_others_survive(
@@ -20,7 +22,7 @@ def test_broken_html_files_become_error_records_and_others_survive(
 ) -> None:
     errors = tmp_path / "errors.jsonl"
     good = sorted((sample_docs / "html").glob("*.htm*"))
-    broken = [sample_docs / "broken" / name for name in BROKEN]
+    broken = [sample_docs / "broken" / name for name in (*BROKEN, EMPTY)]
     res = run_cli("ingest", *map(str, good + broken), "-c", "section", "--errors", str(errors))
     assert res.returncode == 1, res.stderr
     recs = res.records()
@@ -31,7 +33,7 @@ def test_broken_html_files_become_error_records_and_others_survive(
     by_name = {Path(e["source"]).name: e for e in errs}
     assert set(by_name) == set(BROKEN)
     assert by_name["binary.html"]["message"].startswith("binary file")
-    assert by_name["empty.html"]["message"].startswith("empty file")
+    assert "1 skipped (1 empty)" in res.stderr
     assert "gzip" in by_name["truncated.html.gz"]["message"]
     for e in errs:
         assert e["stage"] == "parse" and e["error"] == "ParseError"

@@ -383,12 +383,13 @@ def test_broken_pdfs_become_error_records_and_the_batch_goes_on(cli, tmp_path: P
     assert records and {r["source"] for r in records} == {str(folder / "good.pdf")}
     assert all(r["parser"] == "pdf" and r["pages"] for r in records)
     errs = [json.loads(line) for line in errors.read_text().splitlines()]
+    # empty.pdf (0 bytes) is skipped-empty, counted in the summary line, not an error record.
     assert sorted(Path(e["source"]).name for e in errs) == [
-        "empty.pdf",
         "encrypted.pdf",
         "not-a-pdf.pdf",
         "truncated.pdf",
     ]
+    assert "1 empty" in res.stderr.splitlines()[-1]
     assert all(e["stage"] == "parse" and e["error"] == "ParseError" for e in errs)
 
 

@@ -156,7 +156,10 @@ def test_incremental_cli_round_trip(tmp_path: Path, sample_docs: Path) -> None:
     first = run_cli("ingest", str(docs), "--state", str(db), "--emit-deletes")
     assert first.returncode == 0 and first.records()
     second = run_cli("ingest", str(docs), "--state", str(db), "--emit-deletes")
-    assert second.returncode == 0 and second.stdout == "" and second.stderr == ""
+    assert second.returncode == 0 and second.stdout == "", second.stderr
+    # Only the summary line: nothing chunked, every document unchanged.
+    assert second.stderr.startswith("chunk: 0 documents chunked, 0 failed")
+    assert second.stderr.count("\n") == 1 and " unchanged" in second.stderr
     gone = next(docs.glob("*.md"))
     gone.unlink()
     third = run_cli("ingest", str(docs), "--state", str(db), "--emit-deletes", "-q")

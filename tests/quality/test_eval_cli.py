@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 from pathlib import Path
@@ -153,3 +154,77 @@ def test_eval_without_chunker_compares_auto_with_its_candidates(cli, sample_docs
     # Markdown: auto chooses between section, recursive and sentence; all four are scored.
     assert list(rep["runs"]) == ["auto", "section", "recursive", "sentence"]
     assert rep["comparison"]["auto_at_least_best"]["documents"] == 1
+
+
+def _tiny_corpus(tmp_path: Path) -> tuple[Path, Path, str]:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    volcano = (
+        "Volcanoes erupt molten lava from magma chambers deep underground.\n\n"
+        "Ash clouds from large eruptions can ground flights for days."
+    )
+    (corpus / "volcano.txt").write_text(volcano, "utf-8")
+    (corpus / "tax.txt").write_text("Tax returns are filed every April with the revenue.", "utf-8")
+    ref = volcano.index("Ash clouds")
+    rows = [
+        ["question", "references", "corpus_id"],
+        [
+            "What can ground flights?",
+            json.dumps([{"start_index": ref, "end_index": len(volcano)}]),
+            "volcano",
+        ],
+    ]
+    q = tmp_path / "q.csv"
+    with q.open("w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return corpus, q, volcano
+
+
+@pytest.mark.embed
+def test_eval_retrieval_end_to_end_with_the_model(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    corpus, q, volcano = _tiny_corpus(tmp_path)
+    args = ["eval", str(corpus), "--questions", str(q), "-c", "recursive", "--json"]
+    rep = _report(cli(*args, "--max-tokens", "16,64", "--embedding", "late,naive"))
+    rows = rep["configurations"]
+    assert [r["name"] for r in rows] == [
+        "recursive 16 late",
+        "recursive 16 naive",
+        "recursive 64 late",
+        "recursive 64 naive",
+    ]
+    assert rep["settings"]["questions"] == 1 and rep["settings"]["k"] == 5
+    for r in rows:
+        assert r["chunks"] >= 2 and r["seconds"] >= 0 and r["mean_tokens"] > 0
+    # At 64 tokens each document is one chunk, both retrieved within the top 5: the reference
+    # is covered whole and precision is its share of all retrieved characters.
+    big = rows[2]
+    assert big["chunks"] == 2 and big["recall"] == 100.0
+    total = len(volcano) + len("Tax returns are filed every April with the revenue.")
+    ref = len(volcano) - volcano.index("Ash clouds")
+    assert big["precision"] == pytest.approx(100 * ref / total, abs=0.01)
+    assert big["iou"] == pytest.approx(100 * ref / total, abs=0.01)
+    assert big["by_document"][str(corpus / "volcano.txt")]["questions"] == 1
+    # The default configuration (plain `chunk ingest --embed`) runs too.
+    rep = _report(cli("eval", str(corpus), "--questions", str(q), "-c", "auto", "--json"))
+    assert rep["configurations"][0]["name"] == "auto late"
+
+
+def test_eval_questions_are_checked_before_any_work(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    corpus, _, _ = _tiny_corpus(tmp_path)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(
+        json.dumps({"question": "a?", "corpus_id": "volcano", "start": 0, "end": 5}) + "\n"
+        + json.dumps({"question": "b?", "corpus_id": "lava", "start": 0, "end": 5}) + "\n",
+        "utf-8",
+    )  # fmt: skip
+    res = cli("eval", str(corpus), "--questions", str(bad))
+    assert res.returncode == 2 and res.stdout == ""
+    assert "bad.jsonl:2: unknown corpus 'lava'" in res.stderr
+    bad.write_text(
+        json.dumps({"question": "a?", "source": "volcano.txt", "start": 0, "end": 10_000}) + "\n",
+        "utf-8",
+    )
+    res = cli("eval", str(corpus), "--questions", str(bad))
+    assert res.returncode == 2 and "bad.jsonl:1: reference 0-10000 is outside" in res.stderr
+    res = cli("eval", str(corpus), "--max-tokens", "64,128")
+    assert res.returncode == 2 and "need --questions" in res.stderr
