@@ -113,9 +113,9 @@ def cached_backend(backend: Any) -> Any:
 def cl100k() -> Any:
     """tiktoken's cl100k_base ``Encoding``, built from the ranks chunkwise ships (tiktoken's own
     ``get_encoding`` would download them)."""
-    from chunkwise.tokenizers import get_tokenizer
+    from chunkwise.tokenizers import tiktoken_encoding
 
-    return get_tokenizer("cl100k_base")._enc
+    return tiktoken_encoding("cl100k_base")
 
 
 def token_len(enc: Any) -> Callable[[str], int]:

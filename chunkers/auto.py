@@ -68,11 +68,22 @@ class AutoChunker(BaseChunker):
             raise UsageError("--auto-vectors must be lexical, model or auto")
         self._vectorizer: quality.Vectorizer | None = None
         self._chunkers: dict[str, Any] = {}
+        # Under `--embed` the chunker cuts small pieces that late chunking merges into chunks of
+        # up to this many tokens: candidates are judged at that size (scoring hundreds of tiny
+        # pieces would cost ten times the chunking), the winner then cuts the pieces.
+        choose_at = extra.get("auto_choose_tokens")
+        self.choose_config = (
+            dataclasses.replace(self.config, max_tokens=int(choose_at), overlap=0)
+            if choose_at and int(choose_at) != self.config.max_tokens
+            else None
+        )
+        self._judges: dict[str, Any] = {}
         self._broken: set[str] = set()
         self._defaults: dict[str, str] = {}
+        judged = (self.choose_config or self.config).max_tokens
         self.size = quality.SizeRange(
-            lo=min(quality.DEFAULT_MIN_SIZE, max(1, self.config.max_tokens // 5)),
-            hi=max(quality.DEFAULT_MAX_SIZE, self.config.max_tokens),
+            lo=min(quality.DEFAULT_MIN_SIZE, max(1, judged // 5)),
+            hi=max(quality.DEFAULT_MAX_SIZE, judged),
         )
 
     # -- candidates ------------------------------------------------------------------------------
@@ -109,6 +120,14 @@ class AutoChunker(BaseChunker):
                 return None
         return self._chunkers[name]
 
+    def _judge(self, name: str) -> Any:
+        """The candidate as it is scored: itself, or at the size chunks are merged to."""
+        if self.choose_config is None:
+            return self._chunkers[name]
+        if name not in self._judges:
+            self._judges[name] = registry.load("chunkers", name)(self.choose_config)
+        return self._judges[name]
+
     def fast_path(self, doc: Document, names: Sequence[str]) -> bool:
         if len(names) <= 1:
             return True
@@ -134,7 +153,7 @@ class AutoChunker(BaseChunker):
             chunks,
             size=self.size,
             vectorizer=self.vectorizer,
-            max_tokens=self.config.max_tokens,
+            max_tokens=(self.choose_config or self.config).max_tokens,
         )
         # A table split without its header on every piece, or cut inside a row, loses the
         # meaning of its cells: that weighs as much as all the other metrics together.
@@ -156,9 +175,9 @@ class AutoChunker(BaseChunker):
             try:
                 vals = []
                 for d in docs:
-                    chunks = list(self._chunkers[name].chunk(d))
-                    if whole:
-                        outputs[name] = chunks
+                    chunks = list(self._judge(name).chunk(d))
+                    if whole and self.choose_config is None:
+                        outputs[name] = chunks  # judged at another size: pieces are cut anew
                     vals.append(self.score(d, chunks) if chunks else 0.0)
                 scores[name] = round(sum(vals) / len(vals), 6)
             except Exception as exc:  # one failing candidate must not sink the document

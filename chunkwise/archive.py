@@ -108,7 +108,7 @@ class SafeZip:
             )
         try:
             raw = self.zf.open(real)
-        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError) as exc:
+        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError) as exc:
             raise ParseError(f"corrupt {self.what}: cannot read part {name!r}: {exc}") from exc
         return io.BufferedReader(_Counted(raw, self, name), 1 << 16)
 
@@ -171,7 +171,8 @@ def open_zip(data: bytes, what: str, *, limit: int | None = None) -> SafeZip:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
         raise ParseError(f"corrupt or truncated {what} (bad zip: {exc})") from exc
-    except (OSError, ValueError, EOFError) as exc:
+    except (OSError, ValueError, EOFError, NotImplementedError) as exc:
+        # NotImplementedError: a damaged header claiming a zip version or method we lack.
         raise ParseError(f"corrupt or truncated {what} ({exc})") from exc
     declared = sum(i.file_size for i in zf.infolist())
     if declared > limit * 4:
@@ -197,9 +198,11 @@ def parse_xml(zf: SafeZip, name: str) -> Any:
     with zf.open(name) as fh:
         try:
             return etree.parse(fh, xml_parser()).getroot()
-        except etree.XMLSyntaxError as exc:
+        except (etree.XMLSyntaxError, OSError) as exc:
+            # lxml reports bytes invalid in the declared encoding as an OSError.
+            reason = str(exc).split(": ", 1)[-1] if isinstance(exc, OSError) else str(exc)
             raise ParseError(
-                f"damaged {zf.what}: part {name!r} is not well-formed XML ({exc})"
+                f"damaged {zf.what}: part {name!r} is not well-formed XML ({reason})"
             ) from exc
 
 

@@ -452,6 +452,8 @@ class RetrievalRunner:
         )
         extra = dict(self.options.chunker_config.extra or {})
         extra["max_tokens_given"] = cfg.max_tokens is not None
+        if merge:
+            extra["auto_choose_tokens"] = merge
         config = dataclasses.replace(
             self.options.chunker_config,
             max_tokens=max_tokens,

@@ -163,7 +163,8 @@ def ray_setup(
         quiet=quiet,
     )
     shards: ShardWriter | None = None
-    if is_dir_output(output):
+    # A LanceDB output is a folder too, but one the driver's lance writer owns.
+    if fmt != "lance" and is_dir_output(output):
         assert output is not None
         shards = ShardWriter(output, fmt, keep_previous=incremental)
         writer: Any = shards

@@ -114,8 +114,8 @@ BUILTINS: dict[str, dict[str, Spec]] = {
         "odf": Spec(
             "odf",
             "chunkwise.parsers.odf:OdfParser",
-            (".odt", ".ott", ".odp", ".otp"),
-            "OpenDocument text and presentations: headings, lists, tables, notes",
+            (".odt", ".ott", ".odp", ".otp", ".ods", ".ots"),
+            "OpenDocument text, presentations and spreadsheets: headings, lists, tables, notes",
         ),
         "legal": Spec(
             "legal",
@@ -214,8 +214,11 @@ def _entry_point_specs() -> dict[str, dict[str, tuple[Spec, Any]]]:
     from importlib.metadata import entry_points
 
     out: dict[str, dict[str, tuple[Spec, Any]]] = {k: {} for k in KINDS}
+    # One scan of every installed distribution's metadata, not one per kind (each scan reads
+    # every entry_points.txt: ~40 ms with 200 packages installed).
+    found = entry_points()
     for kind in KINDS:
-        for ep in entry_points(group=f"chunkwise.{kind}"):
+        for ep in found.select(group=f"chunkwise.{kind}"):
             if ep.name in BUILTINS[kind]:
                 continue  # built-ins win; a plugin cannot silently replace them
             out[kind][ep.name] = (

@@ -63,19 +63,20 @@ def open_index(path: str) -> Index:
 
 
 class ParquetIndex:
-    """The whole file in memory: a (rows, dim) float32 matrix and the other columns as Arrow."""
+    """A (rows, dim) float32 matrix in memory; the other columns are read when a query needs
+    them: all of them for ``--where`` and the full-text side, else only the row groups of hits."""
 
     def __init__(self, path: Path) -> None:
         import pyarrow.parquet as pq
 
         try:
-            pf = pq.ParquetFile(path)
+            pf = pq.ParquetFile(path, memory_map=True)
         except Exception as exc:
             raise UsageError(f"{path} is not a Parquet file: {exc}") from exc
-        names = set(pf.schema_arrow.names)
+        names = pf.schema_arrow.names
         if "embedding" not in names or "text" not in names:
             raise UsageError(f"{path} is not chunkwise output (no text/embedding columns)")
-        table = pf.read()
+        table = pf.read(columns=["embedding", "embedding_model"])
         emb = table.column("embedding")
         if table.num_rows and emb.null_count == table.num_rows:
             raise UsageError(f"{path} has no embeddings: ingest with --embed")
@@ -87,11 +88,23 @@ class ParquetIndex:
         self.embedding_model = str(models[0]) if models else ""
         self.matrix = _matrix(emb)
         self.dim = int(self.matrix.shape[1]) if table.num_rows else 0
-        self.table = table.drop_columns(["embedding", "embedding_model"])
-        self.columns = set(self.table.column_names)
+        self._pf = pf
+        self._others = [c for c in names if c not in ("embedding", "embedding_model")]
+        self.columns = set(self._others)
+        self._groups = np.cumsum([0] + [pf.metadata.row_group(g).num_rows
+                                         for g in range(pf.num_row_groups)])  # fmt: skip
+        self._group_cache: dict[int, Any] = {}
+        self._table: Any = None
         self._where: dict[str, npt.NDArray[np.bool_]] = {}
         self._lower: Any = None
         self._rows: dict[int, dict[str, Any]] = {}
+
+    @property
+    def table(self) -> Any:
+        """Every column but the embeddings, read once."""
+        if self._table is None:
+            self._table = self._pf.read(columns=self._others)
+        return self._table
 
     def _mask(self, where: str | None) -> npt.NDArray[np.bool_] | None:
         if not where:
@@ -115,7 +128,14 @@ class ParquetIndex:
 
     def _row(self, i: int) -> dict[str, Any]:
         if i not in self._rows:
-            self._rows[i] = self.table.slice(i, 1).to_pylist()[0]
+            if self._table is not None:
+                self._rows[i] = self._table.slice(i, 1).to_pylist()[0]
+            else:
+                g = int(np.searchsorted(self._groups, i, side="right")) - 1
+                if g not in self._group_cache:
+                    self._group_cache[g] = self._pf.read_row_group(g, columns=self._others)
+                part = self._group_cache[g]
+                self._rows[i] = part.slice(i - int(self._groups[g]), 1).to_pylist()[0]
         return self._rows[i]
 
     def _top(self, scores: npt.NDArray[Any], n: int, where: str | None) -> list[Hit]:
@@ -209,6 +229,9 @@ class LanceIndex:
         self._has_vector_index = any(
             ix.columns == ["embedding"] for ix in self.table.list_indices()
         )
+        self._vectors: npt.NDArray[np.float32] | None = None
+        self._row_ids: npt.NDArray[np.uint64] = np.zeros(0, np.uint64)
+        self._masks: dict[str, npt.NDArray[np.bool_]] = {}
 
     def _run(
         self, query: Any, n: int, where: str | None, key: str, score: Callable[[float], float]
@@ -223,10 +246,51 @@ class LanceIndex:
         return [Hit((r["source"], r["id"]), score(float(r[key])), _clean(r)) for r in rows]
 
     def vector(self, query: npt.NDArray[np.float32], n: int, where: str | None) -> list[Hit]:
+        if not self._has_vector_index:
+            return self._brute_force(query, n, where)
         q = self.table.search(query, vector_column_name="embedding").metric("cosine")
-        if self._has_vector_index:
-            q = q.nprobes(32).refine_factor(10)
+        q = q.nprobes(32).refine_factor(10)
         return self._run(q, n, where, "_distance", lambda d: 1.0 - d)
+
+    # Without a vector index, LanceDB's flat scan re-reads every vector per query (276 ms CPU per
+    # query on 100k chunks, benchmarks/search.py); holding them in numpy costs one such read and
+    # then about 10 ms a query, exactly.
+
+    def _scan(self, columns: list[str], where: str | None) -> Any:
+        q = self.table.search().select(columns).with_row_id(True)
+        if where:
+            q = q.where(where)
+        try:
+            return q.limit(max(1, self.table.count_rows())).to_arrow()
+        except (ValueError, RuntimeError, OSError) as exc:
+            msg = " ".join(str(exc).split())[:300]
+            raise UsageError(f"search failed{' (check --where)' if where else ''}: {msg}") from exc
+
+    def _brute_force(self, query: npt.NDArray[np.float32], n: int, where: str | None) -> list[Hit]:
+        if self._vectors is None:
+            data = self._scan(["embedding"], None)
+            self._row_ids = _numpy(data.column("_rowid"), np.uint64)
+            self._vectors = _matrix(data.column("embedding"))
+        scores = self._vectors @ query if len(self._row_ids) else np.zeros(0, np.float32)
+        if where:
+            if where not in self._masks:
+                kept = _numpy(self._scan(["id"], where).column("_rowid"), np.uint64)
+                self._masks[where] = np.isin(self._row_ids, kept)
+            scores = np.where(self._masks[where], scores, -np.inf)
+        n = min(n, len(scores))
+        if n <= 0:
+            return []
+        top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+        top = top[np.lexsort((top, -scores[top]))]
+        order = [int(i) for i in top if np.isfinite(scores[i])]
+        wanted = [int(self._row_ids[i]) for i in order]
+        fetched = self.table.take_row_ids(wanted).select(list(OUTPUT_FIELDS)).with_row_id()
+        rows = {r["_rowid"]: r for r in fetched.to_arrow().to_pylist()}
+        hits = []
+        for i, rid in zip(order, wanted, strict=True):
+            r = rows[rid]
+            hits.append(Hit((r["source"], r["id"]), float(scores[i]), _clean(r)))
+        return hits
 
     def text(self, query: str, n: int, where: str | None) -> list[Hit]:
         if not _WORD.search(query):

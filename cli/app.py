@@ -341,6 +341,8 @@ def ingest(
 
             method = "late" if late else "naive"
             max_tokens, overlap, merge = embed_chunk_defaults(method, cap_given, overlap)
+            if merge:
+                extra["auto_choose_tokens"] = merge
             embed_cfg = EmbedConfig(
                 embed_model, device, batch_size, late_window, late_overlap, embed_context, merge
             )

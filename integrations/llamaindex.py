@@ -70,10 +70,10 @@ def _log_error(rec: ErrorRecord) -> None:
 
 
 def _nodes(chunks: Sequence[Chunk], metas: Sequence[dict[str, Any]], source: RelatedNodeInfo,
-           id_prefix: str) -> list[TextNode]:  # fmt: skip
+           ids: Sequence[str]) -> list[TextNode]:  # fmt: skip
     nodes = [
         TextNode(
-            id_=f"{id_prefix}:{c.index}",
+            id_=node_id,
             text=c.text,
             start_char_idx=c.start,
             end_char_idx=c.end,
@@ -82,7 +82,7 @@ def _nodes(chunks: Sequence[Chunk], metas: Sequence[dict[str, Any]], source: Rel
             excluded_llm_metadata_keys=[k for k in LLM_EXCLUDED if k in meta],
             relationships={NodeRelationship.SOURCE: source},
         )
-        for c, meta in zip(chunks, metas, strict=True)
+        for c, meta, node_id in zip(chunks, metas, ids, strict=True)
     ]
     for prev, node in itertools.pairwise(nodes):
         prev.relationships[NodeRelationship.NEXT] = node.as_related_node_info()
@@ -124,7 +124,7 @@ class ChunkwiseReader(BaseReader):
         for doc, chunks in self._results(paths):
             source = RelatedNodeInfo(node_id=doc.doc_id, metadata={"source": doc.source})
             metas = [_record_meta(chunk_record(c, doc)) for c in chunks]
-            yield from _nodes(chunks, metas, source, doc.doc_id)
+            yield from _nodes(chunks, metas, source, [m["id"] for m in metas])
 
 
 class ChunkwiseNodeParser(NodeParser):
@@ -137,7 +137,7 @@ class ChunkwiseNodeParser(NodeParser):
         options.setdefault("chunker", "recursive")
         options.setdefault("format_hint", "text")
         build_options(**options)
-        super().__init__(options=options)
+        super().__init__(options=options)  # type: ignore[call-arg]
 
     def _parse_nodes(
         self, nodes: Sequence[BaseNode], show_progress: bool = False, **kwargs: Any
@@ -152,7 +152,8 @@ class ChunkwiseNodeParser(NodeParser):
                 {"headings": list(c.headings), "n_tokens": c.n_tokens, "chunker": c.chunker}
                 for c in chunks
             ]
-            out.extend(_nodes(chunks, metas, parent.as_related_node_info(), parent.node_id))
+            ids = [f"{parent.node_id}:{c.index}" for c in chunks]
+            out.extend(_nodes(chunks, metas, parent.as_related_node_info(), ids))
         return out
 
     def _postprocess_parsed_nodes(

@@ -1,16 +1,19 @@
 """Article-mode repairs on top of trafilatura's main-text extraction, measured on the
-article-extraction-benchmark pages (benchmarks/html_extraction.py):
+article-extraction-benchmark pages (benchmarks/html_extraction.py, issue 19):
 
+- **Page furniture.** Before extraction, elements whose class or id has a furniture word
+  (newsletter, promo, ad, cookie, rollover...) go, matched case-insensitively on whole words;
+  trafilatura's own patterns are case-sensitive and miss "Newsletter-container".
 - **Split bodies.** Some sites cut one article into several sibling containers of the same class
   (a grid item per chunk, with ad rails between them); trafilatura keeps the first and drops the
   rest. The containers of the extracted paragraphs give the body's class signature; other elements
-  of that signature near them in the page, holding paragraph text that was not extracted, are the
-  rest of the article and are read in document order.
+  of that signature near them in the page, after them, holding paragraph text that was not
+  extracted, are the rest of the article and are read in document order.
+- **Shortcodes.** A paragraph that is one unrendered WordPress shortcode is a widget.
 - **Small pages.** On a page that is little more than its article (a table, a short note under
   headings), trafilatura flattens tables and drops or flattens headings and lists. There the
-  page's own reading from the article's first words to its last (plus the heading right above)
-  replaces it, so headings, tables and lists keep their kinds and levels (issue 22).
-"""
+  page's own reading from the article's first words to its last (plus the headings right above)
+  replaces it, so headings, tables and lists keep their kinds and levels (issue 22)."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ _MIN_CONTINUATION_CHARS = 200
 # How far up the tree a continuation and the extracted body may be apart (grid cell, grid, chunk
 # list): further apart, a same-class element is another article (a teaser list).
 _MAX_ANCESTOR_HOPS = 3
+# A class that many elements share is a list item's, not an article body's.
 _MAX_CANDIDATES = 32
 # Small pages. Cheap first test: the article holds this share of the page's visible text.
 SMALL_PAGE_SHARE = 0.6
@@ -158,7 +162,6 @@ def split_body_continuations(tree: Any, blocks: list[_Block]) -> list[_Block]:
     extra = []
     candidates = [el for el in body.iter(sig[0]) if id(el) not in home and _signature(el) == sig]
     if len(candidates) > _MAX_CANDIDATES:
-        # A class shared by that many elements is a list item's, not an article body's.
         return []
     for el in candidates:
         ps = list(el.iter("p"))

@@ -119,23 +119,33 @@ class EmlParser(BaseParser):
             raise ParseError("not an e-mail message: no RFC 5322 headers (From:, Subject:...)")
         msg = email.message_from_bytes(data, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
+        # The same headers read without the structured parser, for values it chokes on.
+        raw = email.message_from_bytes(data, policy=email.policy.compat32)
+
+        def header(key: str) -> list[str]:
+            try:
+                return [str(v) for v in msg.get_all(key, [])]
+            except Exception:  # a malformed address list breaks the structured parser
+                return [" ".join(str(v).split()) for v in raw.get_all(key, [])]
+
         meta: dict[str, Any] = {"mime": "message/rfc822"}
-        subject = " ".join(str(msg.get("subject", "") or "").split())
+        subject = " ".join(" ".join(header("subject")).split())
         for key in ("from", "to", "cc", "reply-to"):
-            values = [str(v) for v in msg.get_all(key, [])]
+            values = header(key)
             if values:
                 addrs = _addresses(values)
                 meta[key.replace("-", "_")] = addrs[0] if key == "from" and addrs else addrs
         if subject:
             meta["subject"] = meta["title"] = subject
-        date = msg.get("date")
-        if date:
+        dates = header("date")
+        if dates:
             try:
-                meta["date"] = parsedate_to_datetime(str(date)).isoformat()
-            except (TypeError, ValueError):
-                meta["date"] = str(date)
-        if msg.get("message-id"):
-            meta["message_id"] = str(msg.get("message-id")).strip()
+                meta["date"] = parsedate_to_datetime(dates[0]).isoformat()
+            except (TypeError, ValueError, IndexError):
+                meta["date"] = dates[0]
+        ids = header("message-id")
+        if ids:
+            meta["message_id"] = ids[0].strip()
         blocks: list[Block] = []
         if subject:
             blocks.append(Block("heading", subject, level=1))

@@ -1,4 +1,5 @@
-"""OpenDocument text (.odt, .ott) and presentations (.odp, .otp), read from ``content.xml``.
+"""OpenDocument text (.odt, .ott), presentations (.odp, .otp) and spreadsheets (.ods, .ots),
+read from ``content.xml``.
 
 No library is needed: ODF is plain XML in a zip, and its structure maps directly onto blocks.
 Text: headings (``text:h`` with their outline level), paragraphs, nested lists, tables (header rows
@@ -268,6 +269,9 @@ def read_odf(data: bytes) -> tuple[list[Block], dict[str, Any]]:
                 blocks.extend(_slide(page, n))
             meta["n_slides"] = n
             meta["n_pages"] = n
+        elif child(body, "spreadsheet") is not None:
+            blocks.extend(_sheets(child(body, "spreadsheet")))
+            meta["sheets"] = [b.text for b in blocks if b.kind == "heading"]
         elif text is not None:
             reader = _Reader()
             reader.body(text, blocks)
@@ -277,11 +281,32 @@ def read_odf(data: bytes) -> tuple[list[Block], dict[str, Any]]:
             kinds = [local(c) for c in body]
             raise ParseError(
                 f"unsupported OpenDocument content ({', '.join(kinds) or 'empty'}); "
-                "text documents and presentations are read"
+                "text documents, presentations and spreadsheets are read"
             )
         return blocks, meta
     finally:
         zf.close()
+
+
+def _sheets(spreadsheet: Any) -> list[Block]:
+    """Each sheet: a heading with its name, its rows as a table (the first row is the header
+    when it looks like one, as for Excel)."""
+    from chunkwise.parsers.sheet import _looks_like_header
+
+    out: list[Block] = []
+    reader = _Reader()
+    for n, tbl in enumerate(spreadsheet.iterchildren("{*}table"), 1):
+        name = attr(tbl, "name") or f"Sheet{n}"
+        inner: list[Block] = []
+        reader.table(tbl, inner)
+        if not inner:
+            continue
+        out.append(Block("heading", name, level=1, attrs={"sheet": name}))
+        for b in inner:
+            if b.kind == "table" and b.n_head == 0 and _looks_like_header(b.rows):
+                b.n_head = 1
+        out.extend(inner)
+    return out
 
 
 def _slide(page: Any, n: int) -> list[Block]:
@@ -324,7 +349,7 @@ def _slide(page: Any, n: int) -> list[Block]:
 
 class OdfParser(BaseParser):
     name = "odf"
-    extensions = (".odt", ".ott", ".odp", ".otp")
+    extensions = (".odt", ".ott", ".odp", ".otp", ".ods", ".ots")
     default_chunker = "section"
 
     def parse_bytes(self, data: bytes, source: str) -> Document:

@@ -124,7 +124,7 @@ def _shared_strings(zf: SafeZip, part: str | None) -> list[str]:
                     )
                 )
                 el.clear()
-        except etree.XMLSyntaxError as exc:
+        except (etree.XMLSyntaxError, OSError) as exc:
             raise ParseError(f"damaged {WHAT}: shared strings are not well-formed ({exc})") from exc
     return out
 
@@ -206,7 +206,7 @@ def _sheet_rows(
                                     _col_index(b.group(1)),
                                 )
                             )
-        except etree.XMLSyntaxError as exc:
+        except (etree.XMLSyntaxError, OSError) as exc:
             raise ParseError(f"damaged {WHAT}: {part} is not well-formed XML ({exc})") from exc
     if merges:
         _fill_merges(rows, merges)

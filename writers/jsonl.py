@@ -32,16 +32,21 @@ def dumps(record: dict[str, Any]) -> str:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})
+
+
 def _float_free(value: Any) -> bool:
     kind = type(value)
-    if kind is str or kind is int or kind is bool or value is None:
+    if kind in _SCALARS:
         return True
     if kind is dict:
-        return all(_float_free(v) for v in value.values())
-    if kind is list or kind is tuple:
-        return all(_float_free(v) for v in value)
-    # Floats, and any other type: let json decide (it also raises where it always did).
-    return False
+        items = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        # Floats, and any other type: let json decide (it also raises where it always did).
+        return False
+    return all(type(v) in _SCALARS or _float_free(v) for v in items)
 
 
 def dumps_bytes(record: dict[str, Any]) -> bytes:

@@ -11,8 +11,8 @@ committed in ``close``:
 - with ``--state`` one ``merge_insert`` on (``source``, ``id``) inserts or updates the chunks of
   the documents re-chunked in this run and, in the same commit, deletes every other row of those
   documents and of documents gone since the last run (``delete``, fed by the pipeline). Unchanged
-  documents are not touched. Keying on the source as well as the id keeps two files with identical
-  bytes (same doc id, so same chunk ids) as two sets of rows, as a fresh full run writes them.
+  documents are not touched. Deletions go by source (a document's old rows are those of its
+  source not written again), so the source is part of the key.
 
 Run settings (embedding model and size, tokenizer, chunker options, schema version) live in the
 table's schema metadata; an incremental run with other settings, and ``chunk search`` with another
@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -39,15 +40,21 @@ log = logging.getLogger("chunkwise")
 TABLE = "chunks"
 META_PREFIX = "chunkwise."
 ROWS_PER_BATCH = 4096
-# Below this many rows a flat scan answers a query in a few milliseconds and an approximate index
-# only costs build time and recall (benchmarks/search.py measures both).
-VECTOR_INDEX_MIN_ROWS = 200_000
+# Below this many rows chunk search holds the vectors in numpy (exact, ~10 ms CPU a query on 100k)
+# and an approximate index only costs build time and recall: IVF_PQ on 100k took minutes to build
+# here and kept 23% of the exact top 10 on random vectors (benchmarks/search.py --vector-index).
+VECTOR_INDEX_MIN_ROWS = 1_000_000
 # Settings that must match for rows of two runs to share one table (and one query embedding).
 MODEL_KEYS = ("embedding_model", "embedding_dim")
 RUN_KEYS = ("schema_version", *MODEL_KEYS, "tokenizer", "chunker", "chunker_options")
 
 
 def import_lancedb() -> Any:
+    # lancedb warns at every fork after its import. The forks here are document workers and Ray's
+    # fork+exec: neither touches LanceDB, and no LanceDB call is in flight when they start.
+    warnings.filterwarnings(
+        "ignore", message="lancedb fork support is experimental", category=RuntimeWarning
+    )
     try:
         import lancedb
     except ImportError as exc:
@@ -256,7 +263,9 @@ class LanceWriter:
             and self.settings.get("embedding_dim")
             and rows >= VECTOR_INDEX_MIN_ROWS
         ):
-            table.create_index(metric="cosine", vector_column_name="embedding", index_type="IVF_PQ")
+            from lancedb.index import IvfPq
+
+            table.create_index("embedding", config=IvfPq(distance_type="cosine"))
         if self.incremental:
             # Folds new rows into the indexes and compacts the small fragments each run adds;
             # versions older than the default week are pruned.

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -60,3 +62,21 @@ def test_tiktoken_offsets_cover_every_character(text: str) -> None:
         covered[a:b] = True
     assert covered.all()
     assert len(starts) == tok.count(text)
+
+
+def _has_run(text: str) -> bool:
+    # Linear reference (the \s{65536,} regex itself is quadratic inside such a run).
+    return max((len(m.group()) for m in re.finditer(r"\s+", text)), default=0) >= 65536
+
+
+@pytest.mark.parametrize("start", [0, 1, 32767, 40000])
+@pytest.mark.parametrize("length", [65535, 65536, 70000])
+@pytest.mark.parametrize("space", [" ", "\u3000", " \t\n"])
+def test_long_whitespace_probe_finds_the_runs(start: int, length: int, space: str) -> None:
+    from chunkwise.tokenizers import _long_whitespace_run
+
+    run = (space * length)[:length]
+    text = "x" * start + run + "y" * 40_000
+    assert _long_whitespace_run(text) == _has_run(text) == (length >= 65536)
+    broken = text[: start + length // 2] + "z" + text[start + length // 2 + 1 :]
+    assert not _long_whitespace_run(broken) and not _has_run(broken)

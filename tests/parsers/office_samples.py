@@ -418,7 +418,12 @@ def make_eml(with_attachment: bytes | None = None) -> bytes:
         subtype="csv",
         filename="numbers.csv",
     )
-    msg.add_attachment(b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", filename="logo.png")
+    msg.add_attachment(
+        b"BEGIN:VCARD\r\nFN:Alice Example\r\nEND:VCARD\r\n",
+        maintype="text",
+        subtype="vcard",
+        filename="alice.vcf",
+    )
     if with_attachment is not None:
         msg.add_attachment(
             with_attachment,
@@ -515,6 +520,37 @@ def make_odp() -> bytes:
     )
 
 
+def make_ods() -> bytes:
+    def row(*cells: str, repeat: int = 1) -> str:
+        rep = f' table:number-rows-repeated="{repeat}"' if repeat > 1 else ""
+        tds = "".join(
+            f'<table:table-cell office:value-type="string"><text:p>{c}</text:p></table:table-cell>'
+            if c
+            else "<table:table-cell/>"
+            for c in cells
+        )
+        return f"<table:table-row{rep}>{tds}</table:table-row>"
+
+    sheet = (
+        '<table:table table:name="Budget">'
+        + row("Item", "Cost")
+        + row("Rent", "1200")
+        + row("Food", "450")
+        + '<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
+        'table:number-columns-repeated="1024"/></table:table-row></table:table>'
+        '<table:table table:name="Notes">' + row("Paid on the 1st") + "</table:table>"
+    )
+    content = (
+        f'<?xml version="1.0"?><office:document-content {ODF_NS}><office:body>'
+        f"<office:spreadsheet>{sheet}</office:spreadsheet></office:body>"
+        "</office:document-content>"
+    )
+    return zip_bytes(
+        {"mimetype": "application/vnd.oasis.opendocument.spreadsheet", "content.xml": content},
+        stored_first="mimetype",
+    )
+
+
 CSV_SAMPLE = (
     'id;name;city;note\n1;"Smith; John";Paris;"said ""hi"""\n2;Lee;Rome;\n3;Ng;Oslo;"two\nlines"\n'
 )
@@ -527,6 +563,7 @@ BUILDERS = {
     "quarterly.eml": make_eml,
     "minutes.odt": make_odt,
     "kickoff.odp": make_odp,
+    "budget.ods": make_ods,
     "people.csv": lambda: CSV_SAMPLE.encode(),
 }
 

@@ -250,3 +250,16 @@ def test_auto_keeps_the_header_on_every_piece_of_a_10000_row_table() -> None:
     assert all(c.text.count("| id | name | city | amount |") == 1 for c in pieces)
     # No row is cut: every piece ends at the end of a row.
     assert all(c.text.rstrip().endswith("|") for c in pieces)
+
+
+def test_auto_judges_at_the_merged_size_and_cuts_pieces(sample_docs: Path) -> None:
+    doc = parse(sample_docs / "markdown" / "semchunk-README.md")
+    cfg = ChunkerConfig(max_tokens=32, extra={"auto_choose_tokens": 160})
+    auto = AutoChunker(cfg)
+    assert auto.choose_config is not None and auto.choose_config.max_tokens == 160
+    chunks = list(auto.chunk(doc))
+    chosen = chunks[0].metadata["auto"]["chosen"]
+    # The pieces are the winner's at 32 tokens, whatever size it was judged at.
+    assert [c.text for c in chunks] == [c.text for c in direct(chosen, doc, ChunkerConfig(32))]
+    judged = AutoChunker(ChunkerConfig(max_tokens=160)).choose(doc)
+    assert chunks[0].metadata["auto"]["scores"] == judged[1]

@@ -210,7 +210,7 @@ def test_eval_retrieval_end_to_end_with_the_model(cli, tmp_path: Path) -> None: 
 
 
 def test_eval_questions_are_checked_before_any_work(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    corpus, _q, _volcano = _tiny_corpus(tmp_path)
+    corpus, _, _ = _tiny_corpus(tmp_path)
     bad = tmp_path / "bad.jsonl"
     bad.write_text(
         json.dumps({"question": "a?", "corpus_id": "volcano", "start": 0, "end": 5}) + "\n"

@@ -260,3 +260,34 @@ def test_where_expressions() -> None:
     ):
         with pytest.raises(UsageError, match=message):
             parse_where(bad, set(table.column_names))
+
+
+@pytest.mark.embed
+def test_large_table_gets_a_vector_index_and_exact_scores(
+    encoder: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lancedb = pytest.importorskip("lancedb")
+    from chunkwise.writers import lance
+
+    monkeypatch.setattr(lance, "VECTOR_INDEX_MIN_ROWS", 1000)
+    rng = np.random.default_rng(0)
+    vecs = rng.standard_normal((1500, 384)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    base = records(encoder.encode(all_texts()))[0]
+    recs = [
+        {**base, "id": f"d:{i}", "index": i, "embedding": [float(x) for x in vecs[i]]}
+        for i in range(1500)
+    ]
+    w = lance.LanceWriter(str(tmp_path / "kb.lance"))
+    w.begin({"embedding_model": MODEL, "embedding_dim": "384"}, incremental=False)
+    w.write(recs)
+    w.close()
+    table = lancedb.connect(str(tmp_path / "kb.lance")).open_table("chunks")
+    assert {ix.columns[0] for ix in table.list_indices()} == {"embedding", "text"}
+    q = encoder.encode(["query"])[0]
+    out = io.StringIO()
+    run(str(tmp_path / "kb.lance"), "query", out, k=5)
+    hits = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(hits) == 5
+    for h in hits:  # re-ranked with exact distances
+        assert h["score"] == pytest.approx(float(vecs[h["index"]] @ q), abs=1e-4)
