@@ -280,25 +280,30 @@ class _Overprint:
     def __init__(self) -> None:
         self.boxes: dict[tuple[str, int, int], list[Sequence[float]]] = {}
 
-    def repeated(self, text: str, bbox: Sequence[float]) -> bool:
+    def repeated(self, text: str, bbox: Sequence[float], both: bool = False) -> bool:
+        """Whether ``text`` was seen at about ``bbox``. A copy is shifted by less than half the
+        text's width, so two equal neighbours ("ll", dot leaders) are never copies of each other.
+        ``both``: both ends must match (characters); otherwise either (a trailing space may widen
+        one copy of a span)."""
         key = text.strip()
         if not key:
             return False
         gx, gy = int(bbox[0] // 4), int(bbox[1] // 4)
-        t = self.TOLERANCE
+        t = min(self.TOLERANCE, 0.5 * (bbox[2] - bbox[0]))
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
-                if self._near(self.boxes.get((key, gx + dx, gy + dy), ()), bbox, t):
+                if self._near(self.boxes.get((key, gx + dx, gy + dy), ()), bbox, t, both):
                     return True
         self.boxes.setdefault((key, gx, gy), []).append(bbox)
         return False
 
     @staticmethod
-    def _near(boxes: Iterable[Sequence[float]], bbox: Sequence[float], t: float) -> bool:
+    def _near(
+        boxes: Iterable[Sequence[float]], bbox: Sequence[float], t: float, both: bool
+    ) -> bool:
         for o in boxes:
-            # The same text starting (or, right to left, ending) at the same place; a trailing
-            # space may widen one copy's box.
-            same_x = abs(bbox[0] - o[0]) <= t or abs(bbox[2] - o[2]) <= t
+            left, right = abs(bbox[0] - o[0]) <= t, abs(bbox[2] - o[2]) <= t
+            same_x = (left and right) if both else (left or right)
             if same_x and abs(bbox[1] - o[1]) <= t and abs(bbox[3] - o[3]) <= t:
                 return True
         return False
@@ -325,7 +330,7 @@ def _char_lines(page: Any, matrix: Any, flags: int) -> tuple[list[list[Line]], b
                 is_bold = bool(s.get("flags", 0) & 16 or "bold" in s.get("font", "").lower())
                 for c in s.get("chars", ()):
                     ch = c["c"]
-                    if not ch.isspace() and seen.repeated(ch, c["bbox"]):
+                    if not ch.isspace() and seen.repeated(ch, c["bbox"], both=True):
                         continue
                     if pieces and unicodedata.combining(ch):
                         # A vowel sign or point follows its letter, wherever its glyph stands.

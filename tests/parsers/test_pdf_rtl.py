@@ -163,3 +163,15 @@ def test_overprinted_text_is_read_once(corpus: Path) -> None:
     assert doc.text.count("安徽安利合成革股份有限公司") == 1
     assert doc.text.count("ANHUI ANLI ARTIFICIAL LEATHER CO.,LTD.") == 1
     assert "2011 年年度报告" in doc.text
+
+
+def test_overprint_copies_dropped_but_equal_neighbours_kept(tmp_path: Path) -> None:
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=200)
+    line = "Tall bells ring.... 1100 Mill Hill"
+    for dx in (0.0, 0.3, 0.6):  # fake bold: three copies a fraction of a point apart
+        page.insert_text((20 + dx, 50), line, fontsize=6)
+    page.insert_text((20, 80), "A plain line under it.", fontsize=6)
+    doc.save(tmp_path / "bold.pdf")
+    text = PdfParser().parse(tmp_path / "bold.pdf").text
+    assert text.split() == [*line.split(), *"A plain line under it.".split()]
