@@ -6,7 +6,7 @@
 
 Each file is generated (deterministically) in a temporary folder and run alone with
 `chunk ingest FILE -j 0 --timeout 0 -o /dev/null`; the peak resident memory of the child
-(ru_maxrss) and the wall time are printed, with `--limit` seconds as the cut-off (reported as
+(GNU time's %M) and the wall time are printed, with `--limit` seconds as the cut-off (reported as
 "> limit"). `--scale` shrinks every file for quick runs. The same builders feed tests/fuzz.
 """
 
@@ -17,11 +17,9 @@ import base64
 import gzip
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -99,30 +97,19 @@ CHUNKERS = {"section_headings": "section", "section_large": "section"}
 
 
 def run_one(chunk: str, path: Path, chunker: str, limit: float) -> tuple[float | None, float]:
-    """(seconds or None when over the limit, peak RSS in MB) of one ingest in a child process."""
+    """(seconds or None when over the limit, peak RSS in MB) of one ingest in a child process,
+    measured by GNU time (``%e %M``) around the command."""
     cmd = [chunk, "ingest", str(path), "-c", chunker, "-j", "0", "-o", os.devnull, "-q"]
-    t0 = time.perf_counter()
-    # wait4 returns the rusage of this one child: ru_maxrss is this run's peak resident memory.
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _, rusage = _wait(proc, limit)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        return None, 0.0
-    return time.perf_counter() - t0, rusage.ru_maxrss / 1024
-
-
-def _wait(proc: subprocess.Popen[bytes], limit: float) -> tuple[int, resource.struct_rusage]:
-    deadline = time.monotonic() + limit
-    while True:
-        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return status, rusage
-        if time.monotonic() > deadline:
-            raise subprocess.TimeoutExpired(proc.args, limit)
-        time.sleep(0.05)
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
+        timed = ["/usr/bin/time", "-f", "%e %M", "-o", report.name, *cmd]
+        try:
+            subprocess.run(
+                timed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=limit
+            )
+        except subprocess.TimeoutExpired:
+            return None, 0.0
+        secs, kb = report.read().split()[-2:]
+    return float(secs), int(kb) / 1024
 
 
 def main() -> None:

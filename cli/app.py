@@ -456,9 +456,7 @@ def _run_ingest(
     state: Any = None
     delete_writer: Any = None
     try:
-        check_outputs(
-            paths, output, errors, state_path, folder=getattr(writer, "name", "") == "lance"
-        )
+        check_outputs(paths, output, errors, state_path, folder=_writes_a_folder(writer))
         if emit_deletes and state_path is None:
             raise UsageError("--emit-deletes needs --state FILE: deletions are found against it")
         if state_path is not None:
@@ -571,6 +569,12 @@ def _run_ingest(
     if summary.documents == 0 and not (summary.skipped or summary.deleted or summary.ignored):
         log.warning("no documents found under %s", " ".join(paths))
     raise typer.Exit(summary.exit_code)
+
+
+def _writes_a_folder(writer: Any) -> bool:
+    """Writers whose output is a folder they manage: a LanceDB table, Ray's ``out_dir/`` parts."""
+    name = str(getattr(writer, "name", ""))
+    return name == "lance" or name.endswith("-parts")
 
 
 def _interrupted_message(signum: int, streaming: bool, progress: Any, output: str | None) -> str:
