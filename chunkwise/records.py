@@ -1,4 +1,4 @@
-"""The output record: one JSONL line = one Parquet row (see DESIGN.md, Output record)."""
+"""The output record: one JSONL line = one Parquet row (see docs/design.md, Output record)."""
 
 from __future__ import annotations
 

@@ -642,7 +642,7 @@ class HtmlParser(BaseParser):
     name = "html"
     extensions = (".html", ".htm", ".xhtml", ".html.gz", ".htm.gz")
     # Pages are sections under headings; the section chunker keeps chunks inside them and gives
-    # every chunk its heading path (see docs/sections/html.md for the measurement).
+    # every chunk its heading path (see docs/html.md for the measurement).
     default_chunker = "section"
     options_class = HtmlOptions
     options: HtmlOptions

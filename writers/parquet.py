@@ -1,4 +1,4 @@
-"""Parquet: one row per chunk, DESIGN.md schema; written to a temporary file and renamed on
+"""Parquet: one row per chunk, docs/design.md schema; written to a temporary file and renamed on
 success, so an interrupted run never leaves a partial file."""
 
 from __future__ import annotations
