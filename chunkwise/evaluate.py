@@ -154,20 +154,13 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             if isinstance(r.get("metadata"), str):
                 r["metadata"] = json.loads(r["metadata"] or "{}")
         return rows
+    from chunkwise.retrieval import jsonl_rows
+
     rows = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise UsageError(f"{path}:{n}: not a JSON line: {exc.msg}") from exc
-            if not isinstance(rec, dict):
-                raise UsageError(f"{path}:{n}: expected a JSON object")
-            if rec.get("deleted"):
-                continue  # --emit-deletes records carry no chunk
-            rows.append(rec)
+    for _, rec in jsonl_rows(path.read_text(encoding="utf-8"), path):
+        if rec.get("deleted"):
+            continue  # --emit-deletes records carry no chunk
+        rows.append(dict(rec))
     return rows
 
 

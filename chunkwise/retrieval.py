@@ -175,7 +175,7 @@ def read_questions(path: Path) -> list[Question]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: not UTF-8 text ({exc.reason})") from exc
-    rows = _csv_rows(text, path) if _is_csv(path, text) else _jsonl_rows(text, path)
+    rows = _csv_rows(text, path) if _is_csv(path, text) else jsonl_rows(text, path)
     out = [_question(rec, path, line) for line, rec in rows]
     if not out:
         raise UsageError(f"{path}: no questions")
@@ -190,7 +190,7 @@ def _is_csv(path: Path, text: str) -> bool:
     return not text.lstrip().startswith("{")
 
 
-def _jsonl_rows(text: str, path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
+def jsonl_rows(text: str, path: Path) -> Iterator[tuple[int, Mapping[str, Any]]]:
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue

@@ -35,7 +35,7 @@ from llama_index.core.schema import (
 from pydantic import Field
 
 from chunkwise.errors import ErrorRecord
-from chunkwise.records import chunk_record
+from chunkwise.records import FIELDS, chunk_record
 from chunkwise.types import Chunk
 
 log = logging.getLogger("chunkwise")
@@ -44,22 +44,7 @@ __all__ = ["ChunkwiseNodeParser", "ChunkwiseReader"]
 
 # Kept out of the embedded text: layout and bookkeeping, not meaning.
 EMBED_EXCLUDED = [
-    "id",
-    "doc_id",
-    "source",
-    "index",
-    "start",
-    "end",
-    "n_tokens",
-    "tokenizer",
-    "chunker",
-    "parser",
-    "pages",
-    "bboxes",
-    "kind",
-    "continues",
-    "synthetic",
-    "metadata",
+    f for f in FIELDS if f not in ("text", "headings", "embedding", "embedding_model")
 ]
 # The LLM sees source, pages and headings (for citing), not boxes or ids.
 LLM_EXCLUDED = [k for k in EMBED_EXCLUDED if k not in ("source", "pages")]
