@@ -157,7 +157,7 @@ def test_sigterm_leaves_no_partial_parquet(good_folder: Path, tmp_path: Path) ->
     big = good_folder / "big"
     big.mkdir()
     text = (good_folder / "text" / "apache-license-2.0.txt").read_text()
-    for i in range(400):
+    for i in range(1200):
         (big / f"doc{i:04d}.txt").write_text(f"Copy {i}.\n\n{text}")
     out = tmp_path / "out.parquet"
     proc = subprocess.Popen(
@@ -178,7 +178,13 @@ def test_sigterm_leaves_no_partial_parquet(good_folder: Path, tmp_path: Path) ->
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    time.sleep(2.5)
+    # Signal once the Parquet temporary exists (the run is writing), not after a fixed sleep: a
+    # fast machine finishes 400 documents in under a second.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(p.name.startswith(".out.parquet") for p in tmp_path.iterdir()):
+            break
+        time.sleep(0.01)
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=60)
     assert proc.returncode != 0
