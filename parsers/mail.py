@@ -12,6 +12,7 @@ levels).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import email
 import email.policy
 import re
@@ -107,6 +108,24 @@ def _attachments(msg: EmailMessage) -> tuple[list[Attachment], list[dict[str, An
     return files, listed
 
 
+def _mail_document(
+    parser: BaseParser,
+    data: bytes,
+    source: str,
+    blocks: list[Block],
+    meta: dict[str, Any],
+    files: list[Attachment],
+    listed: list[dict[str, Any]],
+) -> Document:
+    """The message's Document (.eml or .msg): its blocks, the attachment list in metadata, and the
+    readable attachments carried for the pipeline to parse as documents of their own."""
+    if listed:
+        meta["attachments"] = listed
+    text, elements = render(blocks)
+    doc = parser.document(data, source, text, elements, meta)
+    return dataclasses.replace(doc, attachments=tuple(files)) if files else doc
+
+
 class EmlParser(BaseParser):
     name = "eml"
     extensions = (".eml",)
@@ -159,15 +178,7 @@ class EmlParser(BaseParser):
                 blocks.extend(text_blocks(text))
                 meta["body"] = "plain"
         files, listed = _attachments(msg)
-        if listed:
-            meta["attachments"] = listed
-        text, elements = render(blocks)
-        doc = self.document(data, source, text, elements, meta)
-        if files:
-            import dataclasses
-
-            doc = dataclasses.replace(doc, attachments=tuple(files))
-        return doc
+        return _mail_document(self, data, source, blocks, meta, files, listed)
 
 
 # -- Outlook .msg -------------------------------------------------------------------------------
@@ -308,12 +319,4 @@ class MsgParser(BaseParser):
                 continue  # an embedded message or OLE object: listed, not read
             files.append(Attachment(fname, payload, mime))
             listed.append({"name": fname, "content_type": mime, "size": len(payload)})
-        if listed:
-            meta["attachments"] = listed
-        text, elements = render(blocks)
-        doc = self.document(data, source, text, elements, meta)
-        if files:
-            import dataclasses
-
-            doc = dataclasses.replace(doc, attachments=tuple(files))
-        return doc
+        return _mail_document(self, data, source, blocks, meta, files, listed)
