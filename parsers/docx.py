@@ -522,30 +522,26 @@ class _Reader:
         blocks.append(Block("table", rows=rows, n_head=min(header_rows, 5)))
 
 
-def _rows(tbl: Any) -> list[Any]:
+def _children_through_controls(parent: Any, tag: str) -> list[Any]:
+    """Children named ``tag``, including those wrapped in content controls or custom XML."""
     out = []
-    for c in tbl:
-        tag = local(c)
-        if tag == "tr":
+    for c in parent:
+        name = local(c)
+        if name == tag:
             out.append(c)
-        elif tag in ("sdt", "customXml"):
-            content = child(c, "sdtContent") if tag == "sdt" else c
+        elif name in ("sdt", "customXml"):
+            content = child(c, "sdtContent") if name == "sdt" else c
             if content is not None:
-                out.extend(_rows(content))
+                out.extend(_children_through_controls(content, tag))
     return out
+
+
+def _rows(tbl: Any) -> list[Any]:
+    return _children_through_controls(tbl, "tr")
 
 
 def _cells(tr: Any) -> list[Any]:
-    out = []
-    for c in tr:
-        tag = local(c)
-        if tag == "tc":
-            out.append(c)
-        elif tag in ("sdt", "customXml"):
-            content = child(c, "sdtContent") if tag == "sdt" else c
-            if content is not None:
-                out.extend(_cells(content))
-    return out
+    return _children_through_controls(tr, "tc")
 
 
 def _first_row_look(tbl: Any) -> bool:
