@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from chunkwise.errors import DocumentError, ErrorRecord
-from chunkwise.pipeline import IngestOptions, Processor, Source, _expand, iter_sources, process_all
+from chunkwise.pipeline import IngestOptions, Processor, Source
 from chunkwise.plan import IngestArgs, build_plan
 from chunkwise.records import chunk_record
 from chunkwise.types import Chunk, Document
@@ -31,13 +31,9 @@ def iter_results(
 ) -> Iterator[tuple[Document | None, list[Chunk], ErrorRecord | None]]:
     """(document, chunks, None) or (None, [], error) per input document, lazily, in input order:
     folders are walked as they are read and at most a bounded window is in flight."""
-    if isinstance(paths, str):
-        paths = [paths]
-    from chunkwise.pipeline import check_paths
+    from chunkwise.api import iter_results as results
 
-    check_paths(paths)
-    sources = iter_sources(paths, options.walk, follow_symlinks=options.follow_symlinks)
-    for r in _expand(process_all(sources, options)):
+    for r in results(paths, options):
         if r.error is not None:
             yield None, [], r.error
         elif r.doc is not None:
