@@ -79,8 +79,11 @@ class JsonlWriter(BaseWriter):
             return
         lines.append(b"")
         self._out.write(b"\n".join(lines))
-        # One document's records at a time reach the reader: `| head` and tailing work promptly.
-        self._out.flush()
+        if self.durable_writes:
+            # One document's records at a time reach the reader: `| head` and tailing work
+            # promptly. A file published at close needs no flush per document (~2,000 write
+            # calls for a folder of small files).
+            self._out.flush()
 
     def close(self) -> None:
         if self._file is not None:
