@@ -14,13 +14,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from chunkwise.spans import WHITESPACE as _WS
+from chunkwise.spans import Span, trim
 from chunkwise.tokenizers import Tokenizer
 
-Span = tuple[int, int]
 # Returns cut positions strictly inside (start, end), sorted.
 Level = Callable[[int, int], list[int]]
-
-_WS = re.compile(r"\s+")
 
 
 def _same_tokenizer(a: Tokenizer, b: Tokenizer) -> bool:
@@ -96,14 +95,6 @@ def positions_level(positions: Sequence[int]) -> Level:
         return pos[lo:hi]
 
     return cuts
-
-
-def trim(text: str, a: int, b: int) -> Span:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
 
 
 class Packer:

@@ -1,0 +1,38 @@
+"""Character spans of a text: the one whitespace trim, and the separators text is cut at.
+
+Light on purpose (only ``re``): parsers, chunkers and the quality metrics all use it."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable
+
+Span = tuple[int, int]
+
+# Separators, coarsest first: a cut goes after the match, so the whitespace stays with the text
+# before it and the next piece starts on content.
+PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
+LINE = re.compile(r"\n\s*")
+SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
+WHITESPACE = re.compile(r"\s+")
+SEPARATORS = (PARAGRAPH, LINE, SENTENCE_END, WHITESPACE)
+
+
+def trim(text: str, a: int, b: int) -> Span:
+    """``[a, b)`` without leading and trailing whitespace; empty (``b, b``) when all blank."""
+    while a < b and text[a].isspace():
+        a += 1
+    while b > a and text[b - 1].isspace():
+        b -= 1
+    return a, b
+
+
+def trimmed_pieces(text: str, bounds: Iterable[int]) -> list[Span]:
+    """The pieces between consecutive ``bounds``, trimmed, blank ones dropped."""
+    out: list[Span] = []
+    for s, e in itertools.pairwise(bounds):
+        a, b = trim(text, s, e)
+        if a < b:
+            out.append((a, b))
+    return out
