@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chunkwise.types import Element
+from chunkwise.parsing import BaseParser
+from chunkwise.types import Document, Element
 
 # Tables longer than this keep their cells in the text only, not again in the element's attrs
 # (a 100,000-row sheet would otherwise be held twice).
@@ -213,3 +214,35 @@ def looks_like_header(rows: Sequence[tuple[Sequence[str], bool]]) -> bool:
         if len(values) >= 2 and sum(bool(_NUMERIC.match(v)) for v in values) >= 0.8 * len(values):
             return True
     return False
+
+
+class BlocksParser(BaseParser):
+    """A parser whose reader returns blocks and metadata; text and elements are rendered from the
+    blocks (:func:`render`), so every such format lays out its text alike."""
+
+    default_chunker = "section"
+
+    def read(self, data: bytes) -> tuple[list[Block], dict[str, Any]]:
+        raise NotImplementedError
+
+    def describe(self, meta: dict[str, Any], elements: Sequence[Element]) -> None:
+        """Hook: metadata that depends on the rendered elements (by default the heading count)."""
+        meta["n_headings"] = sum(1 for e in elements if e.kind == "heading")
+
+    def parse_bytes(self, data: bytes, source: str) -> Document:
+        blocks, meta = self.read(data)
+        text, elements = render(blocks)
+        self.describe(meta, elements)
+        return self.document(data, source, text, elements, meta)
+
+
+def title_from_headings(meta: dict[str, Any], elements: Sequence[Element]) -> None:
+    """A document without a title in its properties takes its first real heading's (a heading
+    the reader made up for an untitled slide does not count)."""
+    if "title" in meta:
+        return
+    first = next(
+        (e for e in elements if e.kind == "heading" and not e.attrs.get("generated")), None
+    )
+    if first is not None:
+        meta["title"] = first.attrs.get("title", "")

@@ -16,11 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 from chunkwise.archive import SafeZip, open_zip, parse_xml
-from chunkwise.blocks import Block, clean_inline, render
+from chunkwise.blocks import Block, BlocksParser, clean_inline
 from chunkwise.errors import ParseError
 from chunkwise.ooxml import attr, child, local
-from chunkwise.parsing import BaseParser
-from chunkwise.types import Document
 
 WHAT = "OpenDocument file"
 
@@ -347,13 +345,9 @@ def _slide(page: Any, n: int) -> list[Block]:
     return [head, *body, *reader.notes, *notes]
 
 
-class OdfParser(BaseParser):
+class OdfParser(BlocksParser):
     name = "odf"
     extensions = (".odt", ".ott", ".odp", ".otp", ".ods", ".ots")
-    default_chunker = "section"
 
-    def parse_bytes(self, data: bytes, source: str) -> Document:
-        blocks, meta = read_odf(data)
-        text, elements = render(blocks)
-        meta["n_headings"] = sum(1 for e in elements if e.kind == "heading")
-        return self.document(data, source, text, elements, meta)
+    def read(self, data: bytes) -> tuple[list[Block], dict[str, Any]]:
+        return read_odf(data)

@@ -30,11 +30,11 @@ from typing import Any
 from chunkwise.parsers.options import XlsxOptions
 
 from chunkwise.archive import SafeZip, open_zip, parse_xml
-from chunkwise.blocks import Block, render
+from chunkwise.blocks import Block, BlocksParser, render
 from chunkwise.errors import ParseError
 from chunkwise.ooxml import attr, child, children, core_properties, local, main_part, relationships
 from chunkwise.parsing import BaseParser, decode_text
-from chunkwise.types import Document
+from chunkwise.types import Document, Element
 
 WHAT = "Excel workbook"
 # A cell far to the right (XFD1) would pad every row with thousands of empty cells.
@@ -324,18 +324,17 @@ def _rid(el: Any) -> str | None:
     return None
 
 
-class XlsxParser(BaseParser):
+class XlsxParser(BlocksParser):
     name = "xlsx"
     extensions = (".xlsx", ".xlsm", ".xltx", ".xltm")
-    default_chunker = "section"
     options_class = XlsxOptions
     options: XlsxOptions
 
-    def parse_bytes(self, data: bytes, source: str) -> Document:
-        blocks, meta = read_xlsx(data, hidden=self.options.hidden_sheets)
-        text, elements = render(blocks)
+    def read(self, data: bytes) -> tuple[list[Block], dict[str, Any]]:
+        return read_xlsx(data, hidden=self.options.hidden_sheets)
+
+    def describe(self, meta: dict[str, Any], elements: Sequence[Element]) -> None:
         meta["mime"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return self.document(data, source, text, elements, meta)
 
 
 # -- csv -----------------------------------------------------------------------------------------
