@@ -36,7 +36,7 @@ from chunkwise.chunkers.options import CastOptions
 
 from chunkwise.chunking import BaseChunker
 from chunkwise.packing import TokenIndex
-from chunkwise.spans import trim
+from chunkwise.spans import split_over, trim
 from chunkwise.types import Chunk, Document, Element
 
 log = logging.getLogger("chunkwise")
@@ -164,18 +164,11 @@ class CastChunker(BaseChunker):
     def _enforce_tokens(
         self, text: str, spans: Sequence[tuple[int, int]], counts: Sequence[int]
     ) -> tuple[list[tuple[int, int]], list[int]]:
-        assert self.max_tokens is not None
-        out: list[tuple[int, int]] = []
-        out_counts: list[int] = []
-        for (a, b), n in zip(spans, counts, strict=True):
-            if n <= self.max_tokens:
-                out.append((a, b))
-                out_counts.append(n)
-            else:
-                for s, e, c in _exact_split(text, a, b, self.tokenizer, self.max_tokens):
-                    out.append((s, e))
-                    out_counts.append(c)
-        return out, out_counts
+        cap = self.max_tokens
+        assert cap is not None
+        return split_over(
+            spans, counts, cap, lambda a, b: _exact_split(text, a, b, self.tokenizer, cap)
+        )
 
     # -- metadata ----------------------------------------------------------------------------
     def _build(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from chunkwise.spans import WHITESPACE as _WS
-from chunkwise.spans import Span, trim
+from chunkwise.spans import Span, split_over, trim
 from chunkwise.tokenizers import Tokenizer
 
 # Returns cut positions strictly inside (start, end), sorted.
@@ -157,18 +157,7 @@ class Packer:
         return self.finish(planned)
 
     def finish(self, planned: Sequence[Span]) -> tuple[list[Span], list[int]]:
-        counts = self.exact_counts(planned)
-        out: list[Span] = []
-        out_counts: list[int] = []
-        for (a, b), c in zip(planned, counts, strict=True):
-            if c <= self.max:
-                out.append((a, b))
-                out_counts.append(c)
-            else:
-                for s, e, n in self.split_exact(a, b):
-                    out.append((s, e))
-                    out_counts.append(n)
-        return out, out_counts
+        return split_over(planned, self.exact_counts(planned), self.max, self.split_exact)
 
     def exact_counts(self, spans: Sequence[Span]) -> list[int]:
         """Exact token counts of spans encoded on their own, mostly without encoding them.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 Span = tuple[int, int]
 
@@ -36,3 +36,24 @@ def trimmed_pieces(text: str, bounds: Iterable[int]) -> list[Span]:
         if a < b:
             out.append((a, b))
     return out
+
+
+def split_over(
+    spans: Sequence[Span],
+    counts: Sequence[int],
+    cap: int,
+    split: Callable[[int, int], Iterable[tuple[int, int, int]]],
+) -> tuple[list[Span], list[int]]:
+    """Spans whose count is within ``cap`` as they are; any other replaced by the pieces
+    ``split(a, b)`` makes of it (``(start, end, count)`` each)."""
+    out: list[Span] = []
+    out_counts: list[int] = []
+    for (a, b), n in zip(spans, counts, strict=True):
+        if n <= cap:
+            out.append((a, b))
+            out_counts.append(n)
+        else:
+            for s, e, c in split(a, b):
+                out.append((s, e))
+                out_counts.append(c)
+    return out, out_counts

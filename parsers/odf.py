@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chunkwise.archive import SafeZip, open_zip, parse_xml
+from chunkwise.archive import SafeZip, open_zip, optional_xml, parse_xml
 from chunkwise.blocks import Block, BlocksParser, clean_inline
 from chunkwise.errors import ParseError
 from chunkwise.ooxml import attr, child, local
@@ -194,11 +194,8 @@ def _int(v: str | None, default: int) -> int:
 
 
 def _meta(zf: SafeZip) -> dict[str, Any]:
-    if not zf.has("meta.xml"):
-        return {}
-    try:
-        root = parse_xml(zf, "meta.xml")
-    except ParseError:
+    root = optional_xml(zf, "meta.xml")
+    if root is None:
         return {}
     out: dict[str, Any] = {}
     names = {
@@ -219,11 +216,8 @@ def _meta(zf: SafeZip) -> dict[str, Any]:
 
 
 def _furniture(zf: SafeZip) -> list[Block]:
-    if not zf.has("styles.xml"):
-        return []
-    try:
-        root = parse_xml(zf, "styles.xml")
-    except ParseError:
+    root = optional_xml(zf, "styles.xml")
+    if root is None:
         return []
     out: list[Block] = []
     seen: set[tuple[str, str]] = set()

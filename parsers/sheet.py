@@ -29,7 +29,7 @@ from typing import Any
 
 from chunkwise.parsers.options import XlsxOptions
 
-from chunkwise.archive import SafeZip, open_zip, parse_xml
+from chunkwise.archive import SafeZip, open_zip, optional_xml, parse_xml
 from chunkwise.blocks import Block, BlocksParser, render
 from chunkwise.errors import ParseError
 from chunkwise.ooxml import attr, child, children, core_properties, local, main_part, relationships
@@ -133,11 +133,8 @@ def _shared_strings(zf: SafeZip, part: str | None) -> list[str]:
 
 def _date_styles(zf: SafeZip, part: str | None) -> set[int]:
     """Indexes of cell formats (``s`` attribute) that show dates."""
-    if part is None or not zf.has(part):
-        return set()
-    try:
-        root = parse_xml(zf, part)
-    except ParseError:
+    root = optional_xml(zf, part)
+    if root is None:
         return set()  # without styles, dates show as serial numbers: the data survives
     custom: dict[int, str] = {}
     fmts = child(root, "numFmts")
