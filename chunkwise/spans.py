@@ -9,6 +9,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 Span = tuple[int, int]
+# Pieces of the span [a, b) as (start, end, token count).
+Splitter = Callable[[int, int], Iterable[tuple[int, int, int]]]
 
 # Separators, coarsest first: a cut goes after the match, so the whitespace stays with the text
 # before it and the next piece starts on content.
@@ -39,10 +41,7 @@ def trimmed_pieces(text: str, bounds: Iterable[int]) -> list[Span]:
 
 
 def split_over(
-    spans: Sequence[Span],
-    counts: Sequence[int],
-    cap: int,
-    split: Callable[[int, int], Iterable[tuple[int, int, int]]],
+    spans: Sequence[Span], counts: Sequence[int], cap: int, split: Splitter
 ) -> tuple[list[Span], list[int]]:
     """Spans whose count is within ``cap`` as they are; any other replaced by the pieces
     ``split(a, b)`` makes of it (``(start, end, count)`` each)."""

@@ -82,6 +82,31 @@ _C_EXTRA = """
 (enum_specifier name: (_) body: (_)) @enum
 """
 
+# Files and interpreters of the JavaScript family, by language.
+_JS_FILES = {
+    "javascript": ((".js", ".mjs", ".cjs", ".jsx"), ("node", "nodejs", "deno", "bun")),
+    "typescript": ((".ts", ".mts", ".cts"), ("ts-node", "tsx")),
+    "tsx": ((".tsx",), ()),
+}
+
+
+def _js_like(name: str, module: str, function: str, definitions: Mapping[str, str]) -> LanguageSpec:
+    """JavaScript, TypeScript and TSX: the same imports, export/declaration wrappers and
+    arrow-function definitions."""
+    extensions, interpreters = _JS_FILES[name]
+    return LanguageSpec(
+        name,
+        module,
+        function,
+        extensions,
+        interpreters,
+        definitions,
+        ("import_statement",),
+        wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
+        extra_patterns=_JS_EXTRA,
+    )
+
+
 LANGUAGES: dict[str, LanguageSpec] = {
     spec.name: spec
     for spec in (
@@ -96,39 +121,9 @@ LANGUAGES: dict[str, LanguageSpec] = {
             wrappers=("decorated_definition",),
             words={"function": "def", "method": "def"},
         ),
-        LanguageSpec(
-            "javascript",
-            "tree_sitter_javascript",
-            "language",
-            (".js", ".mjs", ".cjs", ".jsx"),
-            ("node", "nodejs", "deno", "bun"),
-            _JS_DEFS,
-            ("import_statement",),
-            wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
-            extra_patterns=_JS_EXTRA,
-        ),
-        LanguageSpec(
-            "typescript",
-            "tree_sitter_typescript",
-            "language_typescript",
-            (".ts", ".mts", ".cts"),
-            ("ts-node", "tsx"),
-            _TS_DEFS,
-            ("import_statement",),
-            wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
-            extra_patterns=_JS_EXTRA,
-        ),
-        LanguageSpec(
-            "tsx",
-            "tree_sitter_typescript",
-            "language_tsx",
-            (".tsx",),
-            (),
-            _TS_DEFS,
-            ("import_statement",),
-            wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
-            extra_patterns=_JS_EXTRA,
-        ),
+        _js_like("javascript", "tree_sitter_javascript", "language", _JS_DEFS),
+        _js_like("typescript", "tree_sitter_typescript", "language_typescript", _TS_DEFS),
+        _js_like("tsx", "tree_sitter_typescript", "language_tsx", _TS_DEFS),
         LanguageSpec(
             "go",
             "tree_sitter_go",
