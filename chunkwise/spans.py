@@ -1,4 +1,5 @@
-"""Character spans of a text: the one whitespace trim, and the separators text is cut at.
+"""Character spans of a text: the one whitespace trim, the separators text is cut at, and the
+one "keep it if it fits the cap, else split it" loop.
 
 Light on purpose (only ``re``): parsers, chunkers and the quality metrics all use it."""
 
