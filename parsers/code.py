@@ -755,42 +755,27 @@ def _blocks(
             cursor[0] += 1
         return [labels[k] for k in open_defs if defs[k].end_byte > byte]
 
+    def element(kind: str, first: Any, last: Any, **attrs: Any) -> Element:
+        """The element of the nodes ``first`` to ``last``, with their lines and scope."""
+        where = {
+            "line_start": first.start_point[0] + 1,
+            "line_end": _last_line(last),
+            "scope": scope_at(first.start_byte),
+        }
+        return Element(kind, ch(first.start_byte), ch(last.end_byte), attrs={**where, **attrs})
+
     def flush(kind: str) -> None:
         run = pending[kind]
         if not run:
             return
-        first, last = run[0], run[-1]
-        out.append(
-            Element(
-                kind,
-                ch(first.start_byte),
-                ch(last.end_byte),
-                attrs={
-                    "line_start": first.start_point[0] + 1,
-                    "line_end": _last_line(last),
-                    "scope": scope_at(first.start_byte),
-                    "count": len(run),
-                },
-            )
-        )
+        out.append(element(kind, run[0], run[-1], count=len(run)))
         run.clear()
 
     for cap, node in sorted(nodes, key=lambda cn: cn[1].start_byte):
         if cap == "docstring":
             for k in pending:
                 flush(k)
-            out.append(
-                Element(
-                    "docstring",
-                    ch(node.start_byte),
-                    ch(node.end_byte),
-                    attrs={
-                        "line_start": node.start_point[0] + 1,
-                        "line_end": _last_line(node),
-                        "scope": scope_at(node.start_byte),
-                    },
-                )
-            )
+            out.append(element("docstring", node, node))
             continue
         other = "comment" if cap == "import" else "import"
         flush(other)
