@@ -18,6 +18,14 @@ def doc_id_for(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+def _reduce_positional(self: Any) -> tuple[Any, tuple[Any, ...]]:
+    """Pickle as ``cls(*fields)``: workers send every document's chunks to the main process,
+    and the default for slotted dataclasses (``__getstate__``/``__setstate__`` looping over
+    ``dataclasses.fields()`` per object) cost more than the chunks' text."""
+    cls = type(self)
+    return (cls, tuple(getattr(self, name) for name in cls.__match_args__))
+
+
 @dataclass(frozen=True, slots=True)
 class Element:
     """One layout/structure unit of a document, addressed by offsets into `Document.text`."""
@@ -29,6 +37,8 @@ class Element:
     bbox: BBox | None = None
     level: int | None = None
     attrs: Mapping[str, Any] = field(default_factory=dict)
+
+    __reduce__ = _reduce_positional
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +75,8 @@ class Document:
     # Files inside this one, parsed by the pipeline as documents of their own (not serialised).
     attachments: tuple[Attachment, ...] = ()
 
+    __reduce__ = _reduce_positional
+
     def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "source": self.source,
@@ -91,6 +103,8 @@ class PageBox:
     y0: float
     x1: float
     y1: float
+
+    __reduce__ = _reduce_positional
 
     def to_dict(self) -> dict[str, Any]:
         return {"page": self.page, "x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1}
@@ -122,6 +136,8 @@ class Chunk:
     synthetic: bool = False
     embedding: tuple[float, ...] | None = None
     embedding_model: str | None = None
+
+    __reduce__ = _reduce_positional
 
     @property
     def id(self) -> str:
