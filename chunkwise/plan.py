@@ -2,7 +2,7 @@
 call to turn options (the CLI's long names: ``max_tokens=256``, ``html_mode="full"``,
 ``opt=["pdf.tables=false"]``) into validated :class:`~chunkwise.pipeline.IngestOptions`.
 
-No Typer here, so the mapping from flags to plugin options is unit-tested without a subprocess;
+No CLI framework here, so the mapping from flags to plugin options is unit-tested without a subprocess;
 importing it is cheap (the registry and option classes, nothing heavy).
 """
 
