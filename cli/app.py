@@ -1337,7 +1337,7 @@ def main() -> None:
     # wins.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
-        app()
+        app(prog_name="chunk")
     except BrokenPipeError:
         _silence_stdout()
         sys.exit(EXIT_OK)
