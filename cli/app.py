@@ -459,6 +459,12 @@ def ingest(
     raise Exit(code)
 
 
+def _given(name: str) -> bool:
+    """Whether the user gave the flag of parameter ``name`` (not its default)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return source is not None and source is not ParameterSource.DEFAULT
+
+
 def _only_given(args: Any) -> Any:
     """Plugin flags left at their default become None ("not given"): the plugin's own default
     (the same value; a test checks it) applies, and no plugin's options are looked up for them."""
@@ -466,10 +472,7 @@ def _only_given(args: Any) -> Any:
 
     from chunkwise.plan import PLUGIN_FLAGS
 
-    ctx = click.get_current_context()
-    default = ParameterSource.DEFAULT
-    unset = {k: None for k in PLUGIN_FLAGS if ctx.get_parameter_source(k) is default}
-    return dataclasses.replace(args, **unset)
+    return dataclasses.replace(args, **{k: None for k in PLUGIN_FLAGS if not _given(k)})
 
 
 def _format_for(output: str | None) -> OutputFormat:
@@ -552,7 +555,8 @@ def parse(
 ) -> None:
     """Print the parsed Document (elements with offsets, pages, boxes) as JSON."""
     _setup_logging(False, False)
-    doc = _parse_one(file, format_hint, {"html_mode": html_mode, "pages": pages}, opt)
+    flags = {"html_mode": html_mode, "pages": pages}
+    doc = _parse_one(file, format_hint, {k: v for k, v in flags.items() if _given(k)}, opt)
     try:
         sys.stdout.write(
             json.dumps(doc.to_dict(with_text=text), ensure_ascii=False, indent=2) + "\n"
