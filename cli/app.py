@@ -1061,6 +1061,13 @@ def main() -> None:
     except UsageError as exc:
         sys.stderr.write(f"chunk: error: {exc}\n")
         sys.exit(EXIT_USAGE)
+    finally:
+        # The command is over and the process exits: the interpreter's last garbage collections
+        # would walk every object of ~300 modules to find next to nothing (~15 ms, 10% of a
+        # one-file run). Outputs are closed by then; atexit handlers and finalizers still run.
+        import gc
+
+        gc.freeze()
 
 
 if __name__ == "__main__":
