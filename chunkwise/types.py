@@ -6,9 +6,10 @@ Frozen, slotted dataclasses: cheap to build in the hot path, safe to pass betwee
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 BBox = tuple[float, float, float, float]
 
@@ -18,14 +19,23 @@ def doc_id_for(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def _reduce_positional(self: Any) -> tuple[Any, tuple[Any, ...]]:
-    """Pickle as ``cls(*fields)``: workers send every document's chunks to the main process,
-    and the default for slotted dataclasses (``__getstate__``/``__setstate__`` looping over
-    ``dataclasses.fields()`` per object) cost more than the chunks' text."""
-    cls = type(self)
-    return (cls, tuple(getattr(self, name) for name in cls.__match_args__))
+_T = TypeVar("_T")
 
 
+def _pickled_positionally(cls: type[_T]) -> type[_T]:
+    """Pickle instances as ``cls(*fields)``: workers send every document's chunks to the main
+    process, and the default for slotted dataclasses (``__getstate__``/``__setstate__`` looping
+    over ``dataclasses.fields()`` per object) cost more than the chunks' text."""
+    values = operator.attrgetter(*cls.__match_args__)  # type: ignore[attr-defined]
+
+    def __reduce__(self: _T) -> tuple[type[_T], tuple[Any, ...]]:
+        return (cls, values(self))
+
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
+    return cls
+
+
+@_pickled_positionally
 @dataclass(frozen=True, slots=True)
 class Element:
     """One layout/structure unit of a document, addressed by offsets into `Document.text`."""
@@ -37,8 +47,6 @@ class Element:
     bbox: BBox | None = None
     level: int | None = None
     attrs: Mapping[str, Any] = field(default_factory=dict)
-
-    __reduce__ = _reduce_positional
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +70,7 @@ class Attachment:
     content_type: str = ""
 
 
+@_pickled_positionally
 @dataclass(frozen=True, slots=True)
 class Document:
     """A parsed document: canonical text plus elements in reading order."""
@@ -74,8 +83,6 @@ class Document:
     parser: str = ""
     # Files inside this one, parsed by the pipeline as documents of their own (not serialised).
     attachments: tuple[Attachment, ...] = ()
-
-    __reduce__ = _reduce_positional
 
     def to_dict(self, *, with_text: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -96,6 +103,7 @@ class Document:
         return out
 
 
+@_pickled_positionally
 @dataclass(frozen=True, slots=True)
 class PageBox:
     page: int
@@ -104,12 +112,11 @@ class PageBox:
     x1: float
     y1: float
 
-    __reduce__ = _reduce_positional
-
     def to_dict(self) -> dict[str, Any]:
         return {"page": self.page, "x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1}
 
 
+@_pickled_positionally
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """One retrieval unit.
@@ -136,8 +143,6 @@ class Chunk:
     synthetic: bool = False
     embedding: tuple[float, ...] | None = None
     embedding_model: str | None = None
-
-    __reduce__ = _reduce_positional
 
     @property
     def id(self) -> str:
