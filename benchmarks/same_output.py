@@ -36,8 +36,8 @@ def main() -> None:
     ap.add_argument("path")
     ap.add_argument("--reference", help="another build's chunk executable")
     ap.add_argument("--chunker", default="recursive")
-    ap.add_argument("extra", nargs="*", help="more ingest flags (after --)")
-    args = ap.parse_args()
+    args, rest = ap.parse_known_args()  # the rest (after --): more ingest flags
+    args.extra = [a for a in rest if a != "--"]
     ours = str(Path(sys.executable).with_name("chunk"))
     extra = ["--chunker", args.chunker, "-q", *args.extra]
     runs: dict[str, tuple[str, set]] = {}
