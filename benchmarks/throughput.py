@@ -18,12 +18,12 @@ this machine is shared and noisy.
 End to end (``--cli``, the default): what a user times is the command. ``chunk ingest`` runs as a
 subprocess (default ``--jobs``, JSONL to a file) on (a) one 5 MB prose file and (b) a folder of
 2,000 prose files of ~3.6 KB (also with ``--jobs 0``, no workers), and its time is the wall time
-of the command minus the same command on a 2 KB file (start-up cancels out; both are printed). The peers run in process on
-the same texts (no start-up, no file reading, no output), in the same rounds. The prose is the
-non-legal text of the corpus (the article bodies of html/ and the two retrieval/ documents),
-shuffled and paragraph-numbered as for the long documents; legal text would send the files to
-the legal parser, a different workload. Then the recursive rows again while another process
-keeps one core busy.
+of the command minus the same command on a 2 KB file (start-up cancels out; both are printed).
+The peers run in process on the same texts (no start-up, no file reading, no output), in the
+same rounds. The prose is the non-legal text of the corpus (the article bodies of html/ and the
+two retrieval/ documents), shuffled and paragraph-numbered as for the long documents; legal text
+would send the files to the legal parser, a different workload. Then the recursive rows again
+while another process keeps one core busy.
 
 Start-up, first (``--startup-only`` for just this): ``chunk --help`` and ``chunk ingest`` of a 2 KB
 file with the defaults, each the median wall and CPU time of whole processes over
