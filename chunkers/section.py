@@ -53,25 +53,36 @@ class _Section:
     empty: bool  # a heading with nothing under it
 
 
-@dataclass
 class _Group:
-    sections: list[_Section] = field(default_factory=list)
+    """Consecutive sections packed together. Totals are kept as sections join, so that a group
+    of thousands of sections (empty headings all merging forward) costs linear time."""
+
+    def __init__(self, sections: Sequence[_Section]) -> None:
+        self.sections: list[_Section] = []
+        self.tokens = 0
+        self._nonempty = 0
+        self.extend(sections)
+
+    def extend(self, sections: Sequence[_Section]) -> None:
+        self.sections.extend(sections)
+        self.tokens += sum(s.tokens for s in sections)
+        self._nonempty += sum(not s.empty for s in sections)
 
     @property
     def top(self) -> int:
         return self.sections[0].level
 
     @property
-    def tokens(self) -> int:
-        return sum(s.tokens for s in self.sections)
-
-    @property
     def empty(self) -> bool:
-        return all(s.empty for s in self.sections)
+        return self._nonempty == 0
 
     def path(self, start: int, end: int) -> tuple[str, ...]:
         """Heading path of [start, end): the headings shared by every section it touches."""
-        touched = [s for s in self.sections if s.start < end and s.end > start]
+        secs = self.sections
+        # Sections are sorted and disjoint: bisect to the touched ones instead of testing all.
+        lo = bisect.bisect_right(secs, start, key=lambda s: s.end)
+        hi = bisect.bisect_left(secs, end, key=lambda s: s.start)
+        touched = secs[lo:hi]
         # A heading with nothing under it merged into its first subsection does not make the
         # chunk's text any less the subsection's.
         paths = [s.path for s in touched if not s.empty] or [s.path for s in touched]
@@ -130,8 +141,16 @@ class SectionChunker(BaseChunker):
         bounds = [0, *[s for s in starts if s > 0], len(text)]
         allowed = content_spans(doc, self.config.keep_furniture)
         out: list[_Section] = []
+        k = 0  # first allowed span that may reach into the current section (both are sorted)
         for a, b in itertools.pairwise(bounds):
-            spans = [(max(a, s), min(b, e)) for s, e in allowed if s < b and e > a]
+            while k < len(allowed) and allowed[k][1] <= a:
+                k += 1
+            spans = []
+            j = k
+            while j < len(allowed) and allowed[j][0] < b:
+                s, e = allowed[j]
+                spans.append((max(a, s), min(b, e)))
+                j += 1
             spans = [trim(text, s, e) for s, e in spans]
             spans = [(s, e) for s, e in spans if s < e]
             if not spans:
@@ -153,7 +172,7 @@ class SectionChunker(BaseChunker):
         def small(g: _Group) -> bool:
             return g.empty or g.tokens < self.config.min_tokens
 
-        groups = [_Group([sec]) for sec in sections]
+        groups = [_Group((sec,)) for sec in sections]
         # Forward where it fits: a small section takes in its next sibling or first subsection. A
         # heading with nothing under it always goes forward: alone it would be a chunk of a title.
         groups = _join(
@@ -248,6 +267,15 @@ class SectionChunker(BaseChunker):
         text = doc.text
         lo, hi = spans[0][0], spans[-1][1]
         inside = [(t.start, t.end) for t in fitting if t.start < hi and t.end > lo]
+        if all(packer.index.count(a, b) <= self.config.max_tokens for a, b in spans):
+            # Nothing to split (the usual section): the cut levels below would go unused, and
+            # building them costs more than the packing itself when there are many headings.
+            out_spans, counts = packer.finish(spans)
+            out_spans, counts = self.with_overlap(packer, out_spans, counts)
+            return [
+                _Piece(a, b, n, kind=_kind(ann, a, b))
+                for (a, b), n in zip(out_spans, counts, strict=True)
+            ]
         cuts: list[int] = []
         for el in ann.overlapping(lo, hi):
             if lo < el.start < hi and el.kind not in ("table_row",):
@@ -391,7 +419,7 @@ def _join(groups: list[_Group], ok: Callable[[_Group, _Group], bool]) -> list[_G
     out: list[_Group] = []
     for g in groups:
         if out and ok(out[-1], g):
-            out[-1].sections.extend(g.sections)
+            out[-1].extend(g.sections)
         else:
             out.append(g)
     return out
