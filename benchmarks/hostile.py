@@ -96,20 +96,23 @@ BUILDERS: dict[str, Callable[[float], tuple[str, bytes]]] = {
 CHUNKERS = {"section_headings": "section", "section_large": "section"}
 
 
-def run_one(chunk: str, path: Path, chunker: str, limit: float) -> tuple[float | None, float]:
-    """(seconds or None when over the limit, peak RSS in MB) of one ingest in a child process,
-    measured by GNU time (``%e %M``) around the command."""
+def run_one(
+    chunk: str, path: Path, chunker: str, limit: float
+) -> tuple[float | None, float, float]:
+    """(wall seconds or None when over the limit, CPU seconds, peak RSS in MB) of one ingest in a
+    child process, measured by GNU time (``%e %U %S %M``) around the command. CPU time is the
+    figure to compare on a loaded machine: the wall time grows with the load, the work does not."""
     cmd = [chunk, "ingest", str(path), "-c", chunker, "-j", "0", "-o", os.devnull, "-q"]
     with tempfile.NamedTemporaryFile("r", suffix=".time") as report:
-        timed = ["/usr/bin/time", "-f", "%e %M", "-o", report.name, *cmd]
+        timed = ["/usr/bin/time", "-f", "%e %U %S %M", "-o", report.name, *cmd]
         try:
             subprocess.run(
                 timed, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=limit
             )
         except subprocess.TimeoutExpired:
-            return None, 0.0
-        secs, kb = report.read().split()[-2:]
-    return float(secs), int(kb) / 1024
+            return None, 0.0, 0.0
+        secs, user, system, kb = report.read().split()[-4:]
+    return float(secs), float(user) + float(system), int(kb) / 1024
 
 
 def main() -> None:
@@ -120,14 +123,18 @@ def main() -> None:
     ap.add_argument("--only", action="append", choices=sorted(BUILDERS))
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'case':<18} {'chunker':<9} {'size MB':>8} {'seconds':>9} {'peak MB':>8}")
+        print(
+            f"{'case':<18} {'chunker':<9} {'size MB':>8} {'wall s':>9} {'CPU s':>7} {'peak MB':>8}"
+        )
         for name in args.only or BUILDERS:
             fname, data = BUILDERS[name](args.scale)
             path = Path(tmp) / fname
             path.write_bytes(data)
             chunker = CHUNKERS.get(name, "auto")
-            secs, peak = run_one(args.chunk, path, chunker, args.limit)
-            shown = f"{secs:9.2f}" if secs is not None else f">{args.limit:8.0f}"
+            secs, cpu, peak = run_one(args.chunk, path, chunker, args.limit)
+            shown = (
+                f"{secs:9.2f} {cpu:7.2f}" if secs is not None else f">{args.limit:8.0f} {'-':>7}"
+            )
             print(f"{name:<18} {chunker:<9} {len(data) / 1e6:8.2f} {shown} {peak:8.0f}", flush=True)
             path.unlink()
 

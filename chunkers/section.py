@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
+
 from chunkwise.chunking import BLOCK_KINDS, BaseChunker, SpanAnnotator, content_spans
 from chunkwise.packing import Packer, Span, positions_level, regex_level, trim
 from chunkwise.types import Chunk, Document, Element
@@ -112,9 +114,11 @@ class SectionChunker(BaseChunker):
         ann = SpanAnnotator(doc)
         sections = self._sections(doc, ann, packer)
         groups = self._merge(sections)
+        plain = self._plain_pieces(ann, groups, packer)
         index = 0
-        for group in groups:
-            for piece in self._pieces(ann, group, packer):
+        for i, group in enumerate(groups):
+            pieces = plain[i] if i in plain else self._pieces(ann, group, packer)
+            for piece in pieces:
                 yield ann.chunk(
                     index=index,
                     start=piece.start,
@@ -162,8 +166,11 @@ class SectionChunker(BaseChunker):
                 empty = not any(text[max(s, head.end) : e].strip() for s, e in spans)
             else:
                 level, path, empty = 0, (), False
-            tokens = sum(packer.index.count(s, e) for s, e in spans)
-            out.append(_Section(a, b, level, path, spans, tokens, empty))
+            out.append(_Section(a, b, level, path, spans, 0, empty))
+        # Token counts of all sections at once: one array look-up instead of two per section.
+        counts = iter(_span_counts(packer, [sp for sec in out for sp in sec.spans]))
+        for sec in out:
+            sec.tokens = sum(next(counts) for _ in sec.spans)
         return out
 
     def _merge(self, sections: Sequence[_Section]) -> list[_Group]:
@@ -188,18 +195,64 @@ class SectionChunker(BaseChunker):
         groups = _join(groups, lambda a, b: small(a) and b.top >= a.top)
         return _join(groups, lambda a, b: small(b) and a.top <= b.top)
 
+    # -- the usual groups, all at once ------------------------------------------------------------
+    def _plain_pieces(
+        self, ann: SpanAnnotator, groups: Sequence[_Group], packer: Packer
+    ) -> dict[int, list[_Piece]]:
+        """Pieces of the groups that hold no table and whose spans all fit the cap, by group
+        index: the usual section. They need no cut levels (building those cost more than the
+        packing itself), and their exact counts are taken in one batch; with thousands of
+        headings the per-group calls were most of the time."""
+        text = ann.doc.text
+        cap = self.config.max_tokens
+        tables = sorted(
+            (e.start, e.end) for e in ann.doc.elements if e.kind == "table" and e.end > e.start
+        )
+        table_starts = [a for a, _ in tables]
+        todo: list[tuple[int, list[Span]]] = []
+        for i, group in enumerate(groups):
+            spans = [
+                t for t in (trim(text, a, b) for a, b in _group_spans(text, group)) if t[0] < t[1]
+            ]
+            if not spans:
+                continue
+            lo, hi = spans[0][0], spans[-1][1]
+            k = bisect.bisect_left(table_starts, lo)
+            if any(tables[j][1] <= hi for j in range(k, bisect.bisect_left(table_starts, hi))):
+                continue  # a table inside: the general path decides whether it fits
+            todo.append((i, spans))
+        approx = iter(_span_counts(packer, [sp for _, spans in todo for sp in spans]))
+        fitting = []
+        for i, spans in todo:
+            if max(next(approx) for _ in spans) <= cap:
+                fitting.append((i, spans))
+        exact = iter(packer.exact_counts([sp for _, spans in fitting for sp in spans]))
+        out: dict[int, list[_Piece]] = {}
+        for i, spans in fitting:
+            planned: list[Span] = []
+            counts: list[int] = []
+            for a, b in spans:
+                n = next(exact)
+                if n <= cap:
+                    planned.append((a, b))
+                    counts.append(n)
+                else:  # BPE merges at the edges differ from the whole text's: split exactly
+                    for s, e, c in packer.split_exact(a, b):
+                        planned.append((s, e))
+                        counts.append(c)
+            planned, counts = self.with_overlap(packer, planned, counts)
+            out[i] = [
+                _Piece(a, b, n, kind=_kind(ann, a, b))
+                for (a, b), n in zip(planned, counts, strict=True)
+            ]
+        return out
+
     # -- one group -> pieces ---------------------------------------------------------------------
     def _pieces(self, ann: SpanAnnotator, group: _Group, packer: Packer) -> list[_Piece]:
         doc = ann.doc
         text = doc.text
         cap = self.config.max_tokens
-        spans: list[Span] = []
-        for sp in (sp for sec in group.sections for sp in sec.spans):
-            # Sections of one group are packed together: join spans separated by whitespace only.
-            if spans and not text[spans[-1][1] : sp[0]].strip():
-                spans[-1] = (spans[-1][0], sp[1])
-            else:
-                spans.append(sp)
+        spans = _group_spans(text, group)
         lo, hi = spans[0][0], spans[-1][1]
         tables = [
             e
@@ -267,15 +320,6 @@ class SectionChunker(BaseChunker):
         text = doc.text
         lo, hi = spans[0][0], spans[-1][1]
         inside = [(t.start, t.end) for t in fitting if t.start < hi and t.end > lo]
-        if all(packer.index.count(a, b) <= self.config.max_tokens for a, b in spans):
-            # Nothing to split (the usual section): the cut levels below would go unused, and
-            # building them costs more than the packing itself when there are many headings.
-            out_spans, counts = packer.finish(spans)
-            out_spans, counts = self.with_overlap(packer, out_spans, counts)
-            return [
-                _Piece(a, b, n, kind=_kind(ann, a, b))
-                for (a, b), n in zip(out_spans, counts, strict=True)
-            ]
         cuts: list[int] = []
         for el in ann.overlapping(lo, hi):
             if lo < el.start < hi and el.kind not in ("table_row",):
@@ -306,7 +350,10 @@ class SectionChunker(BaseChunker):
             if ann.doc.text[pos:a].strip():
                 return False
             pos = max(pos, b)
-        return bool(heads) and not ann.doc.text[pos:hi].strip()
+        # Page furniture between the headings and the table (a footer, a page header) is left
+        # out of the chunks: the headings cannot reach over it to the table.
+        text = ann.doc.text
+        return bool(heads) and not text[pos:hi].strip() and not text[hi : table.start].strip()
 
     def _split_table(
         self, doc: Document, table: Element, packer: Packer, lead: int | None = None
@@ -412,6 +459,30 @@ def _kind(ann: SpanAnnotator, start: int, end: int) -> str:
     if doc.text[pos:end].strip():
         return "text"
     return next(iter(kinds))
+
+
+def _group_spans(text: str, group: _Group) -> list[Span]:
+    """The group's content spans; sections of one group are packed together, so spans separated
+    by whitespace only are joined."""
+    spans: list[Span] = []
+    for sp in (sp for sec in group.sections for sp in sec.spans):
+        if spans and not text[spans[-1][1] : sp[0]].strip():
+            spans[-1] = (spans[-1][0], sp[1])
+        else:
+            spans.append(sp)
+    return spans
+
+
+def _span_counts(packer: Packer, spans: Sequence[Span]) -> list[int]:
+    """The token index's counts of many spans, in one look-up."""
+    if not spans:
+        return []
+    bounds = np.asarray(spans, dtype=np.int64)
+    starts = packer.index.starts
+    return (
+        np.searchsorted(starts, bounds[:, 1], "left")
+        - np.searchsorted(starts, bounds[:, 0], "left")
+    ).tolist()
 
 
 def _join(groups: list[_Group], ok: Callable[[_Group, _Group], bool]) -> list[_Group]:
