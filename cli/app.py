@@ -54,6 +54,13 @@ _OPT = typer.Option(
 )
 
 
+# Files (and stdin) over this many bytes are not read: an error record (ingest, parse).
+DEFAULT_MAX_FILE_SIZE = 200 * 1024 * 1024
+_MAX_FILE_SIZE = typer.Option(
+    min=1, help="Files (and stdin) larger than this many bytes: error records."
+)
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"chunkwise {__version__}")
@@ -222,10 +229,7 @@ def ingest(
     vision_model: Annotated[
         str | None, typer.Option(help="Vision openai: model name sent to the endpoint.")
     ] = None,
-    max_file_size: Annotated[
-        int,
-        typer.Option(min=1, help="Files (and stdin) larger than this many bytes: error records."),
-    ] = 200 * 1024 * 1024,
+    max_file_size: Annotated[int, _MAX_FILE_SIZE] = DEFAULT_MAX_FILE_SIZE,
     max_memory: Annotated[
         str | None,
         typer.Option(
@@ -351,16 +355,21 @@ def _usage_error(exc: BaseException) -> None:
 
 
 def _parse_one(
-    file: str, format_hint: str | None, flags: dict[str, Any], opts: list[str] | None = None
+    file: str,
+    format_hint: str | None,
+    flags: dict[str, Any],
+    opts: list[str] | None = None,
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> Any:
     """Parse one file (or '-') for a subcommand; a bad document is one error line and exit 3."""
     from chunkwise.errors import DocumentError, ErrorRecord
-    from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths
+    from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths, read_stdin
 
     try:
         check_paths([file])
+        # The same bound as ingest's: stdin is read up to the limit, a larger file not at all.
         src = (
-            Source("<stdin>", data=sys.stdin.buffer.read(), explicit=True)
+            read_stdin(sys.stdin.buffer, max_file_size)
             if file == "-"
             else Source(file, path=Path(file), explicit=True)
         )
@@ -369,12 +378,18 @@ def _parse_one(
 
         values = option_values({**flags, "opt": opts, "format_hint": format_hint})
         proc = Processor(
-            IngestOptions(format_hint=format_hint, parser_options=values.build("parsers"))
+            IngestOptions(
+                format_hint=format_hint,
+                parser_options=values.build("parsers"),
+                max_file_size=max_file_size,
+            )
         )
+        proc.check_readable(src, src.path.stat() if src.path is not None else None)
         parser = proc.parser(proc.parser_name(src))
         return parser.parse(src.data if src.data is not None else src.path, source=src.name)
     except DocumentError as exc:
-        rec = ErrorRecord.from_exception(file, exc)
+        # Named as ingest names it, so that both give the same record for the same input.
+        rec = ErrorRecord.from_exception("<stdin>" if file == "-" else file, exc)
         sys.stderr.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
         raise typer.Exit(EXIT_ABORTED) from None
     except ChunkwiseError as exc:
@@ -395,10 +410,12 @@ def parse(
         str | None, typer.Option(help="PDF: only these pages, e.g. 3-7 or 1,4,9- (1-based).")
     ] = None,
     opt: Annotated[list[str] | None, _OPT] = None,
+    max_file_size: Annotated[int, _MAX_FILE_SIZE] = DEFAULT_MAX_FILE_SIZE,
 ) -> None:
     """Print the parsed Document (elements with offsets, pages, boxes) as JSON."""
     _setup_logging(False, False)
-    doc = _parse_one(file, format_hint, {"html_mode": html_mode, "pages": pages}, opt)
+    flags = {"html_mode": html_mode, "pages": pages}
+    doc = _parse_one(file, format_hint, flags, opt, max_file_size)
     try:
         sys.stdout.write(
             json.dumps(doc.to_dict(with_text=text), ensure_ascii=False, indent=2) + "\n"
@@ -414,12 +431,13 @@ def sentences(
     format_hint: Annotated[
         str | None, typer.Option(help="Parser name or extension (default: by extension).")
     ] = None,
+    max_file_size: Annotated[int, _MAX_FILE_SIZE] = DEFAULT_MAX_FILE_SIZE,
 ) -> None:
     """Print the legal sentence spans of FILE as JSONL: start, end, text."""
     _setup_logging(False, False)
     from chunkwise.chunkers.legal import sentence_records
 
-    doc = _parse_one(file, format_hint, {})
+    doc = _parse_one(file, format_hint, {}, max_file_size=max_file_size)
     try:
         for rec in sentence_records(doc):
             sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")

@@ -175,6 +175,38 @@ def test_stdin_is_read_only_up_to_max_file_size() -> None:
     assert err["source"] == "<stdin>" and "--max-file-size 1000000" in err["message"]
 
 
+@pytest.mark.parametrize("command", ["parse", "sentences"])
+def test_parse_reads_stdin_only_up_to_max_file_size(command: str) -> None:
+    # `chunk parse -` read stdin whole: /dev/zero filled memory until the address-space cap.
+    code = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
+        "import sys; from chunkwise.cli.app import main; "
+        f"sys.argv = ['chunk', '{command}', '-', '--max-file-size', '1000000']; main()"
+    )
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], stdin=zero, capture_output=True, cwd=ROOT, timeout=60
+        )
+    assert proc.returncode == 3, proc.stderr.decode()[-2000:]
+    lines = proc.stderr.decode().splitlines()
+    assert len(lines) == 1 and not proc.stdout
+    err = json.loads(lines[0])
+    assert err["source"] == "<stdin>" and err["stage"] == "read"
+    assert err["message"] == "stdin is over --max-file-size 1000000 bytes; reading stopped there"
+
+
+def test_parse_refuses_a_file_over_max_file_size(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * 1000)
+    cmd = [sys.executable, "-m", "chunkwise.cli.app", "parse", str(big), "--max-file-size", "100"]
+    proc = subprocess.run(cmd, capture_output=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 3, proc.stderr.decode()[-2000:]
+    err = json.loads(proc.stderr.decode().splitlines()[0])
+    assert err["message"] == "file is 5000 bytes, over --max-file-size 100"
+    ok = subprocess.run(cmd[:-2], capture_output=True, cwd=ROOT, timeout=60)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["text"].startswith("word")
+
+
 class HogParser:
     """Allocates 3 GB for files named *.hog; a normal text parser otherwise."""
 
