@@ -234,7 +234,8 @@ def test_small_page_restructuring_is_linear_in_blocks_and_words() -> None:
     # article's remaining words were recounted in full after each block (quadratic: ~10 s per
     # MB of such a page).
     n = 12_000
-    article = [_Block("paragraph", f"entry {i} token{i}x value {i * 7} and w{i * 13}") for i in range(n)]
+    texts = [f"entry {i} token{i}x value {i * 7} and w{i * 13}" for i in range(n)]
+    article = [_Block("paragraph", t) for t in texts]
     full = []
     for i, b in enumerate(article):
         if i % 10 == 0:
