@@ -42,6 +42,13 @@ def section_headings(scale: float = 1.0) -> tuple[str, bytes]:
     return "headings.md", "".join(lines).encode()
 
 
+def empty_headings(scale: float = 1.0) -> tuple[str, bytes]:
+    """20,000 Markdown headings with nothing under them: all merge into one group."""
+    return "empty-headings.md", "".join(
+        f"## Heading {i}\n\n" for i in range(int(20_000 * scale))
+    ).encode()
+
+
 def section_large(scale: float = 1.0) -> tuple[str, bytes]:
     """3.9 MB of Markdown in 400 sections."""
     rng = random.Random(2)
@@ -104,6 +111,7 @@ def minified_js(scale: float = 1.0) -> tuple[str, bytes]:
 BUILDERS: dict[str, Callable[[float], tuple[str, bytes]]] = {
     "base64_markdown": base64_markdown,
     "section_headings": section_headings,
+    "empty_headings": empty_headings,
     "section_large": section_large,
     "html_gzip": html_gzip,
     "html_article": html_article,
@@ -111,7 +119,12 @@ BUILDERS: dict[str, Callable[[float], tuple[str, bytes]]] = {
     "minified_js": minified_js,
 }
 # The chunker each case is about (auto runs every candidate; section is the quadratic one).
-CHUNKERS = {"section_headings": "section", "section_large": "section", "html_article": "section"}
+CHUNKERS = {
+    "section_headings": "section",
+    "empty_headings": "section",
+    "section_large": "section",
+    "html_article": "section",
+}
 # A peer on the same file, in the same run: what a user would otherwise run on it.
 PEERS = {
     "html_article": (

@@ -333,11 +333,12 @@ class Ingest:
             )
             for r, chunks in zip(batch, embedded, strict=True):
                 r.chunks = chunks
-        except UsageError:
+        except (UsageError, KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
-        except Exception as exc:
+        except BaseException as exc:
             # Embedding failures (a DocumentError, or a model or device error) are per batch;
-            # report each document of it and go on with the next batch.
+            # report each document of it and go on with the next batch. BaseException: a Rust
+            # tokenizer inside the model panics with pyo3's PanicException, not an Exception.
             log.debug("embedding failed", exc_info=True)
             for r in batch:
                 rec = ErrorRecord.from_exception(r.source, exc, "embed")
