@@ -313,27 +313,33 @@ class Processor:
         res.empty = True
         return res
 
+    def check_readable(self, src: Source, st: os.stat_result | None = None) -> None:
+        """Raise the read-stage error of a source that must not be read whole: stdin cut off at
+        --max-file-size, or a file (``st``, its stat) over it or not regular."""
+        if src.oversize is not None:
+            raise DocumentError(
+                f"stdin is over --max-file-size {src.oversize} bytes; reading stopped there",
+                stage="read",
+            )
+        if st is None:
+            return
+        if not stat.S_ISREG(st.st_mode):
+            # A FIFO or device would block the read forever or never end.
+            raise DocumentError("not a regular file (pipe, device or socket)", stage="read")
+        if st.st_size > self.options.max_file_size:
+            raise DocumentError(
+                f"file is {st.st_size} bytes, over --max-file-size {self.options.max_file_size}",
+                stage="read",
+            )
+
     def _process(self, src: Source) -> Result:
         stage = "read"
         res = Result(src.name, path=str(src.path) if src.path is not None else None)
         try:
-            if src.oversize is not None:
-                raise DocumentError(
-                    f"stdin is over --max-file-size {src.oversize} bytes; reading stopped there",
-                    stage="read",
-                )
-            if src.path is not None:
-                st = src.path.stat()
-                if not stat.S_ISREG(st.st_mode):
-                    # A FIFO or device would block the read forever or never end.
-                    raise DocumentError("not a regular file (pipe, device or socket)", stage="read")
+            st = src.path.stat() if src.path is not None else None
+            self.check_readable(src, st)
+            if src.path is not None and st is not None:
                 res.size, res.mtime_ns = st.st_size, st.st_mtime_ns
-                if st.st_size > self.options.max_file_size:
-                    raise DocumentError(
-                        f"file is {st.st_size} bytes, over --max-file-size "
-                        f"{self.options.max_file_size}",
-                        stage="read",
-                    )
                 if self.options.hash_content:
                     res.content_hash = _file_sha256(src.path)
                     if src.known_hash is not None and res.content_hash == src.known_hash:
