@@ -9,16 +9,20 @@ That keeps the hard guarantee — no chunk over ``max_tokens`` — at the price 
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from chunkwise.tokenizers import Tokenizer
 
 Span = tuple[int, int]
-# Returns cut positions strictly inside (start, end), sorted.
-Level = Callable[[int, int], list[int]]
+# Returns cut positions strictly inside (start, end), sorted (a list, or an iterator: Packer takes
+# them in batches).
+Level = Callable[[int, int], Iterable[int]]
+# Cuts taken from a level at a time (see Packer._merge_level).
+_BATCH = 1 << 15
 
 _WS = re.compile(r"\s+")
 
@@ -38,9 +42,22 @@ class TokenIndex:
     def __init__(self, text: str, tokenizer: Tokenizer) -> None:
         self.text = text
         self.tokenizer = tokenizer
-        starts, ends = tokenizer.offsets(text)
-        self.starts = starts
-        self.ends = ends
+        compact = getattr(tokenizer, "compact_offsets", None)
+        if compact is not None:
+            # BPE tokens tile the text: the ends follow from the starts, built only if asked for
+            # (8 bytes a token saved on a 50 MB file is 100 MB).
+            self.starts, self._splits = compact(text)
+            self._ends: np.ndarray | None = None
+        else:
+            self.starts, self._ends = tokenizer.offsets(text)
+
+    @property
+    def ends(self) -> np.ndarray:
+        if self._ends is None:
+            from chunkwise.tokenizers import expand_ends
+
+            self._ends = expand_ends(self.starts, self._splits, len(self.text))
+        return self._ends
 
     @classmethod
     def of(cls, text: str, tokenizer: Tokenizer) -> TokenIndex:
@@ -78,8 +95,9 @@ class TokenIndex:
 def regex_level(pattern: re.Pattern[str], text: str) -> Level:
     """A level that cuts after every match of ``pattern``."""
 
-    def cuts(a: int, b: int) -> list[int]:
-        return [m.end() for m in pattern.finditer(text, a, b) if a < m.end() < b]
+    def cuts(a: int, b: int) -> Iterator[int]:
+        # Lazy: a level over a 50 MB line yields millions of cuts, taken in batches.
+        return (e for m in pattern.finditer(text, a, b) if a < (e := m.end()) < b)
 
     return cuts
 
@@ -131,28 +149,79 @@ class Packer:
         if n <= self.max:
             return [(a, b, n)]
         while level < len(self.levels):
-            cuts = self.levels[level](a, b)
-            if cuts:
-                break
+            cuts = iter(self.levels[level](a, b))
+            first = next(cuts, None)
+            if first is not None:
+                return self._merge_level(a, b, itertools.chain((first,), cuts), level)
             level += 1
-        else:
-            cuts = self.index.token_cuts(a, b, self.max)
-            if not cuts:
-                return [(a, b, n)]
-            bounds = [a, *cuts, b]
-            return [
-                (s, e, c)
-                for s, e, c in zip(bounds, bounds[1:], self.index.counts(bounds), strict=False)
-            ]
-        bounds = [a, *cuts, b]
+        token_cuts = self.index.token_cuts(a, b, self.max)
+        if not token_cuts:
+            return [(a, b, n)]
+        bounds = [a, *token_cuts, b]
         counts = self.index.counts(bounds)
-        pieces: list[tuple[int, int, int]] = []
-        for s, e, c in zip(bounds, bounds[1:], counts, strict=False):
-            if c <= self.max:
-                pieces.append((s, e, c))
+        return [(s, e, c) for s, e, c in zip(bounds, bounds[1:], counts, strict=False)]
+
+    def _merge_level(
+        self, a: int, b: int, cuts: Iterator[int], level: int
+    ) -> list[tuple[int, int, int]]:
+        """``merge`` of the pieces between a, the cuts and b, each piece over the cap split at the
+        next level first: the same chunks as building that whole list and merging it, but taken
+        ``_BATCH`` cuts at a time (a level may yield millions: every space of a 50 MB line) and,
+        where no piece of a batch is over the cap, merged by prefix sums, one step per chunk.
+
+        Counts are additive (tokens starting inside), so a chunk grows from piece i up to the
+        last bound j with idx[j] - idx[i] <= cap, and the chunk still open at the end of a batch
+        carries over as one piece of its count."""
+        cap = self.max
+        starts = self.index.starts
+        out: list[tuple[int, int, int]] = []
+        open_s, open_c = -1, 0  # the chunk still open, from open_s to head (none when open_s < 0)
+        head = a
+        while True:
+            batch = list(itertools.islice(cuts, _BATCH))
+            last = len(batch) < _BATCH
+            if last:
+                batch.append(b)
+            bounds = np.array([head, *batch], dtype=np.int64)
+            idx = np.searchsorted(starts, bounds, "left")
+            m = len(bounds) - 1
+            if m and int((idx[1:] - idx[:-1]).max()) <= cap:
+                i = 0
+                if open_s >= 0:
+                    j = int(np.searchsorted(idx, idx[0] + cap - open_c, "right")) - 1
+                    if j >= m:
+                        open_c += int(idx[m] - idx[0])
+                        i = -1
+                    elif j <= 0:
+                        out.append((open_s, head, open_c))
+                    else:
+                        out.append((open_s, int(bounds[j]), open_c + int(idx[j] - idx[0])))
+                        i = j
+                if i >= 0:
+                    while True:
+                        j = int(np.searchsorted(idx, idx[i] + cap, "right")) - 1
+                        if j >= m:
+                            break
+                        out.append((int(bounds[i]), int(bounds[j]), int(idx[j] - idx[i])))
+                        i = j
+                    open_s, open_c = int(bounds[i]), int(idx[m] - idx[i])
             else:
-                pieces.extend(self.split(s, e, level + 1))
-        return merge(pieces, self.max)
+                bl = bounds.tolist()
+                counts = (idx[1:] - idx[:-1]).tolist()
+                for s, e, c in zip(bl, bl[1:], counts, strict=False):
+                    for ps, _, pc in [(s, e, c)] if c <= cap else self.split(s, e, level + 1):
+                        if open_s < 0:
+                            open_s, open_c = ps, pc
+                        elif open_c + pc <= cap:
+                            open_c += pc
+                        else:
+                            out.append((open_s, ps, open_c))
+                            open_s, open_c = ps, pc
+            head = int(bounds[-1])
+            if last:
+                if open_s >= 0:
+                    out.append((open_s, b, open_c))
+                return out
 
     # -- exact finishing ---------------------------------------------------------------------
     def pack(self, spans: Sequence[Span]) -> tuple[list[Span], list[int]]:

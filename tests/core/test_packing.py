@@ -105,3 +105,46 @@ def test_add_overlap_example() -> None:
     # A cap the longer chunk would exceed keeps the chunk as it was.
     assert add_overlap(text, spans, counts, TOK, packer.index, 2, 4) == (spans, counts)
     assert add_overlap(text, spans, counts, TOK, packer.index, 0, 6) == (spans, counts)
+
+
+def _reference_split(packer: Packer, a: int, b: int, level: int = 0) -> list[tuple[int, int, int]]:
+    """Packer.split as it was before batching: the whole list of pieces, then ``merge``."""
+    n = packer.index.count(a, b)
+    if n <= packer.max:
+        return [(a, b, n)]
+    while level < len(packer.levels):
+        cuts = list(packer.levels[level](a, b))
+        if cuts:
+            break
+        level += 1
+    else:
+        cuts = packer.index.token_cuts(a, b, packer.max)
+        if not cuts:
+            return [(a, b, n)]
+        bounds = [a, *cuts, b]
+        return list(zip(bounds, bounds[1:], packer.index.counts(bounds), strict=False))
+    bounds = [a, *cuts, b]
+    pieces: list[tuple[int, int, int]] = []
+    for s, e, c in zip(bounds, bounds[1:], packer.index.counts(bounds), strict=False):
+        pieces.extend([(s, e, c)] if c <= packer.max else _reference_split(packer, s, e, level + 1))
+    return merge(pieces, packer.max)
+
+
+@SLOW
+@given(TEXTS, st.integers(min_value=1, max_value=40), st.sampled_from([1, 2, 3, 5, 1 << 15]))
+def test_batched_split_plans_the_same_chunks_as_one_merge(text: str, cap: int, batch: int) -> None:
+    import chunkwise.packing as packing
+
+    levels = [
+        regex_level(re.compile(r"\n\n+"), text),
+        regex_level(re.compile(r"\n"), text),
+        regex_level(re.compile(r"\s+"), text),
+    ]
+    packer = Packer(text, TOK, cap, levels)
+    want = _reference_split(packer, 0, len(text))
+    old = packing._BATCH
+    packing._BATCH = batch
+    try:
+        assert packer.split(0, len(text)) == want
+    finally:
+        packing._BATCH = old
