@@ -158,32 +158,68 @@ def _segment_starts(
 _NO_SPLITS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
 
+def index_dtype(text: str) -> type[np.signedinteger]:
+    """int32 offsets (4 bytes a token) unless the text is too long for them."""
+    return np.int32 if len(text) < 2**31 - 1 else np.int64
+
+
+class Starts:
+    """A growing array of token starts: filled segment by segment in place, enlarged by realloc
+    (in place for large blocks) and trimmed at the end, so no second copy of the array is ever
+    made; ``concatenate`` of per-segment parts held two."""
+
+    def __init__(self, dtype: type[np.signedinteger], capacity: int) -> None:
+        self.arr: npt.NDArray[Any] = np.empty(max(capacity, 1024), dtype=dtype)
+        self.n = 0
+
+    def reserve(self, k: int) -> npt.NDArray[Any]:
+        """A view of the next ``k`` free slots (counted as used)."""
+        need = self.n + k
+        if need > len(self.arr):
+            self.arr.resize(max(need, len(self.arr) * 3 // 2), refcheck=False)
+        view = self.arr[self.n : need]
+        self.n = need
+        return view
+
+    def truncate(self, n: int) -> None:
+        self.n = n
+
+    def finish(self) -> npt.NDArray[Any]:
+        self.arr.resize(self.n, refcheck=False)
+        return self.arr
+
+
+def _capacity(text: str, a: int, b: int) -> int:
+    # Prose has ~0.25 tokens a character, random letters ~0.5; the rare text with more grows.
+    return (b - a) // 2 + 64
+
+
 def range_offsets(
-    encode: EncodeMany, lens: npt.NDArray[np.uint8], text: str, bounds: Sequence[int]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(int64 character starts, split-token indices) of the tokens of text[bounds[0]:bounds[-1]]
-    encoded segment by segment; starts are offsets into ``text``, indices count from the first
-    token of the range."""
-    parts: list[tuple[int, npt.NDArray[Any]]] = []
+    encode: EncodeMany,
+    lens: npt.NDArray[np.uint8],
+    text: str,
+    bounds: Sequence[int],
+    out: Starts | None = None,
+) -> tuple[Starts, npt.NDArray[np.int64]]:
+    """The character starts of the tokens of text[bounds[0]:bounds[-1]], encoded segment by
+    segment, appended to ``out`` (a new ``Starts`` of ``index_dtype(text)`` by default), and the
+    indices (counted from the range's first token) of tokens that start inside a multi-byte
+    character."""
+    if out is None:
+        out = Starts(index_dtype(text), _capacity(text, bounds[0], bounds[-1]))
+    first = out.n
     splits: list[npt.NDArray[np.int64]] = []
-    total = 0
     spans = list(itertools.pairwise(bounds))
     for g in range(0, len(spans), _GROUP):
         group = spans[g : g + _GROUP]
         segs = [text[a:b] for a, b in group]
         for (a, _), seg, ids in zip(group, segs, encode(segs), strict=True):
-            starts, split = _segment_starts(ids, lens, seg)
+            rel, split = _segment_starts(ids, lens, seg)
             if len(split):
-                splits.append(split + total)
-            parts.append((a, starts))
-            total += len(starts)
-    out = np.empty(total, dtype=np.int64)
-    pos = 0
-    for a, rel in parts:
-        view = out[pos : pos + len(rel)]
-        view[:] = rel
-        view += a
-        pos += len(rel)
+                splits.append(split + (out.n - first))
+            view = out.reserve(len(rel))
+            view[:] = rel
+            view += a
     return out, (np.concatenate(splits) if splits else _NO_SPLITS)
 
 
@@ -193,23 +229,30 @@ def text_offsets(
     text: str,
     bounds: Sequence[int],
     fork: bool = False,
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """``range_offsets`` of the whole text; with ``fork`` (a backend that holds the GIL), the
-    second half of the segments on a helper process when allowed and worth it."""
+) -> tuple[npt.NDArray[np.signedinteger], npt.NDArray[np.int64]]:
+    """(token starts as ``index_dtype(text)``, split-token indices) of the whole text; with
+    ``fork`` (a backend that holds the GIL), the second half of the segments is encoded on a
+    helper process when that is allowed and worth it."""
+    out = Starts(index_dtype(text), _capacity(text, 0, len(text)))
     if fork and _HELPERS and len(text) >= PARALLEL_MIN_CHARS and len(bounds) > 2:
         mid = _middle(bounds)
-        child = _spawn(lambda: _pack(*range_offsets(encode, lens, text, bounds[mid:])))
+        rest = bounds[mid:]
+        child = _spawn(lambda: _pack(*range_offsets(encode, lens, text, rest)))
         if child is not None:
             try:
-                first = range_offsets(encode, lens, text, bounds[: mid + 1])
+                _, first_splits = range_offsets(encode, lens, text, bounds[: mid + 1], out)
             except BaseException:
                 _abandon(child)
                 raise
-            second = _unpack(_collect(child))
-            if second is None:
-                second = range_offsets(encode, lens, text, bounds[mid:])
-            return _join(first, second)
-    return range_offsets(encode, lens, text, bounds)
+            n_first = out.n
+            second_splits = _receive(child, out)
+            if second_splits is None:
+                out.truncate(n_first)
+                _, second_splits = range_offsets(encode, lens, text, rest, out)
+            splits = np.concatenate([first_splits, second_splits + n_first])
+            return out.finish(), splits
+    _, splits = range_offsets(encode, lens, text, bounds, out)
+    return out.finish(), splits
 
 
 def _middle(bounds: Sequence[int]) -> int:
@@ -223,33 +266,57 @@ def _middle(bounds: Sequence[int]) -> int:
     return min(max(k, 1), len(bounds) - 2)
 
 
-def _join(
-    first: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
-    second: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    starts = np.concatenate([first[0], second[0]])
-    splits = np.concatenate([first[1], second[1] + len(first[0])])
-    return starts, splits
-
-
 # -- the helper process ---------------------------------------------------------------------------
 
-_HEADER = struct.Struct("<QQ")
+_HEADER = struct.Struct("<QQQ")
 
 
-def _pack(starts: npt.NDArray[np.int64], splits: npt.NDArray[np.int64]) -> list[bytes]:
-    return [_HEADER.pack(len(starts), len(splits)), starts.tobytes(), splits.tobytes()]
+def _pack(starts: Starts, splits: npt.NDArray[np.int64]) -> list[bytes]:
+    arr = starts.arr[: starts.n]
+    return [
+        _HEADER.pack(starts.n, arr.itemsize, len(splits)),
+        arr.tobytes(),
+        splits.astype(np.int64).tobytes(),
+    ]
 
 
-def _unpack(data: bytes | None) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None:
-    if data is None or len(data) < _HEADER.size:
+def _read_into(fh: Any, view: memoryview) -> bool:
+    while len(view):
+        got = fh.readinto(view)
+        if not got:
+            return False
+        view = view[got:]
+    return True
+
+
+def _receive(child: tuple[int, int], out: Starts) -> npt.NDArray[np.int64] | None:
+    """Read the helper's starts straight into ``out`` (no second copy) and return its split
+    indices; None (``out`` possibly partly written) when the helper did not finish cleanly."""
+    pid, r = child
+    splits: npt.NDArray[np.int64] | None = None
+    try:
+        with os.fdopen(r, "rb", buffering=0) as fh:
+            header = bytearray(_HEADER.size)
+            if _read_into(fh, memoryview(header)):
+                n, itemsize, n_splits = _HEADER.unpack(header)
+                if itemsize == out.arr.itemsize:
+                    view = out.reserve(n).data.cast("B")
+                    raw = bytearray(8 * n_splits)
+                    if (
+                        _read_into(fh, view)
+                        and _read_into(fh, memoryview(raw))
+                        and fh.read(1) == b""
+                    ):
+                        splits = np.frombuffer(bytes(raw), dtype=np.int64)
+    except OSError:
+        splits = None
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
         return None
-    n_starts, n_splits = _HEADER.unpack_from(data)
-    if len(data) != _HEADER.size + 8 * (n_starts + n_splits):
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
-    arr = np.frombuffer(data, dtype=np.int64, offset=_HEADER.size)
-    # Copies: the arrays outlive the reply buffer's other half.
-    return arr[:n_starts].copy(), arr[n_starts:].copy()
+    return splits
 
 
 def _spawn(work: Callable[[], list[bytes]]) -> tuple[int, int] | None:
@@ -286,29 +353,6 @@ def _spawn(work: Callable[[], list[bytes]]) -> tuple[int, int] | None:
             os._exit(code)
     os.close(w)
     return pid, r
-
-
-def _collect(child: tuple[int, int]) -> bytes | None:
-    """The helper's whole reply, or None if it did not finish cleanly."""
-    pid, r = child
-    chunks: list[bytes] = []
-    try:
-        while True:
-            block = os.read(r, 1 << 20)
-            if not block:
-                break
-            chunks.append(block)
-    except OSError:
-        chunks = []
-    finally:
-        os.close(r)
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        return None
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-        return None
-    return b"".join(chunks)
 
 
 def _abandon(child: tuple[int, int]) -> None:

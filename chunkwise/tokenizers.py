@@ -166,10 +166,13 @@ class _BpeTokenizer:
         """Whether ``offsets(text)`` are the tokens of encoding ``text`` whole (see offsets)."""
         return not _has_long_whitespace(text)
 
-    def compact_offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """(character start of every token, indices of the tokens that start inside a multi-byte
-        character). Token ``i`` ends where token ``i + 1`` starts, one character later for those
-        indices, and the last ends at ``len(text)``: ``expand_ends`` rebuilds the ends.
+    def compact_offsets(
+        self, text: str
+    ) -> tuple[npt.NDArray[np.signedinteger], npt.NDArray[np.int64]]:
+        """(character start of every token, as int32 unless the text is 2**31 characters or more;
+        indices of the tokens that start inside a multi-byte character). Token ``i`` ends where
+        token ``i + 1`` starts, one character later for those indices, and the last ends at
+        ``len(text)``: ``expand_ends`` rebuilds the ends.
 
         The text is encoded in segments cut where encoding apart gives the very same tokens
         (``chunkwise.bpe_index``), so memory stays bounded and a large text can use both cores.
@@ -189,7 +192,7 @@ class _BpeTokenizer:
 
     def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         starts, splits = self.compact_offsets(text)
-        return starts, expand_ends(starts, splits, len(text))
+        return starts.astype(np.int64, copy=False), expand_ends(starts, splits, len(text))
 
     @functools.cached_property
     def _lens8(self) -> npt.NDArray[np.uint8]:
@@ -197,11 +200,11 @@ class _BpeTokenizer:
 
 
 def expand_ends(
-    starts: npt.NDArray[np.int64], splits: npt.NDArray[np.int64], length: int
+    starts: npt.NDArray[np.signedinteger], splits: npt.NDArray[np.int64], length: int
 ) -> npt.NDArray[np.int64]:
-    """Token ends from ``compact_offsets``: the next token's start, one character later where that
-    start was rounded down into a multi-byte character, ``length`` for the last."""
-    ends = np.empty_like(starts)
+    """Token ends (int64) from ``compact_offsets``: the next token's start, one character later
+    where that start was rounded down into a multi-byte character, ``length`` for the last."""
+    ends = np.empty(len(starts), dtype=np.int64)
     if len(starts):
         ends[:-1] = starts[1:]
         ends[-1] = length

@@ -148,3 +148,34 @@ def test_batched_split_plans_the_same_chunks_as_one_merge(text: str, cap: int, b
         assert packer.split(0, len(text)) == want
     finally:
         packing._BATCH = old
+
+
+def test_space_codepoints_are_what_the_regex_calls_whitespace() -> None:
+    from chunkwise.packing import _SPACE_CODEPOINTS
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    assert [ord(m.group()) for m in re.finditer(r"\s", every)] == _SPACE_CODEPOINTS.tolist()
+
+
+_WS_TEXTS = st.lists(
+    st.sampled_from(["a", "bc", "é", "日", "🎉", " ", "  ", "\t", "\n", "\x1c", "\x85", "\xa0"])
+    | st.sampled_from(["\u2003", "\u3000", "\u200b", "\ud800", "x\u2028y"]),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_WS_TEXTS, st.data(), st.integers(1, 9))
+def test_whitespace_level_cuts_where_the_regex_does(
+    text: str, data: st.DataObject, window: int
+) -> None:
+    from chunkwise.packing import WhitespaceLevel
+
+    a = data.draw(st.integers(0, len(text)))
+    b = data.draw(st.integers(a, len(text)))
+    level = regex_level(re.compile(r"\s+"), text)
+    assert isinstance(level, WhitespaceLevel)
+    level.window = window
+    want = [e for m in re.compile(r"\s+").finditer(text, a, b) if a < (e := m.end()) < b]
+    assert list(level(a, b)) == want
+    assert [int(x) for batch in level.batches(a, b) for x in batch] == want
