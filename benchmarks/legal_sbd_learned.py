@@ -33,7 +33,7 @@ from chunkwise.chunkers import legal_sbd as sbd
 from chunkwise.chunkers.legal_sbd import inline_candidates, sentence_spans
 from legal_sbd import CORPUS, Doc, evaluate, load
 
-from chunkwise.packing import trim
+from chunkwise.spans import trim
 
 _SHAPE_RUNS = re.compile(r"(.)\1{2,}")
 _TOKEN_END = re.compile(r"[\w'’.&§-]*")

@@ -30,8 +30,9 @@ sys.path.insert(0, str(ROOT))
 
 from chunkwise.parsers.pdf import PdfParser  # noqa: E402
 
-from chunkwise.chunking import FURNITURE_KINDS, ChunkerConfig, SpanAnnotator  # noqa: E402
+from chunkwise.chunking import ChunkerConfig, SpanAnnotator  # noqa: E402
 from chunkwise.errors import ParseError  # noqa: E402
+from chunkwise.kinds import FURNITURE_KINDS  # noqa: E402
 from chunkwise.registry import load  # noqa: E402
 from chunkwise.types import Chunk, Document  # noqa: E402
 

@@ -36,6 +36,7 @@ from chunkwise.chunkers.options import CastOptions
 
 from chunkwise.chunking import BaseChunker
 from chunkwise.packing import TokenIndex
+from chunkwise.spans import split_over, trim
 from chunkwise.types import Chunk, Document, Element
 
 log = logging.getLogger("chunkwise")
@@ -163,18 +164,11 @@ class CastChunker(BaseChunker):
     def _enforce_tokens(
         self, text: str, spans: Sequence[tuple[int, int]], counts: Sequence[int]
     ) -> tuple[list[tuple[int, int]], list[int]]:
-        assert self.max_tokens is not None
-        out: list[tuple[int, int]] = []
-        out_counts: list[int] = []
-        for (a, b), n in zip(spans, counts, strict=True):
-            if n <= self.max_tokens:
-                out.append((a, b))
-                out_counts.append(n)
-            else:
-                for s, e, c in _exact_split(text, a, b, self.tokenizer, self.max_tokens):
-                    out.append((s, e))
-                    out_counts.append(c)
-        return out, out_counts
+        cap = self.max_tokens
+        assert cap is not None
+        return split_over(
+            spans, counts, cap, lambda a, b: _exact_split(text, a, b, self.tokenizer, cap)
+        )
 
     # -- metadata ----------------------------------------------------------------------------
     def _build(
@@ -192,10 +186,13 @@ class CastChunker(BaseChunker):
         )
         def_starts = [e.start for e in defs]
         sweep = _ScopeSweep(defs)
+        builder = self.builder(doc)
         # Line numbers counted forward from chunk to chunk: one pass over the text in all.
         line, pos = 1, 0
-        for i, ((a, b), n) in enumerate(zip(spans, counts, strict=True)):
-            ta, tb = _trim(text, a, b)
+        for (a, b), n in zip(spans, counts, strict=True):
+            ta, tb = trim(text, a, b)
+            if ta == tb:  # all blank: its lines start where the span does
+                ta = tb = a
             line += text.count("\n", pos, ta)
             line_start = line
             line_end = line + text.count("\n", ta, max(ta, tb - 1))
@@ -213,29 +210,7 @@ class CastChunker(BaseChunker):
                 "context": " > ".join([doc.source, *scope]),
                 "n_chars_nonspace": int(prefix[b] - prefix[a]),
             }
-            # Built directly: source code has no pages or boxes for SpanAnnotator to look up.
-            yield Chunk(
-                doc_id=doc.doc_id,
-                index=i,
-                start=a,
-                end=b,
-                text=text[a:b],
-                n_tokens=n,
-                tokenizer=self.tokenizer.name,
-                chunker=self.name,
-                headings=tuple(scope),
-                kind="code",
-                metadata=meta,
-            )
-
-
-def _trim(text: str, a: int, b: int) -> tuple[int, int]:
-    ta, tb = a, b
-    while ta < tb and text[ta].isspace():
-        ta += 1
-    while tb > ta and text[tb - 1].isspace():
-        tb -= 1
-    return (ta, tb) if ta < tb else (a, a)
+            yield builder.chunk(a, b, n, kind="code", headings=scope, metadata=meta)
 
 
 class _ScopeSweep:

@@ -16,15 +16,13 @@ from __future__ import annotations
 
 import bisect
 import itertools
-import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from chunkwise.chunking import BaseChunker, SpanAnnotator, content_spans
-from chunkwise.packing import Level, Packer, positions_level, trim
+from chunkwise.chunking import BaseChunker, content_spans
+from chunkwise.packing import Level, Packer, positions_level, regex_level
+from chunkwise.spans import WHITESPACE, trim
 from chunkwise.types import Chunk, Document, Element
-
-_WHITESPACE = re.compile(r"\s+")
 
 
 class SectionPaths:
@@ -78,10 +76,10 @@ def _outside(positions: list[int], spans: Sequence[tuple[int, int]]) -> list[int
 
 
 def _whitespace_level(text: str, cites: Sequence[tuple[int, int]]) -> Level:
+    words = regex_level(WHITESPACE, text)
+
     def cuts(a: int, b: int) -> list[int]:
-        return _outside(
-            [m.end() for m in _WHITESPACE.finditer(text, a, b) if a < m.end() < b], cites
-        )
+        return _outside(list(words(a, b)), cites)
 
     return cuts
 
@@ -257,10 +255,10 @@ class LegalChunker(BaseChunker):
         )
         spans, counts = self.with_overlap(packer, spans, counts)
         paths = SectionPaths(structure)
-        ann = SpanAnnotator(doc)
+        builder = self.builder(doc)
         cite_starts = [a for a, _, _ in cites]
         sent_starts = [s for s, _ in sentences]
-        for i, ((a, b), n) in enumerate(zip(spans, counts, strict=True)):
+        for (a, b), n in zip(spans, counts, strict=True):
             lo = bisect.bisect_left(cite_starts, a)
             hi = bisect.bisect_left(cite_starts, b)
             found: list[dict[str, Any]] = [
@@ -273,16 +271,7 @@ class LegalChunker(BaseChunker):
             meta: dict[str, Any] = {"citations": found, "n_sentences": max(n_sent, 1)}
             if path:
                 meta["section"] = path[-1]
-            yield ann.chunk(
-                index=i,
-                start=a,
-                end=b,
-                n_tokens=n,
-                tokenizer=self.tokenizer.name,
-                chunker=self.name,
-                metadata=meta,
-                headings=path,
-            )
+            yield builder.chunk(a, b, n, headings=path, metadata=meta)
 
 
 def sentence_records(doc: Document, keep_furniture: bool = False) -> Iterator[dict[str, Any]]:

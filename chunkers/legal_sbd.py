@@ -21,13 +21,12 @@ statistics:
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections.abc import Callable, Iterator
 
 from chunkwise.chunkers.legal_abbreviations import NUPUNKT_ABBREVIATIONS
 
-Span = tuple[int, int]
+from chunkwise.spans import Span, trimmed_pieces
 
 # Abbreviations that never end a sentence before a capitalised word: titles, party and reference
 # words that always take a name or number after them.
@@ -356,17 +355,8 @@ def sentence_spans(
         prev_joined_next = i + 1 < len(lines) and _joins(
             text, (a, b), lines[i + 1], blank_before[i + 1], wrap, i == 0 or blank_before[i]
         )
-    spans: list[Span] = []
     cuts.sort()
-    bounds = [lines[0][0], *cuts, lines[-1][1]]
-    for s, e in itertools.pairwise(bounds):
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            spans.append((s, e))
-    return spans
+    return trimmed_pieces(text, [lines[0][0], *cuts, lines[-1][1]])
 
 
 def _own_label(text: str, m: re.Match[str], b: int) -> bool:

@@ -7,11 +7,25 @@ are ``chunkwise.chunking.ChunkerConfig``; these are each chunker's own."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from chunkwise.options import Options, option
 
 SEMANTIC_CHOICES = ("lexical", "model", "auto")
+
+
+# s2 and auto compare texts with an embedding model when their similarity switch says "model":
+# the same two options for both, reached by the same flags as --embed's.
+def _model_option(switch: str) -> Any:
+    return option(
+        None, f"{switch}=model: local model folder or installed model", flag="--embed-model"
+    )
+
+
+def _device_option(switch: str) -> Any:
+    return option(
+        "auto", f"{switch}=model: auto, cpu or cuda", flag="--device", affects_output=False
+    )
 
 
 @dataclass(frozen=True)
@@ -39,12 +53,8 @@ class S2Options(Options):
         choices=SEMANTIC_CHOICES,
         flag="--s2-semantic",
     )
-    model: str | None = option(
-        None, "semantic=model: local model folder or installed model", flag="--embed-model"
-    )
-    device: str = option(
-        "auto", "semantic=model: auto, cpu or cuda", flag="--device", affects_output=False
-    )
+    model: str | None = _model_option("semantic")
+    device: str = _device_option("semantic")
     fill: bool = option(True, "merge undersized clusters into their neighbours")
 
 
@@ -58,12 +68,8 @@ class AutoOptions(Options):
         choices=SEMANTIC_CHOICES,
         flag="--auto-vectors",
     )
-    model: str | None = option(
-        None, "vectors=model: local model folder or installed model", flag="--embed-model"
-    )
-    device: str = option(
-        "auto", "vectors=model: auto, cpu or cuda", flag="--device", affects_output=False
-    )
+    model: str | None = _model_option("vectors")
+    device: str = _device_option("vectors")
     choose_tokens: int | None = option(
         None,
         "judge candidates at this chunk size, then cut with the winner at --max-tokens (set "

@@ -6,17 +6,12 @@ the parser), blank lines, line breaks, sentence ends, whitespace, and finally to
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from chunkwise.chunking import BaseChunker, content_spans
 from chunkwise.packing import Level, Packer, positions_level, regex_level
+from chunkwise.spans import SEPARATORS
 from chunkwise.types import Chunk, Document
-
-PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
-LINE = re.compile(r"\n\s*")
-SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
-WHITESPACE = re.compile(r"\s+")
 
 
 def structure_levels(doc: Document) -> list[Level]:
@@ -32,12 +27,7 @@ def structure_levels(doc: Document) -> list[Level]:
 
 
 def text_levels(text: str) -> list[Level]:
-    return [
-        regex_level(PARAGRAPH, text),
-        regex_level(LINE, text),
-        regex_level(SENTENCE_END, text),
-        regex_level(WHITESPACE, text),
-    ]
+    return [regex_level(pattern, text) for pattern in SEPARATORS]
 
 
 class RecursiveChunker(BaseChunker):

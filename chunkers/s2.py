@@ -42,14 +42,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from chunkwise.chunkers.options import S2Options
 
-from chunkwise.chunking import FURNITURE_KINDS, BaseChunker, content_spans
-from chunkwise.packing import Packer, add_overlap, positions_level, regex_level, trim
+from chunkwise.chunking import BaseChunker, content_spans
+from chunkwise.kinds import FURNITURE_KINDS
+from chunkwise.packing import Packer, add_overlap, positions_level, regex_level
 from chunkwise.parsing import paragraph_elements
+from chunkwise.spans import LINE, SENTENCE_END, WHITESPACE, trim
 from chunkwise.types import Chunk, Document, Element
 
-_SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
-_LINE = re.compile(r"\n\s*")
-_WHITESPACE = re.compile(r"\s+")
 _WORD = re.compile(r"[^\W_]{2,}")
 # Gaussian-like falloff of spatial closeness, in units of the page size.
 _SPATIAL_SCALE = 0.06
@@ -116,9 +115,9 @@ class S2Chunker(BaseChunker):
             self.config.max_tokens,
             [
                 positions_level([n.start for n in nodes]),
-                regex_level(_SENTENCE_END, text),
-                regex_level(_LINE, text),
-                regex_level(_WHITESPACE, text),
+                regex_level(SENTENCE_END, text),
+                regex_level(LINE, text),
+                regex_level(WHITESPACE, text),
             ],
         )
         runs = self.segment(doc, nodes, packer)

@@ -25,14 +25,11 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from chunkwise.chunking import BLOCK_KINDS, BaseChunker, SpanAnnotator, content_spans
-from chunkwise.packing import Packer, Span, positions_level, regex_level, trim
+from chunkwise.chunking import BaseChunker, SpanAnnotator, content_spans
+from chunkwise.packing import Packer, positions_level, regex_level
+from chunkwise.spans import SEPARATORS, Span, trim
 from chunkwise.types import Chunk, Document, Element
 
-PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
-LINE = re.compile(r"\n\s*")
-SENTENCE_END = re.compile(r"""[.!?…]+["'”’)\]]*\s+""")
-WHITESPACE = re.compile(r"\s+")
 # Inside one over-long table row: cut between cells.
 CELL_SEP = re.compile(r"(?<!\\)\|\s*")
 # The delimiter row of a Markdown-style table: | --- | :---: |
@@ -98,26 +95,21 @@ class SectionChunker(BaseChunker):
         if not text.strip():
             return
         packer = Packer(text, self.tokenizer, self.config.max_tokens, [])
-        ann = SpanAnnotator(doc)
+        builder = self.builder(doc)
+        ann = builder.annotator
         sections = self._sections(doc, ann, packer)
         groups = self._merge(sections)
-        index = 0
         for group in groups:
             for piece in self._pieces(ann, group, packer):
-                yield ann.chunk(
-                    index=index,
-                    start=piece.start,
-                    end=piece.end,
-                    n_tokens=piece.n_tokens,
-                    tokenizer=self.tokenizer.name,
-                    chunker=self.name,
-                    metadata=piece.metadata,
+                yield builder.chunk(
+                    piece.start,
+                    piece.end,
+                    piece.n_tokens,
                     text=piece.text,
                     kind=piece.kind,
                     headings=group.path(piece.start, piece.end),
-                    synthetic=piece.text is not None,
+                    metadata=piece.metadata,
                 )
-                index += 1
 
     # -- sections --------------------------------------------------------------------------------
     def _sections(self, doc: Document, ann: SpanAnnotator, packer: Packer) -> list[_Section]:
@@ -256,15 +248,12 @@ class SectionChunker(BaseChunker):
         # No cut inside a table that fits: it stays one piece at every level.
         cuts = [c for c in cuts if not any(a < c < b for a, b in inside)]
         levels = [positions_level(cuts)] if cuts else []
-        for pattern in (PARAGRAPH, LINE, SENTENCE_END, WHITESPACE):
+        for pattern in SEPARATORS:
             levels.append(_outside(regex_level(pattern, text), inside))
         sub = Packer(text, self.tokenizer, self.config.max_tokens, levels, index=packer.index)
         out_spans, counts = sub.pack(spans)
         out_spans, counts = self.with_overlap(packer, out_spans, counts)
-        return [
-            _Piece(a, b, n, kind=_kind(ann, a, b))
-            for (a, b), n in zip(out_spans, counts, strict=True)
-        ]
+        return [_Piece(a, b, n) for (a, b), n in zip(out_spans, counts, strict=True)]
 
     def _only_headings(
         self, ann: SpanAnnotator, run: list[Span], packer: Packer, table: Element
@@ -357,33 +346,6 @@ class SectionChunker(BaseChunker):
                 i += 1
             first = False
         return pieces
-
-
-def _kind(ann: SpanAnnotator, start: int, end: int) -> str:
-    """A chunk is a table/list/code/quote chunk when all its content lies inside blocks of that
-    one kind; headings do not count, anything else makes it plain text."""
-    doc = ann.doc
-    els = ann.overlapping(start, end)
-    blocks = [e for e in els if e.kind in BLOCK_KINDS]
-    kinds = {e.kind for e in blocks}
-    if len(kinds) != 1:
-        return "text"
-    for el in els:
-        if el.kind == "heading" or el.kind in kinds:
-            continue
-        if not any(b.start <= el.start and el.end <= b.end for b in blocks):
-            return "text"
-    # Text between the blocks that no element claims (plain-text parsers) is content too.
-    covered = sorted((max(b.start, start), min(b.end, end)) for b in blocks)
-    heads = sorted((max(e.start, start), min(e.end, end)) for e in els if e.kind == "heading")
-    pos = start
-    for a, b in sorted(covered + heads):
-        if doc.text[pos:a].strip():
-            return "text"
-        pos = max(pos, b)
-    if doc.text[pos:end].strip():
-        return "text"
-    return next(iter(kinds))
 
 
 def _join(groups: list[_Group], ok: Callable[[_Group, _Group], bool]) -> list[_Group]:

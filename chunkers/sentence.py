@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 from chunkwise.chunking import BaseChunker, content_spans
 from chunkwise.packing import Packer, positions_level, regex_level
+from chunkwise.spans import PARAGRAPH, WHITESPACE
 from chunkwise.types import Chunk, Document
 
 ABBREVIATIONS = frozenset(
@@ -26,16 +27,14 @@ ABBREVIATIONS = frozenset(
 # Terminal punctuation, optional closing quotes/brackets, whitespace, then something that can
 # start a sentence.
 _CANDIDATE = re.compile(r"""([.!?…]+)(["'”’»)\]]*)(\s+)(?=["'“‘«(\[]?[\w¿¡])""")
-_PARAGRAPH = re.compile(r"\n[ \t]*\n\s*")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
-_WHITESPACE = re.compile(r"\s+")
 
 
 def sentence_starts(text: str, start: int = 0, end: int | None = None) -> list[int]:
     """Offsets where a new sentence starts within text[start:end] (excluding ``start``)."""
     end = len(text) if end is None else end
     cuts: set[int] = set()
-    for m in _PARAGRAPH.finditer(text, start, end):
+    for m in PARAGRAPH.finditer(text, start, end):
         if start < m.end() < end:
             cuts.add(m.end())
     for m in _CANDIDATE.finditer(text, start, end):
@@ -67,7 +66,7 @@ class SentenceChunker(BaseChunker):
         starts: list[int] = []
         for a, b in regions:
             starts.extend(sentence_starts(text, a, b))
-        levels = [positions_level(starts), regex_level(_WHITESPACE, text)]
+        levels = [positions_level(starts), regex_level(WHITESPACE, text)]
         # Chunks are packed to leave room for the overlap that is prepended afterwards.
         budget = self.config.max_tokens - self.config.overlap
         packer = Packer(text, self.tokenizer, budget, levels)

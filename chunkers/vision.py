@@ -12,7 +12,7 @@ Understanding". The pieces:
   endpoint (``vision_openai.py``). Readers are told the carried ``Context``.
 - ``Stitcher`` merges a block into the open block when it continues it (the reader says so, or the
   page-break heuristics do): tables spanning pages become one logical table.
-- ``ChunkBuilder`` packs logical blocks into chunks under the token cap: tables are split between
+- ``BlockPacker`` packs logical blocks into chunks under the token cap: tables are split between
   rows and every piece repeats the header rows; lists stay whole when they fit; every chunk carries
   a 3-level heading path and a ``continues`` flag.
 
@@ -38,11 +38,11 @@ from chunkwise.chunkers.options import VisionOptions
 
 from chunkwise.chunking import BaseChunker, ChunkerConfig
 from chunkwise.errors import ChunkError
+from chunkwise.kinds import LAYOUT_KINDS, chunk_kind
 from chunkwise.types import BBox, Chunk, Document, PageBox, doc_id_for
 
 log = logging.getLogger("chunkwise.vision")
 
-BLOCK_KINDS = ("heading", "paragraph", "list", "table", "figure", "caption")
 MAX_HEADING_DEPTH = 3
 DEFAULT_DPI = VisionOptions.dpi
 # Page images kept per process: enough for a few batches of large pages.
@@ -77,7 +77,7 @@ class Block:
     furniture: bool = False
 
     def __post_init__(self) -> None:
-        if self.kind not in BLOCK_KINDS:
+        if self.kind not in LAYOUT_KINDS:
             raise ValueError(f"unknown block kind {self.kind!r}")
 
 
@@ -548,13 +548,14 @@ class Piece:
     extra_blocks: list[int] = field(default_factory=list)  # headings that lead the piece
 
 
-class ChunkBuilder:
+class BlockPacker:
     def __init__(self, chunker: VisionChunker, doc: Document) -> None:
         self.chunker = chunker
         self.tok = chunker.tokenizer
         self.max = chunker.config.max_tokens
         self.min = chunker.config.min_tokens
         self.doc = doc
+        self.builder = chunker.builder(doc)
         self.locator = Locator(doc.text)
         self.block_spans: dict[int, tuple[int, int]] = {}
 
@@ -733,7 +734,7 @@ class ChunkBuilder:
         flush()
 
         prev_block = -1
-        for index, group in enumerate(groups):
+        for group in groups:
             text = _join(group)
             first = group[0]
             if first.fresh or first.block != prev_block:
@@ -743,7 +744,7 @@ class ChunkBuilder:
             else:
                 continues = "partial"
             prev_block = group[-1].block
-            yield self._chunk(index, group, text, continues)
+            yield self._chunk(group, text, continues)
 
     def _locate_blocks(self, blocks: Sequence[LogicalBlock]) -> None:
         for i, b in enumerate(blocks):
@@ -784,7 +785,7 @@ class ChunkBuilder:
         end = found_end[1] if found_end else b
         return start, max(start, end)
 
-    def _chunk(self, index: int, group: list[Piece], text: str, continues: str) -> Chunk:
+    def _chunk(self, group: list[Piece], text: str, continues: str) -> Chunk:
         spans = [s for s in (self._piece_span(p) for p in group) if s is not None]
         spans += [
             self.block_spans[h] for p in group for h in p.extra_blocks if h in self.block_spans
@@ -794,17 +795,6 @@ class ChunkBuilder:
         else:
             # Text the parser never saw (e.g. a scanned page): an empty span where it would be.
             start = end = self._nearest_span_end(group[0].block)
-        pages = sorted({pg for p in group for pg in p.pages})
-        boxes: list[PageBox] = []
-        for p in group:
-            for pg, bx in p.boxes:
-                box = PageBox(pg, *bx) if bx is not None else None
-                if box is not None and box not in boxes:
-                    boxes.append(box)
-        kinds = {p.kind for p in group if p.kind != "heading"}
-        kind = kinds.pop() if len(kinds) == 1 else ("text" if kinds else "heading")
-        if kind in ("paragraph", "caption"):
-            kind = "text" if kind == "paragraph" else "caption"
         meta: dict[str, Any] = {}
         for p in group:
             meta.update(p.meta)
@@ -812,23 +802,18 @@ class ChunkBuilder:
         if any(len(pg) > 1 for pg in blocks_pages):
             meta["cross_page"] = True
         meta["backend"] = self.chunker.backend
-        return Chunk(
-            doc_id=self.doc.doc_id,
-            index=index,
-            start=start,
-            end=end,
+        # Pages and boxes are the reader's (the page images), not the parsed document's.
+        return self.builder.chunk(
+            start,
+            end,
             text=text,
-            n_tokens=self.count(text),
-            tokenizer=self.tok.name,
-            chunker=self.chunker.name,
-            pages=tuple(pages) or None,
-            bboxes=tuple(boxes) or None,
+            kind=chunk_kind(p.kind for p in group),
             # The path of the content, not of the first heading line the chunk starts with.
             headings=next((p for p in group if p.kind != "heading"), group[-1]).headings,
-            kind=kind,
+            pages=(pg for p in group for pg in p.pages),
+            boxes=(PageBox(pg, *bx) for p in group for pg, bx in p.boxes if bx is not None),
             continues=continues,
             metadata=meta,
-            synthetic=text != self.doc.text[start:end],
         )
 
     def _nearest_span_end(self, block: int) -> int:
@@ -901,7 +886,7 @@ class VisionChunker(BaseChunker):
 
     def chunk(self, doc: Document) -> Iterator[Chunk]:
         blocks = self.read_blocks(doc)
-        return ChunkBuilder(self, doc).chunks(blocks)
+        return BlockPacker(self, doc).chunks(blocks)
 
     def read_blocks(self, doc: Document) -> list[LogicalBlock]:
         source = PageSource(doc, self.dpi)

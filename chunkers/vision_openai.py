@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from chunkwise.chunkers.options import VisionOptions
-from chunkwise.chunkers.vision import BLOCK_KINDS, Block, Context, PageBatch
+from chunkwise.chunkers.vision import Block, Context, PageBatch
 
 from chunkwise.errors import ChunkError, UsageError
+from chunkwise.kinds import LAYOUT_KINDS
 
 log = logging.getLogger("chunkwise.vision")
 
@@ -53,7 +54,7 @@ BLOCK_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["kind", "page", "text", "level", "items", "rows", "header_rows", "continues"],
     "properties": {
-        "kind": {"type": "string", "enum": list(BLOCK_KINDS)},
+        "kind": {"type": "string", "enum": list(LAYOUT_KINDS)},
         "page": {"type": "integer"},
         "text": {"type": "string"},
         "level": {"type": ["integer", "null"]},
@@ -269,7 +270,7 @@ def _block(d: Any, i: int, valid_pages: set[int]) -> Block:
     if not isinstance(d, dict):
         raise MalformedReply(f"block {i} is not an object")
     kind = d.get("kind")
-    if kind not in BLOCK_KINDS:
+    if kind not in LAYOUT_KINDS:
         raise MalformedReply(f"block {i} has unknown kind {kind!r}")
     page = d.get("page")
     if not isinstance(page, int) or isinstance(page, bool) or page not in valid_pages:

@@ -213,3 +213,14 @@ def xml_parser() -> Any:
     return etree.XMLParser(
         resolve_entities=False, no_network=True, remove_comments=True, remove_pis=True
     )
+
+
+def optional_xml(zf: SafeZip, name: str | None) -> Any | None:
+    """The root of a member the document can do without (properties, styles): None when it is
+    absent or damaged, so that a bonus part never loses the document."""
+    if name is None or not zf.has(name):
+        return None
+    try:
+        return parse_xml(zf, name)
+    except ParseError:
+        return None

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chunkwise.types import Element
+from chunkwise.parsing import BaseParser
+from chunkwise.types import Document, Element
 
 # Tables longer than this keep their cells in the text only, not again in the element's attrs
 # (a 100,000-row sheet would otherwise be held twice).
@@ -71,8 +72,14 @@ def table_lines(rows: Sequence[Sequence[str]], n_head: int) -> tuple[list[str], 
     return lines, kinds
 
 
-def render(blocks: Sequence[Block]) -> tuple[str, list[Element]]:
-    """Join blocks with blank lines; return the text and elements pointing into it."""
+def render(blocks: Sequence[Block], *, clean: bool = True) -> tuple[str, list[Element]]:
+    """Join blocks with blank lines; return the text and elements pointing into it.
+
+    ``clean``: collapse whitespace in list items and block text (:func:`clean_inline`,
+    :func:`clean_lines`); a reader whose text is clean already, with indentation it means to keep
+    (the HTML parser's quotes), passes False. Table cells are always cleaned."""
+    inline = clean_inline if clean else _same
+    lines_of = clean_lines if clean else _same
     parts: list[str] = []
     elements: list[Element] = []
     pos = 0
@@ -89,7 +96,7 @@ def render(blocks: Sequence[Block]) -> tuple[str, list[Element]]:
 
     for b in blocks:
         if b.kind == "list":
-            items = [(d, m, clean_inline(t)) for d, m, t in b.items if t.strip()]
+            items = [(d, m, inline(t)) for d, m, t in b.items if t.strip()]
             if not items:
                 continue
             lines = ["  " * d + f"{m} {t}" for d, m, t in items]
@@ -140,7 +147,7 @@ def render(blocks: Sequence[Block]) -> tuple[str, list[Element]]:
                     row_i += 1
                 off += len(line) + 1
         else:
-            text = clean_lines(b.text) if b.kind != "code" else b.text.strip("\n")
+            text = lines_of(b.text) if b.kind != "code" else b.text.strip("\n")
             if not text.strip():
                 continue
             start, end = add(text)
@@ -151,6 +158,10 @@ def render(blocks: Sequence[Block]) -> tuple[str, list[Element]]:
     return "".join(parts), elements
 
 
+def _same(s: str) -> str:
+    return s
+
+
 def html_blocks(html: str) -> list[Block]:
     """An HTML body as blocks, through the HTML parser's full-page reader."""
     from chunkwise.parsers.html import _full_blocks, _load
@@ -159,10 +170,13 @@ def html_blocks(html: str) -> list[Block]:
     return from_html_blocks(_full_blocks(tree))
 
 
-def from_html_blocks(hblocks: list[Any]) -> list[Block]:
-    """The HTML parser's blocks as :class:`Block` (same text conventions)."""
-    from chunkwise.parsers.html import _looks_like_header
+def from_html_blocks(hblocks: list[Any], max_header_rows: int | None = 5) -> list[Block]:
+    """The HTML parser's blocks as :class:`Block` (same text conventions).
 
+    A table's header rows are its leading rows of header cells (a table of header cells only has
+    none), else a first row that :func:`looks_like_header`; at most ``max_header_rows`` of them
+    (None: all) when the blocks are part of another document (an e-book chapter, a mail body),
+    where a long run of ``<th>`` rows is more likely layout than a header."""
     out: list[Block] = []
     for hb in hblocks:
         if hb.kind == "table":
@@ -172,11 +186,63 @@ def from_html_blocks(hblocks: list[Any]) -> list[Block]:
                 n_head += 1
             if n_head == len(hb.rows):
                 n_head = 0
-            if n_head == 0 and _looks_like_header(hb.rows):
+            if n_head == 0 and looks_like_header(hb.rows):
                 n_head = 1
-            out.append(Block("table", rows=rows, n_head=min(n_head, 5)))
+            if max_header_rows is not None:
+                n_head = min(n_head, max_header_rows)
+            out.append(Block("table", rows=rows, n_head=n_head))
         elif hb.kind == "list":
             out.append(Block("list", items=list(hb.items), attrs=dict(hb.attrs)))
         else:
             out.append(Block(hb.kind, hb.text, level=hb.level, attrs=dict(hb.attrs)))
     return out
+
+
+_NUMERIC = re.compile(r"^[\s$€£¥%+\-−–.,:/()#]*\d[\d\s$€£¥%+\-−–.,:/()#]*$")
+
+
+def looks_like_header(rows: Sequence[tuple[Sequence[str], bool]]) -> bool:
+    """A header written with <td> (often bold): a first row of words over a column of numbers."""
+    if len(rows) < 3:
+        return False
+    first = rows[0][0]
+    if any(_NUMERIC.match(c) for c in first if c) or not all(first):
+        return False
+    rest = [cells for cells, _ in rows[1:]]
+    for col in range(len(first)):
+        values = [r[col] for r in rest if col < len(r) and r[col]]
+        if len(values) >= 2 and sum(bool(_NUMERIC.match(v)) for v in values) >= 0.8 * len(values):
+            return True
+    return False
+
+
+class BlocksParser(BaseParser):
+    """A parser whose reader returns blocks and metadata; text and elements are rendered from the
+    blocks (:func:`render`), so every such format lays out its text alike."""
+
+    default_chunker = "section"
+
+    def read(self, data: bytes) -> tuple[list[Block], dict[str, Any]]:
+        raise NotImplementedError
+
+    def describe(self, meta: dict[str, Any], elements: Sequence[Element]) -> None:
+        """Hook: metadata that depends on the rendered elements (by default the heading count)."""
+        meta["n_headings"] = sum(1 for e in elements if e.kind == "heading")
+
+    def parse_bytes(self, data: bytes, source: str) -> Document:
+        blocks, meta = self.read(data)
+        text, elements = render(blocks)
+        self.describe(meta, elements)
+        return self.document(data, source, text, elements, meta)
+
+
+def title_from_headings(meta: dict[str, Any], elements: Sequence[Element]) -> None:
+    """A document without a title in its properties takes its first real heading's (a heading
+    the reader made up for an untitled slide does not count)."""
+    if "title" in meta:
+        return
+    first = next(
+        (e for e in elements if e.kind == "heading" and not e.attrs.get("generated")), None
+    )
+    if first is not None:
+        meta["title"] = first.attrs.get("title", "")

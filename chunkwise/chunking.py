@@ -1,5 +1,6 @@
-"""What every chunker shares: its configuration, a base class, and the annotator that turns a
-character span into the layout metadata of a chunk (pages, boxes, heading path, kind)."""
+"""What every chunker shares: its configuration, a base class, the element index of a document
+(:class:`SpanAnnotator`) and the one chunk builder (:class:`ChunkBuilder`) that turns a character
+span into a chunk with its layout metadata (pages, boxes, heading path, kind)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,11 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from chunkwise.kinds import FURNITURE_KINDS, METADATA_KINDS, span_kind
 from chunkwise.options import Options
 from chunkwise.packing import Packer, add_overlap
 from chunkwise.tokenizers import DEFAULT_TOKENIZER, Tokenizer, get_tokenizer
 from chunkwise.types import Chunk, Document, Element, PageBox
-
-# Element kinds that describe page furniture, not content: kept in the Document, left out of
-# chunks unless the user asks for them.
-FURNITURE_KINDS = frozenset({"header", "footer", "page_header", "page_footer"})
-# Never chunk text: metadata the parser already lifted into Document.metadata (YAML front matter).
-METADATA_KINDS = frozenset({"front_matter"})
-# A chunk lying entirely inside elements of one of these kinds reports that kind.
-BLOCK_KINDS = frozenset({"table", "code", "list", "figure", "caption", "formula", "quote"})
 
 
 @dataclass(frozen=True)
@@ -97,6 +91,10 @@ class BaseChunker:
             self.config.max_tokens,
         )
 
+    def builder(self, doc: Document) -> ChunkBuilder:
+        """The builder every chunk of ``doc`` is made with (see :class:`ChunkBuilder`)."""
+        return ChunkBuilder(doc, self.tokenizer, self.name)
+
     def build(
         self,
         doc: Document,
@@ -105,17 +103,10 @@ class BaseChunker:
         metadata: Sequence[Mapping[str, Any]] | None = None,
     ) -> Iterator[Chunk]:
         """Turn exact spans with exact token counts into annotated chunks."""
-        ann = SpanAnnotator(doc)
+        builder = self.builder(doc)
         for i, (start, end) in enumerate(spans):
-            meta = metadata[i] if metadata is not None else {}
-            yield ann.chunk(
-                index=i,
-                start=start,
-                end=end,
-                n_tokens=counts[i],
-                tokenizer=self.tokenizer.name,
-                chunker=self.name,
-                metadata=meta,
+            yield builder.chunk(
+                start, end, counts[i], metadata=metadata[i] if metadata is not None else None
             )
 
 
@@ -167,60 +158,93 @@ class SpanAnnotator:
         out.reverse()
         return out
 
+
+class ChunkBuilder:
+    """The one way a chunk is made: every chunker builds its chunks here, so that each field
+    follows one rule whichever chunker made it.
+
+    - ``text``: ``doc.text[start:end]``; a chunker that writes its own text (a table piece that
+      repeats its header, the vision reader's text) passes it, and the chunk is ``synthetic``
+      exactly when that text differs from the span's.
+    - ``index``: 0, 1, 2... in the order the chunks are built.
+    - ``n_tokens``: the exact count the chunker has (the packer's), else counted on the text.
+    - ``pages``, ``bboxes``: of the elements the span overlaps, boxes deduplicated in element
+      order; a chunker that reads the layout itself (vision) passes its own.
+    - ``headings``: the heading path at ``start``, unless the chunker knows better (the path a
+      section's chunks share, a code chunk's scopes, the vision reader's path).
+    - ``kind``: :func:`chunkwise.kinds.span_kind` of the overlapped elements, unless given (a
+      chunker that knows the block it cut: a table piece, code).
+    """
+
+    def __init__(self, doc: Document, tokenizer: Tokenizer, chunker: str) -> None:
+        self.doc = doc
+        self.tokenizer = tokenizer
+        self.chunker = chunker
+        self._annotator: SpanAnnotator | None = None
+        self._next_index = 0
+        # Pages and boxes come from elements with a page; source code and plain text have
+        # none, and then no lookup is needed for them.
+        self._paged = any(e.page is not None for e in doc.elements)
+
+    @property
+    def annotator(self) -> SpanAnnotator:
+        if self._annotator is None:
+            self._annotator = SpanAnnotator(self.doc)
+        return self._annotator
+
     def chunk(
         self,
-        *,
-        index: int,
         start: int,
         end: int,
-        n_tokens: int,
-        tokenizer: str,
-        chunker: str,
-        metadata: Mapping[str, Any] | None = None,
+        n_tokens: int | None = None,
+        *,
         text: str | None = None,
         kind: str | None = None,
         headings: Sequence[str] | None = None,
+        pages: Iterable[int] | None = None,
+        boxes: Iterable[PageBox] | None = None,
         continues: str | None = None,
-        synthetic: bool = False,
+        metadata: Mapping[str, Any] | None = None,
     ) -> Chunk:
-        els = self.overlapping(start, end) if self._els else []
-        pages = sorted({e.page for e in els if e.page is not None})
-        boxes = tuple(
-            PageBox(e.page, *e.bbox) for e in els if e.bbox is not None and e.page is not None
-        )
+        doc_text = self.doc.text
+        if not 0 <= start <= end <= len(doc_text):
+            raise ValueError(f"chunk span [{start}, {end}) outside the text (0..{len(doc_text)})")
+        source = doc_text[start:end]
+        synthetic = text is not None and text != source
+        if text is None:
+            text = source
+        els: list[Element] = []
+        if kind is None or ((pages is None or boxes is None) and self._paged):
+            els = self.annotator.overlapping(start, end)
+        if pages is None:
+            pages = (e.page for e in els if e.page is not None)
+        if boxes is None:
+            boxes = (
+                PageBox(e.page, *e.bbox) for e in els if e.bbox is not None and e.page is not None
+            )
         if kind is None:
-            kind = _kind_of(els)
+            kind = span_kind(doc_text, els, start, end)
         if headings is None:
-            headings = self.headings_at(start)
+            headings = self.annotator.headings_at(start)
+        index = self._next_index
+        self._next_index += 1
         return Chunk(
             doc_id=self.doc.doc_id,
             index=index,
             start=start,
             end=end,
-            text=self.doc.text[start:end] if text is None else text,
-            n_tokens=n_tokens,
-            tokenizer=tokenizer,
-            chunker=chunker,
-            pages=tuple(pages) if pages else None,
-            bboxes=boxes or None,
+            text=text,
+            n_tokens=self.tokenizer.count(text) if n_tokens is None else n_tokens,
+            tokenizer=self.tokenizer.name,
+            chunker=self.chunker,
+            pages=tuple(sorted(set(pages))) or None,
+            bboxes=tuple(dict.fromkeys(boxes)) or None,
             headings=tuple(headings),
             kind=kind,
             continues=continues,
             metadata=dict(metadata or {}),
             synthetic=synthetic,
         )
-
-
-def _kind_of(els: Iterable[Element]) -> str:
-    kinds = {e.kind for e in els if e.kind != "heading"}
-    block = kinds & BLOCK_KINDS
-    if len(block) == 1 and kinds <= block | {"list_item", "table_row", "row", "paragraph"}:
-        only = next(iter(block))
-        # A paragraph next to a table means mixed content; a paragraph inside a list is the list.
-        if "paragraph" in kinds and only != "list":
-            return "text"
-        return only
-    return "text"
 
 
 def content_spans(doc: Document, keep_furniture: bool = False) -> list[tuple[int, int]]:

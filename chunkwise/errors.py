@@ -7,6 +7,13 @@ from typing import Any
 
 from chunkwise.names import display
 
+# Exit codes of the commands (docs/design.md, Exit codes).
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
+# sysexits EX_TEMPFAIL: another run holds the --state file; cron wrappers read it as "try later".
+EXIT_LOCKED = 75
+# sysexits EX_IOERR: the output could not be written (disk full, quota, I/O error); nothing kept.
+EXIT_OUTPUT = 74
+
 
 class ChunkwiseError(Exception):
     """Base class for errors the tool reports to users."""

@@ -445,7 +445,11 @@ class RetrievalRunner:
             cfg.embedding, cfg.max_tokens, cfg.overlap
         )
         tokenizer, max_tokens = chunk_sizing(
-            self.embedder(cfg.embedding), self.embed_config.model, self.tokenizer, max_tokens
+            self.embedder(cfg.embedding),
+            self.embed_config.model,
+            self.tokenizer,
+            max_tokens,
+            explicit=cfg.max_tokens is not None,
         )
         from chunkwise.chunkers.options import AutoOptions, CastOptions, cast_budget
 

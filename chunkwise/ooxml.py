@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from chunkwise.archive import SafeZip, parse_xml
+from chunkwise.archive import SafeZip, optional_xml, parse_xml
 from chunkwise.errors import ParseError
 
 REL_OFFICE_DOCUMENT = "/officeDocument"
@@ -96,12 +96,9 @@ def main_part(zf: SafeZip, default: str, what: str) -> str:
 
 def core_properties(zf: SafeZip) -> dict[str, Any]:
     """Title, author, dates... from docProps/core.xml (empty when absent or unreadable)."""
-    if not zf.has("docProps/core.xml"):
+    root = optional_xml(zf, "docProps/core.xml")
+    if root is None:
         return {}
-    try:
-        root = parse_xml(zf, "docProps/core.xml")
-    except ParseError:
-        return {}  # properties are a bonus; a damaged core.xml does not lose the document
     names = {
         "title": "title",
         "creator": "author",

@@ -17,16 +17,15 @@ from typing import ClassVar
 
 import numpy as np
 
+from chunkwise.spans import WHITESPACE as _WS
+from chunkwise.spans import Span, split_over, trim
 from chunkwise.tokenizers import Tokenizer
 
-Span = tuple[int, int]
 # Returns cut positions strictly inside (start, end), sorted (a list, or an iterator: Packer takes
 # them in batches).
 Level = Callable[[int, int], Iterable[int]]
 # Cuts taken from a level at a time (see Packer._merge_level).
 _BATCH = 1 << 15
-
-_WS = re.compile(r"\s+")
 
 
 class TokenIndex:
@@ -223,14 +222,6 @@ def positions_level(positions: Sequence[int]) -> Level:
     return cuts
 
 
-def trim(text: str, a: int, b: int) -> Span:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
-    return a, b
-
-
 class Packer:
     """Recursive split-then-merge of spans under a token cap."""
 
@@ -342,18 +333,7 @@ class Packer:
         return self.finish(planned)
 
     def finish(self, planned: Sequence[Span]) -> tuple[list[Span], list[int]]:
-        counts = self.exact_counts(planned)
-        out: list[Span] = []
-        out_counts: list[int] = []
-        for (a, b), c in zip(planned, counts, strict=True):
-            if c <= self.max:
-                out.append((a, b))
-                out_counts.append(c)
-            else:
-                for s, e, n in self.split_exact(a, b):
-                    out.append((s, e))
-                    out_counts.append(n)
-        return out, out_counts
+        return split_over(planned, self.exact_counts(planned), self.max, self.split_exact)
 
     def exact_counts(self, spans: Sequence[Span]) -> list[int]:
         """Exact token counts of spans encoded on their own, mostly without encoding them.

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from chunkwise.errors import ParseError
 from chunkwise.options import Options
+from chunkwise.spans import trim
 from chunkwise.types import Document, Element, doc_id_for
 
 # (byte-order mark, codec that consumes it, name reported); UTF-32 LE first: its BOM starts with
@@ -215,9 +216,6 @@ def paragraph_elements(text: str, start: int = 0, end: int | None = None) -> lis
 
 
 def _append_trimmed(out: list[Element], text: str, a: int, b: int) -> None:
-    while a < b and text[a].isspace():
-        a += 1
-    while b > a and text[b - 1].isspace():
-        b -= 1
+    a, b = trim(text, a, b)
     if a < b:
         out.append(Element("paragraph", a, b))

@@ -29,7 +29,6 @@ from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import DocumentError, ErrorRecord, UsageError
 from chunkwise.names import display, raw_hex
 from chunkwise.options import Options
-from chunkwise.records import chunk_id, chunk_record
 from chunkwise.types import Chunk, Document
 from chunkwise.walk import WalkOptions, walk
 
@@ -585,34 +584,6 @@ def delete_record(fs: Any, reason: str) -> dict[str, Any]:
     }
 
 
-def _incremental(
-    sources: Iterable[Source], state: State, ohash: str, summary: Summary
-) -> Iterator[Source]:
-    """Skip files whose stat, content and options match the state; mark every file seen."""
-    from chunkwise.state import state_key
-
-    for src in sources:
-        if src.path is None:
-            yield src
-            continue
-        key = state_key(src.path)
-        state.mark_seen(key)
-        row = state.get(key)
-        if row is None or row.options_hash != ohash:
-            yield src
-            continue
-        try:
-            st = src.path.stat()
-        except OSError:
-            yield src  # the worker reports the error
-            continue
-        if st.st_size == row.size and st.st_mtime_ns == row.mtime_ns:
-            summary.skipped += 1
-            continue
-        # Stat changed: a worker hashes the bytes and parses only if they differ.
-        yield dataclasses.replace(src, known_hash=row.content_hash)
-
-
 # -- the whole run -------------------------------------------------------------------------------
 
 
@@ -632,205 +603,25 @@ def ingest(
     should_stop: Callable[[], bool] | None = None,
     engine: Callable[..., Iterable[Result]] | None = None,
 ) -> Summary:
-    """Run the pipeline and write every record; return counts for the exit code.
+    """Run the pipeline and write every record; return counts for the exit code. See
+    :class:`chunkwise.run.Ingest`, which owns the run (writer, deletes, state, summary)."""
+    from chunkwise.run import Ingest
 
-    With ``state``: unchanged files are skipped and every written file is staged in the state;
-    the caller commits it (``state.commit()``) after ``writer.close()`` succeeded, since only then
-    is the output durable. For a streaming writer (JSONL on stdout) the state is also committed
-    here as documents are written. With ``emit_deletes``, files gone since the last run and old
-    versions of re-chunked files become ``{"deleted": true, ...}`` records on ``delete_writer``
-    (default: ``writer``). ``should_stop()`` true (a signal) stops taking new files; documents
-    already finished are written, unfinished ones are dropped and redone next time.
-
-    ``engine(sources, options, should_stop=...)`` replaces ``process_all`` (the Ray engine): it
-    yields finished results in input order, embedded already when ``embedder`` is given (the
-    embedder then only shapes the state's options hash).
-    """
-    check_paths(paths)
-    summary = Summary()
-    stop = should_stop or (lambda: False)
-
-    def skipped(name: str, reason: str) -> None:
-        summary.ignore(reason)
-        log.info("skipped %s: %s", name, reason)
-
-    sources: Iterable[Source] = iter_sources(
+    return Ingest(
         paths,
-        options.walk,
+        options,
+        writer,
+        on_error=on_error,
+        on_result=on_result,
+        embedder=embedder,
+        embed_batch_docs=embed_batch_docs,
         stdin=stdin,
-        follow_symlinks=options.follow_symlinks,
-        max_stdin=options.max_file_size,
-        on_skip=skipped,
-    )
-    ohash = ""
-    streaming = False
-    if state is not None:
-        ohash = options_hash(options, embedder)
-        options = dataclasses.replace(options, hash_content=True)
-        streaming = writer_is_streaming(writer) and (
-            delete_writer is None or writer_is_streaming(delete_writer)
-        )
-        sources = _incremental(sources, state, ohash, summary)
-    deletes_out = delete_writer if delete_writer is not None else writer
-    # A writer that keeps a table (lance) applies deletions itself, with or without --emit-deletes.
-    table_deletes = writer.delete
-    incremental = state is not None and state.count() > 0
-    writer.begin(run_settings(options, embedder), incremental=incremental)
-    batch: list[Result] = []
-
-    def retire_old(r: Result) -> None:
-        """The file was re-processed: its previous chunks (if any) are stale."""
-        if state is None or r.path is None:
-            return
-        from chunkwise.state import state_key
-
-        old = state.get(state_key(r.path))
-        if old is None:
-            return
-        if table_deletes is not None:
-            table_deletes([delete_record(old, "changed")])
-        if emit_deletes:
-            # Ids include the path, so another file with the same bytes never holds these.
-            deletes_out.write([delete_record(old, "changed")])
-            summary.deleted += 1
-        if r.error is not None:
-            state.forget(old.path)
-
-    def record_state(r: Result) -> None:
-        if state is None or r.path is None or r.doc is None or r.content_hash is None:
-            return
-        from chunkwise.state import FileState, state_key
-
-        state.record(
-            FileState(
-                path=state_key(r.path),
-                source=r.source,
-                size=r.size or 0,
-                mtime_ns=r.mtime_ns or 0,
-                content_hash=r.content_hash,
-                options_hash=ohash,
-                doc_id=r.doc.doc_id,
-                # An e-mail's attachments are retired with it when it changes or goes.
-                chunk_ids=tuple(
-                    chunk_id(x.doc.source, c.doc_id, c.index)
-                    for x in (r, *r.attachments)
-                    if x.doc is not None
-                    for c in x.chunks
-                ),
-            )
-        )
-
-    def flush(batch: list[Result]) -> None:
-        if embedder is not None and batch and engine is None:
-            try:
-                embedded = embedder.embed(
-                    [r.doc for r in batch if r.doc], [r.chunks for r in batch]
-                )
-                for r, chunks in zip(batch, embedded, strict=True):
-                    r.chunks = chunks
-            except UsageError:
-                raise
-            except Exception as exc:
-                # Embedding failures (a DocumentError, or a model or device error) are per batch;
-                # report each document of it and go on with the next batch.
-                log.debug("embedding failed", exc_info=True)
-                for r in batch:
-                    fail(
-                        Result(
-                            r.source,
-                            error=ErrorRecord.from_exception(r.source, exc, "embed"),
-                            path=r.path,
-                        )
-                    )
-                return
-        for r in batch:
-            assert r.doc is not None
-            doc = r.doc
-            retired = False
-            try:
-                records = [chunk_record(c, doc) for c in r.chunks]
-                retire_old(r)  # delete records of the old version go before the new records
-                retired = True
-                # Writers serialise a document's records before writing any of them, so a
-                # record that cannot be serialised fails this document alone.
-                writer.write(records)
-            except (TypeError, ValueError) as exc:  # not OSError: a failing output ends the run
-                log.debug("cannot write records of %s", r.source, exc_info=True)
-                rec = ErrorRecord.from_exception(r.source, exc, "write")
-                fail(Result(r.source, error=rec, path=r.path), retire=not retired)
-                continue
-            summary.chunks += len(r.chunks)
-            record_state(r)
-            if on_result:
-                on_result(r)
-        if state is not None and streaming:
-            state.checkpoint()
-
-    def fail(r: Result, retire: bool = True) -> None:
-        summary.failed += 1
-        if retire:
-            retire_old(r)
-        elif state is not None and r.path is not None:
-            from chunkwise.state import state_key
-
-            state.forget(state_key(r.path))
-        if on_error and r.error:
-            on_error(r.error)
-        if on_result:
-            on_result(r)
-
-    results = (engine or process_all)(sources, options, should_stop=stop)
-    try:
-        for result in _expand(results):
-            if result.unchanged:
-                summary.skipped += 1
-                if state is not None and result.path is not None:
-                    from chunkwise.state import state_key
-
-                    state.touch(state_key(result.path), result.size or 0, result.mtime_ns or 0)
-                continue
-            if result.empty:
-                summary.ignore("empty")
-                log.info("skipped %s: empty", result.source)
-                continue
-            summary.documents += 1
-            if result.error is not None:
-                fail(result)
-            else:
-                batch.append(result)
-                if embedder is None or engine is not None or len(batch) >= embed_batch_docs:
-                    flush(batch)
-                    batch = []
-            if stop():
-                break
-    finally:
-        close = getattr(results, "close", None)
-        if close is not None:
-            close()
-    flush(batch)
-    summary.interrupted = stop()
-    if state is not None and not summary.interrupted:
-        _report_gone(paths, state, summary, deletes_out if emit_deletes else None, table_deletes)
-    if state is not None and streaming:
-        state.checkpoint(every=0.0)
-    return summary
-
-
-def _report_gone(
-    paths: Sequence[str], state: State, summary: Summary, out: Any, table_deletes: Any = None
-) -> None:
-    """Files recorded under these inputs but not seen in this (complete) walk are gone."""
-    from chunkwise.state import state_key
-
-    folders = [state_key(p) for p in paths if p != STDIN and Path(p).is_dir()]
-    files = [state_key(p) for p in paths if p != STDIN and not Path(p).is_dir()]
-    for fs in list(state.unseen(folders, files)):
-        state.forget(fs.path)
-        if table_deletes is not None:
-            table_deletes([delete_record(fs, "removed")])
-        if out is not None:
-            out.write([delete_record(fs, "removed")])
-            summary.deleted += 1
+        state=state,
+        emit_deletes=emit_deletes,
+        delete_writer=delete_writer,
+        should_stop=should_stop,
+        engine=engine,
+    ).run()
 
 
 def default_jobs() -> int:

@@ -127,6 +127,7 @@ class Plan:
     embed_method: str
     embed: bool = False
     values: OptionValues = field(default_factory=OptionValues, repr=False, compare=False)
+    max_tokens_given: bool = True  # False when --max-tokens took its default
 
 
 def option_values(args: IngestArgs | Mapping[str, Any]) -> OptionValues:
@@ -209,7 +210,14 @@ def build_plan(args: IngestArgs) -> Plan:
         follow_symlinks=args.follow_symlinks,
     )
     embed_config = values.get("embedders", args.embed_method)
-    return Plan(options, embed_config, args.embed_method, args.embed, values)
+    return Plan(
+        options,
+        embed_config,
+        args.embed_method,
+        args.embed,
+        values,
+        max_tokens_given=args.max_tokens is not None,
+    )
 
 
 def embedder_and_sizing(plan: Plan, tokenizer: str | None) -> tuple[Any, Plan]:
@@ -225,7 +233,11 @@ def embedder_and_sizing(plan: Plan, tokenizer: str | None) -> tuple[Any, Plan]:
         embedder = build_embedder(plan.embed_method, plan.embed_config)
         cfg = plan.options.chunker_config
         tokenizer, max_tokens = chunk_sizing(
-            embedder, getattr(plan.embed_config, "model", None), tokenizer, cfg.max_tokens
+            embedder,
+            getattr(plan.embed_config, "model", None),
+            tokenizer,
+            cfg.max_tokens,
+            explicit=plan.max_tokens_given,
         )
         cfg = dataclasses.replace(cfg, tokenizer=tokenizer, max_tokens=max_tokens)
         plan = dataclasses.replace(

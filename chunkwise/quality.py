@@ -33,12 +33,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from chunkwise.kinds import UNCUT_BLOCK_KINDS
+from chunkwise.spans import trim, trimmed_pieces
 from chunkwise.types import Chunk, Document
 
 DEFAULT_MIN_SIZE = 100
 DEFAULT_MAX_SIZE = 1100
-# Element kinds a chunk boundary should not cut.
-BLOCK_KINDS = frozenset({"table", "list", "code", "quote", "formula", "figure"})
 # The metrics that make up the combined score, and their weights.
 WEIGHTS: Mapping[str, float] = {
     "size_compliance": 1.0,
@@ -297,16 +297,7 @@ def unit_starts(doc: Document, start: int = 0, end: int | None = None) -> list[i
 def sentence_spans(doc: Document, start: int, end: int) -> list[tuple[int, int]]:
     """Non-blank sentence spans of doc.text[start:end], whitespace trimmed."""
     text = doc.text
-    cuts = [start, *unit_starts(doc, start, end), end]
-    out: list[tuple[int, int]] = []
-    for a, b in itertools.pairwise(cuts):
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if b > a:
-            out.append((a, b))
-    return out
+    return trimmed_pieces(text, [start, *unit_starts(doc, start, end), end])
 
 
 def _snap(text: str, pos: int) -> tuple[int, int]:
@@ -425,16 +416,12 @@ def block_integrity(
     """
     text = doc.text
     cuts = boundaries(doc, chunks)
-    blocks = _outermost([e for e in doc.elements if e.kind in BLOCK_KINDS])
+    blocks = _outermost([e for e in doc.elements if e.kind in UNCUT_BLOCK_KINDS])
     block_scores: list[float] = []
     n_cut_blocks = 0
     tok: Any = None
     for el in blocks:
-        a, b = el.start, el.end
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
+        a, b = trim(text, el.start, el.end)
         if b <= a:
             continue
         inside = [p for p in cuts if a < p < b and not _is_blank(text, a, p)]

@@ -6,14 +6,11 @@ start-up, so ``chunk --help`` stays instant.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import logging
 import os
-import signal
 import sys
-import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,13 +18,15 @@ from typing import Annotated, Any, Literal
 import typer
 
 from chunkwise import __version__
-from chunkwise.errors import ChunkwiseError, UsageError
-
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_ABORTED = 0, 1, 2, 3
-# sysexits EX_TEMPFAIL: another run holds the --state file; cron wrappers read it as "try later".
-EXIT_LOCKED = 75
-# sysexits EX_IOERR: the output could not be written (disk full, quota, I/O error); nothing kept.
-EXIT_OUTPUT = 74
+from chunkwise.command import ErrorSink, IngestCommand, silence_stdout
+from chunkwise.errors import (
+    EXIT_ABORTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    ChunkwiseError,
+    UsageError,
+)
 
 app = typer.Typer(
     name="chunk",
@@ -79,33 +78,6 @@ def _setup_logging(quiet: bool, verbose: bool) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
-
-
-class _ErrorSink:
-    """Error records go to stderr (one JSON line each) and, with --errors, to a JSONL file."""
-
-    def __init__(self, path: Path | None, quiet: bool) -> None:
-        # Error records are data, not logs: --quiet does not hide them.
-        self.quiet = quiet
-        if path:
-            from chunkwise.outputs import open_errors_file
-
-            path = open_errors_file(path)
-        self.fh = path.open("w", encoding="utf-8") if path else None
-
-    def __call__(self, rec: Any) -> None:
-        line = json.dumps(rec.to_dict(), ensure_ascii=False)
-        sys.stderr.write(line + "\n")
-        sys.stderr.flush()
-        if self.fh:
-            self.fh.write(line + "\n")
-            self.fh.flush()
-
-    def close(self) -> None:
-        if self.fh:
-            # On a full disk the write already failed and was reported; closing must not raise.
-            with contextlib.suppress(OSError):
-                self.fh.close()
 
 
 @app.command()
@@ -345,19 +317,11 @@ def ingest(
             writer = registry.load("writers", output_format.value)(output)
     except ChunkwiseError as exc:
         _usage_error(exc)
-    _run_ingest(
-        paths,
-        options,
-        writer,
-        errors,
-        quiet,
-        embedder,
-        output=output,
-        state_path=state,
-        emit_deletes=emit_deletes,
-        wait_lock=wait_lock,
-        engine=run_engine,
-    )
+    code = IngestCommand(
+        paths, options, writer, errors=errors, quiet=quiet, embedder=embedder, output=output,
+        state_path=state, emit_deletes=emit_deletes, wait_lock=wait_lock, engine=run_engine,
+    ).run()  # fmt: skip
+    raise typer.Exit(code)
 
 
 def _format_for(output: str | None) -> OutputFormat:
@@ -384,257 +348,6 @@ def _memory_option(value: str | None, jobs: int | None) -> int | None:
 def _usage_error(exc: BaseException) -> None:
     sys.stderr.write(f"chunk: error: {exc}\n")
     raise typer.Exit(EXIT_USAGE)
-
-
-def _run_ingest(
-    paths: list[str],
-    options: Any,
-    writer: Any,
-    errors: Path | None,
-    quiet: bool,
-    embedder: Any = None,
-    *,
-    output: str | None = None,
-    state_path: Path | None = None,
-    emit_deletes: bool = False,
-    wait_lock: float = 0.0,
-    engine: Any = None,
-) -> None:
-    from chunkwise.outputs import check_outputs
-    from chunkwise.pipeline import check_output
-    from chunkwise.pipeline import ingest as run
-    from chunkwise.state import State, StateLocked
-
-    state: Any = None
-    delete_writer: Any = None
-    try:
-        check_outputs(paths, output, errors, state_path, folder=_writes_a_folder(writer))
-        if emit_deletes and state_path is None:
-            raise UsageError("--emit-deletes needs --state FILE: deletions are found against it")
-        if state_path is not None:
-            check_output(paths, str(state_path), "state")
-            if output and Path(output).resolve() == state_path.resolve():
-                raise UsageError("--state and --output must be different files")
-            # Waiting for the lock can take long: a SIGTERM meanwhile must remove the temporary
-            # output file like Ctrl-C does.
-            old_term = signal.signal(signal.SIGTERM, _interrupt_waiting)
-            try:
-                state = State(state_path, wait=wait_lock)
-            finally:
-                signal.signal(signal.SIGTERM, old_term)
-        if emit_deletes and writer.name != "jsonl":
-            # Delete records do not fit the chunk schema: they go to a JSONL file beside it.
-            from chunkwise.writers.jsonl import JsonlWriter
-
-            delete_writer = JsonlWriter(f"{output}.deletes.jsonl")
-    except StateLocked as exc:
-        writer.abort()
-        sys.stderr.write(f"chunk: error: {exc}\n")
-        raise typer.Exit(EXIT_LOCKED) from None
-    except KeyboardInterrupt as exc:
-        writer.abort()
-        raise typer.Exit(143 if "SIGTERM" in str(exc) else 130) from None
-    except ChunkwiseError as exc:
-        writer.abort()
-        if state is not None:
-            state.close()
-        _usage_error(exc)
-
-    def abort_all() -> None:
-        writer.abort()
-        if delete_writer is not None:
-            delete_writer.abort()
-
-    from chunkwise.pipeline import writer_is_streaming
-
-    sink = _ErrorSink(errors, quiet)
-    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    streaming = writer_is_streaming(writer)
-    # Without --state a partial file is only a trap (the next run redoes everything), so a signal
-    # discards it at once instead of finishing the current documents (and embedding batch).
-    stop = _StopSignals(quiet, immediate=state is None and not streaming)
-    started = time.monotonic()
-    try:
-        with progress, stop:
-            if embedder is not None and progress.enabled:
-                embedder.on_progress = progress.embedding
-            summary = run(
-                paths,
-                options,
-                writer,
-                on_error=sink,
-                on_result=progress.update,
-                embedder=embedder,
-                state=state,
-                emit_deletes=emit_deletes,
-                delete_writer=delete_writer,
-                should_stop=stop.requested,
-                engine=engine,
-            )
-            # Output first, state second: a file is marked done only once its records are durable.
-            writer.close()
-            if delete_writer is not None:
-                delete_writer.close()
-            if state is not None:
-                state.commit()
-    except BrokenPipeError:
-        _silence_stdout()
-        abort_all()
-        raise typer.Exit(EXIT_OK) from None
-    except KeyboardInterrupt:
-        # A signal on a file output without --state, or a second signal: stop at once.
-        abort_all()
-        if not quiet:
-            sys.stderr.write(_interrupted_message(stop.signum, streaming, progress, output))
-        raise typer.Exit(128 + (stop.signum or signal.SIGINT)) from None
-    except ChunkwiseError as exc:
-        abort_all()
-        _usage_error(exc)
-    except OSError as exc:
-        # Inputs' read errors are error records; an OSError here is the output failing (a full
-        # disk, a quota, an I/O error): one line, a distinct exit code, no temporary left.
-        abort_all()
-        reason = exc.strerror or str(exc)
-        where = f" {exc.filename}" if exc.filename else f" {output}" if output else ""
-        sys.stderr.write(f"chunk: error: cannot write output{where}: {reason}; nothing kept\n")
-        raise typer.Exit(EXIT_OUTPUT) from None
-    finally:
-        sink.close()
-        if state is not None:
-            state.close()
-    if stop.signum:
-        if not quiet and state is not None:
-            sys.stderr.write(
-                f"chunk: stopped by {signal.Signals(stop.signum).name}: {summary.documents} "
-                "documents written, output closed cleanly and recorded in the state; the next "
-                "run does the rest\n"
-            )
-        elif not quiet:
-            sys.stderr.write(_interrupted_message(stop.signum, streaming, progress, output))
-        raise typer.Exit(128 + stop.signum)
-    if not quiet:
-        from chunkwise.report import summary_line
-
-        seconds = time.monotonic() - started
-        sys.stderr.write(summary_line(summary, seconds=seconds, incremental=state is not None))
-        sys.stderr.write("\n")
-    if summary.documents == 0 and not (summary.skipped or summary.deleted or summary.ignored):
-        log.warning("no documents found under %s", " ".join(paths))
-    raise typer.Exit(summary.exit_code)
-
-
-def _writes_a_folder(writer: Any) -> bool:
-    """Writers whose output is a folder they manage: a LanceDB table, Ray's ``out_dir/`` parts."""
-    name = str(getattr(writer, "name", ""))
-    return name == "lance" or name.endswith("-parts")
-
-
-def _interrupted_message(signum: int, streaming: bool, progress: Any, output: str | None) -> str:
-    name = signal.Signals(signum or signal.SIGINT).name
-    if streaming:
-        written = progress.docs - progress.failed
-        where = output if output and output != "-" else "stdout"
-        return (
-            f"chunk: stopped by {name}: records of {written} documents were already written to "
-            f"{where}; the output is incomplete (use --state to resume where it stopped)\n"
-        )
-    return f"chunk: stopped by {name}: nothing written, the partial output file was removed\n"
-
-
-def _interrupt_waiting(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
-class _StopSignals:
-    """SIGINT/SIGTERM ask the run to stop taking files and close its output cleanly (exit
-    128+signal); a second signal aborts at once."""
-
-    def __init__(self, quiet: bool, immediate: bool = False) -> None:
-        self.quiet = quiet
-        self.immediate = immediate  # the first signal aborts (nothing would be kept anyway)
-        self.signum = 0
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> _StopSignals:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            self._old[sig] = signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum:
-            raise KeyboardInterrupt
-        self.signum = signum
-        if self.immediate:
-            raise KeyboardInterrupt
-        if not self.quiet:
-            sys.stderr.write(
-                f"chunk: {signal.Signals(signum).name}: finishing the current documents and "
-                "closing the output (signal again to abort)\n"
-            )
-
-    def requested(self) -> bool:
-        return bool(self.signum)
-
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self._old.items():
-            signal.signal(sig, handler)
-
-
-def _silence_stdout() -> None:
-    # After the reader went away, Python would complain when flushing stdout at exit.
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
-        pass
-
-
-class _Progress:
-    """A live counter on stderr when it is a terminal; nothing otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self._progress: Any = None
-        self._task: Any = None
-        self.docs = self.chunks = self.failed = 0
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-            self._progress = Progress(
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                TimeElapsedColumn(),
-                console=Console(stderr=True),
-                transient=True,
-            )
-            self._progress.__enter__()
-            self._task = self._progress.add_task("starting", total=None)
-        return self
-
-    def update(self, result: Any) -> None:
-        self.docs += 1
-        self.chunks += len(result.chunks)
-        self.failed += result.error is not None
-        if self._progress is not None:
-            self._progress.update(
-                self._task,
-                description=f"{self.docs} docs, {self.chunks} chunks, {self.failed} failed "
-                f"[dim]{result.source}[/dim]",
-            )
-
-    def embedding(self, done: int, total: int) -> None:
-        if self._progress is not None:
-            self._progress.update(
-                self._task,
-                description=f"{self.docs} docs, {self.chunks} chunks, embedding {done}/{total}",
-            )
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.__exit__(None, None, None)
 
 
 def _parse_one(
@@ -692,7 +405,7 @@ def parse(
         )
         sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
 
 
 @app.command()
@@ -712,7 +425,7 @@ def sentences(
             sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
         sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
 
 
 @app.command()
@@ -740,10 +453,10 @@ def embed(
         backend.load()
         lines = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
         summary = embed_stream(
-            backend, lines, sys.stdout, fmt=input_format, on_error=_ErrorSink(None, quiet)
+            backend, lines, sys.stdout, fmt=input_format, on_error=ErrorSink(None, quiet)
         )
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         raise typer.Exit(EXIT_OK) from None
     except ChunkwiseError as exc:
         _usage_error(exc)
@@ -779,7 +492,7 @@ def search(
         stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8") if query == "-" else None
         run(index, query, sys.stdout, k=k, hybrid=hybrid, where=where, stdin=stdin)
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         raise typer.Exit(EXIT_OK) from None
     except ChunkwiseError as exc:
         _usage_error(exc)
@@ -855,7 +568,7 @@ def eval_(
     from chunkwise.quality import SizeRange
     from chunkwise.tokenizers import DEFAULT_TOKENIZER
 
-    sink = _ErrorSink(None, quiet)
+    sink = ErrorSink(None, quiet)
     failed = 0
 
     def on_error(rec: Any) -> None:
@@ -932,7 +645,7 @@ def eval_(
             _print_eval(report, per_doc)
         sys.stdout.flush()
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         raise typer.Exit(EXIT_OK) from None
     raise typer.Exit(EXIT_PARTIAL if failed else EXIT_OK)
 
@@ -1183,7 +896,7 @@ def main() -> None:
     try:
         app()
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         sys.exit(EXIT_OK)
     except UsageError as exc:
         sys.stderr.write(f"chunk: error: {exc}\n")

@@ -36,20 +36,21 @@ def model_tokenizer_name(model: str | None) -> str:
 
 
 def chunk_sizing(
-    embedder: Any, model: str | None, tokenizer: str | None, max_tokens: int
+    embedder: Any, model: str | None, tokenizer: str | None, max_tokens: int, explicit: bool = True
 ) -> tuple[str, int]:
     """Tokenizer and token cap for chunking when embedding.
 
     Without ``--tokenizer`` chunks are sized in the embedding model's tokenizer. When the embedder
     cannot see past a limit (naive: the model's max_seq_length minus its special tokens) and the
     chunks are sized in that tokenizer, ``max_tokens`` is capped there with a warning, so no chunk
-    is silently cut by the model.
+    is silently cut by the model. A cap the user did not give (``explicit`` false: the default) is
+    lowered without a warning, since there is nothing for the user to change.
     """
     name = tokenizer or model_tokenizer_name(model)
     limit = embedder.chunk_limit()
     if limit is not None and max_tokens > limit:
         if tokenizer is None:
-            log.warning(
+            (log.warning if explicit else log.debug)(
                 "--max-tokens %d is more than %s takes in one pass; chunks capped at %d tokens",
                 max_tokens,
                 embedder.model_name,

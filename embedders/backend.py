@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
+from chunkwise.embedders.options import EmbedConfig
 
 from chunkwise.errors import ChunkwiseError, EmbedError, UsageError
 
@@ -268,3 +269,21 @@ def _pooling_module(model: Any) -> tuple[int | None, str]:
             mode = str(mode)
             return i, "mean" if mode in ("mean", "mean_tokens") else mode
     return None, "none"
+
+
+class ModelEmbedder:
+    """What the built-in embedders share: typed options and one backend, loaded by ``load()``."""
+
+    name: ClassVar[str] = ""
+    options_class: ClassVar[type[EmbedConfig]] = EmbedConfig
+
+    def __init__(self, config: EmbedConfig | Mapping[str, Any] | None = None) -> None:
+        self.config = EmbedConfig.coerce(config, self.name)
+        self.backend = SentenceTransformerBackend(
+            self.config.model, self.config.device, self.config.batch_size
+        )
+        self.on_progress: Progress | None = None
+
+    @property
+    def model_name(self) -> str:
+        return self.backend.display_name

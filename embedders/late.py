@@ -22,12 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from chunkwise.embedders.backend import (
-    Progress,
-    SentenceTransformerBackend,
-    guarded,
-    to_floats,
-)
+from chunkwise.embedders.backend import ModelEmbedder, guarded, to_floats
 from chunkwise.embedders.options import EmbedConfig
 
 from chunkwise.errors import UsageError
@@ -112,24 +107,15 @@ def span_token_ranges(
     return out
 
 
-class LateChunkingEmbedder:
+class LateChunkingEmbedder(ModelEmbedder):
     """Contextual chunk vectors: every token sees its document before chunks are pooled."""
 
     name = "late"
-    options_class = EmbedConfig
 
     def __init__(self, config: EmbedConfig | Mapping[str, Any] | None = None) -> None:
-        self.config = EmbedConfig.coerce(config, self.name)
-        self.backend = SentenceTransformerBackend(
-            self.config.model, self.config.device, self.config.batch_size
-        )
-        self.on_progress: Progress | None = None
+        super().__init__(config)
         self.window = 0
         self.overlap = 0
-
-    @property
-    def model_name(self) -> str:
-        return self.backend.display_name
 
     def load(self) -> LateChunkingEmbedder:
         """Load the model and check the window options against it (usage errors come here)."""

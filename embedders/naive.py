@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from chunkwise.embedders.backend import (
-    Progress,
+    ModelEmbedder,
     SentenceTransformerBackend,
     guarded,
     to_floats,
@@ -25,21 +25,12 @@ log = logging.getLogger("chunkwise")
 CONTEXT_SEPARATOR = "\n\n"
 
 
-class NaiveEmbedder:
+class NaiveEmbedder(ModelEmbedder):
     name = "naive"
-    options_class = EmbedConfig
 
     def __init__(self, config: EmbedConfig | Mapping[str, Any] | None = None) -> None:
-        self.config = EmbedConfig.coerce(config, self.name)
-        self.backend = SentenceTransformerBackend(
-            self.config.model, self.config.device, self.config.batch_size
-        )
-        self.on_progress: Progress | None = None
+        super().__init__(config)
         self.truncated = 0
-
-    @property
-    def model_name(self) -> str:
-        return self.backend.display_name
 
     def load(self) -> NaiveEmbedder:
         self.backend.load()

@@ -82,6 +82,31 @@ _C_EXTRA = """
 (enum_specifier name: (_) body: (_)) @enum
 """
 
+# Files and interpreters of the JavaScript family, by language.
+_JS_FILES = {
+    "javascript": ((".js", ".mjs", ".cjs", ".jsx"), ("node", "nodejs", "deno", "bun")),
+    "typescript": ((".ts", ".mts", ".cts"), ("ts-node", "tsx")),
+    "tsx": ((".tsx",), ()),
+}
+
+
+def _js_like(name: str, module: str, function: str, definitions: Mapping[str, str]) -> LanguageSpec:
+    """JavaScript, TypeScript and TSX: the same imports, export/declaration wrappers and
+    arrow-function definitions."""
+    extensions, interpreters = _JS_FILES[name]
+    return LanguageSpec(
+        name,
+        module,
+        function,
+        extensions,
+        interpreters,
+        definitions,
+        ("import_statement",),
+        wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
+        extra_patterns=_JS_EXTRA,
+    )
+
+
 LANGUAGES: dict[str, LanguageSpec] = {
     spec.name: spec
     for spec in (
@@ -96,39 +121,9 @@ LANGUAGES: dict[str, LanguageSpec] = {
             wrappers=("decorated_definition",),
             words={"function": "def", "method": "def"},
         ),
-        LanguageSpec(
-            "javascript",
-            "tree_sitter_javascript",
-            "language",
-            (".js", ".mjs", ".cjs", ".jsx"),
-            ("node", "nodejs", "deno", "bun"),
-            _JS_DEFS,
-            ("import_statement",),
-            wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
-            extra_patterns=_JS_EXTRA,
-        ),
-        LanguageSpec(
-            "typescript",
-            "tree_sitter_typescript",
-            "language_typescript",
-            (".ts", ".mts", ".cts"),
-            ("ts-node", "tsx"),
-            _TS_DEFS,
-            ("import_statement",),
-            wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
-            extra_patterns=_JS_EXTRA,
-        ),
-        LanguageSpec(
-            "tsx",
-            "tree_sitter_typescript",
-            "language_tsx",
-            (".tsx",),
-            (),
-            _TS_DEFS,
-            ("import_statement",),
-            wrappers=("export_statement", "lexical_declaration", "variable_declaration"),
-            extra_patterns=_JS_EXTRA,
-        ),
+        _js_like("javascript", "tree_sitter_javascript", "language", _JS_DEFS),
+        _js_like("typescript", "tree_sitter_typescript", "language_typescript", _TS_DEFS),
+        _js_like("tsx", "tree_sitter_typescript", "language_tsx", _TS_DEFS),
         LanguageSpec(
             "go",
             "tree_sitter_go",
@@ -760,42 +755,27 @@ def _blocks(
             cursor[0] += 1
         return [labels[k] for k in open_defs if defs[k].end_byte > byte]
 
+    def element(kind: str, first: Any, last: Any, **attrs: Any) -> Element:
+        """The element of the nodes ``first`` to ``last``, with their lines and scope."""
+        where = {
+            "line_start": first.start_point[0] + 1,
+            "line_end": _last_line(last),
+            "scope": scope_at(first.start_byte),
+        }
+        return Element(kind, ch(first.start_byte), ch(last.end_byte), attrs={**where, **attrs})
+
     def flush(kind: str) -> None:
         run = pending[kind]
         if not run:
             return
-        first, last = run[0], run[-1]
-        out.append(
-            Element(
-                kind,
-                ch(first.start_byte),
-                ch(last.end_byte),
-                attrs={
-                    "line_start": first.start_point[0] + 1,
-                    "line_end": _last_line(last),
-                    "scope": scope_at(first.start_byte),
-                    "count": len(run),
-                },
-            )
-        )
+        out.append(element(kind, run[0], run[-1], count=len(run)))
         run.clear()
 
     for cap, node in sorted(nodes, key=lambda cn: cn[1].start_byte):
         if cap == "docstring":
             for k in pending:
                 flush(k)
-            out.append(
-                Element(
-                    "docstring",
-                    ch(node.start_byte),
-                    ch(node.end_byte),
-                    attrs={
-                        "line_start": node.start_point[0] + 1,
-                        "line_end": _last_line(node),
-                        "scope": scope_at(node.start_byte),
-                    },
-                )
-            )
+            out.append(element("docstring", node, node))
             continue
         other = "comment" if cap == "import" else "import"
         flush(other)

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from chunkwise.archive import SafeZip, open_zip, parse_xml
-from chunkwise.blocks import Block, clean_inline, render
+from chunkwise.blocks import Block, BlocksParser, clean_inline, title_from_headings
 from chunkwise.errors import ParseError
 from chunkwise.ooxml import (
     attr,
@@ -33,8 +34,7 @@ from chunkwise.ooxml import (
     rel_id,
     relationships,
 )
-from chunkwise.parsing import BaseParser
-from chunkwise.types import Document
+from chunkwise.types import Element
 
 WHAT = "Word document"
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.I)
@@ -678,26 +678,19 @@ def read_docx(data: bytes) -> tuple[list[Block], dict[str, Any]]:
         zf.close()
 
 
-class DocxParser(BaseParser):
+class DocxParser(BlocksParser):
     name = "docx"
     extensions = (".docx", ".docm", ".dotx", ".dotm")
-    default_chunker = "section"
 
-    def parse_bytes(self, data: bytes, source: str) -> Document:
+    def read(self, data: bytes) -> tuple[list[Block], dict[str, Any]]:
+        # A document of images without alt text reads to no blocks; the pipeline then reports
+        # "no text to chunk" for it, as for a scanned PDF.
         blocks, meta = read_docx(data)
         for b in blocks:
             b.attrs.pop("closed", None)
-        text, elements = render(blocks)
-        # A document of images without alt text parses to no text; the pipeline then reports
-        # "no text to chunk" for it, as for a scanned PDF.
-        meta.update(
-            {
-                "mime": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "n_headings": sum(1 for e in elements if e.kind == "heading"),
-            }
-        )
-        if "title" not in meta:
-            first = next((e for e in elements if e.kind == "heading"), None)
-            if first is not None:
-                meta["title"] = first.attrs.get("title", "")
-        return self.document(data, source, text, elements, meta)
+        return blocks, meta
+
+    def describe(self, meta: dict[str, Any], elements: Sequence[Element]) -> None:
+        meta["mime"] = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        super().describe(meta, elements)
+        title_from_headings(meta, elements)

@@ -15,11 +15,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from chunkwise.archive import SafeZip, open_zip, parse_xml
-from chunkwise.blocks import Block, clean_inline, from_html_blocks, render
+from chunkwise.blocks import Block, BlocksParser, clean_inline, from_html_blocks
 from chunkwise.errors import ParseError
 from chunkwise.ooxml import child, children, local
-from chunkwise.parsing import BaseParser
-from chunkwise.types import Document
 
 WHAT = "EPUB e-book"
 _XHTML = frozenset({"application/xhtml+xml", "text/html", "application/xml"})
@@ -152,13 +150,9 @@ def read_epub(data: bytes) -> tuple[list[Block], dict[str, Any]]:
         zf.close()
 
 
-class EpubParser(BaseParser):
+class EpubParser(BlocksParser):
     name = "epub"
     extensions = (".epub",)
-    default_chunker = "section"
 
-    def parse_bytes(self, data: bytes, source: str) -> Document:
-        blocks, meta = read_epub(data)
-        text, elements = render(blocks)
-        meta["n_headings"] = sum(1 for e in elements if e.kind == "heading")
-        return self.document(data, source, text, elements, meta)
+    def read(self, data: bytes) -> tuple[list[Block], dict[str, Any]]:
+        return read_epub(data)

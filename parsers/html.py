@@ -26,9 +26,10 @@ from typing import Any
 
 from chunkwise.parsers.options import HtmlOptions
 
+from chunkwise.blocks import from_html_blocks, render
 from chunkwise.errors import ParseError
 from chunkwise.parsing import BaseParser, decode_text
-from chunkwise.types import Document, Element
+from chunkwise.types import Document
 
 log = logging.getLogger("chunkwise")
 
@@ -421,104 +422,6 @@ def _block_plain(b: _Block) -> str:
     return b.text
 
 
-def _escape_cell(s: str) -> str:
-    return s.replace("|", "\\|")
-
-
-def _render(blocks: list[_Block]) -> tuple[str, list[Element]]:
-    """Join blocks with blank lines; return the text and elements pointing into it."""
-    parts: list[str] = []
-    elements: list[Element] = []
-    pos = 0
-
-    def add(s: str) -> tuple[int, int]:
-        nonlocal pos
-        if parts:
-            parts.append("\n\n")
-            pos += 2
-        start = pos
-        parts.append(s)
-        pos += len(s)
-        return start, pos
-
-    for b in blocks:
-        if b.kind == "list":
-            lines = ["  " * d + f"{m} {t}" for d, m, t in b.items]
-            start, end = add("\n".join(lines))
-            elements.append(Element("list", start, end, attrs=dict(b.attrs)))
-            off = start
-            for (d, _, _), line in zip(b.items, lines, strict=True):
-                elements.append(
-                    Element("list_item", off + 2 * d, off + len(line), attrs={"depth": d})
-                )
-                off += len(line) + 1
-        elif b.kind == "table":
-            elements.extend(_render_table(b, add))
-        else:
-            start, end = add(b.text)
-            elements.append(Element(b.kind, start, end, level=b.level, attrs=dict(b.attrs)))
-    return "".join(parts), elements
-
-
-_NUMERIC = re.compile(r"^[\s$€£¥%+\-−–.,:/()#]*\d[\d\s$€£¥%+\-−–.,:/()#]*$")
-
-
-def _looks_like_header(rows: list[tuple[list[str], bool]]) -> bool:
-    """A header written with <td> (often bold): a first row of words over a column of numbers."""
-    if len(rows) < 3:
-        return False
-    first = rows[0][0]
-    if any(_NUMERIC.match(c) for c in first if c) or not all(first):
-        return False
-    rest = [cells for cells, _ in rows[1:]]
-    for col in range(len(first)):
-        values = [r[col] for r in rest if col < len(r) and r[col]]
-        if len(values) >= 2 and sum(bool(_NUMERIC.match(v)) for v in values) >= 0.8 * len(values):
-            return True
-    return False
-
-
-def _render_table(b: _Block, add: Callable[[str], tuple[int, int]]) -> list[Element]:
-    """The table's text (through ``add``), and its table + table_row elements."""
-    n_cols = max(len(cells) for cells, _ in b.rows)
-    # Marked-up header rows count only at the top: a <th> row in the middle is a sub-heading row.
-    n_head = 0
-    while n_head < len(b.rows) and b.rows[n_head][1]:
-        n_head += 1
-    if n_head == len(b.rows):
-        n_head = 0  # a table of <th> only is not a header over nothing
-    if n_head == 0 and _looks_like_header(b.rows):
-        n_head = 1
-    lines: list[str] = []
-    kinds: list[bool | None] = []  # header row, body row, or None for the delimiter line
-    for i, (cells, _) in enumerate(b.rows):
-        padded = [_escape_cell(c) for c in cells] + [""] * (n_cols - len(cells))
-        lines.append("| " + " | ".join(padded) + " |")
-        kinds.append(i < n_head)
-        if n_head and i == n_head - 1:
-            lines.append("| " + " | ".join(["---"] * n_cols) + " |")
-            kinds.append(None)
-    start, end = add("\n".join(lines))
-    header = b.rows[n_head - 1][0] if n_head else None
-    body = [cells for cells, _ in b.rows[n_head:]]
-    table = Element(
-        "table",
-        start,
-        end,
-        attrs={"header": header, "rows": body, "n_rows": len(body), "n_cols": n_cols},
-    )
-    out = [table]
-    off = start
-    row_i = 0
-    for line, is_head in zip(lines, kinds, strict=True):
-        if is_head is not None:
-            attrs: dict[str, Any] = {"header": is_head, "row": row_i}
-            out.append(Element("table_row", off, off + len(line), attrs=attrs))
-            row_i += 1
-        off += len(line) + 1
-    return out
-
-
 # -- bytes -> text --------------------------------------------------------------------------------
 
 
@@ -708,7 +611,9 @@ class HtmlParser(BaseParser):
             blocks = _full_blocks(tree)
         if not meta:
             meta = _metadata(html)
-        text, elements = _render(blocks)
+        # The walker's text is clean already (a quote keeps its nested lists' indentation), and a
+        # page's header rows are all kept.
+        text, elements = render(from_html_blocks(blocks, max_header_rows=None), clean=False)
         if not text.strip():
             if too_deep:
                 raise ParseError(f"no readable text: markup nested deeper than {MAX_DEPTH} levels")

@@ -15,12 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chunkwise.archive import SafeZip, open_zip, parse_xml
-from chunkwise.blocks import Block, clean_inline, render
+from chunkwise.archive import SafeZip, open_zip, optional_xml, parse_xml
+from chunkwise.blocks import Block, BlocksParser, clean_inline
 from chunkwise.errors import ParseError
 from chunkwise.ooxml import attr, child, local
-from chunkwise.parsing import BaseParser
-from chunkwise.types import Document
 
 WHAT = "OpenDocument file"
 
@@ -196,11 +194,8 @@ def _int(v: str | None, default: int) -> int:
 
 
 def _meta(zf: SafeZip) -> dict[str, Any]:
-    if not zf.has("meta.xml"):
-        return {}
-    try:
-        root = parse_xml(zf, "meta.xml")
-    except ParseError:
+    root = optional_xml(zf, "meta.xml")
+    if root is None:
         return {}
     out: dict[str, Any] = {}
     names = {
@@ -221,11 +216,8 @@ def _meta(zf: SafeZip) -> dict[str, Any]:
 
 
 def _furniture(zf: SafeZip) -> list[Block]:
-    if not zf.has("styles.xml"):
-        return []
-    try:
-        root = parse_xml(zf, "styles.xml")
-    except ParseError:
+    root = optional_xml(zf, "styles.xml")
+    if root is None:
         return []
     out: list[Block] = []
     seen: set[tuple[str, str]] = set()
@@ -347,13 +339,9 @@ def _slide(page: Any, n: int) -> list[Block]:
     return [head, *body, *reader.notes, *notes]
 
 
-class OdfParser(BaseParser):
+class OdfParser(BlocksParser):
     name = "odf"
     extensions = (".odt", ".ott", ".odp", ".otp", ".ods", ".ots")
-    default_chunker = "section"
 
-    def parse_bytes(self, data: bytes, source: str) -> Document:
-        blocks, meta = read_odf(data)
-        text, elements = render(blocks)
-        meta["n_headings"] = sum(1 for e in elements if e.kind == "heading")
-        return self.document(data, source, text, elements, meta)
+    def read(self, data: bytes) -> tuple[list[Block], dict[str, Any]]:
+        return read_odf(data)

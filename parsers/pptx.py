@@ -14,23 +14,16 @@ placeholders are furniture.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from chunkwise import ooxml
 from chunkwise.archive import SafeZip, open_zip, parse_xml
-from chunkwise.blocks import Block, clean_inline, render
+from chunkwise.blocks import Block, BlocksParser, clean_inline, title_from_headings
 from chunkwise.errors import ParseError
-from chunkwise.ooxml import (
-    child,
-    children,
-    core_properties,
-    local,
-    main_part,
-    rel_id,
-    relationships,
-)
-from chunkwise.parsing import BaseParser
-from chunkwise.types import Document
+from chunkwise.ooxml import child, children, local
+from chunkwise.types import Element
 
 WHAT = "PowerPoint presentation"
 _TITLE_TYPES = frozenset({"title", "ctrTitle"})
@@ -205,7 +198,7 @@ class _Slide:
         self.zf = zf
         self.part = part
         self.page = number
-        self.rels = relationships(zf, part)
+        self.rels = ooxml.relationships(zf, part)
         self.layout_pos: dict[tuple[str, str], tuple[int, int]] = {}
         self.furniture: list[Block] = []
         layout = next((t for ty, t, ext in self.rels.values() if ty == "slideLayout"), None)
@@ -307,7 +300,7 @@ class _Slide:
                     b = table_block(c, self.page)
                     return ([b] if b else []), None
                 if kind == "chart":
-                    rid = rel_id(c)
+                    rid = ooxml.rel_id(c)
                     rel = self.rels.get(rid or "")
                     if rel and not rel[2] and self.zf.has(rel[1]):
                         b = chart_block(self.zf, rel[1], self.page)
@@ -374,13 +367,13 @@ def _reading_key(s: _Shape) -> tuple[int, int, int, int]:
 def read_pptx(data: bytes) -> tuple[list[Block], dict[str, Any]]:
     zf = open_zip(data, WHAT)
     try:
-        part = main_part(zf, "ppt/presentation.xml", WHAT)
+        part = ooxml.main_part(zf, "ppt/presentation.xml", WHAT)
         root = parse_xml(zf, part)
-        rels = relationships(zf, part)
+        rels = ooxml.relationships(zf, part)
         lst = child(root, "sldIdLst")
         slide_parts: list[str] = []
         for sid in children(lst, "sldId") if lst is not None else []:
-            rel = rels.get(rel_id(sid) or "")
+            rel = rels.get(ooxml.rel_id(sid) or "")
             if rel and not rel[2] and zf.has(rel[1]):
                 slide_parts.append(rel[1])
         blocks: list[Block] = []
@@ -392,7 +385,7 @@ def read_pptx(data: bytes) -> tuple[list[Block], dict[str, Any]]:
             furniture.extend(slide_furniture)
             if is_hidden:
                 hidden.append(n)
-        meta = core_properties(zf)
+        meta = ooxml.core_properties(zf)
         meta["n_slides"] = len(slide_parts)
         if hidden:
             meta["hidden_slides"] = hidden
@@ -403,14 +396,14 @@ def read_pptx(data: bytes) -> tuple[list[Block], dict[str, Any]]:
         zf.close()
 
 
-class PptxParser(BaseParser):
+class PptxParser(BlocksParser):
     name = "pptx"
     extensions = (".pptx", ".pptm", ".potx", ".potm", ".ppsx", ".ppsm")
-    default_chunker = "section"
 
-    def parse_bytes(self, data: bytes, source: str) -> Document:
-        blocks, meta = read_pptx(data)
-        text, elements = render(blocks)
+    def read(self, data: bytes) -> tuple[list[Block], dict[str, Any]]:
+        return read_pptx(data)
+
+    def describe(self, meta: dict[str, Any], elements: Sequence[Element]) -> None:
         meta.update(
             {
                 "mime": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
@@ -418,10 +411,4 @@ class PptxParser(BaseParser):
                 "n_notes": sum(1 for e in elements if e.kind == "note"),
             }
         )
-        if "title" not in meta:
-            first = next(
-                (e for e in elements if e.kind == "heading" and not e.attrs.get("generated")), None
-            )
-            if first is not None:
-                meta["title"] = first.attrs.get("title", "")
-        return self.document(data, source, text, elements, meta)
+        title_from_headings(meta, elements)

@@ -29,12 +29,12 @@ from typing import Any
 
 from chunkwise.parsers.options import XlsxOptions
 
-from chunkwise.archive import SafeZip, open_zip, parse_xml
-from chunkwise.blocks import Block, render
+from chunkwise.archive import SafeZip, open_zip, optional_xml, parse_xml
+from chunkwise.blocks import Block, BlocksParser, render
 from chunkwise.errors import ParseError
 from chunkwise.ooxml import attr, child, children, core_properties, local, main_part, relationships
 from chunkwise.parsing import BaseParser, decode_text
-from chunkwise.types import Document
+from chunkwise.types import Document, Element
 
 WHAT = "Excel workbook"
 # A cell far to the right (XFD1) would pad every row with thousands of empty cells.
@@ -133,11 +133,8 @@ def _shared_strings(zf: SafeZip, part: str | None) -> list[str]:
 
 def _date_styles(zf: SafeZip, part: str | None) -> set[int]:
     """Indexes of cell formats (``s`` attribute) that show dates."""
-    if part is None or not zf.has(part):
-        return set()
-    try:
-        root = parse_xml(zf, part)
-    except ParseError:
+    root = optional_xml(zf, part)
+    if root is None:
         return set()  # without styles, dates show as serial numbers: the data survives
     custom: dict[int, str] = {}
     fmts = child(root, "numFmts")
@@ -324,18 +321,17 @@ def _rid(el: Any) -> str | None:
     return None
 
 
-class XlsxParser(BaseParser):
+class XlsxParser(BlocksParser):
     name = "xlsx"
     extensions = (".xlsx", ".xlsm", ".xltx", ".xltm")
-    default_chunker = "section"
     options_class = XlsxOptions
     options: XlsxOptions
 
-    def parse_bytes(self, data: bytes, source: str) -> Document:
-        blocks, meta = read_xlsx(data, hidden=self.options.hidden_sheets)
-        text, elements = render(blocks)
+    def read(self, data: bytes) -> tuple[list[Block], dict[str, Any]]:
+        return read_xlsx(data, hidden=self.options.hidden_sheets)
+
+    def describe(self, meta: dict[str, Any], elements: Sequence[Element]) -> None:
         meta["mime"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        return self.document(data, source, text, elements, meta)
 
 
 # -- csv -----------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 from chunkwise.chunkers.options import VisionOptions
 from chunkwise.chunkers.vision import (
     Block,
-    ChunkBuilder,
+    BlockPacker,
     Context,
     Locator,
     LogicalBlock,
@@ -347,7 +347,7 @@ def test_table_pieces_invariants(
     assert [b.kind for b in stitcher.blocks] == ["table"]
     doc = Document("x.pdf", "0" * 16, "\n".join(" ".join(r) for r in [HEADER, *rows]))
     chunker = VisionChunker(ChunkerConfig(max_tokens=max_tokens), reader=FakeReader({}))
-    chunks = list(ChunkBuilder(chunker, doc).chunks(stitcher.blocks))
+    chunks = list(BlockPacker(chunker, doc).chunks(stitcher.blocks))
     header = "| Region | Units | Revenue |"
     seen: list[str] = []
     for c in chunks:
@@ -382,7 +382,7 @@ def test_text_chunks_stay_under_cap(paras: list[str], max_tokens: int) -> None:
     ]
     doc = Document("x.pdf", "0" * 16, "\n\n".join(b.text for b in blocks))
     chunker = VisionChunker(ChunkerConfig(max_tokens=max_tokens), reader=FakeReader({}))
-    chunks = list(ChunkBuilder(chunker, doc).chunks(blocks))
+    chunks = list(BlockPacker(chunker, doc).chunks(blocks))
     for c in chunks:
         assert 0 < c.n_tokens <= max_tokens
         assert c.continues in ("false", "true", "partial")
@@ -447,7 +447,7 @@ def test_any_block_sequence_keeps_cap_flags_and_words(
         stitcher.add_batch(blocks, [pno - 1])
     doc = Document("x.pdf", "0" * 16, "unrelated text")
     chunker = VisionChunker(ChunkerConfig(max_tokens=max_tokens), reader=FakeReader({}))
-    chunks = list(ChunkBuilder(chunker, doc).chunks(stitcher.blocks))
+    chunks = list(BlockPacker(chunker, doc).chunks(stitcher.blocks))
     assert [c.index for c in chunks] == list(range(len(chunks)))
     for c in chunks:
         assert c.n_tokens <= max_tokens

@@ -8,7 +8,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chunkwise.packing import Packer, TokenIndex, add_overlap, merge, regex_level, trim
+from chunkwise.packing import Packer, TokenIndex, add_overlap, merge, regex_level
+from chunkwise.spans import trim
 from chunkwise.tokenizers import get_tokenizer
 
 TOK = get_tokenizer("cl100k_base")

@@ -237,6 +237,11 @@ def test_chunk_sizing_caps_naive_and_leaves_late_alone(model, caplog) -> None:
     with caplog.at_level(logging.WARNING, logger="chunkwise"):
         assert chunk_sizing(naive, None, None, 512) == (MINILM, 254)
     assert "capped at 254" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="chunkwise"):
+        # The default cap (no --max-tokens given) is lowered silently: nothing for the user to fix.
+        assert chunk_sizing(naive, None, None, 512, explicit=False) == (MINILM, 254)
+    assert "capped" not in caplog.text
     assert chunk_sizing(naive, None, None, 200) == (MINILM, 200)
     assert chunk_sizing(late(), None, None, 512) == (MINILM, 512)
     assert chunk_sizing(late(), None, "cl100k_base", 512) == ("cl100k_base", 512)

@@ -190,7 +190,10 @@ class SlowEmbedder:
         return chunks
 
 emb.build_embedder = lambda kind, cfg: SlowEmbedder()
-emb.chunk_sizing = lambda embedder, model, tokenizer, max_tokens: (tokenizer, max_tokens)
+emb.chunk_sizing = lambda embedder, model, tokenizer, max_tokens, explicit=True: (
+    tokenizer,
+    max_tokens,
+)
 from chunkwise.cli.app import main
 sys.argv = ["chunk", *sys.argv[1:]]
 main()
