@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 import logging
 import os
@@ -471,6 +472,28 @@ def _lost(src: Source, exc: TaskLost) -> Result:
     return Result(src.name, error=rec, path=str(src.path) if src.path is not None else None)
 
 
+# One small plain-text or Markdown file, the everyday ``chunk ingest notes.md``, is parsed in this
+# process: starting a worker would cost more than the work (~25 ms), and what a worker guards
+# against (a C library crashing or hanging on hostile bytes) does not apply to these pure-Python
+# parsers on this little text. --timeout then does not apply to it.
+_IN_PROCESS_PARSERS = ("text", "markdown")
+_IN_PROCESS_MAX_BYTES = 64 * 1024
+
+
+def _small_plain_file(src: Source, options: IngestOptions) -> bool:
+    if src.path is None or src.data is not None or options.max_memory:
+        return False
+    if (
+        src.parser or registry.parser_for(src.name, options.format_hint)
+    ) not in _IN_PROCESS_PARSERS:
+        return False
+    try:
+        st = src.path.stat()
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_size <= _IN_PROCESS_MAX_BYTES
+
+
 def process_all(
     sources: Iterable[Source],
     options: IngestOptions,
@@ -480,7 +503,13 @@ def process_all(
     most ``2 * jobs`` documents in flight and a per-document ``timeout``. Once ``should_stop()``
     is true no new source is taken and unfinished ones are dropped."""
     stop = should_stop or (lambda: False)
-    if options.jobs <= 1 and not options.isolate and not options.max_memory:
+    sources = iter(sources)
+    in_process = options.jobs <= 1 and not options.isolate and not options.max_memory
+    if not in_process:
+        head = list(itertools.islice(sources, 2))
+        sources = itertools.chain(head, sources)
+        in_process = len(head) == 1 and _small_plain_file(head[0], options)
+    if in_process:
         proc = Processor(options)
         for src in sources:
             if stop():

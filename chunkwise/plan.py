@@ -2,8 +2,8 @@
 call to turn options (the CLI's long names: ``max_tokens=256``, ``html_mode="full"``,
 ``opt=["pdf.tables=false"]``) into validated :class:`~chunkwise.pipeline.IngestOptions`.
 
-No Typer here, so the mapping from flags to plugin options is unit-tested without a subprocess;
-importing it is cheap (the registry and option classes, nothing heavy).
+No CLI framework here, so the mapping from flags to plugin options is unit-tested without a
+subprocess; importing it is cheap (the registry and option classes, nothing heavy).
 """
 
 from __future__ import annotations

@@ -15,14 +15,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from chunkwise.errors import ChunkwiseError, UsageError
 from chunkwise.names import display
+
+if TYPE_CHECKING:
+    import sqlite3
 
 SCHEMA = "1"
 _MAGIC = "chunkwise.state"
@@ -135,6 +138,8 @@ class State:
     # -- database --------------------------------------------------------------------------------
 
     def _open(self) -> sqlite3.Connection:
+        import sqlite3  # here: only runs with --state open a database
+
         try:
             db = sqlite3.connect(self.path, isolation_level=None, timeout=30)
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}

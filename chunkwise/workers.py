@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import contextlib
 import math
-import multiprocessing
 import os
 import signal
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -48,6 +49,8 @@ class TaskLost(Exception):
 def _context() -> Any:
     # fork keeps test-time registry changes and avoids re-importing heavy modules per worker;
     # platforms without fork get spawn (handler factories must then be picklable).
+    import multiprocessing  # here: a run that starts no worker does not pay for it
+
     methods = multiprocessing.get_all_start_methods()
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
@@ -314,6 +317,8 @@ class OrderedPool(Generic[T, R]):
             idle.deadline = idle.sent + self.timeout if self.timeout else math.inf
 
     def _poll(self, done: dict[int, R], retry: deque[list[tuple[int, T]]]) -> None:
+        from multiprocessing.connection import wait
+
         busy = [w for w in self._workers if w.task is not None]
         if not busy:
             return

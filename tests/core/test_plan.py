@@ -1,4 +1,4 @@
-"""The ingest plan: CLI-style arguments -> validated IngestOptions, without Typer or a
+"""The ingest plan: CLI-style arguments -> validated IngestOptions, without the CLI or a
 subprocess."""
 
 from __future__ import annotations
