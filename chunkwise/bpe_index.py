@@ -27,11 +27,12 @@ overflows its stack on hundreds of KB of whitespace); those cuts are not exact
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import re
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,8 +65,31 @@ def allow_helpers(n: int) -> None:
     _HELPERS = max(0, min(int(n), 1))
 
 
-def helpers() -> int:
-    return _HELPERS
+@contextlib.contextmanager
+def helpers_allowed(n: int) -> Iterator[None]:
+    """``allow_helpers(n)`` for the duration of the block (the in-process pipeline of a run)."""
+    old = _HELPERS
+    allow_helpers(n)
+    try:
+        yield
+    finally:
+        allow_helpers(old)
+
+
+def _idle_core(loadavg: str = "/proc/loadavg") -> bool:
+    """Whether a core is idle right now: fewer runnable tasks (this one included) than usable
+    cores, from the kernel's instantaneous count (Linux /proc/loadavg). On a busy machine (other
+    workers, another program) a helper would only compete for the same cores: measured slower."""
+    try:
+        with open(loadavg, "rb") as fh:
+            running = int(fh.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return running < cores
 
 
 # -- where to cut ---------------------------------------------------------------------------------
@@ -234,7 +258,7 @@ def text_offsets(
     ``fork`` (a backend that holds the GIL), the second half of the segments is encoded on a
     helper process when that is allowed and worth it."""
     out = Starts(index_dtype(text), _capacity(text, 0, len(text)))
-    if fork and _HELPERS and len(text) >= PARALLEL_MIN_CHARS and len(bounds) > 2:
+    if fork and _HELPERS and len(text) >= PARALLEL_MIN_CHARS and len(bounds) > 2 and _idle_core():
         mid = _middle(bounds)
         rest = bounds[mid:]
         child = _spawn(lambda: _pack(*range_offsets(encode, lens, text, rest)))
@@ -356,7 +380,6 @@ def _spawn(work: Callable[[], list[bytes]]) -> tuple[int, int] | None:
 
 
 def _abandon(child: tuple[int, int]) -> None:
-    import contextlib
     import signal
 
     pid, r = child

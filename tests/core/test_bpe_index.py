@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -110,6 +113,7 @@ lens = token_byte_lengths(name).astype(np.uint8)
 encode = lambda texts: [tok.encode(t) for t in texts]
 bounds = bpe_index.segment_bounds(text, False, 8192)
 bpe_index.PARALLEL_MIN_CHARS = 1000
+bpe_index._idle_core = lambda: True  # the machine may be busy; the protocol is what is tested
 bpe_index.allow_helpers(1)
 real_spawn = bpe_index._spawn
 spawned = []
@@ -141,7 +145,6 @@ print("ok")
 def test_helper_process_gives_the_same_offsets_and_a_dead_one_is_replaced(name: str) -> None:
     import subprocess
     import sys
-    from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run(
@@ -162,3 +165,13 @@ def test_starts_grow_in_place_and_trim() -> None:
     out.truncate(2500)
     arr = out.finish()
     assert arr.dtype == np.int32 and arr.tolist() == list(range(2500))
+
+
+def test_a_helper_is_forked_only_when_a_core_is_idle(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"0.50 0.40 0.30 {cores - 1}/120 4242\n")
+    assert bpe_index._idle_core(str(loadavg)) == (cores > 1)
+    loadavg.write_text(f"1.50 0.40 0.30 {cores}/120 4242\n")
+    assert not bpe_index._idle_core(str(loadavg))
+    assert not bpe_index._idle_core(str(tmp_path / "missing"))
