@@ -213,19 +213,35 @@ class ChunkBuilder:
         synthetic = text is not None and text != source
         if text is None:
             text = source
+        ann = self._annotator
         els: list[Element] = []
-        if kind is None or ((pages is None or boxes is None) and self._paged):
-            els = self.annotator.overlapping(start, end)
-        if pages is None:
-            pages = (e.page for e in els if e.page is not None)
-        if boxes is None:
-            boxes = (
-                PageBox(e.page, *e.bbox) for e in els if e.bbox is not None and e.page is not None
+        paged = self._paged and (pages is None or boxes is None)
+        if kind is None or paged:
+            ann = self.annotator
+            els = ann.overlapping(start, end)
+        if pages is not None:
+            page_t = tuple(sorted(set(pages)))
+        elif paged:
+            page_t = tuple(sorted({e.page for e in els if e.page is not None}))
+        else:
+            page_t = ()
+        if boxes is not None:
+            box_t = tuple(dict.fromkeys(boxes))
+        elif paged:
+            # Nested elements often share a box: each box once, in element order.
+            box_t = tuple(
+                dict.fromkeys(
+                    PageBox(e.page, *e.bbox)
+                    for e in els
+                    if e.bbox is not None and e.page is not None
+                )
             )
+        else:
+            box_t = ()
         if kind is None:
             kind = span_kind(doc_text, els, start, end)
         if headings is None:
-            headings = self.annotator.headings_at(start)
+            headings = (ann if ann is not None else self.annotator).headings_at(start)
         index = self._next_index
         self._next_index += 1
         return Chunk(
@@ -237,8 +253,8 @@ class ChunkBuilder:
             n_tokens=self.tokenizer.count(text) if n_tokens is None else n_tokens,
             tokenizer=self.tokenizer.name,
             chunker=self.chunker,
-            pages=tuple(sorted(set(pages))) or None,
-            bboxes=tuple(dict.fromkeys(boxes)) or None,
+            pages=page_t or None,
+            bboxes=box_t or None,
             headings=tuple(headings),
             kind=kind,
             continues=continues,

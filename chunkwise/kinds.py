@@ -4,9 +4,12 @@ all import it."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from chunkwise.types import Element
+
+_NONBLANK = re.compile(r"\S")
 
 HEADING = "heading"
 PARAGRAPH = "paragraph"
@@ -46,18 +49,19 @@ def span_kind(text: str, elements: Sequence[Element], start: int, end: int) -> s
     The parts are the block elements, every other element that lies outside all blocks, and any
     non-blank text no element claims (plain-text parsers); headings do not count
     (:func:`chunk_kind`)."""
-    blocks = [e for e in elements if e.kind in BLOCK_KINDS]
-    if not blocks:
-        # Without a block the answer is text whatever else is there; skip the scan below.
+    if BLOCK_KINDS.isdisjoint({e.kind for e in elements}):
+        # Without a block the answer is text whatever else is there; skip the scans below.
         return TEXT
-    parts = {e.kind for e in blocks}
+    blocks = [e for e in elements if e.kind in BLOCK_KINDS]
+    kind = blocks[0].kind
+    # Two parts of different kinds make text: return as soon as a second kind shows.
+    if any(b.kind != kind for b in blocks):
+        return TEXT
     for el in elements:
         if el.kind == HEADING or el.kind in BLOCK_KINDS:
             continue
         if not any(b.start <= el.start and el.end <= b.end for b in blocks):
-            parts.add(el.kind)
-    if len(parts) != 1:
-        return TEXT
+            return TEXT
     claimed = sorted(
         (max(e.start, start), min(e.end, end))
         for e in elements
@@ -65,9 +69,9 @@ def span_kind(text: str, elements: Sequence[Element], start: int, end: int) -> s
     )
     pos = start
     for a, b in claimed:
-        if text[pos:a].strip():
+        if pos < a and _NONBLANK.search(text, pos, a):
             return TEXT
         pos = max(pos, b)
-    if text[pos:end].strip():
+    if pos < end and _NONBLANK.search(text, pos, end):
         return TEXT
-    return chunk_kind(parts)
+    return chunk_kind((kind,))
