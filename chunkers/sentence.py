@@ -32,6 +32,7 @@ _WORD = re.compile(r"[\w.]+")
 # its last 16 characters decides the same (and a regex search over 40 characters tried a match
 # at each of them: most of this function's time).
 _WORD_WINDOW = 16
+_LONG_WORD = 1 + max(len(a) for a in ABBREVIATIONS)
 
 
 def _word_before(text: str, start: int, at: int) -> str:
@@ -52,6 +53,7 @@ def sentence_starts(text: str, start: int = 0, end: int | None = None) -> list[i
     for m in PARAGRAPH.finditer(text, start, end):
         if start < m.end() < end:
             cuts.add(m.end())
+    add = cuts.add
     for m in _CANDIDATE.finditer(text, start, end):
         pos = m.end()
         # A lower-case continuation ("she asked", "p.m. sharp") is almost never a new sentence:
@@ -59,13 +61,19 @@ def sentence_starts(text: str, start: int = 0, end: int | None = None) -> list[i
         if pos >= end or text[pos].islower():
             continue
         if m.group(1) == ".":
-            word = _word_before(text, start, m.start())
+            at = m.start()
+            # Seven letters right before the period: a word longer than any abbreviation and
+            # than an initial, a sentence end (the common case, decided without the word).
+            if at - _LONG_WORD >= start and text[at - _LONG_WORD : at].isalpha():
+                add(pos)
+                continue
+            word = _word_before(text, start, at)
             if word.rstrip(".") in ABBREVIATIONS:
                 continue
             # Initials ("J. R. R. Tolkien") and single letters ("item a.") are not sentence ends.
             if len(word) == 1 and word.isalpha():
                 continue
-        cuts.add(pos)
+        add(pos)
     return sorted(cuts)
 
 

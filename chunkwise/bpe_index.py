@@ -8,17 +8,18 @@ there and encoding the segments apart gives exactly the tokens of encoding it wh
 generated text against tiktoken). So:
 
 - **Memory stays linear and small.** A segment of ~256K characters is encoded at a time and its
-  ids (a Python list, ~36 bytes a token) become at once the int32 character offsets of its tokens;
-  the whole text keeps one int64 start per token (~2x a prose file's size) plus the few token
-  indices whose start falls inside a multi-byte character. A 50 MB one-line file no longer holds
-  12 million Python ints.
+  ids (a Python list, ~36 bytes a token) become at once the character starts of its tokens,
+  written in place into one growing int32 array (``Starts``; int64 only past 2**31 characters),
+  plus the few token indices whose start falls inside a multi-byte character. A 50 MB one-line
+  file no longer holds 23 million Python ints.
 - **Both cores for one large document.** rs-bpe holds the GIL, so threads do not help; a process
   forked for the second half of the segments encodes them while this one encodes the first half
-  and sends back the offsets (8 bytes a token through a pipe). Only where the pipeline allows it
-  (``allow_helpers``: pool workers with ``--jobs`` >= 2, never ``--jobs 0``), only for texts of
-  ``PARALLEL_MIN_CHARS`` or more, only from a single-threaded process (a fork copies one thread;
-  locks held by others would stay held). Any failure of the helper (killed, short reply, fork
-  refused) means this process encodes those segments itself: the output never depends on it.
+  and sends back the offsets (4 bytes a token through a pipe). Only where the pipeline allows it
+  (``allow_helpers``: pool workers and the one-file run with ``--jobs`` >= 2, never
+  ``--jobs 0``), only for texts of ``PARALLEL_MIN_CHARS`` or more, only from a single-threaded
+  process (a fork copies one thread; locks held by others would stay held), and only when a core
+  is idle (``_idle_core``). Any failure of the helper (killed, short reply, fork refused) means
+  this process encodes those segments itself: the output never depends on it.
 
 Whitespace runs of 64K+ characters are also cut every 32,768 characters (tiktoken's regex
 overflows its stack on hundreds of KB of whitespace); those cuts are not exact
