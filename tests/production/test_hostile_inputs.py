@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -128,13 +129,20 @@ def remove_deep(root: Path) -> None:
 
 
 class BadMetadataChunker:
-    """Returns a chunk whose metadata cannot be serialised, for files named bad*."""
+    """Returns a chunk whose metadata cannot be serialised for files named bad* (a TypeError) and
+    deep* (nested past the recursion limit: a RecursionError)."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
 
     def chunk(self, doc: Document) -> list[Chunk]:
-        meta = {"x": object()} if "bad" in Path(doc.source).name else {}
+        name = Path(doc.source).name
+        meta: dict[str, Any] = {"x": object()} if "bad" in name else {}
+        if "deep" in name:
+            nested: list[Any] = []
+            for _ in range(sys.getrecursionlimit() * 2):
+                nested = [nested]
+            meta = {"x": nested}
         text = doc.text
         return [Chunk(doc.doc_id, 0, 0, len(text), text, 1, "chars", "badmeta", metadata=meta)]
 
@@ -149,7 +157,7 @@ def test_an_exception_in_the_write_stage_is_that_files_error_record(
 ) -> None:
     spec = registry.Spec("badmeta", f"{__name__}:BadMetadataChunker", (), "test")
     monkeypatch.setitem(registry.BUILTINS["chunkers"], "badmeta", spec)
-    for name in ("a.txt", "bad.txt", "c.txt"):
+    for name in ("a.txt", "bad.txt", "c.txt", "deep.txt"):
         (tmp_path / name).write_text(f"Text of {name}.\n")
     writer, errors = ListWriter(), []
     opts = IngestOptions(chunker="badmeta")
@@ -159,9 +167,10 @@ def test_an_exception_in_the_write_stage_is_that_files_error_record(
     jw = JsonlWriter(str(out))
     summary = ingest([str(tmp_path)], opts, jw, on_error=errors.append)
     jw.close()
-    assert [e.source for e in errors] == [str(tmp_path / "bad.txt")]
-    assert errors[0].stage == "write"
-    assert summary.failed == 1 and summary.documents == 3
+    assert [e.source for e in errors] == [str(tmp_path / "bad.txt"), str(tmp_path / "deep.txt")]
+    assert [e.stage for e in errors] == ["write", "write"]
+    assert errors[1].error == "RecursionError"
+    assert summary.failed == 2 and summary.documents == 4
     sources = [json.loads(x)["source"] for x in out.read_text().splitlines()]
     assert sources == [str(tmp_path / "a.txt"), str(tmp_path / "c.txt")]
     del writer
@@ -174,6 +183,59 @@ def test_an_embedder_crash_becomes_error_records_and_the_run_goes_on(tmp_path: P
     assert sorted(e.source for e in errors) == [str(tmp_path / "a.txt"), str(tmp_path / "b.txt")]
     assert {e.stage for e in errors} == {"embed"} and "CUDA error" in errors[0].message
     assert summary.failed == 2 and writer.records == []
+
+
+class RustPanic(BaseException):
+    """Like pyo3's PanicException: a Rust extension's panic, not an ``Exception``."""
+
+
+class PanickingChunker:
+    """Panics on files named panic*; one chunk of the whole text otherwise."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def chunk(self, doc: Document) -> list[Chunk]:
+        if Path(doc.source).name.startswith("panic"):
+            raise RustPanic("called `Option::unwrap()` on a `None` value")
+        text = doc.text
+        return [Chunk(doc.doc_id, 0, 0, len(text), text, 1, "chars", "panicky")]
+
+
+class PanickingEmbedder:
+    """Panics on the batch holding a file named panic* (a Rust tokenizer inside the model)."""
+
+    def embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
+        if any(Path(d.source).name.startswith("panic") for d in docs):
+            raise RustPanic("tokenizer panicked")
+        return chunks
+
+
+@pytest.mark.parametrize("stage", ["chunk", "embed"])
+def test_a_panic_that_is_not_an_exception_is_that_files_error_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    spec = registry.Spec("panicky", f"{__name__}:PanickingChunker", (), "test")
+    monkeypatch.setitem(registry.BUILTINS["chunkers"], "panicky", spec)
+    for name in ("a.txt", "panic.txt", "z.txt"):
+        (tmp_path / name).write_text(f"Text of {name}.\n")
+    writer, errors = ListWriter(), []
+    chunker = "panicky" if stage == "chunk" else "recursive"
+    embedder = PanickingEmbedder() if stage == "embed" else None
+    opts = IngestOptions(chunker=chunker, jobs=0)
+    summary = ingest(
+        [str(tmp_path)],
+        opts,
+        writer,
+        on_error=errors.append,
+        embedder=embedder,  # type: ignore[arg-type]
+        embed_batch_docs=1,
+    )
+    assert [(Path(e.source).name, e.stage, e.error) for e in errors] == [
+        ("panic.txt", stage, "RustPanic")
+    ]
+    assert [Path(r["source"]).name for r in writer.records] == ["a.txt", "z.txt"]
+    assert summary.failed == 1 and summary.documents == 3
 
 
 # -- ids -----------------------------------------------------------------------------------------
