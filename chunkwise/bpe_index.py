@@ -15,10 +15,10 @@ generated text against tiktoken). So:
 - **Both cores for one large document.** rs-bpe holds the GIL, so threads do not help; a process
   forked for the second half of the segments encodes them while this one encodes the first half
   and sends back the offsets (4 bytes a token through a pipe). Only where the pipeline allows it
-  (``allow_helpers``: pool workers and the one-file run with ``--jobs`` >= 2, never
-  ``--jobs 0``), only for texts of ``PARALLEL_MIN_CHARS`` or more, only from a single-threaded
-  process (a fork copies one thread; locks held by others would stay held), and only when a core
-  is idle (``_idle_core``). Any failure of the helper (killed, short reply, fork refused) means
+  (``allow_helpers``: pool workers with ``--jobs`` >= 2, never ``--jobs 0``), only for texts of
+  ``PARALLEL_MIN_CHARS`` or more, only from a single-threaded process (a fork copies one thread;
+  locks held by others would stay held), and only when a core is idle (``_idle_core``). Any
+  failure of the helper (killed, short reply, fork refused) means
   this process encodes those segments itself: the output never depends on it.
 
 Whitespace runs of 64K+ characters are also cut every 32,768 characters (tiktoken's regex
@@ -33,7 +33,7 @@ import itertools
 import os
 import re
 import struct
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -64,17 +64,6 @@ def allow_helpers(n: int) -> None:
     ``--jobs 0`` in one process."""
     global _HELPERS
     _HELPERS = max(0, min(int(n), 1))
-
-
-@contextlib.contextmanager
-def helpers_allowed(n: int) -> Iterator[None]:
-    """``allow_helpers(n)`` for the duration of the block (the in-process pipeline of a run)."""
-    old = _HELPERS
-    allow_helpers(n)
-    try:
-        yield
-    finally:
-        allow_helpers(old)
 
 
 def _idle_core(loadavg: str = "/proc/loadavg") -> bool:

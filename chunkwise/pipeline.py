@@ -448,8 +448,8 @@ _PLAIN_TEXT_PARSERS = frozenset({"text", "code", "markdown"})
 def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
     process = Processor(options).process
     if options.jobs >= 2:
-        # A large text may be tokenized on a second core (chunkwise.bpe_index); never with
-        # --jobs 0 or 1, where the user asked for one process or one core.
+        # A large text may be tokenized on a second core when one is idle (chunkwise.bpe_index);
+        # never with --jobs 0 or 1, where the user asked for one process or one core.
         from chunkwise.bpe_index import allow_helpers
 
         allow_helpers(1)
@@ -483,18 +483,13 @@ def _lost(src: Source, exc: TaskLost) -> Result:
 # and ~20% more CPU per file for the round trip; the pool pays for itself from a few hundred
 # such files on two idle cores, later when they are busy), and what a worker guards against (a
 # C library crashing or hanging on hostile bytes) does not apply to these pure-Python parsers
-# on this little text. --timeout then does not apply to them. With --jobs 2 or more, so is one
-# such file of any size when it is the whole input: its tokens are encoded on a second core if
-# one is idle (chunkwise.bpe_index), and a worker would only add pickling it back (~10 MB for a
-# 5 MB file).
+# on this little text. --timeout then does not apply to them.
 _IN_PROCESS_PARSERS = ("text", "markdown")
 _IN_PROCESS_MAX_BYTES = 64 * 1024
 _IN_PROCESS_MAX_FILES = 64
 
 
-def _small_plain_file(
-    src: Source, options: IngestOptions, max_bytes: int | None = _IN_PROCESS_MAX_BYTES
-) -> bool:
+def _small_plain_file(src: Source, options: IngestOptions) -> bool:
     if src.path is None or src.data is not None or options.max_memory:
         return False
     if (
@@ -505,15 +500,7 @@ def _small_plain_file(
         st = src.path.stat()
     except OSError:
         return False
-    return stat.S_ISREG(st.st_mode) and (max_bytes is None or st.st_size <= max_bytes)
-
-
-def _load_before_fork(options: IngestOptions) -> None:
-    """Load the chunker's tokenizer once, here, before the workers fork and inherit it: each
-    worker would otherwise load its own (cl100k: ~150 M instructions, ~40 ms, per worker)."""
-    from chunkwise.tokenizers import get_tokenizer
-
-    get_tokenizer(options.chunker_config.tokenizer)
+    return stat.S_ISREG(st.st_mode) and st.st_size <= _IN_PROCESS_MAX_BYTES
 
 
 def process_all(
@@ -533,21 +520,15 @@ def process_all(
         in_process = len(head) <= _IN_PROCESS_MAX_FILES and all(
             _small_plain_file(src, options) for src in head
         )
-        if len(head) == 1 and options.jobs >= 2 and not options.isolate:
-            in_process = in_process or _small_plain_file(head[0], options, max_bytes=None)
     if in_process:
-        from chunkwise.bpe_index import helpers_allowed
-
         proc = Processor(options)
-        with helpers_allowed(1 if options.jobs >= 2 else 0):
-            for src in sources:
-                if stop():
-                    return
-                yield proc.process(src)
+        for src in sources:
+            if stop():
+                return
+            yield proc.process(src)
         return
     from chunkwise.workers import OrderedPool
 
-    _load_before_fork(options)
     pool: OrderedPool[Source, Result] = OrderedPool(
         functools.partial(_worker_handler, options),
         _lost,
