@@ -31,6 +31,7 @@ from chunkwise.chunkers.options import AutoOptions
 from chunkwise import quality, registry
 from chunkwise.chunking import BaseChunker
 from chunkwise.errors import ChunkwiseError, DocumentError
+from chunkwise.packing import TokenIndex
 from chunkwise.types import Chunk, Document, Element
 
 log = logging.getLogger("chunkwise")
@@ -166,6 +167,9 @@ class AutoChunker(BaseChunker):
             return names[0], {}, None
         whole = len(doc.text) <= FULL_SAMPLE_CHARS
         docs = [doc] if whole else sample_windows(doc, SAMPLE_WINDOWS, WINDOW_CHARS)
+        # Held while the candidates run, so they share each sample's token index (TokenIndex.of
+        # keeps an index only while something holds it).
+        shared = [TokenIndex.of(d.text, self.tokenizer) for d in docs]
         scores: dict[str, float] = {}
         outputs: dict[str, list[Chunk]] = {}
         first_error: Exception | None = None
@@ -181,6 +185,7 @@ class AutoChunker(BaseChunker):
             except Exception as exc:  # one failing candidate must not sink the document
                 log.debug("auto: %s failed on %s: %s", name, doc.source, exc)
                 first_error = first_error or exc
+        del shared
         if not scores:
             assert first_error is not None
             raise first_error

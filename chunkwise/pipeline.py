@@ -447,6 +447,12 @@ _PLAIN_TEXT_PARSERS = frozenset({"text", "code", "markdown"})
 
 def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
     process = Processor(options).process
+    if options.jobs >= 2:
+        # A large text may be tokenized on a second core when one is idle (chunkwise.bpe_index);
+        # never with --jobs 0 or 1, where the user asked for one process or one core.
+        from chunkwise.bpe_index import allow_helpers
+
+        allow_helpers(1)
 
     def handle(src: Source) -> Result:
         return _without_elements(process(src))
