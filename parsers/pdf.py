@@ -828,14 +828,23 @@ def reading_order(
         bands = split_y(idx)
         if len(bands) > 1:
             groups: list[list[int]] = [bands[0]]
+            # Columns of the last group, known from the test that built it (None: not yet).
+            last_cols: int | None = None
             for band in bands[1:]:
                 last = groups[-1]
-                if len(split_x(last + band)) > 1 or (
-                    len(split_x(last)) == 1 and len(split_x(band)) == 1
-                ):
+                joined = len(split_x(last + band))
+                if joined > 1:
                     groups[-1] = last + band
+                    last_cols = joined
+                    continue
+                if last_cols is None:
+                    last_cols = len(split_x(last))
+                if last_cols == 1 and len(split_x(band)) == 1:
+                    groups[-1] = last + band
+                    last_cols = joined
                 else:
                     groups.append(band)
+                    last_cols = None
             if len(groups) > 1:
                 for g in groups:
                     rec(g, label, depth + 1)
