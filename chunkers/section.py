@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
+
 from chunkwise.chunking import BaseChunker, SpanAnnotator, content_spans
 from chunkwise.packing import Packer, positions_level, regex_level
 from chunkwise.spans import SEPARATORS, Span, trim
@@ -50,25 +52,36 @@ class _Section:
     empty: bool  # a heading with nothing under it
 
 
-@dataclass
 class _Group:
-    sections: list[_Section] = field(default_factory=list)
+    """Consecutive sections packed together. Totals are kept as sections join, so that a group
+    of thousands of sections (empty headings all merging forward) costs linear time."""
+
+    def __init__(self, sections: Sequence[_Section]) -> None:
+        self.sections: list[_Section] = []
+        self.tokens = 0
+        self._nonempty = 0
+        self.extend(sections)
+
+    def extend(self, sections: Sequence[_Section]) -> None:
+        self.sections.extend(sections)
+        self.tokens += sum(s.tokens for s in sections)
+        self._nonempty += sum(not s.empty for s in sections)
 
     @property
     def top(self) -> int:
         return self.sections[0].level
 
     @property
-    def tokens(self) -> int:
-        return sum(s.tokens for s in self.sections)
-
-    @property
     def empty(self) -> bool:
-        return all(s.empty for s in self.sections)
+        return self._nonempty == 0
 
     def path(self, start: int, end: int) -> tuple[str, ...]:
         """Heading path of [start, end): the headings shared by every section it touches."""
-        touched = [s for s in self.sections if s.start < end and s.end > start]
+        secs = self.sections
+        # Sections are sorted and disjoint: bisect to the touched ones instead of testing all.
+        lo = bisect.bisect_right(secs, start, key=lambda s: s.end)
+        hi = bisect.bisect_left(secs, end, key=lambda s: s.start)
+        touched = secs[lo:hi]
         # A heading with nothing under it merged into its first subsection does not make the
         # chunk's text any less the subsection's.
         paths = [s.path for s in touched if not s.empty] or [s.path for s in touched]
@@ -99,8 +112,10 @@ class SectionChunker(BaseChunker):
         ann = builder.annotator
         sections = self._sections(doc, ann, packer)
         groups = self._merge(sections)
-        for group in groups:
-            for piece in self._pieces(ann, group, packer):
+        plain = self._plain_pieces(ann, groups, packer)
+        for i, group in enumerate(groups):
+            pieces = plain[i] if i in plain else self._pieces(ann, group, packer)
+            for piece in pieces:
                 yield builder.chunk(
                     piece.start,
                     piece.end,
@@ -122,8 +137,16 @@ class SectionChunker(BaseChunker):
         bounds = [0, *[s for s in starts if s > 0], len(text)]
         allowed = content_spans(doc, self.config.keep_furniture)
         out: list[_Section] = []
+        k = 0  # first allowed span that may reach into the current section (both are sorted)
         for a, b in itertools.pairwise(bounds):
-            spans = [(max(a, s), min(b, e)) for s, e in allowed if s < b and e > a]
+            while k < len(allowed) and allowed[k][1] <= a:
+                k += 1
+            spans = []
+            j = k
+            while j < len(allowed) and allowed[j][0] < b:
+                s, e = allowed[j]
+                spans.append((max(a, s), min(b, e)))
+                j += 1
             spans = [trim(text, s, e) for s, e in spans]
             spans = [(s, e) for s, e in spans if s < e]
             if not spans:
@@ -135,8 +158,11 @@ class SectionChunker(BaseChunker):
                 empty = not any(text[max(s, head.end) : e].strip() for s, e in spans)
             else:
                 level, path, empty = 0, (), False
-            tokens = sum(packer.index.count(s, e) for s, e in spans)
-            out.append(_Section(a, b, level, path, spans, tokens, empty))
+            out.append(_Section(a, b, level, path, spans, 0, empty))
+        # Token counts of all sections at once: one array look-up instead of two per section.
+        counts = iter(_span_counts(packer, [sp for sec in out for sp in sec.spans]))
+        for sec in out:
+            sec.tokens = sum(next(counts) for _ in sec.spans)
         return out
 
     def _merge(self, sections: Sequence[_Section]) -> list[_Group]:
@@ -145,7 +171,7 @@ class SectionChunker(BaseChunker):
         def small(g: _Group) -> bool:
             return g.empty or g.tokens < self.config.min_tokens
 
-        groups = [_Group([sec]) for sec in sections]
+        groups = [_Group((sec,)) for sec in sections]
         # Forward where it fits: a small section takes in its next sibling or first subsection. A
         # heading with nothing under it always goes forward: alone it would be a chunk of a title.
         groups = _join(
@@ -161,18 +187,61 @@ class SectionChunker(BaseChunker):
         groups = _join(groups, lambda a, b: small(a) and b.top >= a.top)
         return _join(groups, lambda a, b: small(b) and a.top <= b.top)
 
+    # -- the usual groups, all at once ------------------------------------------------------------
+    def _plain_pieces(
+        self, ann: SpanAnnotator, groups: Sequence[_Group], packer: Packer
+    ) -> dict[int, list[_Piece]]:
+        """Pieces of the groups that hold no table and whose spans all fit the cap, by group
+        index: the usual section. They need no cut levels (building those cost more than the
+        packing itself), and their exact counts are taken in one batch; with thousands of
+        headings the per-group calls were most of the time."""
+        text = ann.doc.text
+        cap = self.config.max_tokens
+        tables = sorted(
+            (e.start, e.end) for e in ann.doc.elements if e.kind == "table" and e.end > e.start
+        )
+        table_starts = [a for a, _ in tables]
+        todo: list[tuple[int, list[Span]]] = []
+        for i, group in enumerate(groups):
+            spans = [
+                t for t in (trim(text, a, b) for a, b in _group_spans(text, group)) if t[0] < t[1]
+            ]
+            if not spans:
+                continue
+            lo, hi = spans[0][0], spans[-1][1]
+            k = bisect.bisect_left(table_starts, lo)
+            if any(tables[j][1] <= hi for j in range(k, bisect.bisect_left(table_starts, hi))):
+                continue  # a table inside: the general path decides whether it fits
+            todo.append((i, spans))
+        approx = iter(_span_counts(packer, [sp for _, spans in todo for sp in spans]))
+        fitting = []
+        for i, spans in todo:
+            if max(next(approx) for _ in spans) <= cap:
+                fitting.append((i, spans))
+        exact = iter(packer.exact_counts([sp for _, spans in fitting for sp in spans]))
+        out: dict[int, list[_Piece]] = {}
+        for i, spans in fitting:
+            planned: list[Span] = []
+            counts: list[int] = []
+            for a, b in spans:
+                n = next(exact)
+                if n <= cap:
+                    planned.append((a, b))
+                    counts.append(n)
+                else:  # BPE merges at the edges differ from the whole text's: split exactly
+                    for s, e, c in packer.split_exact(a, b):
+                        planned.append((s, e))
+                        counts.append(c)
+            planned, counts = self.with_overlap(packer, planned, counts)
+            out[i] = [_Piece(a, b, n) for (a, b), n in zip(planned, counts, strict=True)]
+        return out
+
     # -- one group -> pieces ---------------------------------------------------------------------
     def _pieces(self, ann: SpanAnnotator, group: _Group, packer: Packer) -> list[_Piece]:
         doc = ann.doc
         text = doc.text
         cap = self.config.max_tokens
-        spans: list[Span] = []
-        for sp in (sp for sec in group.sections for sp in sec.spans):
-            # Sections of one group are packed together: join spans separated by whitespace only.
-            if spans and not text[spans[-1][1] : sp[0]].strip():
-                spans[-1] = (spans[-1][0], sp[1])
-            else:
-                spans.append(sp)
+        spans = _group_spans(text, group)
         lo, hi = spans[0][0], spans[-1][1]
         tables = [
             e
@@ -267,7 +336,10 @@ class SectionChunker(BaseChunker):
             if ann.doc.text[pos:a].strip():
                 return False
             pos = max(pos, b)
-        return bool(heads) and not ann.doc.text[pos:hi].strip()
+        # Page furniture between the headings and the table (a footer, a page header) is left
+        # out of the chunks: the headings cannot reach over it to the table.
+        text = ann.doc.text
+        return bool(heads) and not text[pos:hi].strip() and not text[hi : table.start].strip()
 
     def _split_table(
         self, doc: Document, table: Element, packer: Packer, lead: int | None = None
@@ -348,12 +420,36 @@ class SectionChunker(BaseChunker):
         return pieces
 
 
+def _group_spans(text: str, group: _Group) -> list[Span]:
+    """The group's content spans; sections of one group are packed together, so spans separated
+    by whitespace only are joined."""
+    spans: list[Span] = []
+    for sp in (sp for sec in group.sections for sp in sec.spans):
+        if spans and not text[spans[-1][1] : sp[0]].strip():
+            spans[-1] = (spans[-1][0], sp[1])
+        else:
+            spans.append(sp)
+    return spans
+
+
+def _span_counts(packer: Packer, spans: Sequence[Span]) -> list[int]:
+    """The token index's counts of many spans, in one look-up."""
+    if not spans:
+        return []
+    bounds = np.asarray(spans, dtype=np.int64)
+    starts = packer.index.starts
+    return (
+        np.searchsorted(starts, bounds[:, 1], "left")
+        - np.searchsorted(starts, bounds[:, 0], "left")
+    ).tolist()
+
+
 def _join(groups: list[_Group], ok: Callable[[_Group, _Group], bool]) -> list[_Group]:
     """One left-to-right pass that appends a group to its predecessor when ``ok(prev, group)``."""
     out: list[_Group] = []
     for g in groups:
         if out and ok(out[-1], g):
-            out[-1].sections.extend(g.sections)
+            out[-1].extend(g.sections)
         else:
             out.append(g)
     return out

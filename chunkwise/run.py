@@ -121,7 +121,8 @@ class Incremental:
         old = self.state.get(state_key(r.path))
         if old is None:
             return
-        self.deletes(old, "changed")
+        if old.chunk_ids:  # an empty file's row has none to delete
+            self.deletes(old, "changed")
         if r.error is not None:
             self.state.forget(old.path)
 
@@ -134,24 +135,39 @@ class Incremental:
     def record(self, r: Result) -> None:
         if r.path is None or r.doc is None or r.content_hash is None:
             return
+        # An e-mail's attachments are retired with it when it changes or goes.
+        ids = tuple(
+            chunk_id(x.doc.source, c.doc_id, c.index)
+            for x in (r, *r.attachments)
+            if x.doc is not None
+            for c in x.chunks
+        )
+        self._record(r, r.content_hash, r.doc.doc_id, ids)
+
+    def record_empty(self, r: Result) -> None:
+        """An empty file (skipped-empty) is known too: the chunks of a version that had text are
+        retired, and a row without chunks keeps the next runs from reading it again; removing it
+        or giving it text later is then noticed like for any file."""
+        if r.path is None or r.content_hash is None:
+            return
+        self.retire(r)
+        # doc_id is the first 16 hex digits of the bytes' sha256, as a parsed document's is.
+        self._record(r, r.content_hash, r.content_hash[:16], ())
+
+    def _record(self, r: Result, content_hash: str, doc_id: str, ids: tuple[str, ...]) -> None:
         from chunkwise.state import FileState, state_key
 
+        assert r.path is not None
         self.state.record(
             FileState(
                 path=state_key(r.path),
                 source=r.source,
                 size=r.size or 0,
                 mtime_ns=r.mtime_ns or 0,
-                content_hash=r.content_hash,
+                content_hash=content_hash,
                 options_hash=self.ohash,
-                doc_id=r.doc.doc_id,
-                # An e-mail's attachments are retired with it when it changes or goes.
-                chunk_ids=tuple(
-                    chunk_id(x.doc.source, c.doc_id, c.index)
-                    for x in (r, *r.attachments)
-                    if x.doc is not None
-                    for c in x.chunks
-                ),
+                doc_id=doc_id,
+                chunk_ids=ids,
             )
         )
 
@@ -288,6 +304,8 @@ class Ingest:
             return
         if r.empty:
             self.skipped(r.source, "empty")
+            if self.incremental is not None:
+                self.incremental.record_empty(r)
             return
         self.summary.documents += 1
         if r.error is not None:
@@ -315,11 +333,12 @@ class Ingest:
             )
             for r, chunks in zip(batch, embedded, strict=True):
                 r.chunks = chunks
-        except UsageError:
+        except (UsageError, KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
-        except Exception as exc:
+        except BaseException as exc:
             # Embedding failures (a DocumentError, or a model or device error) are per batch;
-            # report each document of it and go on with the next batch.
+            # report each document of it and go on with the next batch. BaseException: a Rust
+            # tokenizer inside the model panics with pyo3's PanicException, not an Exception.
             log.debug("embedding failed", exc_info=True)
             for r in batch:
                 rec = ErrorRecord.from_exception(r.source, exc, "embed")

@@ -6,9 +6,10 @@ Frozen, slotted dataclasses: cheap to build in the hot path, safe to pass betwee
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 BBox = tuple[float, float, float, float]
 
@@ -18,6 +19,23 @@ def doc_id_for(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
+_T = TypeVar("_T")
+
+
+def _pickled_positionally(cls: type[_T]) -> type[_T]:
+    """Pickle instances as ``cls(*fields)``: workers send every document's chunks to the main
+    process, and the default for slotted dataclasses (``__getstate__``/``__setstate__`` looping
+    over ``dataclasses.fields()`` per object) cost more than the chunks' text."""
+    values = operator.attrgetter(*cls.__match_args__)  # type: ignore[attr-defined]
+
+    def __reduce__(self: _T) -> tuple[type[_T], tuple[Any, ...]]:
+        return (cls, values(self))
+
+    cls.__reduce__ = __reduce__  # type: ignore[assignment,method-assign]
+    return cls
+
+
+@_pickled_positionally
 @dataclass(frozen=True, slots=True)
 class Element:
     """One layout/structure unit of a document, addressed by offsets into `Document.text`."""
@@ -52,6 +70,7 @@ class Attachment:
     content_type: str = ""
 
 
+@_pickled_positionally
 @dataclass(frozen=True, slots=True)
 class Document:
     """A parsed document: canonical text plus elements in reading order."""
@@ -84,6 +103,7 @@ class Document:
         return out
 
 
+@_pickled_positionally
 @dataclass(frozen=True, slots=True)
 class PageBox:
     page: int
@@ -96,6 +116,7 @@ class PageBox:
         return {"page": self.page, "x0": self.x0, "y0": self.y0, "x1": self.x1, "y1": self.y1}
 
 
+@_pickled_positionally
 @dataclass(frozen=True, slots=True)
 class Chunk:
     """One retrieval unit.

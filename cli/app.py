@@ -57,6 +57,20 @@ def _opt(panel: str | None = None) -> Any:
     )
 
 
+# Files (and stdin) over this many bytes are not read but an error record (ingest, parse).
+DEFAULT_MAX_FILE_SIZE = 200 * 1024 * 1024
+
+
+def _max_file_size(panel: str | None = None) -> Any:
+    return option(
+        "--max-file-size",
+        type=click.IntRange(min=1),
+        default=DEFAULT_MAX_FILE_SIZE,
+        panel=panel,
+        help="Files (and stdin) larger than this many bytes: error records.",
+    )
+
+
 def _version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if value:
         click.echo(f"chunkwise {__version__}")
@@ -276,13 +290,7 @@ _INGEST_PANELS = (INPUT, OUTPUT, CHUNKING, FORMATS, EMBEDDING, ENGINE)
     help="Vision openai: chat-completions URL (key: CHUNK_VISION_API_KEY).",
 )
 @option("--vision-model", panel=FORMATS, help="Vision openai: model name sent to the endpoint.")
-@option(
-    "--max-file-size",
-    type=click.IntRange(min=1),
-    default=200 * 1024 * 1024,
-    panel=INPUT,
-    help="Files (and stdin) larger than this many bytes: error records.",
-)
+@_max_file_size(INPUT)
 @option(
     "--max-memory",
     panel=ENGINE,
@@ -502,16 +510,21 @@ def _usage_error(exc: BaseException) -> None:
 
 
 def _parse_one(
-    file: str, format_hint: str | None, flags: dict[str, Any], opts: Sequence[str] = ()
+    file: str,
+    format_hint: str | None,
+    flags: dict[str, Any],
+    opts: Sequence[str] = (),
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE,
 ) -> Any:
     """Parse one file (or '-') for a subcommand; a bad document is one error line and exit 3."""
     from chunkwise.errors import DocumentError, ErrorRecord
-    from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths
+    from chunkwise.pipeline import IngestOptions, Processor, Source, check_paths, read_stdin
 
     try:
         check_paths([file])
+        # The same bound as ingest's: stdin is read up to the limit, a larger file not at all.
         src = (
-            Source("<stdin>", data=sys.stdin.buffer.read(), explicit=True)
+            read_stdin(sys.stdin.buffer, max_file_size)
             if file == "-"
             else Source(file, path=Path(file), explicit=True)
         )
@@ -520,12 +533,18 @@ def _parse_one(
 
         values = option_values({**flags, "opt": opts, "format_hint": format_hint})
         proc = Processor(
-            IngestOptions(format_hint=format_hint, parser_options=values.build("parsers"))
+            IngestOptions(
+                format_hint=format_hint,
+                parser_options=values.build("parsers"),
+                max_file_size=max_file_size,
+            )
         )
+        proc.check_readable(src, src.path.stat() if src.path is not None else None)
         parser = proc.parser(proc.parser_name(src))
         return parser.parse(src.data if src.data is not None else src.path, source=src.name)
     except DocumentError as exc:
-        rec = ErrorRecord.from_exception(file, exc)
+        # Named as ingest names it, so that both give the same record for the same input.
+        rec = ErrorRecord.from_exception("<stdin>" if file == "-" else file, exc)
         sys.stderr.write(json.dumps(rec.to_dict(), ensure_ascii=False) + "\n")
         raise Exit(EXIT_ABORTED) from None
     except ChunkwiseError as exc:
@@ -545,6 +564,7 @@ def _parse_one(
 )
 @option("--pages", help="PDF: only these pages, e.g. 3-7 or 1,4,9- (1-based).")
 @_opt()
+@_max_file_size()
 def parse(
     file: str,
     format_hint: str | None,
@@ -552,11 +572,13 @@ def parse(
     html_mode: str,
     pages: str | None,
     opt: tuple[str, ...],
+    max_file_size: int,
 ) -> None:
     """Print the parsed Document (elements with offsets, pages, boxes) as JSON."""
     _setup_logging(False, False)
     flags = {"html_mode": html_mode, "pages": pages}
-    doc = _parse_one(file, format_hint, {k: v for k, v in flags.items() if _given(k)}, opt)
+    given = {k: v for k, v in flags.items() if _given(k)}
+    doc = _parse_one(file, format_hint, given, opt, max_file_size)
     try:
         sys.stdout.write(
             json.dumps(doc.to_dict(with_text=text), ensure_ascii=False, indent=2) + "\n"
@@ -569,12 +591,13 @@ def parse(
 @app.command(cls=Command, context_settings=_SETTINGS)
 @argument("file", help="A document, or '-' for stdin.")
 @option("--format-hint", help="Parser name or extension (default: by extension).")
-def sentences(file: str, format_hint: str | None) -> None:
+@_max_file_size()
+def sentences(file: str, format_hint: str | None, max_file_size: int) -> None:
     """Print the legal sentence spans of FILE as JSONL: start, end, text."""
     _setup_logging(False, False)
     from chunkwise.chunkers.legal import sentence_records
 
-    doc = _parse_one(file, format_hint, {})
+    doc = _parse_one(file, format_hint, {}, max_file_size=max_file_size)
     try:
         for rec in sentence_records(doc):
             sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")

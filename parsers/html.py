@@ -581,7 +581,7 @@ class HtmlParser(BaseParser):
             warnings.append(f"markup nested deeper than {MAX_DEPTH} levels; deeper content is lost")
 
         used = mode
-        meta: dict[str, Any] = {}
+        meta: dict[str, Any] | None = None
         if mode == "article" and len(html) > ARTICLE_LIMIT:
             warnings.append(
                 f"page has {len(html) >> 20} MB of markup, over the "
@@ -609,7 +609,7 @@ class HtmlParser(BaseParser):
                     blocks, used = full, "full"
         else:
             blocks = _full_blocks(tree)
-        if not meta:
+        if meta is None:  # not read by the extraction (full mode, or trafilatura gave up)
             meta = _metadata(html)
         # The walker's text is clean already (a quote keeps its nested lists' indentation), and a
         # page's header rows are all kept.
@@ -695,15 +695,29 @@ def _extensive_dates(html: str) -> bool:
 RESCUE_BELOW_CHARS = 500
 
 
-def _article_blocks(tree: Any, size: int) -> tuple[list[_Block], dict[str, Any]]:
+def _article_blocks(tree: Any, size: int) -> tuple[list[_Block], dict[str, Any] | None]:
     """trafilatura's main text of the page ``tree`` (``size`` characters of markup) as blocks,
-    and its metadata. ``tree`` is left as it was (trafilatura prunes the copy it reads)."""
+    and its metadata (None when it could not be read). ``tree`` is left as it was (trafilatura
+    prunes the copy it reads)."""
     import trafilatura
+    from trafilatura.metadata import extract_metadata
     from trafilatura.settings import set_date_params
 
-    def run(fast: bool) -> Any:
+    dates = set_date_params(size <= EXTENSIVE_DATE_LIMIT)
+    first = copy.deepcopy(tree)
+    # The metadata is read once, as bare_extraction would read it from the same tree: asking each
+    # extraction run for it read it twice when the rescue ran (a third of the time of a page).
+    try:
+        info = extract_metadata(first, None, dates, True, None)
+    except Exception:  # metadata is a bonus: a page with odd <meta> tags still parses
+        log.debug("metadata extraction failed", exc_info=True)
+        info = None
+    url = getattr(info, "url", None)
+
+    def run(page: Any, fast: bool) -> Any:
         return trafilatura.bare_extraction(
-            copy.deepcopy(tree) if fast else tree,
+            page,
+            url=url,
             include_comments=False,
             include_tables=True,
             # Precision mode leaves out the headline, newsletter and promo boxes that plain mode
@@ -713,21 +727,22 @@ def _article_blocks(tree: Any, size: int) -> tuple[list[_Block], dict[str, Any]]
             include_formatting=False,
             include_images=False,
             include_links=False,
-            with_metadata=True,
-            date_extraction_params=set_date_params(size <= EXTENSIVE_DATE_LIMIT),
+            with_metadata=False,
+            date_extraction_params=dates,
         )
 
-    doc = run(fast=True)
+    doc = run(first, fast=True)
     body = getattr(doc, "body", None)
     if body is None or len(" ".join(body.itertext())) < RESCUE_BELOW_CHARS:
-        doc = run(fast=False)
+        doc = run(tree, fast=False)
         body = getattr(doc, "body", None)
+    meta = _metadata_from(info) if info is not None else None
     if body is None:
-        return [], {}
+        return [], meta
     walker = _Walker(_TEI, html=False)
     walker.children(body)
     walker.flush()
-    return walker.blocks, _metadata_from(doc)
+    return walker.blocks, meta
 
 
 def _full_blocks(tree: Any) -> list[_Block]:

@@ -242,18 +242,27 @@ def restructure_small_page(
     if _structure(full) <= _structure(article):
         return None
     left = Counter(w for b in article for w in _WORDS.findall(_block_plain(b).lower()))
-    total = sum(left.values())
+    total = remaining = sum(left.values())
     inside = []
     anchors = []
     for i, b in enumerate(full):
         words = Counter(_WORDS.findall(_block_plain(b).lower()))
         n = sum(words.values())
-        if n and sum((words & left).values()) >= KEEP_SHARE * n:
+        if n and sum(min(c, left[w]) for w, c in words.items() if w in left) >= KEEP_SHARE * n:
             inside.append(i)
-            left -= words
+            # Only this block's words change: ``left -= words`` would rescan every word left
+            # (quadratic on a page of numbers and ids).
+            for w, c in words.items():
+                have = left.get(w, 0)
+                if have:
+                    remaining -= min(c, have)
+                    if have > c:
+                        left[w] = have - c
+                    else:
+                        del left[w]
             if n >= _ANCHOR_WORDS:
                 anchors.append(i)
-    if not anchors or sum(left.values()) > (1 - COVER_SHARE) * total:
+    if not anchors or remaining > (1 - COVER_SHARE) * total:
         return None
     # A menu item ("Business") is made of article words too: the article's extent is set by
     # blocks long enough to be its own.

@@ -364,14 +364,19 @@ _SIGNALS_SCAN = re.compile(r"(?=[vU§FSCIWAPDRhpj])(?:" + _SIGNALS.pattern + ")"
 
 
 # Every match of _SIGNALS contains at least one of these literals, and matches do not overlap, so
-# the literals' total count bounds the number of matches from above: ``str.count`` (a few
-# microseconds per file) rules out most non-legal text before the regex (about a millisecond
-# per 3 KB, since each alternative is tried at every position) runs at all.
+# the number of literal occurrences bounds the number of matches from above: one scan for them
+# (~10 us per 3 KB file) rules out most non-legal text before the regex (about a millisecond per
+# 3 KB, since each alternative is tried at every position) runs at all. The scan takes leftmost
+# occurrences without overlap; no literal is a prefix of another, and where two overlap
+# ("WITNESS." holds "S.") the second is inside a word, where no signal starts, so every match
+# still holds one the scan counts (tests/parsers/test_looks_legal.py checks the bound).
 _SIGNAL_LITERALS = (
     "v.", "U.", "§", "F.", "S.", "Id.", "WHEREAS", "WITNESS", "ARTICLE", "Section", "Plaintiff",
     "Defendant", "Appell", "Petitioner", "Respondent", "hereinafter", "hereby", "pursuant",
     "Court", "jurisdiction",
 )  # fmt: skip
+# One pass for all of them: half the cost of twenty ``str.count`` calls.
+_LITERALS_SCAN = re.compile("|".join(map(re.escape, _SIGNAL_LITERALS)))
 _MIN_HITS = 5
 _MIN_DENSITY = 0.5  # signals per 1,000 characters
 
@@ -386,12 +391,7 @@ def looks_legal(text: str, sample: int = 40_000) -> bool:
     if len(head) < 200:
         return False
     need = _min_hits(len(head))
-    bound = 0
-    for lit in _SIGNAL_LITERALS:
-        bound += head.count(lit)
-        if bound >= need:
-            break
-    else:
+    if len(_LITERALS_SCAN.findall(head)) < need:
         return False
     hits = [m.group() for m in _SIGNALS_SCAN.finditer(head)]
     kinds = {h.split()[0].rstrip(".") if " " in h else h for h in hits}

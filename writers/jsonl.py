@@ -60,6 +60,9 @@ def dumps_bytes(record: dict[str, Any]) -> bytes:
     return dumps(record).encode("utf-8")
 
 
+_BLOCK_LINES = 256
+
+
 class JsonlWriter(BaseWriter):
     name = "jsonl"
 
@@ -74,13 +77,28 @@ class JsonlWriter(BaseWriter):
         self.durable_writes = self._file is None or self._file.tmp is None
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        lines = [dumps_bytes(r) for r in records]
-        if not lines:
+        # Lines are joined into blocks as they come: each bytes object orjson returns keeps a
+        # buffer of several KB whatever its length, so a document's 100,000 short records held
+        # one by one would take ~20x their size.
+        blocks: list[bytes] = []
+        lines: list[bytes] = []
+        for r in records:
+            lines.append(dumps_bytes(r))
+            if len(lines) == _BLOCK_LINES:
+                lines.append(b"")
+                blocks.append(b"\n".join(lines))
+                lines.clear()
+        if lines:
+            lines.append(b"")
+            blocks.append(b"\n".join(lines))
+        if not blocks:
             return
-        lines.append(b"")
-        self._out.write(b"\n".join(lines))
-        # One document's records at a time reach the reader: `| head` and tailing work promptly.
-        self._out.flush()
+        self._out.writelines(blocks)
+        if self.durable_writes:
+            # One document's records at a time reach the reader: `| head` and tailing work
+            # promptly. A file published at close needs no flush per document (~2,000 write
+            # calls for a folder of small files).
+            self._out.flush()
 
     def close(self) -> None:
         if self._file is not None:

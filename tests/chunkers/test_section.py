@@ -8,7 +8,7 @@ import pytest
 from chunkwise.chunkers.section import SectionChunker
 from chunkwise.parsers.html import HtmlParser
 from chunkwise.parsers.markdown import MarkdownParser
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from chunkwise import registry
@@ -376,3 +376,73 @@ def test_heading_right_above_a_split_table_goes_with_its_first_piece() -> None:
     assert not chunks[0].synthetic and chunks[0].kind == "table"
     assert chunks[0].headings == ("Inventory", "Parts")
     assert all(c.synthetic for c in chunks[1:])
+
+
+LONG = " ".join(f"word{i}, more text." for i in range(30))
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    blocks=st.lists(
+        st.one_of(st.integers(1, 4).map(lambda n: ("heading", n)), WORDS, TABLE, st.just("footer")),
+        min_size=1,
+        max_size=14,
+    ),
+    max_tokens=st.integers(8, 120),
+    overlap=st.sampled_from([0, 0, 3]),
+    min_frac=st.floats(0, 1),
+)
+# A group of two spans (a footer between them) whose first is over the cap, then a group over
+# the cap: its counts must not be taken from the first group's second span.
+@example([("heading", 1), LONG, "footer", "end.", ("heading", 1), LONG], 12, 0, 0.0)
+def test_batched_plain_groups_equal_the_general_path(
+    blocks: list[object], max_tokens: int, overlap: int, min_frac: float
+) -> None:
+    # Groups without tables whose spans all fit are packed in one batch; the general per-group
+    # path must give the very same pieces for them. Footers make groups of several spans.
+    from chunkwise.chunkers.section import Packer
+
+    parts: list[str] = []
+    els: list[Element] = []
+    pos = 0
+    for i, b in enumerate(blocks):
+        if isinstance(b, tuple):
+            kind, line, level = "heading", f"Heading {i}", b[1]
+        elif b == "footer":
+            kind, line, level = "footer", f"Page {i}", None
+        else:
+            kind, line, level = ("table" if str(b).startswith("|") else "paragraph"), str(b), None
+        els.append(Element(kind, pos, pos + len(line), level=level))
+        parts.append(line + "\n\n")
+        pos += len(line) + 2
+    doc = Document("d.pdf", "0" * 16, "".join(parts), tuple(els), {}, "pdf")
+    config = ChunkerConfig(max_tokens, overlap=overlap, min_tokens=int(max_tokens * min_frac))
+    chunker = SectionChunker(config)
+    if not doc.text.strip():
+        return
+    packer = Packer(doc.text, chunker.tokenizer, max_tokens, [])
+    ann = SpanAnnotator(doc)
+    groups = chunker._merge(chunker._sections(doc, ann, packer))
+    plain = chunker._plain_pieces(ann, groups, packer)
+    for i, pieces in plain.items():
+        assert pieces == chunker._pieces(ann, groups[i], packer)
+    for c in chunker.chunk(doc):
+        assert c.n_tokens == TOK.count(c.text) <= max_tokens
+        assert "Page " not in c.text
+
+
+def test_heading_above_a_split_table_does_not_reach_over_page_furniture() -> None:
+    rows = "\n".join(f"| row {i} | value {i} |" for i in range(40))
+    table = "| key | value |\n|---|---|\n" + rows
+    text = f"Results\n\nPage 3\n\n{table}\n"
+    o_foot, o_table = text.index("Page 3"), text.index("| key")
+    els = (
+        Element("heading", 0, 7, page=3, level=1),
+        Element("footer", o_foot, o_foot + 6, page=3),
+        Element("table", o_table, len(text) - 1, page=4, attrs={"header": True}),
+    )
+    doc = Document("r.pdf", "0" * 16, text, els, {}, "pdf")
+    chunks = _chunks(doc, 48)
+    assert len(chunks) > 2
+    assert all("Page 3" not in c.text for c in chunks)
+    assert "".join(c.text for c in chunks).count("Results") == 1

@@ -47,6 +47,27 @@ def test_every_run_ends_with_a_summary_line_on_stderr(folder: Path) -> None:
     assert re.search(r"in \d+(\.\d+)? s\b", line), line
 
 
+def test_empty_files_are_counted_unchanged_once_the_state_knows_them(
+    folder: Path, tmp_path: Path
+) -> None:
+    pkg, state = folder / "pkg", tmp_path / "state.db"
+    first = run_cli("ingest", str(pkg), "--state", str(state), "--emit-deletes")
+    assert first.returncode == 0, first.stderr
+    line = summary_line(first.stderr)
+    assert "1 documents chunked" in line and "1 skipped (1 empty)" in line, line
+    assert "0 unchanged" in line, line
+    second = run_cli("ingest", str(pkg), "--state", str(state), "--emit-deletes")
+    assert second.returncode == 0 and not second.stdout, second.stderr
+    line = summary_line(second.stderr)
+    assert "0 documents chunked" in line and "0 skipped" in line and "2 unchanged" in line, line
+    (pkg / "__init__.py").unlink()
+    third = run_cli("ingest", str(pkg), "--state", str(state), "--emit-deletes")
+    assert third.returncode == 0, third.stderr
+    assert [json.loads(ln)["reason"] for ln in third.stdout.splitlines()] == ["removed"]
+    line = summary_line(third.stderr)
+    assert "1 unchanged" in line and "1 deletes" in line, line
+
+
 def test_verbose_lists_skipped_files(folder: Path) -> None:
     res = run_cli("ingest", str(folder), "-v")
     for name in ("data.xyz", "blob.qqq", "__init__.py"):

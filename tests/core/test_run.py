@@ -533,3 +533,47 @@ def test_command_commits_the_state_only_after_the_output_closed(tmp_path: Path) 
         [str(tmp_path / "docs")], IngestOptions(jobs=0), again, state_path=db
     ).run()
     assert code == EXIT_OK and not again.records
+
+
+# -- which runs start workers --------------------------------------------------------------------
+
+
+class _PoolStarted(Exception):
+    pass
+
+
+def _no_pool(*args: Any, **kwargs: Any) -> Any:
+    raise _PoolStarted
+
+
+@pytest.mark.parametrize(("files", "pool"), [(1, False), (64, False), (65, True)])
+def test_a_few_small_text_files_start_no_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int, pool: bool
+) -> None:
+    import chunkwise.workers
+    from chunkwise.pipeline import iter_sources, process_all
+
+    for i in range(files):
+        (tmp_path / f"{i:03d}.md").write_text(f"# Note {i}\n\nSome words.\n")
+    monkeypatch.setattr(chunkwise.workers, "OrderedPool", _no_pool)
+    options = IngestOptions(jobs=2)
+    results = process_all(iter_sources([str(tmp_path)], options.walk), options)
+    if pool:
+        with pytest.raises(_PoolStarted):
+            list(results)
+    else:
+        assert [r.error for r in results] == [None] * files
+
+
+def test_a_file_of_another_format_sends_all_to_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chunkwise.workers
+    from chunkwise.pipeline import iter_sources, process_all
+
+    (tmp_path / "a.txt").write_text("words")
+    (tmp_path / "b.html").write_text("<p>words</p>")  # lxml parses it: a worker guards it
+    monkeypatch.setattr(chunkwise.workers, "OrderedPool", _no_pool)
+    options = IngestOptions(jobs=2)
+    with pytest.raises(_PoolStarted):
+        list(process_all(iter_sources([str(tmp_path)], options.walk), options))

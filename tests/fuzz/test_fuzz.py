@@ -507,3 +507,62 @@ def test_gzip_bomb_is_a_clear_error(tmp_path: Path) -> None:
     assert records == []
     (err,) = errors
     assert "larger than" in err.message or "too large" in err.message, err.message
+
+
+# Each of issue 21's pathological files at a size that keeps the suite fast, under the chunker
+# it hurt (benchmarks/hostile.py runs them full size): super-linear costs show as the time limit.
+PATHOLOGICAL_SCALES = {
+    "base64_markdown": 0.05,
+    "section_headings": 0.25,
+    "empty_headings": 0.5,
+    "section_large": 0.1,
+    "html_gzip": 0.002,
+    "html_article": 0.05,
+    "long_line_text": 0.002,
+    "minified_js": 0.02,
+}
+
+
+@pytest.mark.parametrize("case", sorted(PATHOLOGICAL_SCALES))
+def test_pathological_files_under_the_chunker_they_hurt(tmp_path: Path, case: str) -> None:
+    assert set(PATHOLOGICAL_SCALES) == set(hostile.BUILDERS), "a new case needs a scale here"
+    name, data = hostile.BUILDERS[case](PATHOLOGICAL_SCALES[case])
+    path = tmp_path / name
+    path.write_bytes(data)
+    chunker = hostile.CHUNKERS.get(case, "auto")
+    writer, errors = Collect(), []
+    options = IngestOptions(chunker=chunker, jobs=1, isolate=True, timeout=20)
+    ingest([str(path)], options, writer, on_error=errors.append)
+    assert (writer.records and not errors) or len(errors) == 1, (case, errors)
+    for e in errors:
+        assert e.error != "WorkerTimeout", f"{case}: {e.message}"
+    for r in writer.records:
+        assert r["synthetic"] or r["text"] == data_text(path)[r["start"] : r["end"]]
+
+
+def data_text(path: Path, _cache: dict[Path, str] = {}) -> str:  # noqa: B006 - a memo
+    """The parsed text of ``path`` (chunk offsets refer to it)."""
+    if path not in _cache:
+        from chunkwise.pipeline import Processor, Source
+
+        proc = Processor(IngestOptions(chunker="recursive"))
+        doc = proc.parser(proc.parser_name(Source(str(path), path=path))).parse(path)
+        _cache[path] = doc.text
+    return _cache[path]
+
+
+class _Stdin:
+    def __init__(self, stream: Any) -> None:
+        self.buffer = stream
+
+
+def test_endless_stdin_to_parse_stops_at_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import click
+    from chunkwise.cli.app import _parse_one
+
+    stream = Endless()
+    monkeypatch.setattr("sys.stdin", _Stdin(stream))
+    with pytest.raises(click.exceptions.Exit) as exit_info:
+        _parse_one("-", None, {}, max_file_size=2_000_000)
+    assert exit_info.value.exit_code == 3
+    assert stream.served <= 2_000_001

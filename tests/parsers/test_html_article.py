@@ -6,6 +6,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 from chunkwise.parsers.html import HtmlParser, _Block, _block_plain
@@ -221,3 +222,51 @@ def test_unrendered_shortcode_paragraph_is_left_out() -> None:
     doc = _article(page)
     assert "[button" not in doc.text and "Send us YOUR" not in doc.text
     assert "Paragraph 4 of the story" in doc.text
+
+
+def test_small_page_restructuring_is_linear_in_blocks_and_words() -> None:
+    import time
+
+    from chunkwise.parsers.html_article import restructure_small_page
+
+    # Paragraphs of words found nowhere else (numbers, ids), headings between them: the page
+    # is all article, so its own reading is matched against the article block by block. The
+    # article's remaining words were recounted in full after each block (quadratic: ~10 s per
+    # MB of such a page).
+    n = 12_000
+    texts = [f"entry {i} token{i}x value {i * 7} and w{i * 13}" for i in range(n)]
+    article = [_Block("paragraph", t) for t in texts]
+    full = []
+    for i, b in enumerate(article):
+        if i % 10 == 0:
+            full.append(_Block("heading", f"Part {i}", level=2))
+        full.append(b)
+    page = "<html><body>" + "".join(f"<p>{b.text}</p>" for b in full) + "</body></html>"
+    tree = lxml.html.document_fromstring(page)
+    t0 = time.perf_counter()
+    kept = restructure_small_page(article, tree, lambda _: full)
+    took = time.perf_counter() - t0
+    assert kept is not None and [b.text for b in kept][:2] == ["Part 0", article[0].text]
+    assert took < 2, f"{took:.1f} s for {n} blocks"
+
+
+def test_metadata_is_read_once_when_the_extraction_is_rescued(monkeypatch: Any) -> None:
+    import trafilatura.metadata
+
+    calls: list[int] = []
+    real = trafilatura.metadata.extract_metadata
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(trafilatura.metadata, "extract_metadata", counted)
+    monkeypatch.setattr("trafilatura.core.extract_metadata", counted)
+    # List items right under <body>: trafilatura's fast extraction finds almost nothing, so the
+    # full one (with its fallbacks) runs too.
+    rows = "".join(f"<li>item {i} of the list here</li>" for i in range(50))
+    page = f"<html><head><title>Rows</title></head><body>{rows}</body></html>"
+    doc = HtmlParser().parse(page.encode(), source="rows.html")
+    assert "item 49 of the list" in doc.text and doc.metadata["title"] == "Rows"
+    # Each extraction run read it again.
+    assert len(calls) == 1

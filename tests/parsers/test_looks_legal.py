@@ -70,6 +70,18 @@ def test_prefilter_agrees_with_the_regex(parts: list[str], pad: int) -> None:
     assert looks_legal(text, sample=300) == _reference(text, sample=300)
 
 
+# Literals overlapping each other and the signals' edges, in every order.
+_EDGES = [*legal._SIGNAL_LITERALS, "WITNESS.", "WHEREAS.", "US.", "Id. at", "v. S", "U.S.C.", "x",
+          "S", "U", "F", "v", "I", "d", ".", " ", "\n", "Ct.", "C.F.R.", "2d", "1.2"]  # fmt: skip
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(_EDGES), max_size=60))
+def test_literal_scan_bounds_the_signal_matches(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert len(legal._LITERALS_SCAN.findall(text)) >= len(legal._SIGNALS.findall(text)), text
+
+
 def test_prefilter_agrees_on_documents(sample_docs: Path) -> None:
     paths = [p for p in sample_docs.rglob("*") if p.suffix in (".txt", ".md", ".html")]
     assert paths

@@ -176,6 +176,59 @@ def test_an_embedder_crash_becomes_error_records_and_the_run_goes_on(tmp_path: P
     assert summary.failed == 2 and writer.records == []
 
 
+class RustPanic(BaseException):
+    """Like pyo3's PanicException: a Rust extension's panic, not an ``Exception``."""
+
+
+class PanickingChunker:
+    """Panics on files named panic*; one chunk of the whole text otherwise."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    def chunk(self, doc: Document) -> list[Chunk]:
+        if Path(doc.source).name.startswith("panic"):
+            raise RustPanic("called `Option::unwrap()` on a `None` value")
+        text = doc.text
+        return [Chunk(doc.doc_id, 0, 0, len(text), text, 1, "chars", "panicky")]
+
+
+class PanickingEmbedder:
+    """Panics on the batch holding a file named panic* (a Rust tokenizer inside the model)."""
+
+    def embed(self, docs: list[Document], chunks: list[list[Chunk]]) -> list[list[Chunk]]:
+        if any(Path(d.source).name.startswith("panic") for d in docs):
+            raise RustPanic("tokenizer panicked")
+        return chunks
+
+
+@pytest.mark.parametrize("stage", ["chunk", "embed"])
+def test_a_panic_that_is_not_an_exception_is_that_files_error_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    spec = registry.Spec("panicky", f"{__name__}:PanickingChunker", (), "test")
+    monkeypatch.setitem(registry.BUILTINS["chunkers"], "panicky", spec)
+    for name in ("a.txt", "panic.txt", "z.txt"):
+        (tmp_path / name).write_text(f"Text of {name}.\n")
+    writer, errors = ListWriter(), []
+    chunker = "panicky" if stage == "chunk" else "recursive"
+    embedder = PanickingEmbedder() if stage == "embed" else None
+    opts = IngestOptions(chunker=chunker, jobs=0)
+    summary = ingest(
+        [str(tmp_path)],
+        opts,
+        writer,
+        on_error=errors.append,
+        embedder=embedder,  # type: ignore[arg-type]
+        embed_batch_docs=1,
+    )
+    assert [(Path(e.source).name, e.stage, e.error) for e in errors] == [
+        ("panic.txt", stage, "RustPanic")
+    ]
+    assert [Path(r["source"]).name for r in writer.records] == ["a.txt", "z.txt"]
+    assert summary.failed == 1 and summary.documents == 3
+
+
 # -- ids -----------------------------------------------------------------------------------------
 
 

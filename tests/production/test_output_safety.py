@@ -142,6 +142,13 @@ def test_new_outputs_follow_the_umask_and_existing_ones_keep_their_mode(
         new = tmp_path / "new.jsonl"
         assert run_cli("ingest", str(docs), "-o", str(new)).returncode == 0
         assert stat.S_IMODE(new.stat().st_mode) == 0o644
+        (docs / "bad.txt").write_bytes(b"\x00\x01 binary")
+        errors, state = tmp_path / "errors.jsonl", tmp_path / "state.db"
+        args = ["-o", str(tmp_path / "o2.jsonl"), "--errors", str(errors), "--state", str(state)]
+        assert run_cli("ingest", str(docs), *args).returncode == 1
+        (docs / "bad.txt").unlink()
+        assert stat.S_IMODE(errors.stat().st_mode) == 0o644
+        assert stat.S_IMODE(state.stat().st_mode) == 0o644
         pq_out = tmp_path / "new.parquet"
         assert run_cli("ingest", str(docs), "-o", str(pq_out), "-f", "parquet").returncode == 0
         assert stat.S_IMODE(pq_out.stat().st_mode) == 0o644

@@ -86,6 +86,47 @@ def test_section_is_linear_in_headings(tmp_path: Path) -> None:
     assert took < 5, f"{took:.1f} s for 5,000 headings"
 
 
+def test_section_is_linear_in_headings_with_nothing_under_them(tmp_path: Path) -> None:
+    # Every heading is empty, so all of them merge forward into one group: the group's emptiness
+    # and token total were recomputed over all its sections at each join (quadratic: ~10 s here).
+    data = "".join(f"## Heading {i}\n\n" for i in range(20_000)).encode()
+    proc = Processor(IngestOptions(chunker="section"))
+    proc.process(Source("warm.md", data=b"# a\n\nb\n"))
+    t0 = time.perf_counter()
+    path = tmp_path / "empty-headings.md"
+    path.write_bytes(data)
+    res = proc.process(Source(str(path), path=path))
+    took = time.perf_counter() - t0
+    assert res.error is None and res.chunks
+    assert "".join(c.text for c in res.chunks).replace("\n", "") == data.decode().replace("\n", "")
+    assert took < 3, f"{took:.1f} s for 20,000 empty headings"
+
+
+def test_section_is_linear_in_headings_between_page_furniture() -> None:
+    # A long PDF's shape: a heading, a paragraph and a footer on each of 20,000 pages. Each
+    # section was clipped against every furniture gap of the document (quadratic: ~11 s here).
+    from chunkwise.chunkers.section import SectionChunker
+
+    from chunkwise.types import Document, Element
+
+    parts: list[str] = []
+    els: list[Element] = []
+    pos = 0
+    for i in range(20_000):
+        for kind, line in (("heading", f"Part {i}"), ("paragraph", "Body."), ("footer", f"p{i}")):
+            level = 1 if kind == "heading" else None
+            els.append(Element(kind, pos, pos + len(line), page=i + 1, level=level))
+            parts.append(line + "\n\n")
+            pos += len(line) + 2
+    doc = Document("long.pdf", "0" * 16, "".join(parts), tuple(els), {}, "pdf")
+    chunker = SectionChunker(ChunkerConfig())
+    t0 = time.perf_counter()
+    chunks = list(chunker.chunk(doc))
+    took = time.perf_counter() - t0
+    assert [c.text for c in chunks] == [f"Part {i}\n\nBody." for i in range(20_000)]
+    assert took < 4, f"{took:.1f} s for 20,000 pages"
+
+
 def test_a_gzip_bomb_is_an_error_record_at_once(tmp_path: Path) -> None:
     from chunkwise.parsers.html import MAX_DECOMPRESSED
 
@@ -132,6 +173,38 @@ def test_stdin_is_read_only_up_to_max_file_size() -> None:
     assert proc.returncode == 3, proc.stderr.decode()[-2000:]
     err = json.loads(proc.stderr.decode().splitlines()[0])
     assert err["source"] == "<stdin>" and "--max-file-size 1000000" in err["message"]
+
+
+@pytest.mark.parametrize("command", ["parse", "sentences"])
+def test_parse_reads_stdin_only_up_to_max_file_size(command: str) -> None:
+    # `chunk parse -` read stdin whole: /dev/zero filled memory until the address-space cap.
+    code = (
+        "import resource; resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30)); "
+        "import sys; from chunkwise.cli.app import main; "
+        f"sys.argv = ['chunk', '{command}', '-', '--max-file-size', '1000000']; main()"
+    )
+    with open("/dev/zero", "rb") as zero:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], stdin=zero, capture_output=True, cwd=ROOT, timeout=60
+        )
+    assert proc.returncode == 3, proc.stderr.decode()[-2000:]
+    lines = proc.stderr.decode().splitlines()
+    assert len(lines) == 1 and not proc.stdout
+    err = json.loads(lines[0])
+    assert err["source"] == "<stdin>" and err["stage"] == "read"
+    assert err["message"] == "stdin is over --max-file-size 1000000 bytes; reading stopped there"
+
+
+def test_parse_refuses_a_file_over_max_file_size(tmp_path: Path) -> None:
+    big = tmp_path / "big.txt"
+    big.write_bytes(b"word " * 1000)
+    cmd = [sys.executable, "-m", "chunkwise.cli.app", "parse", str(big), "--max-file-size", "100"]
+    proc = subprocess.run(cmd, capture_output=True, cwd=ROOT, timeout=60)
+    assert proc.returncode == 3, proc.stderr.decode()[-2000:]
+    err = json.loads(proc.stderr.decode().splitlines()[0])
+    assert err["message"] == "file is 5000 bytes, over --max-file-size 100"
+    ok = subprocess.run(cmd[:-2], capture_output=True, cwd=ROOT, timeout=60)
+    assert ok.returncode == 0 and json.loads(ok.stdout)["text"].startswith("word")
 
 
 class HogParser:

@@ -115,6 +115,44 @@ def test_changed_added_and_removed_files(docs: Path, tmp_path: Path) -> None:
     assert recs3 == [] and third.skipped == 4
 
 
+@pytest.mark.parametrize("blank", [b"", b"  \n\t\n"])
+def test_an_empty_file_is_known_to_the_state(tmp_path: Path, blank: bytes) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Some text in a file.\n")
+    empty = folder / "e.txt"
+    empty.write_bytes(blank)
+    db = tmp_path / "state.db"
+    first, recs, _ = run([str(folder)], db)
+    assert first.ignored == {"empty": 1} and first.documents == 1
+    with State(db) as st:
+        row = st.get(state_key(empty))
+        assert row is not None and row.chunk_ids == ()
+    # Known: not read again, counted unchanged (it was skipped-empty on every run).
+    second, recs, _ = run([str(folder)], db)
+    assert (second.skipped, second.ignored, second.documents, recs) == (2, {}, 0, [])
+    # It gains text: chunks, and no delete record (it had no chunks to delete).
+    empty.write_text("Now it has words.\n")
+    third, recs, _ = run([str(folder)], db)
+    assert third.documents == 1 and not deletes_of(recs)
+    ids = [r["id"] for r in chunks_of(recs)]
+    assert ids and all(r["source"] == str(empty) for r in chunks_of(recs))
+    # Emptied again: its chunks are retired (they stayed in the index before).
+    empty.write_bytes(blank)
+    os.utime(empty, ns=(time.time_ns(), time.time_ns() + 10**9))
+    fourth, recs, _ = run([str(folder)], db)
+    assert fourth.ignored == {"empty": 1}
+    assert [(d["ids"], d["reason"]) for d in deletes_of(recs)] == [(ids, "changed")]
+    assert not chunks_of(recs)
+    # Removed: the state forgets it and says so.
+    empty.unlink()
+    fifth, recs, _ = run([str(folder)], db)
+    assert [(d["source"], d["ids"], d["reason"]) for d in recs] == [(str(empty), [], "removed")]
+    with State(db) as st:
+        assert st.get(state_key(empty)) is None
+    assert fifth.exit_code == 0
+
+
 def test_touched_but_identical_files_are_not_rechunked(docs: Path, tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     run([str(docs)], db)
