@@ -303,9 +303,15 @@ class _Overprint:
             return False
         gx, gy = int(bbox[0] // 4), int(bbox[1] // 4)
         t = min(self.TOLERANCE, 0.5 * (bbox[2] - bbox[0]))
+        # A copy's top is within t of this one's: only the grid rows that [y - t, y + t] meets
+        # (widened a little against rounding) can hold it, mostly one row instead of three.
+        rows = range(
+            max(gy - 1, int((bbox[1] - t - 0.01) // 4)),
+            min(gy + 1, int((bbox[1] + t + 0.01) // 4)) + 1,
+        )
         for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                if self._near(self.boxes.get((key, gx + dx, gy + dy), ()), bbox, t, both):
+            for y in rows:
+                if self._near(self.boxes.get((key, gx + dx, y), ()), bbox, t, both):
                     return True
         self.boxes.setdefault((key, gx, gy), []).append(bbox)
         return False
