@@ -978,6 +978,10 @@ class PdfParser(BaseParser):
         self._engine: Any = None
         self._engine_tried = False
 
+    @classmethod
+    def preload(cls) -> None:
+        pymupdf_module()
+
     def _ocr(self) -> Any:
         if not self._engine_tried:
             self._engine_tried = True
