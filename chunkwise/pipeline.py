@@ -497,13 +497,10 @@ def _small_plain_file(src: Source, options: IngestOptions) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size <= _IN_PROCESS_MAX_BYTES
 
 
-def _load_before_fork(options: IngestOptions, head: Sequence[Source]) -> None:
-    """Load the chunker's tokenizer once, here, before the workers fork and inherit it: each
-    worker would otherwise load its own (cl100k: ~150 M instructions, ~40 ms, per worker). So
-    too the libraries of the first files' parsers and of the chunker (pymupdf: ~0.14 s)."""
-    from chunkwise.tokenizers import get_tokenizer
-
-    get_tokenizer(options.chunker_config.tokenizer)
+def _preload_before_fork(options: IngestOptions, head: Sequence[Source]) -> None:
+    """Import the libraries of the first files' parsers and the chunker's modules here, before
+    the workers fork and inherit them: each worker would otherwise import its own (pymupdf:
+    ~0.14 s a process)."""
     parsers = {src.parser or registry.parser_for(src.name, options.format_hint) for src in head}
     names = sorted(p for p in parsers if p)
     try:
@@ -544,7 +541,7 @@ def process_all(
         return
     from chunkwise.workers import OrderedPool
 
-    _load_before_fork(options, head)
+    _preload_before_fork(options, head)
     pool: OrderedPool[Source, Result] = OrderedPool(
         functools.partial(_worker_handler, options),
         _lost,

@@ -358,7 +358,9 @@ class Ingest:
             # Writers serialise a document's records before writing any of them, so a record
             # that cannot be serialised fails this document alone.
             self.writer.write(records)
-        except (TypeError, ValueError) as exc:  # not OSError: a failing output ends the run
+        except OSError:
+            raise  # a failing output ends the run
+        except Exception as exc:  # TypeError, RecursionError, MemoryError: this document's alone
             log.debug("cannot write records of %s", r.source, exc_info=True)
             rec = ErrorRecord.from_exception(r.source, exc, "write")
             self.fail(Result(r.source, error=rec, path=r.path), retire=not retired)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -128,13 +129,20 @@ def remove_deep(root: Path) -> None:
 
 
 class BadMetadataChunker:
-    """Returns a chunk whose metadata cannot be serialised, for files named bad*."""
+    """Returns a chunk whose metadata cannot be serialised for files named bad* (a TypeError) and
+    deep* (nested past the recursion limit: a RecursionError)."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
 
     def chunk(self, doc: Document) -> list[Chunk]:
-        meta = {"x": object()} if "bad" in Path(doc.source).name else {}
+        name = Path(doc.source).name
+        meta: dict[str, Any] = {"x": object()} if "bad" in name else {}
+        if "deep" in name:
+            nested: list[Any] = []
+            for _ in range(sys.getrecursionlimit() * 2):
+                nested = [nested]
+            meta = {"x": nested}
         text = doc.text
         return [Chunk(doc.doc_id, 0, 0, len(text), text, 1, "chars", "badmeta", metadata=meta)]
 
@@ -149,7 +157,7 @@ def test_an_exception_in_the_write_stage_is_that_files_error_record(
 ) -> None:
     spec = registry.Spec("badmeta", f"{__name__}:BadMetadataChunker", (), "test")
     monkeypatch.setitem(registry.BUILTINS["chunkers"], "badmeta", spec)
-    for name in ("a.txt", "bad.txt", "c.txt"):
+    for name in ("a.txt", "bad.txt", "c.txt", "deep.txt"):
         (tmp_path / name).write_text(f"Text of {name}.\n")
     writer, errors = ListWriter(), []
     opts = IngestOptions(chunker="badmeta")
@@ -159,9 +167,10 @@ def test_an_exception_in_the_write_stage_is_that_files_error_record(
     jw = JsonlWriter(str(out))
     summary = ingest([str(tmp_path)], opts, jw, on_error=errors.append)
     jw.close()
-    assert [e.source for e in errors] == [str(tmp_path / "bad.txt")]
-    assert errors[0].stage == "write"
-    assert summary.failed == 1 and summary.documents == 3
+    assert [e.source for e in errors] == [str(tmp_path / "bad.txt"), str(tmp_path / "deep.txt")]
+    assert [e.stage for e in errors] == ["write", "write"]
+    assert errors[1].error == "RecursionError"
+    assert summary.failed == 2 and summary.documents == 4
     sources = [json.loads(x)["source"] for x in out.read_text().splitlines()]
     assert sources == [str(tmp_path / "a.txt"), str(tmp_path / "c.txt")]
     del writer
