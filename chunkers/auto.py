@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from chunkwise.chunkers.options import AutoOptions
@@ -86,6 +86,16 @@ class AutoChunker(BaseChunker):
             lo=min(quality.DEFAULT_MIN_SIZE, max(1, judged // 5)),
             hi=max(quality.DEFAULT_MAX_SIZE, judged),
         )
+
+    @classmethod
+    def preload(cls, parsers: Iterable[str]) -> None:
+        # The candidates of these parsers, and the sentence splitter the metrics use.
+        names = {n for p in parsers for n in CANDIDATES.get(p, FALLBACK)} | {"sentence"}
+        for name in sorted(names):
+            try:
+                registry.load("chunkers", name)
+            except (ChunkwiseError, ImportError):
+                continue  # left out when chosen, as in candidates()
 
     # -- candidates ------------------------------------------------------------------------------
     def default_for(self, parser: str) -> str:
