@@ -35,7 +35,6 @@ from chunkwise.walk import WalkOptions, walk
 
 if TYPE_CHECKING:
     from chunkwise.protocols import Embedder, Writer
-    from chunkwise.state import State
     from chunkwise.workers import TaskLost
 
 log = logging.getLogger("chunkwise")
@@ -646,41 +645,13 @@ def delete_record(fs: Any, reason: str) -> dict[str, Any]:
 # -- the whole run -------------------------------------------------------------------------------
 
 
-def ingest(
-    paths: Sequence[str],
-    options: IngestOptions,
-    writer: Writer,
-    *,
-    on_error: Callable[[ErrorRecord], None] | None = None,
-    on_result: Callable[[Result], None] | None = None,
-    embedder: Embedder | None = None,
-    embed_batch_docs: int = 32,
-    stdin: Any = None,
-    state: State | None = None,
-    emit_deletes: bool = False,
-    delete_writer: Writer | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    engine: Callable[..., Iterable[Result]] | None = None,
-) -> Summary:
-    """Run the pipeline and write every record; return counts for the exit code. See
-    :class:`chunkwise.run.Ingest`, which owns the run (writer, deletes, state, summary)."""
+def ingest(paths: Sequence[str], options: IngestOptions, writer: Writer, **kwargs: Any) -> Summary:
+    """Run the pipeline and write every record; return counts for the exit code. The keyword
+    arguments (``on_error``, ``embedder``, ``state``, ``engine``, ...) are
+    :class:`chunkwise.run.Ingest`'s, which owns the run (writer, deletes, state, summary)."""
     from chunkwise.run import Ingest
 
-    return Ingest(
-        paths,
-        options,
-        writer,
-        on_error=on_error,
-        on_result=on_result,
-        embedder=embedder,
-        embed_batch_docs=embed_batch_docs,
-        stdin=stdin,
-        state=state,
-        emit_deletes=emit_deletes,
-        delete_writer=delete_writer,
-        should_stop=should_stop,
-        engine=engine,
-    ).run()
+    return Ingest(paths, options, writer, **kwargs).run()
 
 
 def default_jobs() -> int:
