@@ -483,6 +483,11 @@ class ByteMap:
 SEGMENT_BYTES = 1 << 19
 WINDOW_BYTES = 1 << 17
 
+# Grammars checked to give the same top-level nodes window by window as whole (every brace
+# language's truncated statement is a syntax error). Not Python: a class cut after one of its
+# methods is still valid code; not PHP: a window after the first has no open tag.
+_SEGMENTED = frozenset({"javascript", "c", "cpp"})
+
 
 class Unsegmentable(Exception):
     """A windowed parse met a syntax error: only the whole-file tree is trusted then."""
@@ -696,7 +701,8 @@ def parse_tree(text: str, language: str) -> ParsedSource:
     if _LAST and _LAST[0].text is text and _LAST[0].language == language:
         return _LAST[0]
     data = text.encode("utf-8", "surrogatepass")
-    tree = _get_parser(language).parse(data) if len(data) <= SEGMENT_BYTES else None
+    segment = len(data) > SEGMENT_BYTES and language in _SEGMENTED
+    tree = None if segment else _get_parser(language).parse(data)
     parsed = ParsedSource(language, text, data, tree, ByteMap(text, data))
     _LAST[:] = [parsed]
     return parsed
