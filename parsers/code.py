@@ -594,7 +594,8 @@ class ParsedSource:
                     kept = len(kids) - 2
                     # An error near the window's end may be the cut itself: widen the window
                     # until it reaches the end of the file, where errors are real.
-                    if kept < 1 or any(k.has_error for k in kids[: kept + 1]):
+                    # (An ERROR root holds pieces of a failed parse, each maybe error-free.)
+                    if kept < 1 or root.is_error or any(k.has_error for k in kids[: kept + 1]):
                         size *= 2
                         continue
                     cut = kids[kept].start_byte
@@ -776,7 +777,7 @@ def _wrapped_start(spec: LanguageSpec, node: Any) -> Any:
     return top
 
 
-@dataclass
+@dataclass(slots=True)
 class _Def:
     kind: str
     name: str
@@ -969,6 +970,8 @@ def _declared_kind(node: Any, default: str) -> str:
 def _symbol_base(name: str) -> str:
     """``Lexer<'a>`` -> ``Lexer``; ``Iterator for Lexer<'a>`` -> ``Lexer`` (an impl's type)."""
     name = name.rsplit(" for ", 1)[-1]
+    if "<" not in name:  # the usual case, without a regex call per definition
+        return name.strip() or name
     return re.sub(r"<.*>$", "", name).strip() or name
 
 
