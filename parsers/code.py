@@ -514,9 +514,10 @@ class ParsedSource:
     # cut are kept. Filled by the first pass over the file and replayed by later ones.
     windows: list[tuple[int, int, int]] | None = None
     # Recorded by the first pass: index of each window's first top-level node; the nodes' types
-    # and (start byte, end byte, start row, column, end row, column), six numbers each.
+    # and (start byte, end byte), two numbers each.
     _firsts: list[int] | None = None
     _tops: tuple[list[str], Any] | None = None
+    _newlines: Any = None  # byte offsets of the line breaks, for TopNode points
     # The window last parsed again for a TopNode: (index, root node).
     _window: tuple[int, Any] | None = None
 
@@ -540,7 +541,16 @@ class ParsedSource:
             return
         types, nums = self._tops
         for i, typ in enumerate(types):
-            yield TopNode(self, i, typ, *nums[6 * i : 6 * i + 6])
+            yield TopNode(self, i, typ, nums[2 * i], nums[2 * i + 1])
+
+    def point(self, byte: int) -> tuple[int, int]:
+        """(row, byte column) of a byte offset, as tree-sitter gives them."""
+        import numpy as np
+
+        if self._newlines is None:
+            self._newlines = np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == 10)
+        row = int(np.searchsorted(self._newlines, byte)) if len(self._newlines) else 0
+        return row, byte - (int(self._newlines[row - 1]) + 1 if row else 0)
 
     def top_node(self, index: int) -> Any:
         """The tree-sitter node of the ``index``-th top-level node (its window parsed again)."""
@@ -605,7 +615,7 @@ class ParsedSource:
                 firsts.append(len(types))
                 for kid in kept_kids:
                     types.append(sys.intern(kid.type))
-                    nums.extend((kid.start_byte, kid.end_byte, *kid.start_point, *kid.end_point))
+                    nums.extend((kid.start_byte, kid.end_byte))
             yield root, kept_kids, start
             del kids, root, kept_kids
             if not known:
@@ -630,32 +640,26 @@ class TopNode:
         "_node",
         "_parsed",
         "end_byte",
-        "end_point",
         "start_byte",
-        "start_point",
         "type",
     )
 
-    def __init__(
-        self,
-        parsed: ParsedSource,
-        index: int,
-        typ: str,
-        sb: int,
-        eb: int,
-        sr: int,
-        sc: int,
-        er: int,
-        ec: int,
-    ) -> None:
+    def __init__(self, parsed: ParsedSource, index: int, typ: str, sb: int, eb: int) -> None:
         self._parsed = parsed
         self._index = index
         self._node: Any = None
         self.type = typ
         self.start_byte = sb
         self.end_byte = eb
-        self.start_point = (sr, sc)
-        self.end_point = (er, ec)
+
+    # (row, byte column) on demand: only comments' adjacency asks for them.
+    @property
+    def start_point(self) -> tuple[int, int]:
+        return self._parsed.point(self.start_byte)
+
+    @property
+    def end_point(self) -> tuple[int, int]:
+        return self._parsed.point(self.end_byte)
 
     @property
     def node(self) -> Any:
