@@ -497,14 +497,6 @@ def _small_plain_file(src: Source, options: IngestOptions) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size <= _IN_PROCESS_MAX_BYTES
 
 
-def _load_before_fork(options: IngestOptions) -> None:
-    """Load the chunker's tokenizer once, here, before the workers fork and inherit it: each
-    worker would otherwise load its own (cl100k: ~150 M instructions, ~40 ms, per worker)."""
-    from chunkwise.tokenizers import get_tokenizer
-
-    get_tokenizer(options.chunker_config.tokenizer)
-
-
 def process_all(
     sources: Iterable[Source],
     options: IngestOptions,
@@ -531,7 +523,6 @@ def process_all(
         return
     from chunkwise.workers import OrderedPool
 
-    _load_before_fork(options)
     pool: OrderedPool[Source, Result] = OrderedPool(
         functools.partial(_worker_handler, options),
         _lost,
