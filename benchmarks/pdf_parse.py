@@ -1,12 +1,14 @@
 """PDF speed and right-to-left quality, chunkwise beside plain pymupdf and pymupdf4llm, same run.
 
-    .venv/bin/python benchmarks/pdf_parse.py [--repeat 3] [--skip-4llm] [--corpus DIR] [PDF...]
+    .venv/bin/python benchmarks/pdf_parse.py [--repeat 3] [--skip-4llm] [--unseen] [--corpus DIR]
+        [PDF...]
 
 **Speed** (pages/s, best of ``--repeat`` rounds; the machine is shared, so compare rows of one
 run, not runs). Two sets: *dev*, every PDF of ../shared/corpus/pdf/ and sample_docs/pdf/ that
 opens (encrypted and empty files are left out for every tool alike), which the parser was tuned
 on; *held-out*, text PDFs it was not tuned on: the manuals Debian ships as PDF on this machine
-(/usr/share/doc/*/*.pdf, pdfTeX), or the paths given. Rows:
+(/usr/share/doc/*/*.pdf, pdfTeX), or the paths given; with ``--unseen``, a third set typeset by
+benchmarks/unseen_pdfs.py from Debian's HTML manuals (MuPDF Story). Rows:
 
 - ``pymupdf get_text``: plain text extraction, in process (the floor: no layout at all).
 - ``chunkwise PdfParser``: the parser in process (layout, headings, tables, reading order).
@@ -146,6 +148,16 @@ def cli(folder: Path, jobs: int | None) -> None:
     CPU[key] = min(CPU.get(key, float("inf")), cpu)
 
 
+def compile_package() -> None:
+    """Write the package's bytecode first, as an installed package has it: under
+    PYTHONDONTWRITEBYTECODE every ``chunk`` process would otherwise compile ~40 modules
+    (~0.1 s) again, a cost no installed user pays."""
+    dirs = [str(ROOT / d) for d in ("chunkwise", "cli", "parsers", "chunkers", "writers")]
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", *dirs], check=False, stdout=subprocess.DEVNULL
+    )
+
+
 def speed(name: str, files: list[Path], repeat: int, with_4llm: bool) -> None:
     import pymupdf
 
@@ -184,7 +196,8 @@ def speed(name: str, files: list[Path], repeat: int, with_4llm: bool) -> None:
                 with contextlib.suppress(Exception):
                     fn(files[0])  # model load
                 rows.append((label, best_of(repeat, lambda fn=fn: [fn(p) for p in files]), ""))
-        print(f"\n{name}: {len(files)} PDFs, {pages} pages, best of {repeat}")
+        load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"\n{name}: {len(files)} PDFs, {pages} pages, best of {repeat}; load {load}")
         print(f"start-up (2 KB text file): -j 0 {start[0]:.2f} s, default jobs {start[None]:.2f} s")
         print(f"{'tool':<27} {'seconds':>8} {'pages/s':>8}  pages/s without start-up")
         for label, secs, note in rows:
@@ -230,14 +243,27 @@ def main() -> None:
         "--skip-4llm", action="store_true", help="leave pymupdf4llm out of the speed rows (slow)"
     )
     ap.add_argument("--corpus", default=str(CORPUS), help="the shared corpus's pdf/ folder")
+    ap.add_argument(
+        "--unseen",
+        action="store_true",
+        help="also time the PDFs benchmarks/unseen_pdfs.py typesets from Debian's HTML manuals",
+    )
     args = ap.parse_args()
     with_4llm = not args.skip_4llm
+    compile_package()
     dev = readable(expand([args.corpus, str(SAMPLES)]))
     debian = sorted(Path("/usr/share/doc").glob("*/*.pdf"))
     held = readable(expand(args.paths) if args.paths else debian)
     speed("dev (corpus + sample_docs)", dev, args.repeat, with_4llm)
     if held:
         speed("held-out text PDFs", held, args.repeat, with_4llm)
+    if args.unseen:
+        from unseen_pdfs import build
+
+        with tempfile.TemporaryDirectory(prefix="unseen-pdfs-") as tmp:
+            made = readable(build(Path(tmp)))
+            if made:
+                speed("unseen (MuPDF Story from Debian HTML)", made, args.repeat, with_4llm)
     # Six one-page files: pymupdf4llm (use_ocr=False) is cheap enough here even with --skip-4llm.
     rtl(True)
 

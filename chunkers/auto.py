@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from chunkwise.chunkers.options import AutoOptions
@@ -31,6 +31,7 @@ from chunkwise.chunkers.options import AutoOptions
 from chunkwise import quality, registry
 from chunkwise.chunking import BaseChunker
 from chunkwise.errors import ChunkwiseError, DocumentError
+from chunkwise.packing import TokenIndex
 from chunkwise.types import Chunk, Document, Element
 
 log = logging.getLogger("chunkwise")
@@ -85,6 +86,16 @@ class AutoChunker(BaseChunker):
             lo=min(quality.DEFAULT_MIN_SIZE, max(1, judged // 5)),
             hi=max(quality.DEFAULT_MAX_SIZE, judged),
         )
+
+    @classmethod
+    def preload(cls, parsers: Iterable[str]) -> None:
+        # The candidates of these parsers, and the sentence splitter the metrics use.
+        names = {n for p in parsers for n in CANDIDATES.get(p, FALLBACK)} | {"sentence"}
+        for name in sorted(names):
+            try:
+                registry.load("chunkers", name)
+            except (ChunkwiseError, ImportError):
+                continue  # left out when chosen, as in candidates()
 
     # -- candidates ------------------------------------------------------------------------------
     def default_for(self, parser: str) -> str:
@@ -166,6 +177,9 @@ class AutoChunker(BaseChunker):
             return names[0], {}, None
         whole = len(doc.text) <= FULL_SAMPLE_CHARS
         docs = [doc] if whole else sample_windows(doc, SAMPLE_WINDOWS, WINDOW_CHARS)
+        # Held while the candidates run, so they share each sample's token index (TokenIndex.of
+        # keeps an index only while something holds it).
+        shared = [TokenIndex.of(d.text, self.tokenizer) for d in docs]
         scores: dict[str, float] = {}
         outputs: dict[str, list[Chunk]] = {}
         first_error: Exception | None = None
@@ -181,6 +195,7 @@ class AutoChunker(BaseChunker):
             except Exception as exc:  # one failing candidate must not sink the document
                 log.debug("auto: %s failed on %s: %s", name, doc.source, exc)
                 first_error = first_error or exc
+        del shared
         if not scores:
             assert first_error is not None
             raise first_error

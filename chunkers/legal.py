@@ -79,7 +79,7 @@ def _whitespace_level(text: str, cites: Sequence[tuple[int, int]]) -> Level:
     words = regex_level(WHITESPACE, text)
 
     def cuts(a: int, b: int) -> list[int]:
-        return _outside(words(a, b), cites)
+        return _outside(list(words(a, b)), cites)
 
     return cuts
 

@@ -27,7 +27,23 @@ ABBREVIATIONS = frozenset(
 # Terminal punctuation, optional closing quotes/brackets, whitespace, then something that can
 # start a sentence.
 _CANDIDATE = re.compile(r"""([.!?…]+)(["'”’»)\]]*)(\s+)(?=["'“‘«(\[]?[\w¿¡])""")
-_WORD_BEFORE = re.compile(r"([\w.]+)$")
+_WORD = re.compile(r"[\w.]+")
+# Longer than any abbreviation: a longer word is none of them and not an initial, so looking at
+# its last 16 characters decides the same (and a regex search over 40 characters tried a match
+# at each of them: most of this function's time).
+_WORD_WINDOW = 16
+_LONG_WORD = 1 + max(len(a) for a in ABBREVIATIONS)
+
+
+def _word_before(text: str, start: int, at: int) -> str:
+    r"""The run of word characters and dots that ends at ``at`` (or at ``at - 1`` when that is a
+    newline, as ``[\w.]+$`` would find it), at most ``_WORD_WINDOW`` long and not before
+    ``start``, lower-cased."""
+    if at > start and text[at - 1] == "\n":
+        at -= 1
+    lo = max(start, at - _WORD_WINDOW)
+    m = _WORD.match(text[lo:at][::-1])
+    return m.group()[::-1].lower() if m else ""
 
 
 def sentence_starts(text: str, start: int = 0, end: int | None = None) -> list[int]:
@@ -37,23 +53,27 @@ def sentence_starts(text: str, start: int = 0, end: int | None = None) -> list[i
     for m in PARAGRAPH.finditer(text, start, end):
         if start < m.end() < end:
             cuts.add(m.end())
+    add = cuts.add
     for m in _CANDIDATE.finditer(text, start, end):
         pos = m.end()
-        if not start < pos < end:
+        # A lower-case continuation ("she asked", "p.m. sharp") is almost never a new sentence:
+        # an abbreviation we do not know, or a quotation that goes on.
+        if pos >= end or text[pos].islower():
             continue
         if m.group(1) == ".":
-            w = _WORD_BEFORE.search(text, max(start, m.start() - 40), m.start())
-            word = w.group(1).lower() if w else ""
+            at = m.start()
+            # Seven letters right before the period: a word longer than any abbreviation and
+            # than an initial, a sentence end (the common case, decided without the word).
+            if at - _LONG_WORD >= start and text[at - _LONG_WORD : at].isalpha():
+                add(pos)
+                continue
+            word = _word_before(text, start, at)
             if word.rstrip(".") in ABBREVIATIONS:
                 continue
             # Initials ("J. R. R. Tolkien") and single letters ("item a.") are not sentence ends.
             if len(word) == 1 and word.isalpha():
                 continue
-        # A lower-case continuation ("she asked", "p.m. sharp") is almost never a new sentence:
-        # an abbreviation we do not know, or a quotation that goes on.
-        if text[pos : pos + 1].islower():
-            continue
-        cuts.add(pos)
+        add(pos)
     return sorted(cuts)
 
 

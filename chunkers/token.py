@@ -17,15 +17,15 @@ class TokenChunker(BaseChunker):
         overlap = self.config.overlap
         text = doc.text
         packer = Packer(text, self.tokenizer, size, levels=[])
-        starts, ends = packer.index.starts, packer.index.ends
+        index = packer.index
         windows: list[tuple[int, int]] = []
         for region_a, region_b in content_spans(doc, self.config.keep_furniture):
-            i = int(starts.searchsorted(region_a, "left"))
-            n = int(starts.searchsorted(region_b, "left"))
+            i = index.first_token(region_a)
+            n = index.first_token(region_b)
             while i < n:
                 j = min(i + size, n)
-                a = int(starts[i])
-                b = int(starts[j]) if j < n else min(int(ends[n - 1]), region_b)
+                a = index.start(i)
+                b = index.start(j) if j < n else min(index.end(n - 1), region_b)
                 windows.append((a, b))
                 if j >= n:
                     break

@@ -59,6 +59,11 @@ class BaseChunker:
         self._tokenizer: Tokenizer | None = None
         self.configure()
 
+    @classmethod
+    def preload(cls, parsers: Iterable[str]) -> None:
+        """Hook: import now what chunking documents of these parsers will need (called before
+        worker processes fork, so every worker inherits it)."""
+
     def configure(self) -> None:
         """Hook: derive settings from ``self.config`` and ``self.options`` (validated already);
         raise UsageError for combinations the options alone cannot rule out."""

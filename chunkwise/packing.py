@@ -9,8 +9,11 @@ That keeps the hard guarantee — no chunk over ``max_tokens`` — at the price 
 
 from __future__ import annotations
 
+import itertools
 import re
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import ClassVar
 
 import numpy as np
 
@@ -18,67 +21,189 @@ from chunkwise.spans import WHITESPACE as _WS
 from chunkwise.spans import Span, split_over, trim
 from chunkwise.tokenizers import Tokenizer
 
-# Returns cut positions strictly inside (start, end), sorted.
-Level = Callable[[int, int], list[int]]
-
-
-def _same_tokenizer(a: Tokenizer, b: Tokenizer) -> bool:
-    # Each chunker loads its own tokenizer object; the same name and class tokenize alike.
-    return type(a) is type(b) and getattr(a, "name", None) == getattr(b, "name", None)
+# Returns cut positions strictly inside (start, end), sorted (a list, or an iterator: Packer takes
+# them in batches).
+Level = Callable[[int, int], Iterable[int]]
+# Cuts taken from a level at a time (see Packer._merge_level).
+_BATCH = 1 << 15
 
 
 class TokenIndex:
-    """Token start offsets of one text, for additive span counts."""
+    """Token start offsets of one text, for additive span counts.
 
-    # The index of the last text seen: auto runs several chunkers on one document, and each
-    # would otherwise tokenize the whole text again (seconds on a multi-MB file).
-    _last: TokenIndex | None = None
+    The starts are int32 for texts under 2**31 characters (4 bytes a token: a 50 MB file of
+    short words has 23 million tokens). Look them up through the methods (``count``,
+    ``first_token``, ``first_tokens``, ``start``): a Python int or an int64 array searched
+    against an int32 array makes numpy convert the whole array on every call. ``starts`` and
+    ``ends`` give int64 arrays, built on first use.
+    """
+
+    # Indexes still in use, by text: auto runs several chunkers on one document (and section
+    # packs sub-spans), and each would otherwise tokenize the whole text again (seconds on a
+    # multi-MB file). Weak: an index lives as long as a packer or a caller holds it, not until
+    # the next document (on a 50 MB file it is ~100 MB).
+    _live: ClassVar[weakref.WeakValueDictionary[tuple[int, type, str | None], TokenIndex]] = (
+        weakref.WeakValueDictionary()
+    )
 
     def __init__(self, text: str, tokenizer: Tokenizer) -> None:
         self.text = text
         self.tokenizer = tokenizer
-        starts, ends = tokenizer.offsets(text)
-        self.starts = starts
-        self.ends = ends
+        self._starts64: np.ndarray | None = None
+        self._ends: np.ndarray | None = None
+        compact = getattr(tokenizer, "compact_offsets", None)
+        if compact is not None:
+            # BPE tokens tile the text: the ends follow from the starts.
+            self._s, self._splits = compact(text)
+        else:
+            starts, self._ends = tokenizer.offsets(text)
+            self._s = np.asarray(starts, dtype=np.int64)
+            self._starts64 = self._s
+        self._scalar = self._s.dtype.type
 
     @classmethod
     def of(cls, text: str, tokenizer: Tokenizer) -> TokenIndex:
-        """The index of ``text`` (the very same string object) under ``tokenizer``, reused."""
-        last = cls._last
-        if (
-            last is not None
-            and last.text is text
-            and (last.tokenizer is tokenizer or _same_tokenizer(last.tokenizer, tokenizer))
-        ):
-            return last
-        index = cls._last = cls(text, tokenizer)
+        """The index of ``text`` (the very same string object) under ``tokenizer``, reused while
+        anything holds it. Each chunker loads its own tokenizer object; the same class and name
+        tokenize alike."""
+        key = (id(text), type(tokenizer), getattr(tokenizer, "name", None))
+        index = cls._live.get(key)
+        # The index holds its text, so the id cannot have been reused while the entry lives.
+        if index is None or index.text is not text:
+            index = cls._live[key] = cls(text, tokenizer)
         return index
 
+    def __len__(self) -> int:
+        return len(self._s)
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Every token's start (int64)."""
+        if self._starts64 is None:
+            self._starts64 = self._s.astype(np.int64)
+        return self._starts64
+
+    @property
+    def ends(self) -> np.ndarray:
+        """Every token's end (int64)."""
+        if self._ends is None:
+            from chunkwise.tokenizers import expand_ends
+
+            self._ends = expand_ends(self._s, self._splits, len(self.text))
+        return self._ends
+
+    def first_token(self, pos: int) -> int:
+        """Index of the first token that starts at or after ``pos``."""
+        return int(self._s.searchsorted(self._scalar(pos), "left"))
+
+    def first_tokens(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
+        """``first_token`` of each position, as an int64 array."""
+        return self._s.searchsorted(np.asarray(positions, dtype=self._s.dtype), "left")
+
+    def start(self, i: int) -> int:
+        return int(self._s[i])
+
+    def end(self, i: int) -> int:
+        """Token ``i``'s end: the next token's start (a character later when that one starts
+        inside a multi-byte character), the text's end for the last."""
+        if self._ends is not None:
+            return int(self._ends[i])
+        if i + 1 >= len(self._s):
+            return len(self.text)
+        j = int(self._splits.searchsorted(i + 1, "left"))
+        inside = j < len(self._splits) and int(self._splits[j]) == i + 1
+        return int(self._s[i + 1]) + int(inside)
+
     def count(self, a: int, b: int) -> int:
-        s = self.starts
-        return int(np.searchsorted(s, b, "left") - np.searchsorted(s, a, "left"))
+        s, t = self._s, self._scalar
+        return int(s.searchsorted(t(b), "left") - s.searchsorted(t(a), "left"))
 
     def counts(self, bounds: Sequence[int]) -> list[int]:
-        idx = np.searchsorted(self.starts, np.asarray(bounds, dtype=np.int64), "left")
-        return np.diff(idx).tolist()
+        return np.diff(self.first_tokens(bounds)).tolist()
 
     def token_cuts(self, a: int, b: int, size: int) -> list[int]:
         """Positions that cut [a, b) into runs of ``size`` tokens, on token starts."""
-        i0 = int(np.searchsorted(self.starts, a, "left"))
-        i1 = int(np.searchsorted(self.starts, b, "left"))
+        i0 = self.first_token(a)
+        i1 = self.first_token(b)
         out: list[int] = []
-        for i in range(i0 + size, i1, size):
-            pos = int(self.starts[i])
+        for pos in self._s[i0 + size : i1 : size].tolist():
             if a < pos < b and (not out or pos > out[-1]):
                 out.append(pos)
         return out
 
 
+def _cut_batches(level: Level, a: int, b: int) -> Iterator[np.ndarray]:
+    """A level's cuts in (a, b) as non-empty int64 arrays of up to about ``_BATCH``."""
+    batches = getattr(level, "batches", None)
+    if batches is not None:
+        return (x for x in batches(a, b) if len(x))
+    cuts = iter(level(a, b))
+
+    def gen() -> Iterator[np.ndarray]:
+        while True:
+            batch = list(itertools.islice(cuts, _BATCH))
+            if batch:
+                yield np.array(batch, dtype=np.int64)
+            if len(batch) < _BATCH:
+                return
+
+    return gen()
+
+
+# What ``\s`` matches in a str pattern: the characters ``str.isspace`` holds for (tested over every
+# code point).
+_SPACE_CODEPOINTS = np.array(
+    [
+        *range(0x9, 0xE), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+        0x2028, 0x2029, 0x202F, 0x205F, 0x3000,
+    ],
+    dtype=np.uint32,
+)  # fmt: skip
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[_SPACE_CODEPOINTS[_SPACE_CODEPOINTS < 128]] = True
+
+
+class WhitespaceLevel:
+    r"""``regex_level(re.compile(r"\s+"), text)``, vectorised: the cuts (match ends) are the
+    positions whose previous character is whitespace and whose own is not, found with numpy a
+    window of characters at a time (a regex pass costs ~0.4 µs a match: seconds on a 50 MB line
+    of words)."""
+
+    window = 1 << 18
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __call__(self, a: int, b: int) -> Iterator[int]:
+        for batch in self.batches(a, b):
+            yield from batch.tolist()
+
+    def batches(self, a: int, b: int) -> Iterator[np.ndarray]:
+        # A cut e needs a < e < b and the characters at e - 1 and e.
+        lo = a + 1
+        while lo < b:
+            hi = min(lo + self.window, b)
+            ws = _space_mask(self.text[lo - 1 : hi])
+            yield np.flatnonzero(ws[:-1] & ~ws[1:]) + lo
+            lo = hi
+
+
+def _space_mask(s: str) -> np.ndarray:
+    if s.isascii():
+        return _ASCII_SPACE[np.frombuffer(s.encode("ascii"), dtype=np.uint8)]
+    # surrogatepass: text decoded with surrogateescape keeps lone surrogates (never spaces).
+    codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return np.isin(codes, _SPACE_CODEPOINTS)
+
+
 def regex_level(pattern: re.Pattern[str], text: str) -> Level:
     """A level that cuts after every match of ``pattern``."""
+    if pattern.pattern == r"\s+" and pattern.flags == re.UNICODE:
+        return WhitespaceLevel(text)
 
-    def cuts(a: int, b: int) -> list[int]:
-        return [m.end() for m in pattern.finditer(text, a, b) if a < m.end() < b]
+    def cuts(a: int, b: int) -> Iterator[int]:
+        # Lazy: a level over a 50 MB line yields millions of cuts, taken in batches.
+        return (e for m in pattern.finditer(text, a, b) if a < (e := m.end()) < b)
 
     return cuts
 
@@ -122,28 +247,79 @@ class Packer:
         if n <= self.max:
             return [(a, b, n)]
         while level < len(self.levels):
-            cuts = self.levels[level](a, b)
-            if cuts:
-                break
+            batches = _cut_batches(self.levels[level], a, b)
+            first = next(batches, None)
+            if first is not None:
+                return self._merge_level(a, b, itertools.chain((first,), batches), level)
             level += 1
-        else:
-            cuts = self.index.token_cuts(a, b, self.max)
-            if not cuts:
-                return [(a, b, n)]
-            bounds = [a, *cuts, b]
-            return [
-                (s, e, c)
-                for s, e, c in zip(bounds, bounds[1:], self.index.counts(bounds), strict=False)
-            ]
-        bounds = [a, *cuts, b]
+        token_cuts = self.index.token_cuts(a, b, self.max)
+        if not token_cuts:
+            return [(a, b, n)]
+        bounds = [a, *token_cuts, b]
         counts = self.index.counts(bounds)
-        pieces: list[tuple[int, int, int]] = []
-        for s, e, c in zip(bounds, bounds[1:], counts, strict=False):
-            if c <= self.max:
-                pieces.append((s, e, c))
+        return [(s, e, c) for s, e, c in zip(bounds, bounds[1:], counts, strict=False)]
+
+    def _merge_level(
+        self, a: int, b: int, batches: Iterator[np.ndarray], level: int
+    ) -> list[tuple[int, int, int]]:
+        """``merge`` of the pieces between a, the cuts and b, each piece over the cap split at the
+        next level first: the same chunks as building that whole list and merging it, but taken
+        a batch of cuts at a time (a level may yield millions: every space of a 50 MB line) and,
+        where no piece of a batch is over the cap, merged by prefix sums, one step per chunk.
+
+        Counts are additive (tokens starting inside), so a chunk grows from piece i up to the
+        last bound j with idx[j] - idx[i] <= cap, and the chunk still open at the end of a batch
+        carries over as one piece of its count."""
+        cap = self.max
+        index = self.index
+        out: list[tuple[int, int, int]] = []
+        open_s, open_c = -1, 0  # the chunk still open, from open_s to head (none when open_s < 0)
+        head = a
+        while True:
+            batch = next(batches, None)
+            last = batch is None
+            bounds = np.empty(1 + (1 if batch is None else len(batch)), dtype=np.int64)
+            bounds[0] = head
+            bounds[1:] = b if batch is None else batch
+            idx = index.first_tokens(bounds)
+            m = len(bounds) - 1
+            if m and int((idx[1:] - idx[:-1]).max()) <= cap:
+                i = 0
+                if open_s >= 0:
+                    j = int(np.searchsorted(idx, idx[0] + cap - open_c, "right")) - 1
+                    if j >= m:
+                        open_c += int(idx[m] - idx[0])
+                        i = -1
+                    elif j <= 0:
+                        out.append((open_s, head, open_c))
+                    else:
+                        out.append((open_s, int(bounds[j]), open_c + int(idx[j] - idx[0])))
+                        i = j
+                if i >= 0:
+                    while True:
+                        j = int(np.searchsorted(idx, idx[i] + cap, "right")) - 1
+                        if j >= m:
+                            break
+                        out.append((int(bounds[i]), int(bounds[j]), int(idx[j] - idx[i])))
+                        i = j
+                    open_s, open_c = int(bounds[i]), int(idx[m] - idx[i])
             else:
-                pieces.extend(self.split(s, e, level + 1))
-        return merge(pieces, self.max)
+                bl = bounds.tolist()
+                counts = (idx[1:] - idx[:-1]).tolist()
+                for s, e, c in zip(bl, bl[1:], counts, strict=False):
+                    for ps, _, pc in [(s, e, c)] if c <= cap else self.split(s, e, level + 1):
+                        if open_s < 0:
+                            open_s, open_c = ps, pc
+                        elif open_c + pc <= cap:
+                            open_c += pc
+                        else:
+                            out.append((open_s, ps, open_c))
+                            open_s, open_c = ps, pc
+            head = int(bounds[-1])
+            if last:
+                if open_s >= 0:
+                    out.append((open_s, b, open_c))
+                return out
 
     # -- exact finishing ---------------------------------------------------------------------
     def pack(self, spans: Sequence[Span]) -> tuple[list[Span], list[int]]:
@@ -177,7 +353,6 @@ class Packer:
             and exact_index is not None
             and exact_index(text)
         ):
-            starts = self.index.starts
             bounds: list[int] = []
             edges: list[tuple[int, int, int, int]] = []
             for k, (a, b) in enumerate(spans):
@@ -188,7 +363,7 @@ class Packer:
                 edges.append((k, left, right, len(bounds)))
                 bounds.extend((left, right))
             if edges:
-                idx = np.searchsorted(starts, np.asarray(bounds, dtype=np.int64), "left").tolist()
+                idx = self.index.first_tokens(bounds).tolist()
                 small = self._small
                 count = self.tokenizer.count
                 for k, left, right, pos in edges:
@@ -347,9 +522,9 @@ def add_overlap(
         budget = min(overlap, max_tokens - counts[i])
         best = (a, b, counts[i])
         while budget > 0:
-            i_tok = int(np.searchsorted(index.starts, a, "left"))
+            i_tok = index.first_token(a)
             j = max(i_tok - budget, 0)
-            cand = max(int(index.starts[j]), prev_a) if j < len(index.starts) else a
+            cand = max(index.start(j), prev_a) if j < len(index) else a
             # Snap to the next word start so the overlap never begins mid-word.
             m = _WS.search(text, cand, a) if cand > prev_a else None
             if cand > prev_a and not text[cand - 1].isspace():

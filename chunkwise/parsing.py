@@ -46,6 +46,11 @@ class BaseParser:
     def __init__(self, options: Options | Mapping[str, Any] | None = None) -> None:
         self.options = self.options_class.coerce(options, self.name)
 
+    @classmethod
+    def preload(cls) -> None:
+        """Hook: import the heavy libraries parsing needs now. Called before worker processes
+        fork, so every worker inherits them instead of importing its own copy."""
+
     def parse(self, src: str | Path | bytes, *, source: str | None = None) -> Document:
         if isinstance(src, bytes):
             data = src

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
-from chunkwise.errors import DocumentError, ErrorRecord, UsageError
+from chunkwise.errors import ChunkwiseError, DocumentError, ErrorRecord, UsageError
 from chunkwise.names import display, raw_hex
 from chunkwise.options import Options
 from chunkwise.types import Chunk, Document
@@ -447,6 +447,12 @@ _PLAIN_TEXT_PARSERS = frozenset({"text", "code", "markdown"})
 
 def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
     process = Processor(options).process
+    if options.jobs >= 2:
+        # A large text may be tokenized on a second core when one is idle (chunkwise.bpe_index);
+        # never with --jobs 0 or 1, where the user asked for one process or one core.
+        from chunkwise.bpe_index import allow_helpers
+
+        allow_helpers(1)
 
     def handle(src: Source) -> Result:
         return _without_elements(process(src))
@@ -497,6 +503,24 @@ def _small_plain_file(src: Source, options: IngestOptions) -> bool:
     return stat.S_ISREG(st.st_mode) and st.st_size <= _IN_PROCESS_MAX_BYTES
 
 
+def _preload_before_fork(options: IngestOptions, head: Sequence[Source]) -> None:
+    """Import the libraries of the first files' parsers and the chunker's modules here, before
+    the workers fork and inherit them: each worker would otherwise import its own (pymupdf:
+    ~0.14 s a process)."""
+    parsers = {src.parser or registry.parser_for(src.name, options.format_hint) for src in head}
+    names = sorted(p for p in parsers if p)
+    try:
+        for name in names:
+            preload = getattr(registry.load("parsers", name), "preload", None)
+            if preload is not None:  # plugins need not derive from BaseParser
+                preload()
+        preload = getattr(registry.load("chunkers", options.chunker), "preload", None)
+        if preload is not None:
+            preload(names)
+    except (ChunkwiseError, ImportError) as exc:  # the worker reports it on the document
+        log.debug("preload before fork: %s", exc)
+
+
 def process_all(
     sources: Iterable[Source],
     options: IngestOptions,
@@ -523,6 +547,7 @@ def process_all(
         return
     from chunkwise.workers import OrderedPool
 
+    _preload_before_fork(options, head)
     pool: OrderedPool[Source, Result] = OrderedPool(
         functools.partial(_worker_handler, options),
         _lost,

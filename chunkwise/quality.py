@@ -22,6 +22,7 @@ module level.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 import re
@@ -153,23 +154,17 @@ class LexicalVectorizer:
             df.update(bag.keys())
         col = {w: i for i, w in enumerate(df)}
         n = len(texts)
-        idf = {w: math.log((1 + n) / (1 + d)) + 1.0 for w, d in df.items()}
-        rows: list[int] = []
-        cols: list[int] = []
-        vals: list[float] = []
-        for i, bag in enumerate(bags):
-            for word, tf in bag.items():
-                rows.append(i)
-                cols.append(col[word])
-                vals.append((1.0 + math.log(tf)) * idf[word])
-        m = SparseRows(
-            np.asarray(rows, dtype=np.int64),
-            np.asarray(cols, dtype=np.int64),
-            np.asarray(vals, dtype=np.float32),
-            n,
-            len(col),
-        )
-        return m.normalised()
+        # Logarithms from math (numpy's may differ in the last bit), products in numpy: one
+        # IEEE multiplication either way, so the values are those of a Python loop.
+        idf = np.array([math.log((1 + n) / (1 + d)) + 1.0 for d in df.values()], dtype=np.float64)
+        total = sum(len(bag) for bag in bags)
+        rows = np.repeat(np.arange(n, dtype=np.int64), [len(bag) for bag in bags])
+        cols = np.fromiter((col[w] for bag in bags for w in bag), dtype=np.int64, count=total)
+        tfs = np.fromiter((tf for bag in bags for tf in bag.values()), dtype=np.int64, count=total)
+        top = int(tfs.max()) if total else 0
+        sublinear = np.array([1.0 + math.log(t) if t else 0.0 for t in range(top + 1)])
+        vals = (sublinear[tfs] * idf[cols]).astype(np.float32)
+        return SparseRows(rows, cols, vals, n, len(col)).normalised()
 
 
 @dataclass
@@ -439,10 +434,7 @@ def block_integrity(
                 block_scores.append(clean / len(inside))
                 continue
         block_scores.append(0.0)
-    edges: set[int] = set()
-    for e in doc.elements:
-        edges.add(e.start)
-        edges.add(e.end)
+    edges = sorted({p for e in doc.elements for p in (e.start, e.end)})
     # Between two rows, items or lines of a block is the right place to cut a block that has to
     # be cut; the block part above already judged whether it had to.
     spans = [(e.start, e.end) for e in blocks]
@@ -463,13 +455,14 @@ def block_integrity(
     return 0.5 * float(np.mean(block_scores)) + 0.5 * sentence_part
 
 
-def _clean_cut(doc: Document, p: int, edges: set[int]) -> bool:
-    """A cut between sentences (or lines of code), at an element edge, or after a clause end
-    (";", ":", "!", "?" and whitespace; a "." is left to the sentence splitter, which knows
-    abbreviations)."""
+def _clean_cut(doc: Document, p: int, edges: Sequence[int]) -> bool:
+    """A cut between sentences (or lines of code), at an element edge (``edges``: sorted), or
+    after a clause end (";", ":", "!", "?" and whitespace; a "." is left to the sentence
+    splitter, which knows abbreviations)."""
     text = doc.text
     lo, hi = _snap(text, p)
-    if any(lo <= e <= hi for e in edges):
+    k = bisect.bisect_left(edges, lo)
+    if k < len(edges) and edges[k] <= hi:
         return True
     if 0 < lo < hi and text[lo - 1] in "!?:;…":
         return True
@@ -510,14 +503,15 @@ def reference_completeness(
     a heading resets the context a reader needs."""
     text = doc.text
     first = len(text) - len(text.lstrip())
-    heading_ends = {e.end for e in doc.elements if e.kind == "heading"}
-    heading_starts = {e.start for e in doc.elements if e.kind == "heading"}
+    edges = sorted({p for e in doc.elements if e.kind == "heading" for p in (e.start, e.end)})
     judged = dangling = 0
     for c in chunks:
         lo, hi = _snap(text, c.start)
         if hi <= first:
             continue
-        if any(lo <= h <= hi for h in heading_ends | heading_starts):
+        # A heading edge in [lo, hi]: the first edge at or after lo is at most hi.
+        k = bisect.bisect_left(edges, lo)
+        if k < len(edges) and edges[k] <= hi:
             continue
         judged += 1
         if dangling_reference(text[c.start : c.end] if not c.synthetic else c.text):
@@ -532,20 +526,28 @@ _C0 = len(zlib.compress(b"", 9))
 _CONTEXT_CHARS = 4000
 
 
-def _clen(data: bytes) -> int:
-    return len(zlib.compress(data, 9))
+def _clen(data: bytes, sizes: dict[bytes, int] | None = None) -> int:
+    """Compressed size of ``data``; ``sizes`` remembers it (along a chain of chunks each one is
+    compressed as the next of one pair and, when short, the very same bytes as the previous of
+    the following pair)."""
+    if sizes is None:
+        return len(zlib.compress(data, 9))
+    n = sizes.get(data)
+    if n is None:
+        n = sizes[data] = len(zlib.compress(data, 9))
+    return n
 
 
-def conditional_information(prev: str, nxt: str) -> float:
+def conditional_information(prev: str, nxt: str, sizes: dict[bytes, int] | None = None) -> float:
     """The share of ``nxt``'s compressed size left after compressing it behind ``prev``:
     C(prev + nxt) - C(prev) over C(nxt), a compressor's stand-in for ppl(nxt | prev) / ppl(nxt).
     1.0: ``prev`` says nothing about ``nxt``; near 0: ``nxt`` repeats ``prev``."""
     a = prev[-_CONTEXT_CHARS:].encode("utf-8")
     b = nxt[:_CONTEXT_CHARS].encode("utf-8")
-    alone = _clen(b) - _C0
+    alone = _clen(b, sizes) - _C0
     if alone <= 0:
         return 1.0
-    given = _clen(a + b) - _clen(a)
+    given = _clen(a + b) - _clen(a, sizes)
     return float(min(1.0, max(0.0, given / alone)))
 
 
@@ -554,7 +556,8 @@ def boundary_clarity(chunks: Sequence[Chunk]) -> float:
     1.0 for a single chunk."""
     if len(chunks) < 2:
         return 1.0
-    vals = [conditional_information(a.text, b.text) for a, b in itertools.pairwise(chunks)]
+    sizes: dict[bytes, int] = {}
+    vals = [conditional_information(a.text, b.text, sizes) for a, b in itertools.pairwise(chunks)]
     return float(np.mean(vals))
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -106,29 +105,6 @@ def read_quicktok_vocab(path: Path) -> dict[bytes, int]:
     return ranks
 
 
-def _byte_to_char_offsets(
-    text: str, byte_starts: npt.NDArray[np.int64], byte_ends: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Map UTF-8 byte offsets to character offsets; starts round down, ends round up, so a token
-    that splits a multi-byte character still covers the whole character."""
-    if text.isascii():
-        return byte_starts, byte_ends
-    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    is_start = (raw & 0xC0) != 0x80
-    # int32 halves the memory the prefix sum writes (2-4x faster on megabytes of text).
-    dtype = np.int32 if len(raw) < 2**31 - 1 else np.int64
-    prefix = np.zeros(len(raw) + 1, dtype=dtype)
-    np.cumsum(is_start, out=prefix[1:], dtype=dtype)
-    starts = prefix[byte_starts].astype(np.int64)
-    inside = byte_starts < len(raw)
-    cont = np.zeros(len(byte_starts), dtype=bool)
-    cont[inside] = ~is_start[byte_starts[inside]]
-    starts -= cont
-    ends = prefix[byte_ends].astype(np.int64)
-    return starts, ends
-
-
-_SEGMENT_CHARS = 32768
 _THREADS = 2
 _POOL: tuple[int, Any] | None = None
 
@@ -145,14 +121,6 @@ def _pool() -> Any:
     return _POOL[1]
 
 
-# Not before "/": o200k's punctuation pieces run on over newlines and slashes (".\n/usr" is one
-# piece), so a cut there would change the tokens.
-_NEWLINE_THEN_TEXT = re.compile(r"\n(?=[^\s/])")
-
-
-_LONG_WHITESPACE = re.compile(r"\s{65536,}")
-
-
 _WS_MEMO: list[Any] = [None, False]
 
 
@@ -162,47 +130,10 @@ def _has_long_whitespace(text: str) -> bool:
     if len(text) < 65536:
         return False
     if _WS_MEMO[0] is not text:
-        _WS_MEMO[0], _WS_MEMO[1] = text, _long_whitespace_run(text)
+        from chunkwise.bpe_index import has_long_whitespace
+
+        _WS_MEMO[0], _WS_MEMO[1] = text, has_long_whitespace(text)
     return bool(_WS_MEMO[1])
-
-
-_WS_RUN = re.compile(r"\s*")
-
-
-def _long_whitespace_run(text: str) -> bool:
-    """``_LONG_WHITESPACE.search(text) is not None``, without a regex pass over every character
-    (~40 ms per MB): such a run covers a multiple of 32768, so only those positions are probed,
-    and the run around a probe that lands on whitespace is measured."""
-    for p in range(0, len(text), 32768):
-        end = _WS_RUN.match(text, p).end()  # type: ignore[union-attr]
-        if end == p:
-            continue
-        back = _WS_RUN.match(text[max(0, p - 65536) : p][::-1]).end()  # type: ignore[union-attr]
-        if end - (p - back) >= 65536:
-            return True
-    return False
-
-
-def _whitespace_cuts(text: str) -> list[int]:
-    return [
-        pos
-        for m in _LONG_WHITESPACE.finditer(text)
-        for pos in range(m.start() + 32768, m.end() - 1, 32768)
-    ]
-
-
-def _newline_cuts(text: str, every: int) -> list[int]:
-    """Cuts after a newline (before non-space) about every ``every`` characters; the last
-    segment keeps at least a quarter of that."""
-    cuts: list[int] = []
-    pos = every
-    while pos < len(text) - every // 4:
-        m = _NEWLINE_THEN_TEXT.search(text, pos, len(text) - every // 4)
-        if m is None:
-            break
-        cuts.append(m.end())
-        pos = m.end() + every
-    return cuts
 
 
 class _BpeTokenizer:
@@ -219,9 +150,11 @@ class _BpeTokenizer:
     def encode(self, text: str) -> list[int]:
         raise NotImplementedError
 
-    def _encode_parts(self, parts: list[str]) -> list[list[int]]:
-        """Encode the parts of one text, on both cores where the backend can."""
-        raise NotImplementedError
+    # Whether a large text may be encoded on a forked helper (a backend that holds the GIL).
+    fork_helper = False
+
+    def _encode_many(self, texts: list[str]) -> list[list[int]]:
+        return [self.encode(t) for t in texts]
 
     def count(self, text: str) -> int:
         return len(self.encode(text))
@@ -233,25 +166,51 @@ class _BpeTokenizer:
         """Whether ``offsets(text)`` are the tokens of encoding ``text`` whole (see offsets)."""
         return not _has_long_whitespace(text)
 
-    def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        if len(text) < 2 * _SEGMENT_CHARS and not _has_long_whitespace(text):
-            ids = np.asarray(self.encode(text), dtype=np.int64)
+    def compact_offsets(
+        self, text: str
+    ) -> tuple[npt.NDArray[np.signedinteger], npt.NDArray[np.int64]]:
+        """(character start of every token, as int32 unless the text is 2**31 characters or more;
+        indices of the tokens that start inside a multi-byte character). Token ``i`` ends where
+        token ``i + 1`` starts, one character later for those indices, and the last ends at
+        ``len(text)``: ``expand_ends`` rebuilds the ends.
+
+        The text is encoded in segments cut where encoding apart gives the very same tokens
+        (``chunkwise.bpe_index``), so memory stays bounded and a large text can use both cores.
+        Whitespace runs of hundreds of KB overflow tiktoken's regex stack (a Rust panic), so they
+        are cut too; those cuts are not exact (offsets_exact). Every backend cuts the same way,
+        so the output never depends on the backend."""
+        from chunkwise import bpe_index
+
+        long_ws = _has_long_whitespace(text)
+        if len(text) < 2 * bpe_index.SEGMENT_CHARS and not long_ws:
+            bounds = [0, len(text)]
         else:
-            # Segments cut right after a newline that precedes a non-space character are
-            # pre-tokenizer boundaries, so encoding them apart gives the very same tokens, on
-            # both cores. Whitespace runs of hundreds of KB overflow tiktoken's regex stack (a
-            # Rust panic), so they are cut too; those cuts are not exact (offsets_exact). Every
-            # backend cuts the same way, so the output never depends on the backend.
-            every = max(_SEGMENT_CHARS, len(text) // _THREADS + 1)
-            cuts = _newline_cuts(text, every)
-            if _has_long_whitespace(text):
-                cuts = sorted({*cuts, *_whitespace_cuts(text)})
-            parts = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
-            ids = np.concatenate([np.asarray(b, dtype=np.int64) for b in self._encode_parts(parts)])
-        lens = self._lens[ids]
-        ends = np.cumsum(lens)
-        starts = ends - lens
-        return _byte_to_char_offsets(text, starts, ends)
+            bounds = bpe_index.segment_bounds(text, long_ws)
+        return bpe_index.text_offsets(
+            self._encode_many, self._lens8, text, bounds, fork=self.fork_helper
+        )
+
+    def offsets(self, text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        starts, splits = self.compact_offsets(text)
+        return starts.astype(np.int64, copy=False), expand_ends(starts, splits, len(text))
+
+    @functools.cached_property
+    def _lens8(self) -> npt.NDArray[np.uint8]:
+        return self._lens.astype(np.uint8)
+
+
+def expand_ends(
+    starts: npt.NDArray[np.signedinteger], splits: npt.NDArray[np.int64], length: int
+) -> npt.NDArray[np.int64]:
+    """Token ends (int64) from ``compact_offsets``: the next token's start, one character later
+    where that start was rounded down into a multi-byte character, ``length`` for the last."""
+    ends = np.empty(len(starts), dtype=np.int64)
+    if len(starts):
+        ends[:-1] = starts[1:]
+        ends[-1] = length
+        if len(splits):
+            ends[splits - 1] += 1
+    return ends
 
 
 class TiktokenTokenizer(_BpeTokenizer):
@@ -273,8 +232,10 @@ class TiktokenTokenizer(_BpeTokenizer):
         # tiktoken releases the GIL while encoding.
         return [len(ids) for ids in _pool().map(self._enc.encode_ordinary, texts)]
 
-    def _encode_parts(self, parts: list[str]) -> list[list[int]]:
-        return list(_pool().map(self._enc.encode_ordinary, parts))
+    def _encode_many(self, texts: list[str]) -> list[list[int]]:
+        if len(texts) < 2:
+            return [self._enc.encode_ordinary(t) for t in texts]
+        return list(_pool().map(self._enc.encode_ordinary, texts))
 
     def decode(self, ids: list[int]) -> str:
         return self._enc.decode(ids)
@@ -301,10 +262,10 @@ class RsBpeTokenizer(_BpeTokenizer):
     def count_batch(self, texts: list[str]) -> list[int]:
         return [self._tok.count(t) for t in texts]
 
-    def _encode_parts(self, parts: list[str]) -> list[list[int]]:
-        # Not encode_batch_parallel: in rs-bpe 0.1.0 it keeps encoding with whichever encoding
-        # first used it (o200k text gets cl100k ids after a cl100k call; tested).
-        return list(self._tok.encode_batch(parts)[0])
+    # rs-bpe holds the GIL. Not encode_batch_parallel: in rs-bpe 0.1.0 it keeps encoding with
+    # whichever encoding first used it (o200k text gets cl100k ids after a cl100k call; tested),
+    # and it ran on one core here.
+    fork_helper = True
 
     def decode(self, ids: list[int]) -> str:
         return self._tok.decode(ids)

@@ -235,6 +235,7 @@ def _text_lines(page: Any, matrix: Any) -> tuple[list[list[Line]], bool]:
     rotate = page.rotation % 360 != 0
     blocks: list[list[Line]] = []
     seen = _Overprint()
+    texts = seen.texts
     for b in raw.get("blocks", ()):
         if b.get("type") != 0:
             continue
@@ -242,18 +243,24 @@ def _text_lines(page: Any, matrix: Any) -> tuple[list[list[Line]], bool]:
         for ln in b.get("lines", ()):
             # Font size and weight weighted by the visible characters of each span.
             spans = ln.get("spans", ())
-            if any(seen.repeated(s["text"], s["bbox"]) for s in spans):
-                # Overprinted text: only characters tell which copies to drop.
-                return _char_lines(page, matrix, flags)
             n = bold = 0
             weighted = 0.0
             for s in spans:
-                k = len(s["text"].strip())
-                if k:
-                    n += k
-                    weighted += s["size"] * k
-                    if s.get("flags", 0) & 16 or "bold" in s.get("font", "").lower():
-                        bold += k
+                key = s["text"].strip()
+                if not key:
+                    continue
+                if key in texts:
+                    if seen.repeated(key, s["bbox"]):
+                        # Overprinted text: only characters tell which copies to drop.
+                        return _char_lines(page, matrix, flags)
+                else:
+                    # A text met for the first time on the page (most spans): nothing to compare.
+                    seen.first(key, s["bbox"])
+                k = len(key)
+                n += k
+                weighted += s["size"] * k
+                if s.get("flags", 0) & 16 or "bold" in s.get("font", "").lower():
+                    bold += k
             if not n:
                 continue
             if len(spans) == 1:
@@ -280,6 +287,8 @@ class _Overprint:
 
     def __init__(self) -> None:
         self.boxes: dict[tuple[str, int, int], list[Sequence[float]]] = {}
+        # Most spans of a page are texts met once: those skip the nine grid look-ups.
+        self.texts: set[str] = set()
 
     def repeated(self, text: str, bbox: Sequence[float], both: bool = False) -> bool:
         """Whether ``text`` was seen at about ``bbox``. A copy is shifted by less than half the
@@ -289,14 +298,28 @@ class _Overprint:
         key = text.strip()
         if not key:
             return False
+        if key not in self.texts:
+            self.first(key, bbox)
+            return False
         gx, gy = int(bbox[0] // 4), int(bbox[1] // 4)
         t = min(self.TOLERANCE, 0.5 * (bbox[2] - bbox[0]))
+        # A copy's top is within t of this one's: only the grid rows that [y - t, y + t] meets
+        # (widened a little against rounding) can hold it, mostly one row instead of three.
+        rows = range(
+            max(gy - 1, int((bbox[1] - t - 0.01) // 4)),
+            min(gy + 1, int((bbox[1] + t + 0.01) // 4)) + 1,
+        )
         for dx in (-1, 0, 1):
-            for dy in (-1, 0, 1):
-                if self._near(self.boxes.get((key, gx + dx, gy + dy), ()), bbox, t, both):
+            for y in rows:
+                if self._near(self.boxes.get((key, gx + dx, y), ()), bbox, t, both):
                     return True
         self.boxes.setdefault((key, gx, gy), []).append(bbox)
         return False
+
+    def first(self, key: str, bbox: Sequence[float]) -> None:
+        """Record ``key`` (stripped, not yet in ``texts``) at ``bbox``."""
+        self.texts.add(key)
+        self.boxes[(key, int(bbox[0] // 4), int(bbox[1] // 4))] = [bbox]
 
     @staticmethod
     def _near(
@@ -811,14 +834,23 @@ def reading_order(
         bands = split_y(idx)
         if len(bands) > 1:
             groups: list[list[int]] = [bands[0]]
+            # Columns of the last group, known from the test that built it (None: not yet).
+            last_cols: int | None = None
             for band in bands[1:]:
                 last = groups[-1]
-                if len(split_x(last + band)) > 1 or (
-                    len(split_x(last)) == 1 and len(split_x(band)) == 1
-                ):
+                joined = len(split_x(last + band))
+                if joined > 1:
                     groups[-1] = last + band
+                    last_cols = joined
+                    continue
+                if last_cols is None:
+                    last_cols = len(split_x(last))
+                if last_cols == 1 and len(split_x(band)) == 1:
+                    groups[-1] = last + band
+                    last_cols = joined
                 else:
                     groups.append(band)
+                    last_cols = None
             if len(groups) > 1:
                 for g in groups:
                     rec(g, label, depth + 1)
@@ -945,6 +977,10 @@ class PdfParser(BaseParser):
         self.dehyphenate = self.options.dehyphenate
         self._engine: Any = None
         self._engine_tried = False
+
+    @classmethod
+    def preload(cls) -> None:
+        pymupdf_module()
 
     def _ocr(self) -> Any:
         if not self._engine_tried:

@@ -212,3 +212,64 @@ def test_huge_whitespace_run_does_not_crash_the_tokenizer() -> None:
     chunks = list(RecursiveChunker(ChunkerConfig(max_tokens=64)).chunk(doc))
     assert [c.text for c in chunks] == ["start", "end\n\nmore text here."]
     assert all(c.n_tokens == get_tokenizer("cl100k_base").count(c.text) for c in chunks)
+
+
+def _sentence_starts_before(text: str, start: int = 0, end: int | None = None) -> list[int]:
+    """sentence_starts as it was before it looked at 16 characters for the word before a period
+    (a regex search over 40): the reference the faster one must agree with."""
+    from chunkwise.chunkers.sentence import _CANDIDATE, ABBREVIATIONS
+
+    from chunkwise.spans import PARAGRAPH
+
+    word_before = re.compile(r"([\w.]+)$")
+    end = len(text) if end is None else end
+    cuts: set[int] = set()
+    for m in PARAGRAPH.finditer(text, start, end):
+        if start < m.end() < end:
+            cuts.add(m.end())
+    for m in _CANDIDATE.finditer(text, start, end):
+        pos = m.end()
+        if not start < pos < end:
+            continue
+        if m.group(1) == ".":
+            w = word_before.search(text, max(start, m.start() - 40), m.start())
+            word = w.group(1).lower() if w else ""
+            if word.rstrip(".") in ABBREVIATIONS or (len(word) == 1 and word.isalpha()):
+                continue
+        if text[pos : pos + 1].islower():
+            continue
+        cuts.add(pos)
+    return sorted(cuts)
+
+
+_SBD_ATOMS = st.sampled_from(
+    [
+        "Dr", "dr", "U.S", "e.g", "approx", "x", "J", "word", "Ünïcode", "a" * 20, "ab.cd" * 4,
+        "12", ".", ". ", "...", "!", "?", "…", '."', ".”", ")", " ", "  ", "\n", "\n\n", "\t",
+        "She", "she", "“The", "(A", "¿Que",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_SBD_ATOMS, max_size=60).map("".join), st.data())
+def test_sentence_starts_agree_with_the_previous_splitter(text: str, data: st.DataObject) -> None:
+    a = data.draw(st.integers(0, len(text)))
+    b = data.draw(st.integers(a, len(text)))
+    assert sentence_starts(text, a, b) == _sentence_starts_before(text, a, b)
+    assert sentence_starts(text) == _sentence_starts_before(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dr\n. Smith came.",  # the word before a period on the line above counts ($ before \n)
+        "It was x\n. Then it rained.",
+        "See e.g. The book. " + "a" * 30 + ". Next one.",
+        "A very long word like incomprehensibilities. Next.",
+    ],
+)
+def test_sentence_starts_agree_on_edge_cases(text: str) -> None:
+    assert sentence_starts(text) == _sentence_starts_before(text)
+    for a in range(len(text)):
+        assert sentence_starts(text, a) == _sentence_starts_before(text, a)

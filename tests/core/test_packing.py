@@ -106,3 +106,77 @@ def test_add_overlap_example() -> None:
     # A cap the longer chunk would exceed keeps the chunk as it was.
     assert add_overlap(text, spans, counts, TOK, packer.index, 2, 4) == (spans, counts)
     assert add_overlap(text, spans, counts, TOK, packer.index, 0, 6) == (spans, counts)
+
+
+def _reference_split(packer: Packer, a: int, b: int, level: int = 0) -> list[tuple[int, int, int]]:
+    """Packer.split as it was before batching: the whole list of pieces, then ``merge``."""
+    n = packer.index.count(a, b)
+    if n <= packer.max:
+        return [(a, b, n)]
+    while level < len(packer.levels):
+        cuts = list(packer.levels[level](a, b))
+        if cuts:
+            break
+        level += 1
+    else:
+        cuts = packer.index.token_cuts(a, b, packer.max)
+        if not cuts:
+            return [(a, b, n)]
+        bounds = [a, *cuts, b]
+        return list(zip(bounds, bounds[1:], packer.index.counts(bounds), strict=False))
+    bounds = [a, *cuts, b]
+    pieces: list[tuple[int, int, int]] = []
+    for s, e, c in zip(bounds, bounds[1:], packer.index.counts(bounds), strict=False):
+        pieces.extend([(s, e, c)] if c <= packer.max else _reference_split(packer, s, e, level + 1))
+    return merge(pieces, packer.max)
+
+
+@SLOW
+@given(TEXTS, st.integers(min_value=1, max_value=40), st.sampled_from([1, 2, 3, 5, 1 << 15]))
+def test_batched_split_plans_the_same_chunks_as_one_merge(text: str, cap: int, batch: int) -> None:
+    import chunkwise.packing as packing
+
+    levels = [
+        regex_level(re.compile(r"\n\n+"), text),
+        regex_level(re.compile(r"\n"), text),
+        regex_level(re.compile(r"\s+"), text),
+    ]
+    packer = Packer(text, TOK, cap, levels)
+    want = _reference_split(packer, 0, len(text))
+    old = packing._BATCH
+    packing._BATCH = batch
+    try:
+        assert packer.split(0, len(text)) == want
+    finally:
+        packing._BATCH = old
+
+
+def test_space_codepoints_are_what_the_regex_calls_whitespace() -> None:
+    from chunkwise.packing import _SPACE_CODEPOINTS
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    assert [ord(m.group()) for m in re.finditer(r"\s", every)] == _SPACE_CODEPOINTS.tolist()
+
+
+_WS_TEXTS = st.lists(
+    st.sampled_from(["a", "bc", "é", "日", "🎉", " ", "  ", "\t", "\n", "\x1c", "\x85", "\xa0"])
+    | st.sampled_from(["\u2003", "\u3000", "\u200b", "\ud800", "x\u2028y"]),
+    max_size=60,
+).map("".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_WS_TEXTS, st.data(), st.integers(1, 9))
+def test_whitespace_level_cuts_where_the_regex_does(
+    text: str, data: st.DataObject, window: int
+) -> None:
+    from chunkwise.packing import WhitespaceLevel
+
+    a = data.draw(st.integers(0, len(text)))
+    b = data.draw(st.integers(a, len(text)))
+    level = regex_level(re.compile(r"\s+"), text)
+    assert isinstance(level, WhitespaceLevel)
+    level.window = window
+    want = [e for m in re.compile(r"\s+").finditer(text, a, b) if a < (e := m.end()) < b]
+    assert list(level(a, b)) == want
+    assert [int(x) for batch in level.batches(a, b) for x in batch] == want

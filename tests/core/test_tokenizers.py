@@ -73,7 +73,7 @@ def _has_run(text: str) -> bool:
 @pytest.mark.parametrize("length", [65535, 65536, 70000])
 @pytest.mark.parametrize("space", [" ", "\u3000", " \t\n"])
 def test_long_whitespace_probe_finds_the_runs(start: int, length: int, space: str) -> None:
-    from chunkwise.tokenizers import _long_whitespace_run
+    from chunkwise.bpe_index import has_long_whitespace as _long_whitespace_run
 
     run = (space * length)[:length]
     text = "x" * start + run + "y" * 40_000

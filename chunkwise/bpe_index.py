@@ -1,0 +1,399 @@
+"""Token start offsets of a whole text under cl100k/o200k: in bounded segments, on two cores for a
+large text when worker processes are allowed.
+
+A regex-pre-tokenized BPE encodes pieces independently, and some positions end a piece whatever
+precedes them and start one whatever follows (``packing.piece_boundary``): right after a newline
+before a non-space other than ``/``, and at a space or tab after a non-space. Cutting the text
+there and encoding the segments apart gives exactly the tokens of encoding it whole (tested on
+generated text against tiktoken). So:
+
+- **Memory stays linear and small.** A segment of ~256K characters is encoded at a time and its
+  ids (a Python list, ~36 bytes a token) become at once the character starts of its tokens,
+  written in place into one growing int32 array (``Starts``; int64 only past 2**31 characters),
+  plus the few token indices whose start falls inside a multi-byte character. A 50 MB one-line
+  file no longer holds 23 million Python ints.
+- **Both cores for one large document.** rs-bpe holds the GIL, so threads do not help; a process
+  forked for the second half of the segments encodes them while this one encodes the first half
+  and sends back the offsets (4 bytes a token through a pipe). Only where the pipeline allows it
+  (``allow_helpers``: pool workers with ``--jobs`` >= 2, never ``--jobs 0``), only for texts of
+  ``PARALLEL_MIN_CHARS`` or more, only from a single-threaded process (a fork copies one thread;
+  locks held by others would stay held), and only when a core is idle (``_idle_core``). Any
+  failure of the helper (killed, short reply, fork refused) means
+  this process encodes those segments itself: the output never depends on it.
+
+Whitespace runs of 64K+ characters are also cut every 32,768 characters (tiktoken's regex
+overflows its stack on hundreds of KB of whitespace); those cuts are not exact
+(``_BpeTokenizer.offsets_exact``), and they are the same with either backend and either path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+SEGMENT_CHARS = 1 << 18
+PARALLEL_MIN_CHARS = 1 << 20
+LONG_WHITESPACE = 65536
+WHITESPACE_STEP = 32768
+
+# Not before "/": o200k's punctuation pieces run on over newlines and slashes (".\n/usr" is one
+# piece), so a cut there would change the tokens.
+_NEWLINE_THEN_TEXT = re.compile(r"\n(?=[^\s/])")
+# A space or tab after a non-space: no piece of either pattern runs from a non-space into a space.
+_SPACE_AFTER_TEXT = re.compile(r"(?<=\S)[ \t]")
+_LONG_WHITESPACE = re.compile(rf"\s{{{LONG_WHITESPACE},}}")
+_WS_RUN = re.compile(r"\s*")
+
+# How many extra processes one text may be encoded on; set per process by the pipeline.
+_HELPERS = 0
+
+
+def allow_helpers(n: int) -> None:
+    """Let a large text be encoded on ``n`` forked helper processes besides this one (0: none).
+    Called in pool workers when ``--jobs`` is 2 or more; the default keeps library use and
+    ``--jobs 0`` in one process."""
+    global _HELPERS
+    _HELPERS = max(0, min(int(n), 1))
+
+
+def _idle_core(loadavg: str = "/proc/loadavg") -> bool:
+    """Whether a core is idle right now: fewer runnable tasks (this one included) than usable
+    cores, from the kernel's instantaneous count (Linux /proc/loadavg). On a busy machine (other
+    workers, another program) a helper would only compete for the same cores: measured slower."""
+    try:
+        with open(loadavg, "rb") as fh:
+            running = int(fh.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return False
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return running < cores
+
+
+# -- where to cut ---------------------------------------------------------------------------------
+
+
+def exact_cuts(text: str, every: int = SEGMENT_CHARS) -> list[int]:
+    """Positions about ``every`` characters apart where the text can be cut without changing its
+    tokens: after a newline before text (preferred), else before a space that follows a
+    non-space. A stretch with neither (a base64 blob) stays in one segment; the last segment keeps
+    at least a quarter of ``every``."""
+    cuts: list[int] = []
+    n = len(text)
+    stop = n - every // 4
+    pos = every
+    while pos < stop:
+        hi = min(pos + every, stop)
+        m = _NEWLINE_THEN_TEXT.search(text, pos, hi) or _SPACE_AFTER_TEXT.search(text, pos, hi)
+        if m is None:
+            pos = hi  # nothing here: look further on, the segment grows
+            continue
+        cut = m.end() if m.re is _NEWLINE_THEN_TEXT else m.start()
+        cuts.append(cut)
+        pos = cut + every
+    return cuts
+
+
+def has_long_whitespace(text: str) -> bool:
+    """``_LONG_WHITESPACE.search(text) is not None``, without a regex pass over every character
+    (~40 ms per MB): such a run covers a multiple of 32768, so only those positions are probed,
+    and the run around a probe that lands on whitespace is measured."""
+    if len(text) < LONG_WHITESPACE:
+        return False
+    for p in range(0, len(text), WHITESPACE_STEP):
+        end = _WS_RUN.match(text, p).end()  # type: ignore[union-attr]
+        if end == p:
+            continue
+        back = _WS_RUN.match(text[max(0, p - LONG_WHITESPACE) : p][::-1]).end()  # type: ignore[union-attr]
+        if end - (p - back) >= LONG_WHITESPACE:
+            return True
+    return False
+
+
+def whitespace_cuts(text: str) -> list[int]:
+    """Cuts inside whitespace runs of 64K+ characters, every 32,768 characters (not exact)."""
+    return [
+        pos
+        for m in _LONG_WHITESPACE.finditer(text)
+        for pos in range(m.start() + WHITESPACE_STEP, m.end() - 1, WHITESPACE_STEP)
+    ]
+
+
+def segment_bounds(text: str, long_whitespace: bool, every: int = SEGMENT_CHARS) -> list[int]:
+    """[0, cut, ..., len(text)]: the segments a text is encoded in."""
+    cuts = exact_cuts(text, every)
+    if long_whitespace:
+        cuts = sorted({*cuts, *whitespace_cuts(text)})
+    return [0, *cuts, len(text)]
+
+
+# -- offsets of a run of segments -----------------------------------------------------------------
+
+# Encodes a few segments at once (a thread pool for tiktoken, which releases the GIL).
+EncodeMany = Callable[[list[str]], Iterable[Sequence[int]]]
+_GROUP = 4
+
+
+def _segment_starts(
+    ids_list: Sequence[int], lens: npt.NDArray[np.uint8], seg: str
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
+    """Character start of every token of ``seg`` (int32, from 0) and the indices of the tokens
+    that start inside a multi-byte character (their start rounds down to it)."""
+    ids = np.asarray(ids_list, dtype=np.int32)
+    blen = lens[ids]
+    # int32 halves the memory and time of the prefix sums; a segment without any cut point
+    # (gigabytes of base64) falls back to int64.
+    dtype = np.int32 if 4 * len(seg) < 2**31 else np.int64
+    bstarts: npt.NDArray[Any] = np.cumsum(blen, dtype=dtype)
+    bstarts -= blen
+    if seg.isascii():
+        return bstarts, _NO_SPLITS
+    raw = np.frombuffer(seg.encode("utf-8"), dtype=np.uint8)
+    is_start = (raw & 0xC0) != 0x80
+    prefix = np.zeros(len(raw) + 1, dtype=dtype)
+    np.cumsum(is_start, out=prefix[1:], dtype=dtype)
+    cont = ~is_start[bstarts]
+    starts: npt.NDArray[Any] = np.subtract(prefix[bstarts], cont, dtype=dtype)
+    return starts, np.flatnonzero(cont)
+
+
+_NO_SPLITS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+
+
+def index_dtype(text: str) -> type[np.signedinteger]:
+    """int32 offsets (4 bytes a token) unless the text is too long for them."""
+    return np.int32 if len(text) < 2**31 - 1 else np.int64
+
+
+class Starts:
+    """A growing array of token starts: filled segment by segment in place, enlarged by realloc
+    (in place for large blocks) and trimmed at the end, so no second copy of the array is ever
+    made; ``concatenate`` of per-segment parts held two."""
+
+    def __init__(self, dtype: type[np.signedinteger], capacity: int) -> None:
+        self.arr: npt.NDArray[Any] = np.empty(max(capacity, 1024), dtype=dtype)
+        self.n = 0
+
+    def reserve(self, k: int) -> npt.NDArray[Any]:
+        """A view of the next ``k`` free slots (counted as used)."""
+        need = self.n + k
+        if need > len(self.arr):
+            self.arr.resize(max(need, len(self.arr) * 3 // 2), refcheck=False)
+        view = self.arr[self.n : need]
+        self.n = need
+        return view
+
+    def truncate(self, n: int) -> None:
+        self.n = n
+
+    def finish(self) -> npt.NDArray[Any]:
+        self.arr.resize(self.n, refcheck=False)
+        return self.arr
+
+
+def _capacity(text: str, a: int, b: int) -> int:
+    # Prose has ~0.25 tokens a character, random letters ~0.5; the rare text with more grows.
+    return (b - a) // 2 + 64
+
+
+def range_offsets(
+    encode: EncodeMany,
+    lens: npt.NDArray[np.uint8],
+    text: str,
+    bounds: Sequence[int],
+    out: Starts | None = None,
+) -> tuple[Starts, npt.NDArray[np.int64]]:
+    """The character starts of the tokens of text[bounds[0]:bounds[-1]], encoded segment by
+    segment, appended to ``out`` (a new ``Starts`` of ``index_dtype(text)`` by default), and the
+    indices (counted from the range's first token) of tokens that start inside a multi-byte
+    character."""
+    if out is None:
+        out = Starts(index_dtype(text), _capacity(text, bounds[0], bounds[-1]))
+    first = out.n
+    splits: list[npt.NDArray[np.int64]] = []
+    spans = list(itertools.pairwise(bounds))
+    for g in range(0, len(spans), _GROUP):
+        group = spans[g : g + _GROUP]
+        segs = [text[a:b] for a, b in group]
+        for (a, _), seg, ids in zip(group, segs, encode(segs), strict=True):
+            rel, split = _segment_starts(ids, lens, seg)
+            if len(split):
+                splits.append(split + (out.n - first))
+            view = out.reserve(len(rel))
+            view[:] = rel
+            view += a
+    return out, (np.concatenate(splits) if splits else _NO_SPLITS)
+
+
+def text_offsets(
+    encode: EncodeMany,
+    lens: npt.NDArray[np.uint8],
+    text: str,
+    bounds: Sequence[int],
+    fork: bool = False,
+) -> tuple[npt.NDArray[np.signedinteger], npt.NDArray[np.int64]]:
+    """(token starts as ``index_dtype(text)``, split-token indices) of the whole text; with
+    ``fork`` (a backend that holds the GIL), the second half of the segments is encoded on a
+    helper process when that is allowed and worth it."""
+    out = Starts(index_dtype(text), _capacity(text, 0, len(text)))
+    if fork and _HELPERS and len(text) >= PARALLEL_MIN_CHARS and len(bounds) > 2 and _idle_core():
+        mid = _middle(bounds)
+        rest = bounds[mid:]
+        child = _spawn(lambda: _pack(*range_offsets(encode, lens, text, rest)))
+        if child is not None:
+            try:
+                _, first_splits = range_offsets(encode, lens, text, bounds[: mid + 1], out)
+            except BaseException:
+                _abandon(child)
+                raise
+            n_first = out.n
+            second_splits = _receive(child, out)
+            if second_splits is None:
+                out.truncate(n_first)
+                _, second_splits = range_offsets(encode, lens, text, rest, out)
+            splits = np.concatenate([first_splits, second_splits + n_first])
+            return out.finish(), splits
+    _, splits = range_offsets(encode, lens, text, bounds, out)
+    return out.finish(), splits
+
+
+def _middle(bounds: Sequence[int]) -> int:
+    """Index of the bound nearest the middle of the text (never the first or the last)."""
+    import bisect
+
+    half = bounds[-1] // 2
+    k = bisect.bisect_left(bounds, half)
+    if k < len(bounds) - 1 and k > 0 and half - bounds[k - 1] < bounds[k] - half:
+        k -= 1
+    return min(max(k, 1), len(bounds) - 2)
+
+
+# -- the helper process ---------------------------------------------------------------------------
+
+_HEADER = struct.Struct("<QQQ")
+
+
+def _pack(starts: Starts, splits: npt.NDArray[np.int64]) -> list[bytes]:
+    arr = starts.arr[: starts.n]
+    return [
+        _HEADER.pack(starts.n, arr.itemsize, len(splits)),
+        arr.tobytes(),
+        splits.astype(np.int64).tobytes(),
+    ]
+
+
+def _read_into(fh: Any, view: memoryview) -> bool:
+    while len(view):
+        got = fh.readinto(view)
+        if not got:
+            return False
+        view = view[got:]
+    return True
+
+
+def _receive(child: tuple[int, int], out: Starts) -> npt.NDArray[np.int64] | None:
+    """Read the helper's starts straight into ``out`` (no second copy) and return its split
+    indices; None (``out`` possibly partly written) when the helper did not finish cleanly."""
+    pid, r = child
+    splits: npt.NDArray[np.int64] | None = None
+    try:
+        with os.fdopen(r, "rb", buffering=0) as fh:
+            header = bytearray(_HEADER.size)
+            if _read_into(fh, memoryview(header)):
+                n, itemsize, n_splits = _HEADER.unpack(header)
+                if itemsize == out.arr.itemsize:
+                    view = out.reserve(n).data.cast("B")
+                    raw = bytearray(8 * n_splits)
+                    if (
+                        _read_into(fh, view)
+                        and _read_into(fh, memoryview(raw))
+                        and fh.read(1) == b""
+                    ):
+                        splits = np.frombuffer(bytes(raw), dtype=np.int64)
+    except OSError:
+        splits = None
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return None
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        return None
+    return splits
+
+
+def _spawn(work: Callable[[], list[bytes]]) -> tuple[int, int] | None:
+    """Fork a process that runs ``work`` and writes its bytes to a pipe; (pid, read end), or
+    None when forking is unsafe or fails."""
+    import threading
+
+    if threading.active_count() > 1 or not hasattr(os, "fork"):
+        return None
+    try:
+        r, w = os.pipe()
+    except OSError:
+        return None
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        os.close(r)
+        os.close(w)
+        return None
+    if pid == 0:  # pragma: no cover - the child; its output is checked by the parent's tests
+        code = 1
+        try:
+            os.close(r)
+            _die_with_parent(parent)
+            for block in work():
+                view = memoryview(block)
+                while view:
+                    view = view[os.write(w, view) :]
+            code = 0
+        finally:
+            # Never return into the caller's stack (it would run the parent's code twice), run
+            # no atexit handler and flush no inherited buffer.
+            os._exit(code)
+    os.close(w)
+    return pid, r
+
+
+def _abandon(child: tuple[int, int]) -> None:
+    import signal
+
+    pid, r = child
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(OSError):
+        os.close(r)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child
+    """Linux: the kernel kills the helper if its parent dies (a worker killed on --timeout)."""
+    import signal
+
+    # Ctrl-C and SIGTERM are the parent's to handle; the helper only ends with it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # it died before the request took effect
+        os._exit(1)

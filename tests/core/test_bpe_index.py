@@ -1,0 +1,177 @@
+"""Segmented and two-process tokenization give exactly the offsets of encoding the text whole."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chunkwise import bpe_index
+from chunkwise.tokenizers import bpe_backends, expand_ends, get_tokenizer, token_byte_lengths
+from tests.core.test_bpe_backends import bpe_backend, reference
+
+ENCODINGS = ["cl100k_base", "o200k_base"]
+# Every kind of break and run a cut could land on or next to (a newline before "/", spaces after
+# spaces, tabs, Unicode spaces), and multi-byte characters that tokens split.
+_ATOMS = st.sampled_from(
+    [
+        "word", "Word", "it's", "naïve", "日本語", "🎉", "x" * 20, "12345", "3.5", "said.",
+        "(a)", "—", "/usr", "/", ".\n/", "'", "\u0301", " ", "  ", "\t", " \t", "\n", "\n\n",
+        "\r\n", " \n", "\n ", "\u00a0", "\u3000", "\u2028", ".", "!?", "”",
+    ]
+)  # fmt: skip
+_TEXTS = st.lists(_ATOMS, min_size=1, max_size=120).map("".join)
+SLOW = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def reference_offsets(name: str, text: str) -> tuple[list[int], list[int]]:
+    """Character (start, end) of tiktoken's tokens of the whole text, from their bytes: a start
+    inside a multi-byte character rounds down to it, an end rounds up."""
+    enc = reference(name)
+    ids = enc.encode_ordinary(text)  # type: ignore[attr-defined]
+    raw = text.encode("utf-8")
+    char_of_byte: list[int] = []
+    for i, ch in enumerate(text):
+        char_of_byte.extend([i] * len(ch.encode("utf-8")))
+    char_of_byte.append(len(text))
+    starts, ends, pos = [], [], 0
+    for t in ids:
+        end = pos + len(enc.decode_single_token_bytes(t))  # type: ignore[attr-defined]
+        starts.append(char_of_byte[pos])
+        inside = end < len(raw) and (raw[end] & 0xC0) == 0x80
+        ends.append(char_of_byte[end] + int(inside))
+        pos = end
+    return starts, ends
+
+
+def _encode_many(name: str) -> bpe_index.EncodeMany:
+    tok = get_tokenizer(name)
+    return lambda texts: [tok.encode(t) for t in texts]
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@SLOW
+@given(text=_TEXTS, every=st.integers(2, 40))
+def test_segments_give_the_tokens_of_the_whole_text(name: str, text: str, every: int) -> None:
+    bounds = bpe_index.segment_bounds(text, False, every)
+    assert bounds[0] == 0 and bounds[-1] == len(text) and bounds == sorted(set(bounds))
+    lens = token_byte_lengths(name).astype(np.uint8)
+    out, splits = bpe_index.range_offsets(_encode_many(name), lens, text, bounds)
+    starts = out.finish()
+    assert starts.dtype == np.int32
+    want_starts, want_ends = reference_offsets(name, text)
+    assert starts.tolist() == want_starts
+    assert expand_ends(starts, splits, len(text)).tolist() == want_ends
+
+
+@pytest.mark.parametrize("backend", bpe_backends())
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_tokenizer_offsets_equal_the_reference_on_a_long_mixed_text(
+    name: str, backend: str
+) -> None:
+    # Long enough for many segments, with long lines, a line of no newline and a Unicode tail.
+    text = ("The court held, at 3.5 per cent, that it's naïve. " * 3000 + "\n") * 3
+    text += "/usr/lib " * 40_000 + "\n" + "日本語のテキスト。🎉 " * 20_000
+    with bpe_backend(backend):
+        tok = get_tokenizer(name)
+    starts, ends = tok.offsets(text)
+    want_starts, want_ends = reference_offsets(name, text)
+    assert starts.tolist() == want_starts
+    assert ends.tolist() == want_ends
+
+
+def test_cuts_are_bounded_apart_and_never_before_a_slash_after_a_newline() -> None:
+    text = ("alpha beta\n/gamma " * 50_000) + ("z" * 300_000) + (" tail" * 1000)
+    bounds = bpe_index.segment_bounds(text, False, 4096)
+    for cut in bounds[1:-1]:
+        before, after = text[cut - 1], text[cut]
+        assert (before == "\n" and not after.isspace() and after != "/") or (
+            after in " \t" and not before.isspace()
+        )
+    gaps = np.diff(bounds)
+    # The 300,000-character run has no cut point: that segment grows, the others stay bounded.
+    assert gaps.max() >= 300_000 and np.sort(gaps)[-2] < 2 * 4096 + 64
+
+
+# Forking needs a single-threaded process (a pytest session may hold tiktoken's thread pool):
+# these checks run in a fresh interpreter.
+_HELPER_SCRIPT = r"""
+import os, sys
+import numpy as np
+from chunkwise import bpe_index
+from chunkwise.tokenizers import get_tokenizer, token_byte_lengths
+
+name = sys.argv[1]
+text = "Some words, é and 日本 🎉 here.\n" * 20_000
+tok = get_tokenizer(name)
+serial = tok.compact_offsets(text)
+lens = token_byte_lengths(name).astype(np.uint8)
+encode = lambda texts: [tok.encode(t) for t in texts]
+bounds = bpe_index.segment_bounds(text, False, 8192)
+bpe_index.PARALLEL_MIN_CHARS = 1000
+bpe_index._idle_core = lambda: True  # the machine may be busy; the protocol is what is tested
+bpe_index.allow_helpers(1)
+real_spawn = bpe_index._spawn
+spawned = []
+
+def spawn(work):
+    child = real_spawn(work)
+    spawned.append(child)
+    return child
+
+bpe_index._spawn = spawn
+got = bpe_index.text_offsets(encode, lens, text, bounds, fork=True)
+assert spawned and spawned[0] is not None, "no helper was forked"
+assert np.array_equal(got[0], serial[0]) and np.array_equal(got[1], serial[1])
+
+# A helper that dies: this process encodes its half itself.
+def dying(work):
+    def die():
+        os._exit(3)
+    return real_spawn(die)
+
+bpe_index._spawn = dying
+got = bpe_index.text_offsets(encode, lens, text, bounds, fork=True)
+assert np.array_equal(got[0], serial[0]) and np.array_equal(got[1], serial[1])
+print("ok")
+"""
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_helper_process_gives_the_same_offsets_and_a_dead_one_is_replaced(name: str) -> None:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(
+        [sys.executable, "-c", _HELPER_SCRIPT, name],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_starts_grow_in_place_and_trim() -> None:
+    out = bpe_index.Starts(np.int32, 2)
+    for k in range(10):
+        view = out.reserve(300)
+        view[:] = np.arange(300) + 300 * k
+    out.truncate(2500)
+    arr = out.finish()
+    assert arr.dtype == np.int32 and arr.tolist() == list(range(2500))
+
+
+def test_a_helper_is_forked_only_when_a_core_is_idle(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"0.50 0.40 0.30 {cores - 1}/120 4242\n")
+    assert bpe_index._idle_core(str(loadavg)) == (cores > 1)
+    loadavg.write_text(f"1.50 0.40 0.30 {cores}/120 4242\n")
+    assert not bpe_index._idle_core(str(loadavg))
+    assert not bpe_index._idle_core(str(tmp_path / "missing"))
