@@ -28,7 +28,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,11 +52,23 @@ _ATTACHED = frozenset({"attribute_item", "decorator", "annotation", "attribute_l
 
 
 def nonspace_prefix(text: str) -> np.ndarray:
-    """prefix[i] = number of non-whitespace characters in text[:i]."""
-    codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-    nonspace = ~_IS_SPACE[np.minimum(codes, 0x3001)]
-    prefix = np.zeros(len(codes) + 1, dtype=np.int64)
-    np.cumsum(nonspace, out=prefix[1:])
+    """prefix[i] = number of non-whitespace characters in text[:i].
+
+    int32 when the counts fit (4 bytes a character instead of 8), built a block at a time so a
+    large file never holds its UTF-32 copy whole."""
+    dtype = np.int32 if len(text) < 2**31 - 1 else np.int64
+    prefix = np.zeros(len(text) + 1, dtype=dtype)
+    block = 1 << 20
+    for i in range(0, len(text), block):
+        part = text[i : i + block]
+        if part.isascii():
+            codes: np.ndarray = np.frombuffer(part.encode("ascii"), dtype=np.uint8)
+        else:
+            codes = np.minimum(np.frombuffer(part.encode("utf-32-le"), dtype=np.uint32), 0x3001)
+        nonspace = ~_IS_SPACE[codes]
+        seg = prefix[i + 1 : i + 1 + len(part)]
+        np.cumsum(nonspace, out=seg, dtype=dtype)
+        np.add(seg, prefix[i], out=seg)
     return prefix
 
 
@@ -290,7 +302,7 @@ def _tree_events(parsed: Any, budget: Budget) -> list[tuple[int, int]]:
             events.append((a, b))
 
     # Frames: (regions of an opened node's children, start of that node's region).
-    root = (0, len(text), parsed.root, _ROOT)
+    root = (0, len(text), None if parsed.segmented else parsed.root, _ROOT)
     stack: list[tuple[Iterator[tuple[int, int, Any, str]], int]] = [(iter([root]), 0)]
     while stack:
         regions, parent_start = stack[-1]
@@ -319,7 +331,14 @@ def _tree_events(parsed: Any, budget: Budget) -> list[tuple[int, int]]:
             # (Unless all the chunk holds so far is a header and its opening brace: the
             # statement's first pieces then join them.)
             events.append(_FLUSH)
-        kids = _child_regions(parsed, node, a, b, attach, container=role in (_BODY, _ROOT))
+        kids: Iterator[tuple[int, int, Any, str]] | list[tuple[int, int, Any, str]]
+        if role == _ROOT and parsed.segmented:
+            # A large file: its statements stream in window by window, never one whole tree.
+            stream = _iter_regions(parsed, parsed.top_level(), a, b, attach, False, _stmt)
+            head = next(stream, None)
+            kids = [] if head is None else itertools.chain([head], stream)
+        else:
+            kids = _child_regions(parsed, node, a, b, attach, container=role in (_BODY, _ROOT))
         if not kids:
             # A leaf: its lines merge on with what follows in its parent (a closing quote).
             for s, e in _line_events(text, a, b, budget):
@@ -346,8 +365,6 @@ def _child_regions(
     body) are statements; in other nodes the children before the body (the ``body`` field, else
     the last child) are its header, then the body, then what follows (``else`` clauses).
     """
-    text = parsed.text
-    ch = parsed.chars
     children = node.children
     if not children:
         return []
@@ -370,35 +387,54 @@ def _child_regions(
             return _STMT
         return _HEADER if i < body_index else last_role if i == body_index else _AFTER
 
-    cuts: list[int] = []
-    nodes: list[Any] = [children[0]]
-    roles: list[str] = [role(0)]
-    prev = children[0]
+    return list(_iter_regions(parsed, iter(children), a, b, attach, grouped, role))
+
+
+def _stmt(i: int) -> str:
+    return _STMT
+
+
+def _iter_regions(
+    parsed: Any,
+    children: Iterator[Any],
+    a: int,
+    b: int,
+    attach: frozenset[str],
+    grouped: bool,
+    role: Callable[[int], str],
+) -> Iterator[tuple[int, int, Any, str]]:
+    """The regions of :func:`_child_regions`, each yielded once the next child fixes its end
+    (``children`` may be a stream of a large file's top-level nodes)."""
+    text = parsed.text
+    ch = parsed.chars
+    first = next(children, None)
+    if first is None:
+        return
+    node, node_role, start = first, role(0), a
+    prev = first
     last = a
-    for i, kid in enumerate(children[1:], start=1):
+    for i, kid in enumerate(children, start=1):
         pos = ch(kid.start_byte)
         # (A group being split must split: it is a comment and the node after it.)
         if prev.type in attach and not grouped and _adjacent(parsed.data, prev, kid):
             # A comment or attribute right above belongs to what follows it.
-            nodes[-1] = _Group(nodes[-1], kid)
-            roles[-1] = _STMT if roles[-1] == _STMT else role(i)
+            node = _Group(node, kid)
+            node_role = _STMT if node_role == _STMT else role(i)
             prev = kid
             continue
         line_start = text.rfind("\n", last, pos) + 1
         if line_start > last and not text[line_start:pos].strip():
             pos = line_start
         if last < pos < b:
-            cuts.append(pos)
-            nodes.append(kid)
-            roles.append(role(i))
+            yield start, pos, node, node_role
+            node, node_role, start = kid, role(i), pos
             last = pos
         else:
-            nodes[-1] = _Group(nodes[-1], kid)
+            node = _Group(node, kid)
             if role(i) in (_BODY, _LAST):
-                roles[-1] = role(i)
+                node_role = role(i)
         prev = kid
-    bounds = [a, *cuts, b]
-    return list(zip(bounds[:-1], bounds[1:], nodes, roles, strict=True))
+    yield start, b, node, node_role
 
 
 def _adjacent(data: bytes, first: Any, second: Any) -> bool:

@@ -17,10 +17,11 @@ import bisect
 import functools
 import logging
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from chunkwise.parsers.options import CodeOptions
 
@@ -476,19 +477,224 @@ class ByteMap:
         return int(self._prefix[byte])
 
 
+# Files over SEGMENT_BYTES are parsed window by window (WINDOW_BYTES of source each) instead of
+# as one tree: tree-sitter's tree takes ~70 bytes of memory per byte of source (390 MB for a
+# 5.7 MB minified file), held for the whole document. Module attributes so tests can shrink them.
+SEGMENT_BYTES = 1 << 19
+WINDOW_BYTES = 1 << 17
+
+# Grammars checked to give the same top-level nodes window by window as whole (every brace
+# language's truncated statement is a syntax error). Not Python: a class cut after one of its
+# methods is still valid code; not PHP: a window after the first has no open tag.
+_SEGMENTED = frozenset({"javascript", "c", "cpp"})
+
+
+class Unsegmentable(Exception):
+    """A windowed parse met a syntax error: only the whole-file tree is trusted then."""
+
+
 @dataclass
 class ParsedSource:
-    """A syntax tree with the text it was built from."""
+    """A syntax tree with the text it was built from.
+
+    A large file holds no tree (``tree`` is None until a fallback): its top-level nodes come from
+    :meth:`top_level`, one window of the file parsed at a time. A window's last two top-level
+    nodes are dropped (the next window starts at the first of them), so each node kept was
+    followed in its window by a complete sibling: the parser had finished it exactly as it does
+    in the whole file. Any syntax error voids that argument, and the whole file is parsed
+    instead (:class:`Unsegmentable` tells the caller to start over on ``tree``).
+    """
 
     language: str
     text: str
     data: bytes
     tree: Any
     chars: ByteMap
+    # (start byte, cut byte, end byte) of each window; its top-level nodes starting before the
+    # cut are kept. Filled by the first pass over the file and replayed by later ones.
+    windows: list[tuple[int, int, int]] | None = None
+    # Recorded by the first pass: index of each window's first top-level node; the nodes' types
+    # and (start byte, end byte), two numbers each.
+    _firsts: list[int] | None = None
+    _tops: tuple[list[str], Any] | None = None
+    _newlines: Any = None  # byte offsets of the line breaks, for TopNode points
+    # The window last parsed again for a TopNode: (index, root node).
+    _window: tuple[int, Any] | None = None
 
     @property
     def root(self) -> Any:
+        if self.tree is None:
+            self.tree = _get_parser(self.language).parse(self.data)
         return self.tree.root_node
+
+    @property
+    def segmented(self) -> bool:
+        return self.tree is None
+
+    def top_level(self) -> Iterator[Any]:
+        """The root's children in order: after a first pass over the file, light stand-ins
+        (:class:`TopNode`) that parse their window again only when their children are asked
+        for; before it, the nodes of each window's tree, released once no longer referenced."""
+        if self._tops is None:
+            for _, kids, _ in self.window_trees():
+                yield from kids
+            return
+        types, nums = self._tops
+        for i, typ in enumerate(types):
+            yield TopNode(self, i, typ, nums[2 * i], nums[2 * i + 1])
+
+    def point(self, byte: int) -> tuple[int, int]:
+        """(row, byte column) of a byte offset, as tree-sitter gives them."""
+        import numpy as np
+
+        if self._newlines is None:
+            self._newlines = np.flatnonzero(np.frombuffer(self.data, dtype=np.uint8) == 10)
+        row = int(np.searchsorted(self._newlines, byte)) if len(self._newlines) else 0
+        return row, byte - (int(self._newlines[row - 1]) + 1 if row else 0)
+
+    def top_node(self, index: int) -> Any:
+        """The tree-sitter node of the ``index``-th top-level node (its window parsed again)."""
+        assert self.windows is not None and self._firsts is not None
+        w = bisect.bisect_right(self._firsts, index) - 1
+        if self._window is None or self._window[0] != w:
+            import tree_sitter
+
+            start, _, end = self.windows[w]
+            parser = tree_sitter.Parser(get_language(self.language))
+            points = _Points(self.data)
+            parser.included_ranges = [tree_sitter.Range(points(start), points(end), start, end)]
+            self._window = (w, parser.parse(self.data).root_node)
+        return self._window[1].children[index - self._firsts[w]]
+
+    def window_trees(self) -> Iterator[tuple[Any, list[Any], int]]:
+        """(root of the window's tree, its top-level nodes kept, window start byte) in order.
+        The first pass chooses the windows and records the top-level nodes' types and places."""
+        import array
+
+        import tree_sitter
+
+        data = self.data
+        parser = tree_sitter.Parser(get_language(self.language))
+        plan = self.windows
+        known = plan is not None
+        windows: list[tuple[int, int, int]] = []
+        firsts: list[int] = []
+        types: list[str] = []
+        nums = array.array("i" if len(data) < 2**31 else "q")
+        points = _Points(data)
+        start, size, i = 0, WINDOW_BYTES, 0
+        while start < len(data):
+            if known:
+                assert plan is not None
+                if i >= len(plan):
+                    break
+                start, cut, end = plan[i]
+                i += 1
+            else:
+                end = min(len(data), start + size)
+            parser.included_ranges = [tree_sitter.Range(points(start), points(end), start, end)]
+            root = parser.parse(data).root_node
+            kids = root.children
+            if not known:
+                if end == len(data):
+                    if root.has_error:
+                        self._fall_back()
+                    cut = end + 1
+                else:
+                    kept = len(kids) - 2
+                    # An error near the window's end may be the cut itself: widen the window
+                    # until it reaches the end of the file, where errors are real.
+                    # (An ERROR root holds pieces of a failed parse, each maybe error-free.)
+                    if kept < 1 or root.is_error or any(k.has_error for k in kids[: kept + 1]):
+                        size *= 2
+                        continue
+                    cut = kids[kept].start_byte
+                windows.append((start, cut, end))
+            kept_kids = [kid for kid in kids if kid.start_byte < cut]
+            if not known:
+                firsts.append(len(types))
+                for kid in kept_kids:
+                    types.append(sys.intern(kid.type))
+                    nums.extend((kid.start_byte, kid.end_byte))
+            yield root, kept_kids, start
+            del kids, root, kept_kids
+            if not known:
+                start, size = cut, WINDOW_BYTES
+        if not known:
+            self.windows = windows
+            self._firsts = firsts
+            self._tops = (types, nums)
+
+    def _fall_back(self) -> None:
+        self.windows = None
+        self.tree = _get_parser(self.language).parse(self.data)
+        raise Unsegmentable
+
+
+class TopNode:
+    """A top-level node of a segmented parse without its tree: type and place, and the real
+    node's children (its window parsed again) only when asked for them."""
+
+    __slots__ = (
+        "_index",
+        "_node",
+        "_parsed",
+        "end_byte",
+        "start_byte",
+        "type",
+    )
+
+    def __init__(self, parsed: ParsedSource, index: int, typ: str, sb: int, eb: int) -> None:
+        self._parsed = parsed
+        self._index = index
+        self._node: Any = None
+        self.type = typ
+        self.start_byte = sb
+        self.end_byte = eb
+
+    # (row, byte column) on demand: only comments' adjacency asks for them.
+    @property
+    def start_point(self) -> tuple[int, int]:
+        return self._parsed.point(self.start_byte)
+
+    @property
+    def end_point(self) -> tuple[int, int]:
+        return self._parsed.point(self.end_byte)
+
+    @property
+    def node(self) -> Any:
+        if self._node is None:
+            self._node = self._parsed.top_node(self._index)
+        return self._node
+
+    @property
+    def children(self) -> list[Any]:
+        return list(self.node.children)
+
+    def field_name_for_child(self, i: int) -> str | None:
+        name: str | None = self.node.field_name_for_child(i)
+        return name
+
+
+class _Points:
+    """(row, byte column) of byte offsets asked for in increasing order, as tree-sitter counts
+    them; counting lines from the last offset keeps a pass over the file linear."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.byte = self.row = self.line_start = 0
+
+    def __call__(self, byte: int) -> tuple[int, int]:
+        if byte < self.byte:  # a window starts before the last one ended
+            back = self.data.count(b"\n", byte, self.byte)
+            if back:
+                self.row -= back
+                self.line_start = self.data.rfind(b"\n", 0, byte) + 1
+            self.byte = byte
+        self.row += self.data.count(b"\n", self.byte, byte)
+        self.line_start = max(self.line_start, self.data.rfind(b"\n", self.byte, byte) + 1)
+        self.byte = byte
+        return self.row, byte - self.line_start
 
 
 # One-entry cache: the pipeline parses a document and chunks it right after, in the same process.
@@ -500,7 +706,8 @@ def parse_tree(text: str, language: str) -> ParsedSource:
     if _LAST and _LAST[0].text is text and _LAST[0].language == language:
         return _LAST[0]
     data = text.encode("utf-8", "surrogatepass")
-    tree = _get_parser(language).parse(data)
+    segment = len(data) > SEGMENT_BYTES and language in _SEGMENTED
+    tree = None if segment else _get_parser(language).parse(data)
     parsed = ParsedSource(language, text, data, tree, ByteMap(text, data))
     _LAST[:] = [parsed]
     return parsed
@@ -574,7 +781,7 @@ def _wrapped_start(spec: LanguageSpec, node: Any) -> Any:
     return top
 
 
-@dataclass
+@dataclass(slots=True)
 class _Def:
     kind: str
     name: str
@@ -591,50 +798,29 @@ def extract_elements(parsed: ParsedSource) -> list[Element]:
     """Module, definitions, import blocks, comments and docstrings of one syntax tree."""
     spec = LANGUAGES[parsed.language]
     text = parsed.text
-    ch = parsed.chars
-    import tree_sitter
-
-    captures: dict[str, list[Any]] = tree_sitter.QueryCursor(_get_query(parsed.language)).captures(
-        parsed.root
-    )
+    # Candidates by capture name, names in order of first appearance (as one query over the
+    # whole tree returns them): the first capture of an outer node wins it.
+    found: dict[str, list[tuple[tuple[int, int], _Def | None]]] = {}
+    others: list[tuple[str, _Span]] = []
+    try:
+        if parsed.segmented:
+            for root, kids, start in parsed.window_trees():
+                if kids:
+                    _collect(parsed, spec, root, kids[-1].end_byte, start > 0, found, others)
+        else:
+            _collect(parsed, spec, parsed.root, len(parsed.data) + 1, False, found, others)
+    except Unsegmentable:
+        found.clear()
+        others.clear()
+        _collect(parsed, spec, parsed.root, len(parsed.data) + 1, False, found, others)
     defs: list[_Def] = []
     seen: set[tuple[int, int]] = set()
-    others: list[tuple[str, Any]] = []
-    for cap, nodes in captures.items():
-        for node in nodes:
-            if cap in ("import", "comment", "docstring"):
-                others.append((cap, node))
-                continue
-            outer = _wrapped_start(spec, node)
-            key = (outer.start_byte, outer.end_byte)
-            if key in seen:
-                continue
-            seen.add(key)
-            kind = cap
-            if node.type == "class_declaration":
-                # Swift and Kotlin write struct/enum/extension/interface as class_declaration.
-                kind = _declared_kind(node, cap)
-            if node.type == "type_spec":
-                typ = node.child_by_field_name("type")
-                if typ is not None and typ.type == "struct_type":
-                    kind = "struct"
-                elif typ is not None and typ.type == "interface_type":
-                    kind = "interface"
-            defs.append(
-                _Def(
-                    kind=kind,
-                    name=definition_name(parsed, node),
-                    start=ch(outer.start_byte),
-                    end=ch(outer.end_byte),
-                    start_byte=outer.start_byte,
-                    end_byte=outer.end_byte,
-                    line_start=outer.start_point[0] + 1,
-                    line_end=_last_line(outer),
-                    receiver=_receiver_type(parsed, node)
-                    if node.type == "method_declaration"
-                    else None,
-                )
-            )
+    for candidates in found.values():
+        for key, d in candidates:
+            if key not in seen:
+                seen.add(key)
+                assert d is not None
+                defs.append(d)
     defs.sort(key=lambda d: (d.start_byte, -d.end_byte))
 
     elements: list[Element] = [
@@ -689,6 +875,80 @@ def extract_elements(parsed: ParsedSource) -> list[Element]:
     return elements
 
 
+class _Span(NamedTuple):
+    """Where a captured comment, import or docstring node is (the node's tree may be gone)."""
+
+    start_byte: int
+    end_byte: int
+    start_point: tuple[int, int]
+    end_point: tuple[int, int]
+
+
+def _collect(
+    parsed: ParsedSource,
+    spec: LanguageSpec,
+    root: Any,
+    stop: int,
+    inner: bool,
+    found: dict[str, list[tuple[tuple[int, int], _Def | None]]],
+    others: list[tuple[str, _Span]],
+) -> None:
+    """Query captures of ``root`` starting before byte ``stop``, as definition candidates (in
+    ``found``) and comment/import/docstring spans (in ``others``). ``inner``: ``root`` is a
+    window that does not start the file, whose first statement is no module docstring."""
+    import tree_sitter
+
+    ch = parsed.chars
+    captures: dict[str, list[Any]] = tree_sitter.QueryCursor(_get_query(parsed.language)).captures(
+        root
+    )
+    for cap, nodes in captures.items():
+        out = found.setdefault(cap, [])
+        for node in nodes:
+            if node.start_byte >= stop:
+                continue
+            if cap in ("import", "comment", "docstring"):
+                if cap == "docstring" and inner and node.parent.parent == root:
+                    continue
+                others.append(
+                    (
+                        cap,
+                        _Span(node.start_byte, node.end_byte, node.start_point, node.end_point),
+                    )
+                )
+                continue
+            outer = _wrapped_start(spec, node)
+            key = (outer.start_byte, outer.end_byte)
+            kind = cap
+            if node.type == "class_declaration":
+                # Swift and Kotlin write struct/enum/extension/interface as class_declaration.
+                kind = _declared_kind(node, cap)
+            if node.type == "type_spec":
+                typ = node.child_by_field_name("type")
+                if typ is not None and typ.type == "struct_type":
+                    kind = "struct"
+                elif typ is not None and typ.type == "interface_type":
+                    kind = "interface"
+            out.append(
+                (
+                    key,
+                    _Def(
+                        kind=kind,
+                        name=definition_name(parsed, node),
+                        start=ch(outer.start_byte),
+                        end=ch(outer.end_byte),
+                        start_byte=outer.start_byte,
+                        end_byte=outer.end_byte,
+                        line_start=outer.start_point[0] + 1,
+                        line_end=_last_line(outer),
+                        receiver=_receiver_type(parsed, node)
+                        if node.type == "method_declaration"
+                        else None,
+                    ),
+                )
+            )
+
+
 _DECLARED_KINDS = {
     "struct": "struct",
     "enum": "enum",
@@ -714,6 +974,8 @@ def _declared_kind(node: Any, default: str) -> str:
 def _symbol_base(name: str) -> str:
     """``Lexer<'a>`` -> ``Lexer``; ``Iterator for Lexer<'a>`` -> ``Lexer`` (an impl's type)."""
     name = name.rsplit(" for ", 1)[-1]
+    if "<" not in name:  # the usual case, without a regex call per definition
+        return name.strip() or name
     return re.sub(r"<.*>$", "", name).strip() or name
 
 
@@ -793,6 +1055,8 @@ def _blocks(
 
 def syntax_errors(parsed: ParsedSource, limit: int = 5) -> tuple[int, list[int]]:
     """Number of ERROR/MISSING nodes and the first few lines they are on."""
+    if parsed.segmented and parsed.windows is not None:
+        return 0, []  # every window parsed cleanly, or the whole file would have been
     root = parsed.root
     if not root.has_error:
         return 0, []
