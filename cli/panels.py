@@ -45,18 +45,18 @@ class Option(click.Option):
 
 
 class Argument(click.Argument):
-    """A positional argument with a help line: ``{name}`` when required, ``[name]`` if not."""
+    """A positional argument with a help line: ``NAME`` when required, ``[NAME]`` if not."""
 
     def make_metavar(self, ctx: click.Context) -> str:
-        name = self.name or ""
-        var = f"{{{name}}}" if self.required else f"[{name}]"
+        name = (self.name or "").upper()
+        var = name if self.required else f"[{name}]"
         return var + ("..." if self.nargs != 1 else "")
 
     def get_error_hint(self, ctx: click.Context | None) -> str:
-        return f"'{self.name}'"
+        return f"'{(self.name or '').upper()}'"
 
     def help_row(self) -> tuple[str, str]:
-        name = (self.name or "") + ("..." if self.nargs != 1 else "")
+        name = (self.name or "").upper() + ("..." if self.nargs != 1 else "")
         text = self.help or ""
         if self.required:
             text = f"{text}  [required]" if text else "[required]"

@@ -228,9 +228,9 @@ def test_ingest_help_groups_every_flag_in_its_panel() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     sections = _help_sections(proc.stdout)
-    assert proc.stdout.startswith("Usage: chunk ingest [OPTIONS] {paths}...\n")
+    assert proc.stdout.startswith("Usage: chunk ingest [OPTIONS] PATHS...\n")
     assert list(sections) == ["Arguments", *PANELS]
-    assert "paths..." in proc.stdout.split("Arguments:")[1].split("Input:")[0]
+    assert "PATHS..." in proc.stdout.split("Arguments:")[1].split("Input:")[0]
     for title, flags in PANELS.items():
         assert sections[title] == flags, title
     # Every long flag of the command is listed once, in exactly one panel.
