@@ -6,11 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chunkwise.writers import BaseWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "sample_docs"
@@ -97,3 +99,24 @@ def load_benchmark(name: str) -> Any:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class MemoryWriter(BaseWriter):
+    """An in-memory output for pipeline tests: ``records`` keeps what was written, ``closed`` says
+    whether the run closed it, ``durable_writes`` whether records count as written at once."""
+
+    name = "memory"
+
+    def __init__(self, durable_writes: bool = False) -> None:
+        self.durable_writes = durable_writes
+        self.records: list[dict[str, Any]] = []
+        self.closed = False
+
+    def write(self, records: Iterable[dict[str, Any]]) -> None:
+        self.records.extend(records)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.records.clear()

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chunkwise.writers import BaseWriter
 from chunkwise.writers.jsonl import JsonlWriter
 
 from chunkwise.command import IngestCommand
@@ -28,16 +27,17 @@ from chunkwise.pipeline import IngestOptions, Result, Source, Summary
 from chunkwise.run import Deletes, Incremental, Ingest
 from chunkwise.state import FileState, State, state_key
 from chunkwise.types import Chunk, Document
+from tests.conftest import MemoryWriter
 
 
-class Collect(BaseWriter):
+class Collect(MemoryWriter):
     """In-memory output; ``fail_on`` names a source whose records the writer rejects (as a writer
     rejects a record it cannot serialise), ``table`` collects ``delete`` calls (a lance table)."""
 
     name = "collect"
 
     def __init__(self, *, fail_on: str = "", table: bool = False) -> None:
-        self.records: list[dict[str, Any]] = []
+        super().__init__()
         self.table_deletes: list[dict[str, Any]] = []
         self.fail_on = fail_on
         self.began: list[bool] = []
@@ -51,16 +51,10 @@ class Collect(BaseWriter):
         records = list(records)
         if any(r.get("source") == self.fail_on and "deleted" not in r for r in records):
             raise ValueError("cannot serialise")
-        self.records.extend(records)
+        super().write(records)
 
     def delete(self, records: Iterable[dict[str, Any]]) -> None:  # type: ignore[override]
         self.table_deletes.extend(records)
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        self.records.clear()
 
 
 def ok(name: str, n: int = 2, path: str | None = None) -> Result:

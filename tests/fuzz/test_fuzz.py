@@ -28,7 +28,6 @@ from typing import Any
 
 import pytest
 from chunkwise.parsers.options import PdfOptions
-from chunkwise.writers import BaseWriter
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +36,7 @@ from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import ErrorRecord
 from chunkwise.names import display
 from chunkwise.pipeline import IngestOptions, Result, Summary, ingest
-from tests.conftest import load_benchmark
+from tests.conftest import MemoryWriter, load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 hostile = load_benchmark("hostile")
@@ -234,26 +233,10 @@ def mutate(data: bytes, name: str, mutations: list[str], seed: int, inner: bool)
 # -- running a folder ----------------------------------------------------------------------------
 
 
-class Collect(BaseWriter):
-    name = "collect"
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def write(self, records: Iterable[dict[str, Any]]) -> None:
-        self.records.extend(records)
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
 def run_folder(
     folder: Path, jobs: int = 2
 ) -> tuple[Summary, list[dict[str, Any]], list[ErrorRecord], list[Result]]:
-    writer = Collect()
+    writer = MemoryWriter()
     errors: list[ErrorRecord] = []
     results: list[Result] = []
     options = IngestOptions(
@@ -491,7 +474,7 @@ def test_endless_stdin_stops_at_the_limit() -> None:
     stream = Endless()
     errors: list[ErrorRecord] = []
     options = IngestOptions(chunker=CHUNKER, max_file_size=3_000_000)
-    summary = ingest(["-"], options, Collect(), on_error=errors.append, stdin=stream)
+    summary = ingest(["-"], options, MemoryWriter(), on_error=errors.append, stdin=stream)
     assert stream.served <= 3_000_001
     assert [e.source for e in errors] == ["<stdin>"] and "--max-file-size" in errors[0].message
     assert summary.exit_code == 3
@@ -530,7 +513,7 @@ def test_pathological_files_under_the_chunker_they_hurt(tmp_path: Path, case: st
     path = tmp_path / name
     path.write_bytes(data)
     chunker = hostile.CHUNKERS.get(case, "auto")
-    writer, errors = Collect(), []
+    writer, errors = MemoryWriter(), []
     options = IngestOptions(chunker=chunker, jobs=1, isolate=True, timeout=20)
     ingest([str(path)], options, writer, on_error=errors.append)
     assert (writer.records and not errors) or len(errors) == 1, (case, errors)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chunkwise.writers import BaseWriter
 
 from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
@@ -19,27 +18,11 @@ from chunkwise.pipeline import IngestOptions, ingest
 from chunkwise.records import chunk_id
 from chunkwise.types import Chunk, Document
 from chunkwise.walk import WalkOptions, walk
-from tests.conftest import run_cli
+from tests.conftest import MemoryWriter, run_cli
 
 
-class ListWriter(BaseWriter):
-    name = "list"
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-
-    def write(self, records: Any) -> None:
-        self.records.extend(records)
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-def run(paths: list[str], **kw: Any) -> tuple[ListWriter, list[ErrorRecord], Any]:
-    writer, errors = ListWriter(), []
+def run(paths: list[str], **kw: Any) -> tuple[MemoryWriter, list[ErrorRecord], Any]:
+    writer, errors = MemoryWriter(), []
     opts = IngestOptions(chunker="recursive", chunker_config=ChunkerConfig(max_tokens=64))
     summary = ingest(paths, opts, writer, on_error=errors.append, **kw)
     return writer, errors, summary
@@ -159,7 +142,7 @@ def test_an_exception_in_the_write_stage_is_that_files_error_record(
     monkeypatch.setitem(registry.BUILTINS["chunkers"], "badmeta", spec)
     for name in ("a.txt", "bad.txt", "c.txt", "deep.txt"):
         (tmp_path / name).write_text(f"Text of {name}.\n")
-    writer, errors = ListWriter(), []
+    writer, errors = MemoryWriter(), []
     opts = IngestOptions(chunker="badmeta")
     from chunkwise.writers.jsonl import JsonlWriter
 
@@ -219,7 +202,7 @@ def test_a_panic_that_is_not_an_exception_is_that_files_error_record(
     monkeypatch.setitem(registry.BUILTINS["chunkers"], "panicky", spec)
     for name in ("a.txt", "panic.txt", "z.txt"):
         (tmp_path / name).write_text(f"Text of {name}.\n")
-    writer, errors = ListWriter(), []
+    writer, errors = MemoryWriter(), []
     chunker = "panicky" if stage == "chunk" else "recursive"
     embedder = PanickingEmbedder() if stage == "embed" else None
     opts = IngestOptions(chunker=chunker, jobs=0)

@@ -8,41 +8,22 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chunkwise.writers import BaseWriter
 
 from chunkwise import registry
 from chunkwise.errors import ErrorRecord, UsageError
 from chunkwise.parsing import BaseParser
 from chunkwise.pipeline import IngestOptions, Summary, check_output, ingest
 from chunkwise.types import Document
-
-
-class Collect(BaseWriter):
-    """A writer that keeps records in memory."""
-
-    name = "collect"
-
-    def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
-        self.closed = False
-
-    def write(self, records: Iterable[dict[str, Any]]) -> None:
-        self.records.extend(records)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def abort(self) -> None:
-        self.records.clear()
+from tests.conftest import MemoryWriter
 
 
 def run(paths: list[str], **opts: Any) -> tuple[Summary, list[dict[str, Any]], list[ErrorRecord]]:
-    writer = Collect()
+    writer = MemoryWriter()
     errors: list[ErrorRecord] = []
     summary = ingest(paths, IngestOptions(**opts), writer, on_error=errors.append)
     return summary, writer.records, errors

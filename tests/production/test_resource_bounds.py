@@ -15,13 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from chunkwise.writers import BaseWriter
 
 from chunkwise import registry
 from chunkwise.chunking import ChunkerConfig
 from chunkwise.pipeline import IngestOptions, Processor, Source, ingest
 from chunkwise.quality import LexicalVectorizer, cohesion_separation
-from tests.conftest import ROOT, load_benchmark
+from tests.conftest import ROOT, MemoryWriter, load_benchmark
 
 hostile = load_benchmark("hostile")
 
@@ -136,22 +135,13 @@ def test_a_gzip_bomb_is_an_error_record_at_once(tmp_path: Path) -> None:
     bomb = tmp_path / "bomb.html.gz"
     bomb.write_bytes(gzip.compress(page, 6))
     (tmp_path / "ok.html").write_text("<html><body><h1>Fine</h1><p>A page.</p></body></html>")
-    writer_records: list[Any] = []
+    writer = MemoryWriter()
+    writer_records = writer.records
     errors: list[Any] = []
-
-    class W(BaseWriter):
-        name = "list"
-
-        def write(self, recs: Any) -> None:
-            writer_records.extend(recs)
-
-        def close(self) -> None: ...
-
-        def abort(self) -> None: ...
 
     t0 = time.perf_counter()
     summary = ingest(
-        [str(tmp_path)], IngestOptions(chunker="recursive"), W(), on_error=errors.append
+        [str(tmp_path)], IngestOptions(chunker="recursive"), writer, on_error=errors.append
     )
     assert time.perf_counter() - t0 < 20
     assert [Path(e.source).name for e in errors] == ["bomb.html.gz"]
@@ -231,21 +221,12 @@ def test_max_memory_turns_a_runaway_document_into_an_error_record(
     request.addfinalizer(registry.extension_map.cache_clear)
     (tmp_path / "a.hog").write_text("hungry\n")
     (tmp_path / "b.fine").write_text("fine text\n")
-    records: list[Any] = []
+    writer = MemoryWriter()
+    records = writer.records
     errors: list[Any] = []
 
-    class W(BaseWriter):
-        name = "list"
-
-        def write(self, recs: Any) -> None:
-            records.extend(recs)
-
-        def close(self) -> None: ...
-
-        def abort(self) -> None: ...
-
     opts = IngestOptions(chunker="recursive", jobs=1, max_memory=512 << 20, timeout=60)
-    summary = ingest([str(tmp_path)], opts, W(), on_error=errors.append)
+    summary = ingest([str(tmp_path)], opts, writer, on_error=errors.append)
     assert [Path(e.source).name for e in errors] == ["a.hog"]
     assert errors[0].error in ("MemoryError", "WorkerCrash"), errors[0]
     assert [Path(r["source"]).name for r in records] == ["b.fine"]

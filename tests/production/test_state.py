@@ -7,41 +7,21 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chunkwise.writers import BaseWriter
 
 from chunkwise.errors import ErrorRecord, UsageError
 from chunkwise.pipeline import IngestOptions, Summary, ingest, options_hash, writer_is_streaming
 from chunkwise.state import State, StateLocked, state_key
-
-
-class Collect(BaseWriter):
-    """An in-memory writer; ``durable_writes`` says whether records count as written at once."""
-
-    name = "collect"
-
-    def __init__(self, durable_writes: bool = False) -> None:
-        self.durable_writes = durable_writes
-        self.records: list[dict[str, Any]] = []
-
-    def write(self, records: Iterable[dict[str, Any]]) -> None:
-        self.records.extend(records)
-
-    def close(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        self.records.clear()
+from tests.conftest import MemoryWriter
 
 
 def run(
     paths: list[str], db: Path, *, emit_deletes: bool = True, commit: bool = True, **opts: Any
 ) -> tuple[Summary, list[dict[str, Any]], list[ErrorRecord]]:
-    writer = Collect()
+    writer = MemoryWriter()
     errors: list[ErrorRecord] = []
     with State(db) as state:
         summary = ingest(
@@ -221,7 +201,7 @@ def test_state_is_not_committed_when_the_output_was_not(docs: Path, tmp_path: Pa
 
 def test_streaming_output_commits_as_documents_are_written(docs: Path, tmp_path: Path) -> None:
     db = tmp_path / "state.db"
-    writer = Collect(durable_writes=True)
+    writer = MemoryWriter(durable_writes=True)
     with State(db) as state:
         ingest([str(docs)], IngestOptions(), writer, state=state)
         # No explicit commit: records already reached the reader, so the state did too.
@@ -234,7 +214,7 @@ def test_interrupted_walk_reports_no_deletions(docs: Path, tmp_path: Path) -> No
     run([str(docs)], db)
     (docs / "text" / "apache-license-2.0.txt").unlink()
     (docs / "markdown" / "x.md").write_text("# new\n\nbody\n")
-    writer = Collect()
+    writer = MemoryWriter()
     with State(db) as state:
         summary = ingest(
             [str(docs)], IngestOptions(), writer, state=state, emit_deletes=True,
@@ -250,7 +230,7 @@ def test_writer_detection() -> None:
     from chunkwise.writers.jsonl import JsonlWriter
 
     assert writer_is_streaming(JsonlWriter(stream=open(os.devnull, "wb")))  # noqa: SIM115
-    assert not writer_is_streaming(Collect())
+    assert not writer_is_streaming(MemoryWriter())
 
 
 def test_second_run_on_the_same_state_is_locked_out(tmp_path: Path) -> None:
