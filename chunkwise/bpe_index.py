@@ -85,15 +85,15 @@ def _idle_core(loadavg: str = "/proc/loadavg") -> bool:
 # -- where to cut ---------------------------------------------------------------------------------
 
 
-def exact_cuts(text: str, every: int = SEGMENT_CHARS) -> list[int]:
-    """Positions about ``every`` characters apart where the text can be cut without changing its
-    tokens: after a newline before text (preferred), else before a space that follows a
-    non-space. A stretch with neither (a base64 blob) stays in one segment; the last segment keeps
-    at least a quarter of ``every``."""
+def exact_cuts(text: str, every: int = SEGMENT_CHARS, lo: int = 0, end: int = -1) -> list[int]:
+    """Positions about ``every`` characters apart in ``text[lo:end]`` (the whole text by default)
+    where the text can be cut without changing its tokens: after a newline before text
+    (preferred), else before a space that follows a non-space. A stretch with neither (a base64
+    blob) stays in one segment; the last segment keeps at least a quarter of ``every``."""
     cuts: list[int] = []
-    n = len(text)
+    n = len(text) if end < 0 else end
     stop = n - every // 4
-    pos = every
+    pos = lo + every
     while pos < stop:
         hi = min(pos + every, stop)
         m = _NEWLINE_THEN_TEXT.search(text, pos, hi) or _SPACE_AFTER_TEXT.search(text, pos, hi)
@@ -137,6 +137,63 @@ def segment_bounds(text: str, long_whitespace: bool, every: int = SEGMENT_CHARS)
     if long_whitespace:
         cuts = sorted({*cuts, *whitespace_cuts(text)})
     return [0, *cuts, len(text)]
+
+
+# -- atoms: exact pieces counted apart -----------------------------------------------------------
+
+ATOM_CHARS = 1 << 12
+# Lines longer than this (~256 tokens) are also cut at the space after each sentence end: the
+# packer splits a line over its cap at sentence starts, each then one token after a bound.
+SENTENCE_LINE = 1024
+_SENTENCE_SPACE = re.compile(r"""[.!?…]["'”’)\]]*([ \t])""")
+
+
+def atom_bounds(text: str, every: int = ATOM_CHARS) -> list[int]:
+    """[0, ..., len(text)]: every exact line start (after a newline, before a non-space other
+    than "/"); in a line longer than ``SENTENCE_LINE``, the space after each sentence end; in a
+    line longer than twice ``every``, ``exact_cuts`` about ``every`` characters apart. Tokens
+    never cross these positions, and the text between two of them encodes alone to exactly the
+    whole text's tokens there (``packing.LazyCounts``)."""
+    bounds = [0, *(m.end() for m in _NEWLINE_THEN_TEXT.finditer(text)), len(text)]
+    if len(text) <= SENTENCE_LINE:
+        return bounds
+    long = [k for k, (a, b) in enumerate(itertools.pairwise(bounds)) if b - a > SENTENCE_LINE]
+    for k in reversed(long):
+        a, b = bounds[k], bounds[k + 1]
+        cuts = [m.start(1) for m in _SENTENCE_SPACE.finditer(text, a, b)]
+        if b - a > 2 * every:
+            cuts = sorted({*cuts, *exact_cuts(text, every, a, b)})
+        bounds[k + 1 : k + 1] = cuts
+    return bounds
+
+
+def _count_range(count: Callable[[str], int], text: str, bounds: Sequence[int]) -> list[int]:
+    return [count(text[a:b]) for a, b in itertools.pairwise(bounds)]
+
+
+def atom_counts(
+    count: Callable[[str], int], text: str, bounds: list[int], fork: bool = False
+) -> list[int]:
+    """[0, n0, n0 + n1, ...]: prefix sums of the token counts of the text between ``bounds``,
+    each counted alone. With ``fork``, the second half is counted on a helper process under
+    the same conditions as ``text_offsets``; a failed helper means this process counts it."""
+    m = len(bounds) - 1
+    if fork and _HELPERS and len(text) >= PARALLEL_MIN_CHARS and m > 1 and _idle_core():
+        mid = _middle(bounds)
+        child = _spawn(lambda: _pack_ints(_count_range(count, text, bounds[mid:])))
+        if child is not None:
+            try:
+                counts = _count_range(count, text, bounds[: mid + 1])
+            except BaseException:
+                _abandon(child)
+                raise
+            got = Starts(np.int64, m - mid)
+            if _receive(child, got) is not None and got.n == m - mid:
+                counts.extend(got.finish().tolist())
+            else:
+                counts.extend(_count_range(count, text, bounds[mid:]))
+            return list(itertools.accumulate(counts, initial=0))
+    return list(itertools.accumulate(_count_range(count, text, bounds), initial=0))
 
 
 # -- offsets of a run of segments -----------------------------------------------------------------
@@ -292,6 +349,10 @@ def _pack(starts: Starts, splits: npt.NDArray[np.int64]) -> list[bytes]:
         arr.tobytes(),
         splits.astype(np.int64).tobytes(),
     ]
+
+
+def _pack_ints(values: Sequence[int]) -> list[bytes]:
+    return [_HEADER.pack(len(values), 8, 0), np.asarray(values, dtype=np.int64).tobytes()]
 
 
 def _read_into(fh: Any, view: memoryview) -> bool:

@@ -9,6 +9,7 @@ That keeps the hard guarantee — no chunk over ``max_tokens`` — at the price 
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import re
 import weakref
@@ -36,6 +37,10 @@ class TokenIndex:
     ``first_token``, ``first_tokens``, ``start``): a Python int or an int64 array searched
     against an int32 array makes numpy convert the whole array on every call. ``starts`` and
     ``ends`` give int64 arrays, built on first use.
+
+    ``lazy``: with a tokenizer whose counts are exact and cheaper than its offsets (rs-bpe), the
+    index answers from counts of exact pieces (``LazyCounts``) and encodes with offsets only the
+    parts asked about inside them. Every answer is the same as the eager index's (tested).
     """
 
     # Indexes still in use, by text: auto runs several chunkers on one document (and section
@@ -46,11 +51,23 @@ class TokenIndex:
         weakref.WeakValueDictionary()
     )
 
-    def __init__(self, text: str, tokenizer: Tokenizer) -> None:
+    def __init__(self, text: str, tokenizer: Tokenizer, lazy: bool = False) -> None:
         self.text = text
         self.tokenizer = tokenizer
         self._starts64: np.ndarray | None = None
         self._ends: np.ndarray | None = None
+        self._lazy: LazyCounts | None = None
+        self._s: np.ndarray = _NO_TOKENS
+        self._splits: np.ndarray = _NO_TOKENS
+        if lazy and getattr(tokenizer, "lazy_counts", False):
+            atoms = tokenizer.atom_counts(text)  # type: ignore[attr-defined]
+            if atoms is not None:
+                self._lazy = LazyCounts(text, tokenizer, *atoms)
+                return
+        self._encode()
+
+    def _encode(self) -> None:
+        text, tokenizer = self.text, self.tokenizer
         compact = getattr(tokenizer, "compact_offsets", None)
         if compact is not None:
             # BPE tokens tile the text: the ends follow from the starts.
@@ -61,24 +78,40 @@ class TokenIndex:
             self._starts64 = self._s
         self._scalar = self._s.dtype.type
 
+    def materialize(self) -> None:
+        """Encode the whole text now (a lazy index that is asked about most of it)."""
+        if self._lazy is not None:
+            self._lazy = None
+            self._encode()
+
+    def _check(self, lazy: LazyCounts) -> None:
+        if lazy.exhausted:
+            self.materialize()
+
     @classmethod
-    def of(cls, text: str, tokenizer: Tokenizer) -> TokenIndex:
+    def of(cls, text: str, tokenizer: Tokenizer, lazy: bool = True) -> TokenIndex:
         """The index of ``text`` (the very same string object) under ``tokenizer``, reused while
         anything holds it. Each chunker loads its own tokenizer object; the same class and name
-        tokenize alike."""
+        tokenize alike. ``lazy=False`` (a caller that will ask for most token starts) encodes a
+        shared lazy index whole."""
         key = (id(text), type(tokenizer), getattr(tokenizer, "name", None))
         index = cls._live.get(key)
         # The index holds its text, so the id cannot have been reused while the entry lives.
         if index is None or index.text is not text:
-            index = cls._live[key] = cls(text, tokenizer)
+            index = cls._live[key] = cls(text, tokenizer, lazy)
+        elif not lazy:
+            index.materialize()
         return index
 
     def __len__(self) -> int:
+        if self._lazy is not None:
+            return self._lazy.n
         return len(self._s)
 
     @property
     def starts(self) -> np.ndarray:
         """Every token's start (int64)."""
+        self.materialize()
         if self._starts64 is None:
             self._starts64 = self._s.astype(np.int64)
         return self._starts64
@@ -86,6 +119,7 @@ class TokenIndex:
     @property
     def ends(self) -> np.ndarray:
         """Every token's end (int64)."""
+        self.materialize()
         if self._ends is None:
             from chunkwise.tokenizers import expand_ends
 
@@ -94,18 +128,38 @@ class TokenIndex:
 
     def first_token(self, pos: int) -> int:
         """Index of the first token that starts at or after ``pos``."""
+        lazy = self._lazy
+        if lazy is not None:
+            i = lazy.first_token(pos)
+            self._check(lazy)
+            return i
         return int(self._s.searchsorted(self._scalar(pos), "left"))
 
     def first_tokens(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
         """``first_token`` of each position, as an int64 array."""
+        lazy = self._lazy
+        if lazy is not None:
+            out = lazy.first_tokens(positions)
+            self._check(lazy)
+            return out
         return self._s.searchsorted(np.asarray(positions, dtype=self._s.dtype), "left")
 
     def start(self, i: int) -> int:
+        lazy = self._lazy
+        if lazy is not None:
+            pos = lazy.start(i)
+            self._check(lazy)
+            return pos
         return int(self._s[i])
 
     def end(self, i: int) -> int:
         """Token ``i``'s end: the next token's start (a character later when that one starts
         inside a multi-byte character), the text's end for the last."""
+        lazy = self._lazy
+        if lazy is not None:
+            pos = lazy.end(i)
+            self._check(lazy)
+            return pos
         if self._ends is not None:
             return int(self._ends[i])
         if i + 1 >= len(self._s):
@@ -115,6 +169,8 @@ class TokenIndex:
         return int(self._s[i + 1]) + int(inside)
 
     def count(self, a: int, b: int) -> int:
+        if self._lazy is not None:
+            return self.first_token(b) - self.first_token(a)
         s, t = self._s, self._scalar
         return int(s.searchsorted(t(b), "left") - s.searchsorted(t(a), "left"))
 
@@ -125,11 +181,213 @@ class TokenIndex:
         """Positions that cut [a, b) into runs of ``size`` tokens, on token starts."""
         i0 = self.first_token(a)
         i1 = self.first_token(b)
+        if self._lazy is not None:
+            found = [self.start(i) for i in range(i0 + size, i1, size)]
+        else:
+            found = self._s[i0 + size : i1 : size].tolist()
         out: list[int] = []
-        for pos in self._s[i0 + size : i1 : size].tolist():
+        for pos in found:
             if a < pos < b and (not out or pos > out[-1]):
                 out.append(pos)
         return out
+
+
+_NO_TOKENS = np.zeros(0, dtype=np.int64)
+
+
+class _Block:
+    """A run of atoms encoded with offsets: its first token's index, the int64 starts of its
+    tokens and the indices (from its first token) of those starting inside a character."""
+
+    __slots__ = ("first", "splits", "starts")
+
+    def __init__(self, first: int, starts: np.ndarray, splits: np.ndarray) -> None:
+        self.first = first
+        self.starts = starts
+        self.splits = splits
+
+    def first_token(self, pos: int) -> int:
+        return self.first + int(self.starts.searchsorted(pos, "left"))
+
+
+class LazyCounts:
+    """``TokenIndex``'s answers from exact counts, encoding with offsets only where asked.
+
+    The text is cut into atoms (``bpe_index.atom_bounds``: every exact line start, and long
+    lines every ~4K characters at a space after a non-space). Tokens never cross an atom bound
+    and each atom encodes alone to exactly the text's tokens there, so its ``count`` (cheaper
+    than encoding with offsets) and prefix sums answer ``first_token`` on any atom bound: the
+    paragraph and line starts the packer asks about.
+
+    Elsewhere, a position ``p`` that is a piece boundary (``piece_boundary``: a space after a
+    word, where chunk edges in ``exact_counts`` fall) is answered by counting the text from the
+    nearest known boundary of its atom to ``p`` (remembered: the next question in that atom
+    counts less); right after such a space (a sentence or word start), it is that answer plus
+    one, since exactly one token starts in a one-byte character. Any other position, or a
+    token's start or end inside an atom, encodes the block of atoms around it (atoms starting
+    within the same ``BLOCK_CHARS``) with offsets, kept. Once half the text has been encoded
+    that way, ``exhausted`` asks the index to encode the whole text.
+
+    Bounds and counts are Python lists (bisect costs a fraction of a numpy call on the small
+    documents that are most of a folder); numpy copies serve batches of positions.
+    """
+
+    BLOCK_CHARS = 1 << 12
+    # Batches of more positions than this are looked up with numpy.
+    _VECTOR = 32
+
+    def __init__(
+        self, text: str, tokenizer: Tokenizer, bounds: list[int], prefix: list[int]
+    ) -> None:
+        self.text = text
+        self.length = len(text)
+        self.tokenizer = tokenizer
+        self.b = bounds
+        self.c = prefix
+        self.n = prefix[-1]
+        self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self._blocks: list[int] | None = None
+        self._encoded: dict[int, _Block] = {}
+        self._encoded_chars = 0
+        # Per atom: piece boundaries found inside it (with its bounds) and their first tokens.
+        self._sub: dict[int, tuple[list[int], list[int]]] = {}
+        self.exhausted = False
+
+    # -- positions ------------------------------------------------------------------------------
+    def first_token(self, pos: int) -> int:
+        if pos <= 0:
+            return 0
+        if pos >= self.length:
+            return self.n
+        k = bisect.bisect_right(self.b, pos) - 1
+        if self.b[k] == pos:
+            return self.c[k]
+        return self._inside(pos, k)
+
+    def first_tokens(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
+        if len(positions) <= self._VECTOR:
+            pl = positions.tolist() if isinstance(positions, np.ndarray) else positions
+            return np.array([self.first_token(int(p)) for p in pl], dtype=np.int64)
+        if self._arrays is None:
+            self._arrays = (np.array(self.b, dtype=np.int64), np.array(self.c, dtype=np.int64))
+        b, c = self._arrays
+        pos = np.asarray(positions, dtype=np.int64)
+        pos = np.minimum(np.maximum(pos, 0), self.length)
+        k = b.searchsorted(pos, "right") - 1
+        out = c[k]
+        miss = np.flatnonzero(b[k] != pos)
+        if len(miss):
+            for j, p, a in zip(miss.tolist(), pos[miss].tolist(), k[miss].tolist(), strict=True):
+                out[j] = self._inside(p, a)
+        return out
+
+    def _inside(self, pos: int, k: int) -> int:
+        """``first_token(pos)`` for ``pos`` strictly inside atom ``k``."""
+        if self._encoded:
+            done = self._encoded.get(self._block_of(k))
+            if done is not None:
+                return done.first_token(pos)
+        sub = self._sub.get(k)
+        if sub is not None:
+            j = bisect.bisect_left(sub[0], pos)
+            if sub[0][j] == pos:
+                return sub[1][j]
+        text = self.text
+        if piece_boundary(text, pos):
+            return self._refine(k, pos)
+        q = pos - 1
+        if text[q] in " \t" and piece_boundary(text, q):
+            return self._refine(k, q) + 1
+        return self._encode(self._block_of(k)).first_token(pos)
+
+    def _refine(self, k: int, q: int) -> int:
+        """First token at piece boundary ``q`` inside atom ``k`` (or on its start), counted
+        from the nearer known boundary of the atom."""
+        if q == self.b[k]:
+            return self.c[k]
+        sub = self._sub.get(k)
+        if sub is None:
+            sub = self._sub[k] = ([self.b[k], self.b[k + 1]], [self.c[k], self.c[k + 1]])
+        at, first = sub
+        j = bisect.bisect_left(at, q)
+        if at[j] == q:
+            return first[j]
+        lo, hi = at[j - 1], at[j]
+        count = self.tokenizer.count
+        if q - lo <= hi - q:
+            n = first[j - 1] + count(self.text[lo:q])
+        else:
+            n = first[j] - count(self.text[q:hi])
+        at.insert(j, q)
+        first.insert(j, n)
+        return n
+
+    # -- tokens ---------------------------------------------------------------------------------
+    def _atom_of_token(self, i: int) -> tuple[int, int | None]:
+        """(atom holding token ``i``, the position where ``i`` starts if already known)."""
+        k = bisect.bisect_right(self.c, i) - 1
+        if self.c[k] == i:
+            return k, self.b[k]
+        sub = self._sub.get(k)
+        if sub is not None:
+            j = bisect.bisect_left(sub[1], i)
+            if j < len(sub[1]) and sub[1][j] == i:
+                return k, sub[0][j]
+        return k, None
+
+    def _token(self, i: int) -> int:
+        if i < 0:
+            i += self.n
+        if not 0 <= i < self.n:
+            raise IndexError(f"token {i} of {self.n}")
+        return i
+
+    def start(self, i: int) -> int:
+        i = self._token(i)
+        k, pos = self._atom_of_token(i)
+        if pos is not None:
+            return pos
+        block = self._encode(self._block_of(k))
+        return int(block.starts[i - block.first])
+
+    def end(self, i: int) -> int:
+        i = self._token(i)
+        if i + 1 == self.n:
+            return self.length
+        # A known start of the next token is a piece boundary: never inside a character.
+        k, pos = self._atom_of_token(i + 1)
+        if pos is not None:
+            return pos
+        block = self._encode(self._block_of(k))
+        r = i + 1 - block.first
+        inside = r in block.splits
+        return int(block.starts[r]) + int(inside)
+
+    # -- blocks ---------------------------------------------------------------------------------
+    def _block_of(self, k: int) -> int:
+        """The block of atom ``k``: atoms whose starts share a ``BLOCK_CHARS`` window."""
+        if self._blocks is None:
+            size = self.BLOCK_CHARS
+            b = self.b
+            self._blocks = [
+                k for k in range(len(b) - 1) if k == 0 or b[k] // size != b[k - 1] // size
+            ]
+        return bisect.bisect_right(self._blocks, k) - 1
+
+    def _encode(self, block: int) -> _Block:
+        done = self._encoded.get(block)
+        if done is not None:
+            return done
+        assert self._blocks is not None
+        k0 = self._blocks[block]
+        k1 = self._blocks[block + 1] if block + 1 < len(self._blocks) else len(self.b) - 1
+        a, b = self.b[k0], self.b[k1]
+        starts, splits = self.tokenizer.range_offsets(self.text, a, b)  # type: ignore[attr-defined]
+        done = self._encoded[block] = _Block(self.c[k0], starts, splits)
+        self._encoded_chars += b - a
+        if 2 * self._encoded_chars > self.length:
+            self.exhausted = True
+        return done
 
 
 def _cut_batches(level: Level, a: int, b: int) -> Iterator[np.ndarray]:
@@ -208,18 +466,28 @@ def regex_level(pattern: re.Pattern[str], text: str) -> Level:
     return cuts
 
 
+class PositionsLevel:
+    """A level that cuts at fixed positions (element starts, sentence ends...)."""
+
+    def __init__(self, positions: Sequence[int]) -> None:
+        self.positions = sorted(set(positions))
+
+    def __call__(self, a: int, b: int) -> list[int]:
+        pos = self.positions
+        return pos[bisect.bisect_right(pos, a) : bisect.bisect_left(pos, b)]
+
+    def mostly_inside_lines(self, text: str) -> bool:
+        """Whether more than a quarter of (a sample of) the positions are not line starts: a
+        lazy index would be asked about most of the text (sentence starts)."""
+        pos = self.positions
+        sample = pos[:: max(1, len(pos) // 64)]
+        inside = sum(1 for p in sample if 0 < p < len(text) and text[p - 1] != "\n")
+        return 4 * inside > len(sample)
+
+
 def positions_level(positions: Sequence[int]) -> Level:
     """A level that cuts at fixed positions (element starts, sentence ends...)."""
-    import bisect
-
-    pos = sorted(set(positions))
-
-    def cuts(a: int, b: int) -> list[int]:
-        lo = bisect.bisect_right(pos, a)
-        hi = bisect.bisect_left(pos, b)
-        return pos[lo:hi]
-
-    return cuts
+    return PositionsLevel(positions)
 
 
 class Packer:
@@ -237,7 +505,13 @@ class Packer:
         self.tokenizer = tokenizer
         self.max = max_tokens
         self.levels = list(levels)
-        self.index = index or TokenIndex.of(text, tokenizer)
+        # Without levels (the token chunker), or cutting at sentence starts throughout, most of
+        # the text is asked about: encode it at once rather than count it first.
+        lazy = bool(self.levels) and not any(
+            isinstance(level, PositionsLevel) and level.mostly_inside_lines(text)
+            for level in self.levels
+        )
+        self.index = index or TokenIndex.of(text, tokenizer, lazy=lazy)
         # Counts of the short heads and tails exact_counts encodes (words recur).
         self._small: dict[str, int] = {}
 
