@@ -148,12 +148,13 @@ SENTENCE_LINE = 1024
 _SENTENCE_SPACE = re.compile(r"""[.!?…]["'”’)\]]*([ \t])""")
 
 
-def atom_bounds(text: str, every: int = ATOM_CHARS) -> list[int]:
+def atom_bounds(text: str, every: int = 0) -> list[int]:
     """[0, ..., len(text)]: every exact line start (after a newline, before a non-space other
     than "/"); in a line longer than ``SENTENCE_LINE``, the space after each sentence end; in a
-    line longer than twice ``every``, ``exact_cuts`` about ``every`` characters apart. Tokens
-    never cross these positions, and the text between two of them encodes alone to exactly the
-    whole text's tokens there (``packing.LazyCounts``)."""
+    line longer than twice ``every`` (``ATOM_CHARS``), ``exact_cuts`` about ``every`` characters
+    apart. Tokens never cross these positions, and the text between two of them encodes alone
+    to exactly the whole text's tokens there (``packing.LazyCounts``)."""
+    every = every or ATOM_CHARS
     bounds = [0, *(m.end() for m in _NEWLINE_THEN_TEXT.finditer(text)), len(text)]
     if len(text) <= SENTENCE_LINE:
         return bounds

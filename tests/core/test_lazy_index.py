@@ -1,0 +1,218 @@
+"""The lazy token index (atom counts, offsets only where asked) answers exactly as the eager one."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chunkwise import bpe_index
+from chunkwise.packing import LazyCounts, Packer, TokenIndex, positions_level, regex_level
+from chunkwise.spans import SEPARATORS
+from chunkwise.tokenizers import RsBpeTokenizer, TiktokenTokenizer, bpe_backends, get_tokenizer
+from tests.core.test_bpe_index import _ATOMS
+
+ENCODINGS = ["cl100k_base", "o200k_base"]
+# Sentence ends and words after them (where the packer cuts long lines), on top of every break
+# and character a cut could land on or next to.
+_PIECES = st.one_of(
+    _ATOMS,
+    st.sampled_from([". ", "? ", '." ', "” ", "end. Next", " said. The", "\n/usr", "a  b"]),
+)
+_TEXTS = st.lists(_PIECES, min_size=0, max_size=150).map("".join)
+SLOW = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@contextmanager
+def small_atoms(every: int, sentence_line: int, block: int) -> Iterator[None]:
+    """Atoms, sentence cuts and blocks at the scale of the generated texts."""
+    saved = bpe_index.ATOM_CHARS, bpe_index.SENTENCE_LINE, LazyCounts.BLOCK_CHARS
+    bpe_index.ATOM_CHARS, bpe_index.SENTENCE_LINE, LazyCounts.BLOCK_CHARS = (
+        every,
+        sentence_line,
+        block,
+    )
+    try:
+        yield
+    finally:
+        bpe_index.ATOM_CHARS, bpe_index.SENTENCE_LINE, LazyCounts.BLOCK_CHARS = saved
+
+
+@functools.cache
+def tokenizer(name: str, backend: str) -> RsBpeTokenizer | TiktokenTokenizer:
+    if backend == "rs-bpe":
+        return RsBpeTokenizer(name)
+    tok = TiktokenTokenizer(name)
+    # tiktoken counts by encoding (no faster), so it keeps the eager index; its counts are exact
+    # all the same, and the lazy index must agree with it too.
+    tok.lazy_counts = True
+    return tok
+
+
+def lazy_index(text: str, tok: RsBpeTokenizer | TiktokenTokenizer) -> TokenIndex:
+    index = TokenIndex(text, tok, lazy=True)
+    assert index._lazy is not None
+    return index
+
+
+@pytest.mark.parametrize("backend", bpe_backends())
+@pytest.mark.parametrize("name", ENCODINGS)
+@SLOW
+@given(
+    text=_TEXTS,
+    scale=st.tuples(st.integers(2, 60), st.integers(4, 200), st.integers(1, 200)),
+    data=st.data(),
+)
+def test_lazy_index_answers_as_the_eager_one(
+    name: str, backend: str, text: str, scale: tuple[int, int, int], data: st.DataObject
+) -> None:
+    tok = tokenizer(name, backend)
+    eager = TokenIndex(text, tok)
+    n, size = len(eager), len(text)
+    with small_atoms(*scale):
+        assert lazy_index(text, tok).__len__() == n
+        positions = list(range(-1, size + 2))
+        # Positions one at a time in any order (the counts found inside atoms are remembered).
+        order = data.draw(st.permutations(positions))
+        index = lazy_index(text, tok)
+        assert [index.first_token(p) for p in order] == [eager.first_token(p) for p in order]
+        # In batches: small ones by bisect, large ones by numpy.
+        index = lazy_index(text, tok)
+        for batch in (positions[:20], positions, order[:40]):
+            assert np.array_equal(index.first_tokens(batch), eager.first_tokens(batch))
+        pairs = data.draw(st.lists(st.tuples(*[st.integers(0, size)] * 2), max_size=20))
+        index = lazy_index(text, tok)
+        assert [index.count(a, b) for a, b in pairs] == [eager.count(a, b) for a, b in pairs]
+        assert index.counts(sorted({0, size, *(a for a, _ in pairs)})) == eager.counts(
+            sorted({0, size, *(a for a, _ in pairs)})
+        )
+        # Token starts and ends, before and after the blocks around them are encoded.
+        tokens = data.draw(st.permutations(range(n)))
+        index = lazy_index(text, tok)
+        assert [index.start(i) for i in tokens] == [eager.start(i) for i in tokens]
+        index = lazy_index(text, tok)
+        assert [index.end(i) for i in tokens] == [eager.end(i) for i in tokens]
+        assert [index.start(i) for i in tokens] == [eager.start(i) for i in tokens]
+        cut = data.draw(st.tuples(st.integers(0, size), st.integers(0, size), st.integers(1, 9)))
+        index = lazy_index(text, tok)
+        assert index.token_cuts(*cut) == eager.token_cuts(*cut)
+        index = lazy_index(text, tok)
+        assert np.array_equal(index.starts, eager.starts)
+        assert np.array_equal(index.ends, eager.ends)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_lazy_index_on_documents_packs_the_same_chunks(name: str) -> None:
+    tok = get_tokenizer(name)
+    para = "The court held, at 3.5 per cent, that it's naïve. Next one: «日本語» 🎉! "
+    texts = [
+        "\n\n".join(para * k for k in range(1, 40)),
+        para * 400,  # one long line: cut at sentence ends and every few KB
+        "\n".join(f"  /usr/lib/{k}\n- item {k}. x" for k in range(2000)),
+    ]
+    for text in texts:
+        lazy = TokenIndex(text, tok, lazy=True)
+        assert lazy._lazy is not None
+        for cap in (16, 64, 512):
+            levels = [regex_level(p, text) for p in SEPARATORS]
+            whole = [(0, len(text))]
+            want = Packer(text, tok, cap, levels, index=TokenIndex(text, tok)).pack(whole)
+            got = Packer(text, tok, cap, levels, index=lazy).pack(whole)
+            assert got == want
+
+
+def test_long_whitespace_keeps_the_eager_index() -> None:
+    tok = get_tokenizer("cl100k_base")
+    text = "words here\n" + " " * 70_000 + "\nmore words"
+    index = TokenIndex(text, tok, lazy=True)
+    assert index._lazy is None
+    assert np.array_equal(index.starts, TokenIndex(text, tok).starts)
+
+
+def test_who_gets_a_lazy_index() -> None:
+    tok = get_tokenizer("cl100k_base")
+    text = "One. Two three.\n\nFour five. Six.\n" * 50
+    starts = [m for m in range(1, len(text)) if text[m - 1] == " "]
+    lines = [m for m in range(1, len(text)) if text[m - 1] == "\n"]
+    assert Packer(text, tok, 8, [positions_level(lines)]).index._lazy is not None
+    # Sentence starts throughout, or no levels at all (the token chunker): encoded at once.
+    assert Packer(text, tok, 8, [positions_level(starts)]).index._lazy is None
+    assert Packer(text, tok, 8, []).index._lazy is None
+    # A shared lazy index is encoded whole for a caller that wants every token.
+    held = TokenIndex.of(text, tok)
+    assert held._lazy is not None
+    assert TokenIndex.of(text, tok, lazy=False) is held and held._lazy is None
+    # Chars and Hugging Face tokenizers have no exact piece counts: always eager.
+    assert TokenIndex(text, get_tokenizer("chars"), lazy=True)._lazy is None
+
+
+def test_atom_bounds_are_exact_cuts() -> None:
+    text = ("A sentence here. " * 200 + "\n") * 3 + "\n  indented\n/slash\nplain"
+    with small_atoms(64, 256, 128):
+        bounds = bpe_index.atom_bounds(text)
+    assert bounds[0] == 0 and bounds[-1] == len(text) and bounds == sorted(set(bounds))
+    for cut in bounds[1:-1]:
+        before, after = text[cut - 1], text[cut]
+        assert (before == "\n" and not after.isspace() and after != "/") or (
+            after in " \t" and not before.isspace()
+        )
+    tok = get_tokenizer("cl100k_base")
+    prefix = bpe_index.atom_counts(tok.count, text, bounds)
+    eager = TokenIndex(text, tok)
+    assert prefix == eager.first_tokens(bounds).tolist()
+
+
+# Forking needs a single-threaded process: checked in a fresh interpreter (as test_bpe_index).
+_HELPER_SCRIPT = r"""
+import os
+from chunkwise import bpe_index
+from chunkwise.tokenizers import get_tokenizer
+
+tok = get_tokenizer("cl100k_base")
+text = "Some words, é and 日本 🎉 here.\n" * 20_000
+bounds = bpe_index.atom_bounds(text)
+serial = bpe_index.atom_counts(tok.count, text, bounds)
+bpe_index.PARALLEL_MIN_CHARS = 1000
+bpe_index._idle_core = lambda: True
+bpe_index.allow_helpers(1)
+real_spawn = bpe_index._spawn
+spawned = []
+
+def spawn(work):
+    child = real_spawn(work)
+    spawned.append(child)
+    return child
+
+bpe_index._spawn = spawn
+assert bpe_index.atom_counts(tok.count, text, bounds, fork=True) == serial
+assert spawned and spawned[0] is not None, "no helper was forked"
+
+def dying(work):
+    def die():
+        os._exit(3)
+    return real_spawn(die)
+
+bpe_index._spawn = dying
+assert bpe_index.atom_counts(tok.count, text, bounds, fork=True) == serial
+print("ok")
+"""
+
+
+def test_helper_process_counts_the_same_and_a_dead_one_is_replaced() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    out = subprocess.run(
+        [sys.executable, "-c", _HELPER_SCRIPT],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        timeout=120,
+    )
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
