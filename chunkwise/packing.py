@@ -246,6 +246,7 @@ class LazyCounts:
         self.c = prefix
         self.n = prefix[-1]
         self._arrays: tuple[np.ndarray, np.ndarray] | None = None
+        self._space_bounds: np.ndarray | None = None  # bounds at a space or tab, when any
         self._blocks: list[int] | None = None
         self._encoded: dict[int, _Block] = {}
         self._encoded_chars = 0
@@ -260,8 +261,13 @@ class LazyCounts:
         if pos >= self.length:
             return self.n
         k = bisect.bisect_right(self.b, pos) - 1
-        if self.b[k] == pos:
+        at = self.b[k]
+        if at == pos:
             return self.c[k]
+        # One past a bound that is a space (sentence cuts): that space's token, and no other,
+        # starts in between.
+        if at == pos - 1 and self.text[at] in " \t":
+            return self.c[k] + 1
         return self._inside(pos, k)
 
     def first_tokens(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -270,12 +276,23 @@ class LazyCounts:
             return np.array([self.first_token(int(p)) for p in pl], dtype=np.int64)
         if self._arrays is None:
             self._arrays = (np.array(self.b, dtype=np.int64), np.array(self.c, dtype=np.int64))
+            text = self.text
+            spaces = [k for k, p in enumerate(self.b[:-1]) if text[p] in " \t"]
+            if spaces:
+                self._space_bounds = np.zeros(len(self.b), dtype=bool)
+                self._space_bounds[spaces] = True
         b, c = self._arrays
         pos = np.asarray(positions, dtype=np.int64)
         pos = np.minimum(np.maximum(pos, 0), self.length)
         k = b.searchsorted(pos, "right") - 1
         out = c[k]
-        miss = np.flatnonzero(b[k] != pos)
+        at = b[k]
+        miss = np.flatnonzero(at != pos)
+        if len(miss) and self._space_bounds is not None:
+            # One past a space bound, as in first_token.
+            after = (at[miss] == pos[miss] - 1) & self._space_bounds[k[miss]]
+            out[miss[after]] += 1
+            miss = miss[~after]
         if len(miss):
             for j, p, a in zip(miss.tolist(), pos[miss].tolist(), k[miss].tolist(), strict=True):
                 out[j] = self._inside(p, a)
