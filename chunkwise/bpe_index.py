@@ -85,15 +85,15 @@ def _idle_core(loadavg: str = "/proc/loadavg") -> bool:
 # -- where to cut ---------------------------------------------------------------------------------
 
 
-def exact_cuts(text: str, every: int = SEGMENT_CHARS, lo: int = 0, end: int = -1) -> list[int]:
-    """Positions about ``every`` characters apart in ``text[lo:end]`` (the whole text by default)
-    where the text can be cut without changing its tokens: after a newline before text
-    (preferred), else before a space that follows a non-space. A stretch with neither (a base64
-    blob) stays in one segment; the last segment keeps at least a quarter of ``every``."""
+def exact_cuts(text: str, every: int = SEGMENT_CHARS) -> list[int]:
+    """Positions about ``every`` characters apart where the text can be cut without changing its
+    tokens: after a newline before text (preferred), else before a space that follows a
+    non-space. A stretch with neither (a base64 blob) stays in one segment; the last segment keeps
+    at least a quarter of ``every``."""
     cuts: list[int] = []
-    n = len(text) if end < 0 else end
+    n = len(text)
     stop = n - every // 4
-    pos = lo + every
+    pos = every
     while pos < stop:
         hi = min(pos + every, stop)
         m = _NEWLINE_THEN_TEXT.search(text, pos, hi) or _SPACE_AFTER_TEXT.search(text, pos, hi)
@@ -141,29 +141,44 @@ def segment_bounds(text: str, long_whitespace: bool, every: int = SEGMENT_CHARS)
 
 # -- atoms: exact pieces counted apart -----------------------------------------------------------
 
-ATOM_CHARS = 1 << 12
 # Lines longer than this (~256 tokens) are also cut at the space after each sentence end: the
 # packer splits a line over its cap at sentence starts, each then one token after a bound.
 SENTENCE_LINE = 1024
 _SENTENCE_SPACE = re.compile(r"""[.!?…]["'”’)\]]*([ \t])""")
+# A text with an atom longer than this (8K characters without a line start or sentence end:
+# code, base64, a line of words) is split there at whitespace, every word asked about; one of
+# more than ``LAZY_MAX_CHARS``, or with atoms of fewer than ``ATOM_DENSITY`` characters on
+# average (a list held as Python ints), keeps the segmented, linear-memory encoding.
+LONG_ATOM = 1 << 13
+LAZY_MAX_CHARS = 1 << 24
+ATOM_DENSITY = 16
 
 
-def atom_bounds(text: str, every: int = 0) -> list[int]:
+def atom_bounds(text: str) -> list[int] | None:
     """[0, ..., len(text)]: every exact line start (after a newline, before a non-space other
-    than "/"); in a line longer than ``SENTENCE_LINE``, the space after each sentence end; in a
-    line longer than twice ``every`` (``ATOM_CHARS``), ``exact_cuts`` about ``every`` characters
-    apart. Tokens never cross these positions, and the text between two of them encodes alone
-    to exactly the whole text's tokens there (``packing.LazyCounts``)."""
-    every = every or ATOM_CHARS
-    bounds = [0, *(m.end() for m in _NEWLINE_THEN_TEXT.finditer(text)), len(text)]
-    if len(text) <= SENTENCE_LINE:
+    than "/") and, in a line longer than ``SENTENCE_LINE``, the space after each sentence end.
+    Tokens never cross these positions, and the text between two of them encodes alone to
+    exactly the whole text's tokens there (``packing.LazyCounts``). None for a text better
+    encoded whole (see ``LONG_ATOM``)."""
+    n = len(text)
+    if n > LAZY_MAX_CHARS:
+        return None
+    budget = n // ATOM_DENSITY + 2
+    found = _NEWLINE_THEN_TEXT.finditer(text)
+    bounds = [0, *(m.end() for m in itertools.islice(found, budget)), n]
+    if len(bounds) > budget:
+        return None
+    if n <= SENTENCE_LINE:
         return bounds
     long = [k for k, (a, b) in enumerate(itertools.pairwise(bounds)) if b - a > SENTENCE_LINE]
     for k in reversed(long):
         a, b = bounds[k], bounds[k + 1]
-        cuts = [m.start(1) for m in _SENTENCE_SPACE.finditer(text, a, b)]
-        if b - a > 2 * every:
-            cuts = sorted({*cuts, *exact_cuts(text, every, a, b)})
+        found = _SENTENCE_SPACE.finditer(text, a, b)
+        cuts = [m.start(1) for m in itertools.islice(found, budget - len(bounds) + 1)]
+        if len(bounds) + len(cuts) > budget:
+            return None
+        if max(y - x for x, y in itertools.pairwise([a, *cuts, b])) > LONG_ATOM:
+            return None
         bounds[k + 1 : k + 1] = cuts
     return bounds
 

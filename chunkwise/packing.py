@@ -213,8 +213,8 @@ class _Block:
 class LazyCounts:
     """``TokenIndex``'s answers from exact counts, encoding with offsets only where asked.
 
-    The text is cut into atoms (``bpe_index.atom_bounds``: every exact line start, and long
-    lines every ~4K characters at a space after a non-space). Tokens never cross an atom bound
+    The text is cut into atoms (``bpe_index.atom_bounds``: every exact line start, and in long
+    lines the space after each sentence end). Tokens never cross an atom bound
     and each atom encodes alone to exactly the text's tokens there, so its ``count`` (cheaper
     than encoding with offsets) and prefix sums answer ``first_token`` on any atom bound: the
     paragraph and line starts the packer asks about.
@@ -223,10 +223,11 @@ class LazyCounts:
     word, where chunk edges in ``exact_counts`` fall) is answered by counting the text from the
     nearest known boundary of its atom to ``p`` (remembered: the next question in that atom
     counts less); right after such a space (a sentence or word start), it is that answer plus
-    one, since exactly one token starts in a one-byte character. Any other position, or a
-    token's start or end inside an atom, encodes the block of atoms around it (atoms starting
-    within the same ``BLOCK_CHARS``) with offsets, kept. Once half the text has been encoded
-    that way, ``exhausted`` asks the index to encode the whole text.
+    one, since exactly one token starts in a one-byte character. Any other position, a token's
+    start or end inside an atom, or a batch of many positions inside atoms, encodes the block
+    of atoms around it (atoms starting within the same ``BLOCK_CHARS``) with offsets, kept.
+    Once half the text has been encoded that way, ``exhausted`` asks the index to encode the
+    whole text.
 
     Bounds and counts are Python lists (bisect costs a fraction of a numpy call on the small
     documents that are most of a folder); numpy copies serve batches of positions.
@@ -235,6 +236,8 @@ class LazyCounts:
     BLOCK_CHARS = 1 << 12
     # Batches of more positions than this are looked up with numpy.
     _VECTOR = 32
+    # A batch with more positions than this inside the atoms of one block encodes the block.
+    _DENSE = 32
 
     def __init__(
         self, text: str, tokenizer: Tokenizer, bounds: list[int], prefix: list[int]
@@ -293,6 +296,19 @@ class LazyCounts:
             after = (at[miss] == pos[miss] - 1) & self._space_bounds[k[miss]]
             out[miss[after]] += 1
             miss = miss[~after]
+        if len(miss) > self._DENSE:
+            # Many positions inside the atoms of one block (a long sentence cut at every
+            # space): encode the block rather than count word by word.
+            blocks = np.array(self._block_list(), dtype=np.int64)
+            owner = blocks.searchsorted(k[miss], "right") - 1
+            ids, sizes = np.unique(owner, return_counts=True)
+            dense = ids[sizes > self._DENSE]
+            if len(dense):
+                for block in dense.tolist():
+                    done = self._encode(block)
+                    sel = miss[owner == block]
+                    out[sel] = done.first + done.starts.searchsorted(pos[sel], "left")
+                miss = miss[~np.isin(owner, dense)]
         if len(miss):
             for j, p, a in zip(miss.tolist(), pos[miss].tolist(), k[miss].tolist(), strict=True):
                 out[j] = self._inside(p, a)
@@ -381,23 +397,26 @@ class LazyCounts:
         return int(block.starts[r]) + int(inside)
 
     # -- blocks ---------------------------------------------------------------------------------
-    def _block_of(self, k: int) -> int:
-        """The block of atom ``k``: atoms whose starts share a ``BLOCK_CHARS`` window."""
+    def _block_list(self) -> list[int]:
+        """The first atom of each block: atoms whose starts share a ``BLOCK_CHARS`` window."""
         if self._blocks is None:
             size = self.BLOCK_CHARS
             b = self.b
             self._blocks = [
                 k for k in range(len(b) - 1) if k == 0 or b[k] // size != b[k - 1] // size
             ]
-        return bisect.bisect_right(self._blocks, k) - 1
+        return self._blocks
+
+    def _block_of(self, k: int) -> int:
+        return bisect.bisect_right(self._block_list(), k) - 1
 
     def _encode(self, block: int) -> _Block:
         done = self._encoded.get(block)
         if done is not None:
             return done
-        assert self._blocks is not None
-        k0 = self._blocks[block]
-        k1 = self._blocks[block + 1] if block + 1 < len(self._blocks) else len(self.b) - 1
+        blocks = self._block_list()
+        k0 = blocks[block]
+        k1 = blocks[block + 1] if block + 1 < len(blocks) else len(self.b) - 1
         a, b = self.b[k0], self.b[k1]
         starts, splits = self.tokenizer.range_offsets(self.text, a, b)  # type: ignore[attr-defined]
         done = self._encoded[block] = _Block(self.c[k0], starts, splits)

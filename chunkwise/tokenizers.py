@@ -201,13 +201,16 @@ class _BpeTokenizer:
 
     def atom_counts(self, text: str) -> tuple[list[int], list[int]] | None:
         """(``bpe_index.atom_bounds``, prefix sums of their exact token counts), or None where
-        the whole text must be encoded (whitespace runs of 64K+ characters: ``compact_offsets``
-        cuts them where tokens are not exact, and a lazy index must give the same answers)."""
-        if _has_long_whitespace(text):
-            return None
+        the whole text is better encoded (``atom_bounds``) or must be: whitespace runs of 64K+
+        characters (``compact_offsets`` cuts them where tokens are not exact, and a lazy index
+        must give the same answers)."""
         from chunkwise import bpe_index
 
+        if len(text) > bpe_index.LAZY_MAX_CHARS or _has_long_whitespace(text):
+            return None
         bounds = bpe_index.atom_bounds(text)
+        if bounds is None:
+            return None
         return bounds, bpe_index.atom_counts(self._counter, text, bounds, fork=self.fork_helper)
 
     @property

@@ -29,18 +29,19 @@ SLOW = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCh
 
 
 @contextmanager
-def small_atoms(every: int, sentence_line: int, block: int) -> Iterator[None]:
-    """Atoms, sentence cuts and blocks at the scale of the generated texts."""
-    saved = bpe_index.ATOM_CHARS, bpe_index.SENTENCE_LINE, LazyCounts.BLOCK_CHARS
-    bpe_index.ATOM_CHARS, bpe_index.SENTENCE_LINE, LazyCounts.BLOCK_CHARS = (
-        every,
-        sentence_line,
-        block,
-    )
+def small_atoms(sentence_line: int, block: int, long_atom: int = 10**9) -> Iterator[None]:
+    """Sentence cuts and blocks at the scale of the generated texts, and atoms of any density."""
+    names = ("SENTENCE_LINE", "LONG_ATOM", "ATOM_DENSITY")
+    saved = [getattr(bpe_index, k) for k in names], LazyCounts.BLOCK_CHARS
+    for k, v in zip(names, (sentence_line, long_atom, 1), strict=True):
+        setattr(bpe_index, k, v)
+    LazyCounts.BLOCK_CHARS = block
     try:
         yield
     finally:
-        bpe_index.ATOM_CHARS, bpe_index.SENTENCE_LINE, LazyCounts.BLOCK_CHARS = saved
+        for k, v in zip(names, saved[0], strict=True):
+            setattr(bpe_index, k, v)
+        LazyCounts.BLOCK_CHARS = saved[1]
 
 
 @functools.cache
@@ -60,31 +61,48 @@ def lazy_index(text: str, tok: RsBpeTokenizer | TiktokenTokenizer) -> TokenIndex
     return index
 
 
+def lazy_counts(text: str, tok: RsBpeTokenizer | TiktokenTokenizer) -> LazyCounts:
+    """The lazy answers themselves: the index would switch to the eager ones once half of a
+    short text is encoded."""
+    lazy = lazy_index(text, tok)._lazy
+    assert lazy is not None
+    return lazy
+
+
 @pytest.mark.parametrize("backend", bpe_backends())
 @pytest.mark.parametrize("name", ENCODINGS)
 @SLOW
 @given(
     text=_TEXTS,
-    scale=st.tuples(st.integers(2, 60), st.integers(4, 200), st.integers(1, 200)),
+    scale=st.tuples(st.integers(2, 200), st.integers(1, 200)),
     data=st.data(),
 )
 def test_lazy_index_answers_as_the_eager_one(
-    name: str, backend: str, text: str, scale: tuple[int, int, int], data: st.DataObject
+    name: str, backend: str, text: str, scale: tuple[int, int], data: st.DataObject
 ) -> None:
     tok = tokenizer(name, backend)
     eager = TokenIndex(text, tok)
     n, size = len(eager), len(text)
     with small_atoms(*scale):
-        assert lazy_index(text, tok).__len__() == n
+        assert len(lazy_index(text, tok)) == n
         positions = list(range(-1, size + 2))
         # Positions one at a time in any order (the counts found inside atoms are remembered).
         order = data.draw(st.permutations(positions))
-        index = lazy_index(text, tok)
-        assert [index.first_token(p) for p in order] == [eager.first_token(p) for p in order]
-        # In batches: small ones by bisect, large ones by numpy.
-        index = lazy_index(text, tok)
-        for batch in (positions[:20], positions, order[:40]):
-            assert np.array_equal(index.first_tokens(batch), eager.first_tokens(batch))
+        lazy = lazy_counts(text, tok)
+        assert [lazy.first_token(p) for p in order] == [eager.first_token(p) for p in order]
+        # In batches: small ones by bisect, large ones by numpy (encoding dense blocks).
+        for batches in ([positions], [positions[:20], order[:40], positions]):
+            lazy = lazy_counts(text, tok)
+            for batch in batches:
+                assert np.array_equal(lazy.first_tokens(batch), eager.first_tokens(batch))
+        # Token starts and ends, before and after the blocks around them are encoded.
+        tokens = data.draw(st.permutations(range(n)))
+        lazy = lazy_counts(text, tok)
+        assert [lazy.start(i) for i in tokens] == [eager.start(i) for i in tokens]
+        lazy = lazy_counts(text, tok)
+        assert [lazy.end(i) for i in tokens] == [eager.end(i) for i in tokens]
+        assert [lazy.start(i) for i in tokens] == [eager.start(i) for i in tokens]
+        # Through the index (which encodes the whole text once asked about most of it).
         pairs = data.draw(st.lists(st.tuples(*[st.integers(0, size)] * 2), max_size=20))
         index = lazy_index(text, tok)
         assert [index.count(a, b) for a, b in pairs] == [eager.count(a, b) for a, b in pairs]
@@ -152,10 +170,11 @@ def test_who_gets_a_lazy_index() -> None:
 
 
 def test_atom_bounds_are_exact_cuts() -> None:
-    text = ("A sentence here. " * 200 + "\n") * 3 + "\n  indented\n/slash\nplain"
-    with small_atoms(64, 256, 128):
-        bounds = bpe_index.atom_bounds(text)
+    text = ("A sentence here. " * 100 + "\n") * 3 + "\n  indented\n/slash\nplain"
+    bounds = bpe_index.atom_bounds(text)
+    assert bounds is not None
     assert bounds[0] == 0 and bounds[-1] == len(text) and bounds == sorted(set(bounds))
+    assert len(bounds) > 300  # the long lines are cut at their sentence ends
     for cut in bounds[1:-1]:
         before, after = text[cut - 1], text[cut]
         assert (before == "\n" and not after.isspace() and after != "/") or (
@@ -165,6 +184,17 @@ def test_atom_bounds_are_exact_cuts() -> None:
     prefix = bpe_index.atom_counts(tok.count, text, bounds)
     eager = TokenIndex(text, tok)
     assert prefix == eager.first_tokens(bounds).tolist()
+
+
+def test_texts_a_lazy_index_would_not_pay_for_are_encoded_whole() -> None:
+    tok = get_tokenizer("cl100k_base")
+    words = "alpha beta gamma " * 600  # 10K characters without a line start or sentence end
+    short_lines = "a\nb\n" * 1000
+    for text in (words, "Intro.\n" + words + "\nEnd.", short_lines):
+        assert bpe_index.atom_bounds(text) is None
+        assert TokenIndex(text, tok, lazy=True)._lazy is None
+    assert bpe_index.atom_bounds("Words. " * 1000) is None  # a bound every 7 characters
+    assert bpe_index.atom_bounds("A sentence of some words here. " * 300) is not None
 
 
 # Forking needs a single-threaded process: checked in a fresh interpreter (as test_bpe_index).
