@@ -236,8 +236,9 @@ class LazyCounts:
     BLOCK_CHARS = 1 << 12
     # Batches of more positions than this are looked up with numpy.
     _VECTOR = 32
-    # A batch with more positions than this inside the atoms of one block encodes the block.
-    _DENSE = 32
+    # A batch with more positions than this inside the atoms of one block (words, not
+    # sentences) encodes the block.
+    _DENSE = 256
 
     def __init__(
         self, text: str, tokenizer: Tokenizer, bounds: list[int], prefix: list[int]
