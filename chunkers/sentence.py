@@ -125,6 +125,7 @@ _SCANS = [
     ),
     *(re.compile(re.escape(c) + r"[.!?…]*" + _TAIL + _UNSURE_NEXT) for c in "!?…"),
 ]  # fmt: skip
+_SCAN_MARKS = list(zip(_PUNCT, _SCANS, strict=True))
 
 
 def sentence_starts(text: str, start: int = 0, end: int | None = None) -> list[int]:
@@ -136,7 +137,9 @@ def sentence_starts(text: str, start: int = 0, end: int | None = None) -> list[i
     cuts = [m.end() for m in PARAGRAPH.finditer(s)]
     if cuts and cuts[-1] == end - start + _PAD:
         cuts.pop()
-    for scan in _SCANS:
+    for mark, scan in _SCAN_MARKS:
+        if mark not in s:  # a search for one character costs less than a scan's set-up
+            continue
         # A match with a group set is one the scan leaves to _is_start.
         cuts += [
             m.end()
