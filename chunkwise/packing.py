@@ -276,8 +276,25 @@ class LazyCounts:
 
     def first_tokens(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
         if len(positions) <= self._VECTOR:
+            # first_token inlined: these small batches come by the thousand.
             pl = positions.tolist() if isinstance(positions, np.ndarray) else positions
-            return np.array([self.first_token(int(p)) for p in pl], dtype=np.int64)
+            bl, cl, text, length = self.b, self.c, self.text, self.length
+            found: list[int] = []
+            for p in pl:
+                if p <= 0:
+                    found.append(0)
+                elif p >= length:
+                    found.append(self.n)
+                else:
+                    k = bisect.bisect_right(bl, p) - 1
+                    at = bl[k]
+                    if at == p:
+                        found.append(cl[k])
+                    elif at == p - 1 and text[at] in " \t":
+                        found.append(cl[k] + 1)
+                    else:
+                        found.append(self._inside(int(p), k))
+            return np.array(found, dtype=np.int64)
         if self._arrays is None:
             self._arrays = (np.array(self.b, dtype=np.int64), np.array(self.c, dtype=np.int64))
             text = self.text
