@@ -276,25 +276,8 @@ class LazyCounts:
 
     def first_tokens(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
         if len(positions) <= self._VECTOR:
-            # first_token inlined: these small batches come by the thousand.
             pl = positions.tolist() if isinstance(positions, np.ndarray) else positions
-            bl, cl, text, length = self.b, self.c, self.text, self.length
-            found: list[int] = []
-            for p in pl:
-                if p <= 0:
-                    found.append(0)
-                elif p >= length:
-                    found.append(self.n)
-                else:
-                    k = bisect.bisect_right(bl, p) - 1
-                    at = bl[k]
-                    if at == p:
-                        found.append(cl[k])
-                    elif at == p - 1 and text[at] in " \t":
-                        found.append(cl[k] + 1)
-                    else:
-                        found.append(self._inside(int(p), k))
-            return np.array(found, dtype=np.int64)
+            return np.array(self._first_tokens_few(pl), dtype=np.int64)
         if self._arrays is None:
             self._arrays = (np.array(self.b, dtype=np.int64), np.array(self.c, dtype=np.int64))
             text = self.text
@@ -331,6 +314,26 @@ class LazyCounts:
             for j, p, a in zip(miss.tolist(), pos[miss].tolist(), k[miss].tolist(), strict=True):
                 out[j] = self._inside(p, a)
         return out
+
+    def _first_tokens_few(self, positions: Sequence[int]) -> list[int]:
+        """``first_token`` inlined: small batches come by the thousand."""
+        b, c, text, length = self.b, self.c, self.text, self.length
+        found: list[int] = []
+        for p in positions:
+            if p <= 0:
+                found.append(0)
+            elif p >= length:
+                found.append(self.n)
+            else:
+                k = bisect.bisect_right(b, p) - 1
+                at = b[k]
+                if at == p:
+                    found.append(c[k])
+                elif at == p - 1 and text[at] in " \t":
+                    found.append(c[k] + 1)
+                else:
+                    found.append(self._inside(int(p), k))
+        return found
 
     def _inside(self, pos: int, k: int) -> int:
         """``first_token(pos)`` for ``pos`` strictly inside atom ``k``."""
