@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import ClassVar
@@ -81,8 +82,9 @@ class TokenIndex:
     def materialize(self) -> None:
         """Encode the whole text now (a lazy index that is asked about most of it)."""
         if self._lazy is not None:
-            self._lazy = None
+            # Encoded first: another thread keeps the lazy answers until the eager ones are set.
             self._encode()
+            self._lazy = None
 
     def _check(self, lazy: LazyCounts) -> None:
         if lazy.exhausted:
@@ -224,8 +226,8 @@ class LazyCounts:
     nearest known boundary of its atom to ``p`` (remembered: the next question in that atom
     counts less); right after such a space (a sentence or word start), it is that answer plus
     one, since exactly one token starts in a one-byte character. Any other position, a token's
-    start or end inside an atom, or a batch of many positions inside atoms, encodes the block
-    of atoms around it (atoms starting within the same ``BLOCK_CHARS``) with offsets, kept.
+    start or end inside an atom, or a batch of positions word-dense in one block, encodes the
+    block of atoms around it (atoms starting within the same ``BLOCK_CHARS``) with offsets, kept.
     Once half the text has been encoded that way, ``exhausted`` asks the index to encode the
     whole text.
 
@@ -257,6 +259,10 @@ class LazyCounts:
         # Per atom: piece boundaries found inside it (with its bounds) and their first tokens.
         self._sub: dict[int, tuple[list[int], list[int]]] = {}
         self.exhausted = False
+        # The caches above grow as questions come; an index shared (``TokenIndex.of``) by
+        # chunkers on several threads must not read or insert into an atom's lists while
+        # another thread inserts (measured: wrong answers and IndexErrors without it).
+        self._lock = threading.Lock()
 
     # -- positions ------------------------------------------------------------------------------
     def first_token(self, pos: int) -> int:
@@ -343,9 +349,10 @@ class LazyCounts:
                 return done.first_token(pos)
         sub = self._sub.get(k)
         if sub is not None:
-            j = bisect.bisect_left(sub[0], pos)
-            if sub[0][j] == pos:
-                return sub[1][j]
+            with self._lock:
+                j = bisect.bisect_left(sub[0], pos)
+                if sub[0][j] == pos:
+                    return sub[1][j]
         text = self.text
         if piece_boundary(text, pos):
             return self._refine(k, pos)
@@ -359,22 +366,23 @@ class LazyCounts:
         from the nearer known boundary of the atom."""
         if q == self.b[k]:
             return self.c[k]
-        sub = self._sub.get(k)
-        if sub is None:
-            sub = self._sub[k] = ([self.b[k], self.b[k + 1]], [self.c[k], self.c[k + 1]])
-        at, first = sub
-        j = bisect.bisect_left(at, q)
-        if at[j] == q:
-            return first[j]
-        lo, hi = at[j - 1], at[j]
-        count = self.tokenizer.count
-        if q - lo <= hi - q:
-            n = first[j - 1] + count(self.text[lo:q])
-        else:
-            n = first[j] - count(self.text[q:hi])
-        at.insert(j, q)
-        first.insert(j, n)
-        return n
+        with self._lock:
+            sub = self._sub.get(k)
+            if sub is None:
+                sub = self._sub[k] = ([self.b[k], self.b[k + 1]], [self.c[k], self.c[k + 1]])
+            at, first = sub
+            j = bisect.bisect_left(at, q)
+            if at[j] == q:
+                return first[j]
+            lo, hi = at[j - 1], at[j]
+            count = self.tokenizer.count
+            if q - lo <= hi - q:
+                n = first[j - 1] + count(self.text[lo:q])
+            else:
+                n = first[j] - count(self.text[q:hi])
+            at.insert(j, q)
+            first.insert(j, n)
+            return n
 
     # -- tokens ---------------------------------------------------------------------------------
     def _atom_of_token(self, i: int) -> tuple[int, int | None]:
@@ -384,9 +392,10 @@ class LazyCounts:
             return k, self.b[k]
         sub = self._sub.get(k)
         if sub is not None:
-            j = bisect.bisect_left(sub[1], i)
-            if j < len(sub[1]) and sub[1][j] == i:
-                return k, sub[0][j]
+            with self._lock:
+                j = bisect.bisect_left(sub[1], i)
+                if j < len(sub[1]) and sub[1][j] == i:
+                    return k, sub[0][j]
         return k, None
 
     def _token(self, i: int) -> int:
@@ -440,10 +449,11 @@ class LazyCounts:
         k1 = blocks[block + 1] if block + 1 < len(blocks) else len(self.b) - 1
         a, b = self.b[k0], self.b[k1]
         starts, splits = self.tokenizer.range_offsets(self.text, a, b)  # type: ignore[attr-defined]
-        done = self._encoded[block] = _Block(self.c[k0], starts, splits)
-        self._encoded_chars += b - a
-        if 2 * self._encoded_chars > self.length:
-            self.exhausted = True
+        with self._lock:
+            done = self._encoded.setdefault(block, _Block(self.c[k0], starts, splits))
+            self._encoded_chars += b - a
+            if 2 * self._encoded_chars > self.length:
+                self.exhausted = True
         return done
 
 

@@ -246,3 +246,30 @@ def test_helper_process_counts_the_same_and_a_dead_one_is_replaced() -> None:
         timeout=120,
     )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_a_lazy_index_shared_by_threads_answers_as_the_eager_one() -> None:
+    import random
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    tok = get_tokenizer("cl100k_base")
+    text = ("One sentence, with words. Another one follows it here. " * 40 + "\n") * 30
+    eager = TokenIndex(text, tok)
+    # Word starts and ends: piece boundaries inside atoms, counted and remembered per atom.
+    spots = [m for m in range(1, len(text)) if text[m - 1] == " " or text[m] == " "]
+
+    def ask(seed: int) -> bool:
+        order = random.Random(seed).sample(spots, len(spots))
+        return [lazy.first_token(p) for p in order] == [eager.first_token(p) for p in order]
+
+    # Switch threads as often as possible: without the lock, most runs went wrong.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for _ in range(3):
+            lazy = lazy_counts(text, tok)
+            with ThreadPoolExecutor(4) as pool:
+                assert all(pool.map(ask, range(4)))
+    finally:
+        sys.setswitchinterval(interval)
