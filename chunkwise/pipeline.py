@@ -31,7 +31,7 @@ from chunkwise.errors import ChunkwiseError, DocumentError, ErrorRecord, UsageEr
 from chunkwise.names import display, raw_hex
 from chunkwise.options import Options
 from chunkwise.types import Chunk, Document, shared_text_chunks
-from chunkwise.walk import WalkOptions, walk
+from chunkwise.walk import WalkOptions, walk_files
 
 if TYPE_CHECKING:
     from chunkwise.protocols import Embedder, Writer
@@ -174,8 +174,8 @@ def iter_sources(
         walk_options = dataclasses.replace(walk_options, follow_symlinks=True)
     seen: set[str] = set()
 
-    def first_time(path: Path) -> bool:
-        real = os.path.realpath(path)
+    def first_time(path: Path, real: str | None = None) -> bool:
+        real = real or os.path.realpath(path)
         if real in seen:
             skip(display(str(path)), "duplicate")
             return False
@@ -189,11 +189,15 @@ def iter_sources(
         path = Path(p)
         if path.is_dir():
             root: Path | None = None
-            for f in walk(path, walk_options):
-                if registry.parser_for(str(f)) is None:
+            # Unless links are followed, the walk enters no folder symlink: a file that is no
+            # link itself is the real folder's path plus its relative path (no realpath call,
+            # one lstat per path component, per file).
+            real_root = None if walk_options.follow_symlinks else os.path.realpath(path)
+            for f, rel, link in walk_files(path, walk_options):
+                if registry.parser_for(f.name) is None:
                     skip(display(str(f)), "unsupported format")
                     continue
-                if not follow_symlinks and f.is_symlink():
+                if not follow_symlinks and link:
                     if root is None:
                         root = path.resolve()
                     if not _inside(f, root):
@@ -204,7 +208,8 @@ def iter_sources(
                         )
                         skip(display(str(f)), "symlink out of the folder")
                         continue
-                if first_time(f):
+                real = None if real_root is None or link else f"{real_root}/{rel}"
+                if first_time(f, real):
                     yield Source(display(str(f)), path=f)
         elif path.exists():
             if first_time(path):

@@ -80,3 +80,32 @@ def test_rule_semantics() -> None:
     assert not ignored(rules, "other/doc/z.pdf", False)
     assert ignored(rules, "a/tmp", True) and not ignored(rules, "a/tmp", False)
     assert ignored(rules, "a/tmp/f.txt", False)
+
+
+def test_walk_files_relative_paths_and_links(tmp_path: Path) -> None:
+    from chunkwise.walk import walk_files
+
+    _tree(tmp_path, ["a.txt", "sub/b.txt"])
+    (tmp_path / "link.txt").symlink_to(tmp_path / "a.txt")
+    found = [(p.name, rel, link) for p, rel, link in walk_files(tmp_path, WalkOptions())]
+    assert found == [("a.txt", "a.txt", False), ("link.txt", "link.txt", True),
+                     ("b.txt", "sub/b.txt", False)]  # fmt: skip
+
+
+def test_sources_read_once_through_a_linked_folder(tmp_path: Path) -> None:
+    """The real path of a walked file comes from the folder's real path and the file's relative
+    path: a folder named both directly and through a symlink is read once, and so is a file
+    also named on its own."""
+    from chunkwise.pipeline import iter_sources
+
+    real = tmp_path / "real"
+    _tree(real, ["a.txt", "sub/b.txt"])
+    (tmp_path / "alias").symlink_to(real, target_is_directory=True)
+    skipped: list[tuple[str, str]] = []
+    sources = iter_sources(
+        [str(tmp_path / "alias"), str(real), str(real / "sub" / "b.txt")],
+        WalkOptions(),
+        on_skip=lambda name, reason: skipped.append((Path(name).name, reason)),
+    )
+    assert [Path(s.name).name for s in sources] == ["a.txt", "b.txt"]
+    assert skipped == [("a.txt", "duplicate"), ("b.txt", "duplicate"), ("b.txt", "duplicate")]
