@@ -175,12 +175,13 @@ class _DocumentChunks(list[Chunk]):
         self.text = text
 
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
-        if any(type(c) is not Chunk for c in self):
-            return (list, (list(self),))  # a plugin's Chunk subclass travels as itself
         text = self.text
         n = len(text)
+        starts_with = text.startswith
         rows = []
         for c in self:
+            if type(c) is not Chunk:
+                return (list, (list(self),))  # a plugin's Chunk subclass travels as it did
             row = _chunk_values(c)
             t, start, end = row[4], row[2], row[3]
             if (
@@ -189,7 +190,7 @@ class _DocumentChunks(list[Chunk]):
                 and type(end) is int
                 and 0 <= start <= end <= n
                 and end - start == len(t)
-                and text.startswith(t, start)
+                and starts_with(t, start)
             ):
                 row = row[:4] + row[5:]  # one field short: the text is the span's
             rows.append(row)
