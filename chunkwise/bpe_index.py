@@ -66,6 +66,11 @@ def allow_helpers(n: int) -> None:
     _HELPERS = max(0, min(int(n), 1))
 
 
+def helpers_allowed() -> int:
+    """What ``allow_helpers`` last set (to restore it)."""
+    return _HELPERS
+
+
 def _idle_core(loadavg: str = "/proc/loadavg") -> bool:
     """Whether a core is idle right now: fewer runnable tasks (this one included) than usable
     cores, from the kernel's instantaneous count (Linux /proc/loadavg). On a busy machine (other

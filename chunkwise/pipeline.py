@@ -403,6 +403,10 @@ class Processor:
             res.doc, res.chunks = None, []
             res.error = ErrorRecord.from_exception(src.name, exc, st_name)
             return res
+        except _Deadline as exc:
+            res.doc, res.chunks = None, []
+            res.error = exc.record(src.name, stage)
+            return res
         except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
         except BaseException as exc:  # a bug or a hostile file
@@ -487,28 +491,105 @@ def _lost(src: Source, exc: TaskLost) -> Result:
 
 
 # A few small plain-text or Markdown files, the everyday ``chunk ingest notes.md`` or ``notes/``,
-# are parsed in this process: starting workers would cost more than the work (~25 ms per worker,
-# and ~20% more CPU per file for the round trip; the pool pays for itself from a few hundred
-# such files on two idle cores, later when they are busy), and what a worker guards against (a
-# C library crashing or hanging on hostile bytes) does not apply to these pure-Python parsers
-# on this little text. --timeout then does not apply to them.
+# and a run whose only input is one such file of any size, are parsed in this process: starting
+# workers would cost more than the work (~25 ms per worker, and ~20% more CPU per file for the
+# round trip; the pool pays for itself from a few hundred such files on two idle cores, later
+# when they are busy; one 5 MB file cost ~0.13 CPU-s more through a worker, its chunks pickled
+# back), and what a worker guards against (a C library crashing on hostile bytes) does not
+# apply to these pure-Python parsers. --timeout still applies, by an alarm in this process
+# (``_Deadlines``); a large file still gets a second core for its tokens (``bpe_index``).
 _IN_PROCESS_PARSERS = ("text", "markdown")
 _IN_PROCESS_MAX_BYTES = 64 * 1024
 _IN_PROCESS_MAX_FILES = 64
 
 
-def _small_plain_file(src: Source, options: IngestOptions) -> bool:
+def _plain_file_size(src: Source, options: IngestOptions) -> int | None:
+    """The size of a regular plain-text or Markdown file, else None."""
     if src.path is None or src.data is not None or options.max_memory:
-        return False
+        return None
     if (
         src.parser or registry.parser_for(src.name, options.format_hint)
     ) not in _IN_PROCESS_PARSERS:
-        return False
+        return None
     try:
         st = src.path.stat()
     except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and st.st_size <= _IN_PROCESS_MAX_BYTES
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
+def _small_plain_file(src: Source, options: IngestOptions) -> bool:
+    size = _plain_file_size(src, options)
+    return size is not None and size <= _IN_PROCESS_MAX_BYTES
+
+
+class _Deadline(BaseException):
+    """--timeout reached by a document parsed in this process. A BaseException, so that no
+    ``except Exception`` in a parser's fallback path swallows it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"timed out after {seconds:g} s (--timeout)")
+
+    def record(self, source: str, stage: str) -> ErrorRecord:
+        # The same error name as a worker's timeout: whether a document ran in a worker is the
+        # pipeline's choice, not something a filter on the output should have to know.
+        return ErrorRecord(source=source, stage=stage, error="WorkerTimeout", message=str(self))
+
+
+class _Deadlines:
+    """--timeout for documents processed in this process: SIGALRM (a real-time interval timer)
+    raises ``_Deadline`` in the document's code, which ``Processor`` turns into its error
+    record. Python code is interrupted between bytecodes, the regex engine every few thousand
+    steps, a Rust tokenizer call when it returns (a segment: milliseconds). Only in the main
+    thread of a process that has ``setitimer``; elsewhere documents run without a deadline, as
+    before."""
+
+    def __init__(self, seconds: float | None) -> None:
+        import signal
+        import threading
+
+        self.seconds = seconds
+        self.armed = False
+        self._signal = signal
+        self._old: Any = None
+        self.active = bool(
+            seconds
+            and hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+        )
+
+    def __enter__(self) -> _Deadlines:
+        if self.active:
+            self._old = self._signal.signal(self._signal.SIGALRM, self._fire)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.active:
+            self.armed = False
+            self._signal.setitimer(self._signal.ITIMER_REAL, 0)
+            self._signal.signal(self._signal.SIGALRM, self._old)
+
+    def _fire(self, signum: int, frame: Any) -> None:
+        if self.armed:  # not once the document is done: the alarm may come a moment late
+            self.armed = False
+            raise _Deadline(self.seconds or 0)
+
+    def run(self, process: Callable[[Source], Result], src: Source) -> Result:
+        if not self.active:
+            return process(src)
+        assert self.seconds is not None
+        try:
+            self.armed = True
+            self._signal.setitimer(self._signal.ITIMER_REAL, self.seconds)
+            res = process(src)
+            self.armed = False
+        except _Deadline as exc:  # between the document's end and the disarming
+            rec = exc.record(src.name, "parse")
+            return Result(src.name, error=rec, path=str(src.path) if src.path else None)
+        finally:
+            self.armed = False
+            self._signal.setitimer(self._signal.ITIMER_REAL, 0)
+        return res
 
 
 def _preload_before_fork(options: IngestOptions, head: Sequence[Source]) -> None:
@@ -529,6 +610,29 @@ def _preload_before_fork(options: IngestOptions, head: Sequence[Source]) -> None
         log.debug("preload before fork: %s", exc)
 
 
+def _in_process(
+    sources: Iterable[Source],
+    options: IngestOptions,
+    stop: Callable[[], bool],
+    timeout: float | None,
+) -> Iterator[Result]:
+    from chunkwise import bpe_index
+
+    proc = Processor(options)
+    helpers = bpe_index.helpers_allowed()
+    if options.jobs >= 2:
+        # The cores the workers would have used: a large text's tokens on two of them.
+        bpe_index.allow_helpers(1)
+    try:
+        with _Deadlines(timeout) as deadlines:
+            for src in sources:
+                if stop():
+                    return
+                yield deadlines.run(proc.process, src)
+    finally:
+        bpe_index.allow_helpers(helpers)
+
+
 def process_all(
     sources: Iterable[Source],
     options: IngestOptions,
@@ -543,15 +647,18 @@ def process_all(
     if not in_process:
         head = list(itertools.islice(sources, _IN_PROCESS_MAX_FILES + 1))
         sources = itertools.chain(head, sources)
-        in_process = len(head) <= _IN_PROCESS_MAX_FILES and all(
-            _small_plain_file(src, options) for src in head
-        )
+        if len(head) == 1:
+            in_process = _plain_file_size(head[0], options) is not None
+        else:
+            in_process = len(head) <= _IN_PROCESS_MAX_FILES and all(
+                _small_plain_file(src, options) for src in head
+            )
+        if in_process:
+            yield from _in_process(sources, options, stop, timeout=options.timeout)
+            return
     if in_process:
-        proc = Processor(options)
-        for src in sources:
-            if stop():
-                return
-            yield proc.process(src)
+        # --jobs 0 (or 1 without isolation): no deadline, as asked (a debugger may pause here).
+        yield from _in_process(sources, options, stop, timeout=None)
         return
     from chunkwise.workers import OrderedPool
 

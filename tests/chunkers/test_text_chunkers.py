@@ -267,9 +267,67 @@ def test_sentence_starts_agree_with_the_previous_splitter(text: str, data: st.Da
         "It was x\n. Then it rained.",
         "See e.g. The book. " + "a" * 30 + ". Next one.",
         "A very long word like incomprehensibilities. Next.",
+        # Cases the scans decide differently from a plain candidate search (sentence_starts):
+        "Mr. Smith. The U.S. Senate, Approx. Ten. The U.\u212a. One. Ph.D. Two. x.Mr. Three.",
+        "Item _. Item 3. Item é. Item \u0130. Item Ж. Item b. Item \u212a. Done.",
+        "Wait?. Yes!. No.! So... Then…. Next.. é. Last. éclair. ßo? Ünï. “Quote.” (Paren.) A.",
+        "It ended. “Again.” ‘And.’ «Then.» ¿Que. ¡Si. \x00. x\u2028. Fin.",
     ],
 )
 def test_sentence_starts_agree_on_edge_cases(text: str) -> None:
     assert sentence_starts(text) == _sentence_starts_before(text)
     for a in range(len(text)):
         assert sentence_starts(text, a) == _sentence_starts_before(text, a)
+
+
+# What the regex scans of sentence_starts decide without Python or hand to the rule
+# (_is_start): abbreviations in any case (the Kelvin sign lower-cases to k), one-letter words
+# ASCII or not (İ lower-cases to two characters), a period after a newline or at the start of the
+# slice, runs of marks that start with any of them, non-ASCII lower-case letters next. Texts are
+# runs of (gap, word, marks, closers, spaces) so that most words end a candidate.
+_SCAN_WORDS = st.sampled_from(
+    [
+        "Mr", "mr", "MRS", "u.S", "U.\u212a", "\u212a", "ph.D", "Approx", "approx", "thurs",
+        "THUR", "p", "P", "x", "é", "É", "Ж", "\u0130", "\u0130nc", "\u0131nc", "ſt", "_", "3",
+        "3.5", "q.v", "word", "Ünïcode", "a" * 6, "a" * 7, "x" * 16, "e.g" * 6, "Dr\n", "x\n",
+        "", "She", "she", "éclair", "ßo", "“The", "(A", "¿Que", "\x00", "K",
+    ]
+)  # fmt: skip
+_SCAN_PIECE = st.tuples(
+    st.sampled_from(["", "", " ", "(", "\n", "x", ".", "\u2028"]),
+    _SCAN_WORDS,
+    st.sampled_from([".", ".", ".", "..", "?.", "!", "?", "…", "….", ".!", "?!", ""]),
+    st.sampled_from(["", "", '"', "”", ")", "’»", "]"]),
+    st.sampled_from([" ", " ", "\n", "\n\n", " \n \n", "  ", "\t", ""]),
+).map("".join)
+_SCAN_CHARS = "..!?… \n\"'”’»)]“‘«([¿¡aAkKmMrRpPxé\u212a\u0130_3\x00"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.lists(_SCAN_PIECE, max_size=8).map("".join),
+        st.lists(_SCAN_PIECE, max_size=8).map("".join),
+        st.text(alphabet=_SCAN_CHARS, max_size=60),
+    ),
+    st.data(),
+)
+def test_sentence_scans_agree_with_the_rule(text: str, data: st.DataObject) -> None:
+    a = data.draw(st.integers(0, len(text)))
+    b = data.draw(st.integers(a, len(text)))
+    assert sentence_starts(text, a, b) == _sentence_starts_before(text, a, b)
+    assert sentence_starts(text) == _sentence_starts_before(text)
+
+
+def test_sentence_scans_know_every_letter_that_lower_cases_to_ascii() -> None:
+    import string
+    import sys
+
+    from chunkwise.chunkers.sentence import _LOWERS_TO
+
+    found: dict[str, str] = {}
+    for c in map(chr, range(sys.maxunicode + 1)):
+        low = c.lower()
+        if c not in string.ascii_letters + "." and low in string.ascii_lowercase + ".":
+            found[low] = found.get(low, "") + c
+    assert found == _LOWERS_TO

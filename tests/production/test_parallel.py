@@ -199,3 +199,82 @@ def test_sources_are_consumed_lazily_with_a_bounded_window(tmp_path: Path) -> No
     # The window is 2 x jobs tasks; small files travel in batches of up to 64 (sized to ~50 ms of
     # work), so at most that many sources are taken ahead of the consumer.
     assert pulled <= 5 + 2 * 2 * 64 + 1
+
+
+@pytest.fixture
+def no_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if the run starts worker processes."""
+    from chunkwise import workers
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("this run should not start workers")
+
+    monkeypatch.setattr(workers.OrderedPool, "__init__", refuse)
+
+
+@pytest.mark.usefixtures("no_pool")
+def test_in_process_documents_keep_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A few small text files run in this process, and --timeout still ends one that hangs
+    there: the same WorkerTimeout record a worker's hang gives, the others unharmed."""
+    from chunkwise.parsers.text import TextParser
+
+    parse_bytes = TextParser.parse_bytes
+
+    def hanging(self: TextParser, data: bytes, source: str) -> Document:
+        while source.endswith("hang.txt"):
+            pass  # pure Python, never sleeping: only the alarm can stop it
+        return parse_bytes(self, data, source)
+
+    monkeypatch.setattr(TextParser, "parse_bytes", hanging)
+    (tmp_path / "a.txt").write_text("Hello world. " * 50)
+    (tmp_path / "hang.txt").write_text("never parsed")
+    (tmp_path / "z.txt").write_text("Goodbye now. " * 50)
+    start = time.monotonic()
+    summary, records, errors = run([str(tmp_path)], jobs=2, isolate=True, timeout=0.5)
+    assert time.monotonic() - start < 10
+    assert [(Path(e.source).name, e.error) for e in errors] == [("hang.txt", "WorkerTimeout")]
+    assert "0.5 s (--timeout)" in errors[0].message
+    assert [Path(r["source"]).name for r in records] == ["a.txt", "z.txt"]
+    assert summary.failed == 1
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+
+
+def test_one_large_text_file_runs_in_this_process(tmp_path: Path) -> None:
+    """A run whose only input is one plain-text file of any size skips the workers (its chunks
+    would be pickled back), with the very output of a worker's run."""
+    from chunkwise import bpe_index
+
+    big = tmp_path / "big.txt"
+    big.write_text("\n\n".join(f"Paragraph {i}. " + "Some words here. " * 40 for i in range(300)))
+    assert big.stat().st_size > 128 * 1024
+    pooled = run([str(big)], jobs=1, isolate=True)  # a single file and jobs=1: still a worker
+    before = bpe_index.helpers_allowed()
+    with pytest.MonkeyPatch.context() as mp:
+        from chunkwise import workers
+
+        mp.setattr(workers.OrderedPool, "__init__", _refuse_pool)
+        alone = run([str(big)], jobs=2, isolate=True)
+    assert alone == pooled and len(alone[1]) > 10
+    assert bpe_index.helpers_allowed() == before
+
+
+def _refuse_pool(*args: Any, **kwargs: Any) -> None:
+    raise AssertionError("this run should not start workers")
+
+
+def test_deadlines_disarm(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A document done in time keeps its result and leaves no alarm behind; an alarm that
+    comes after the document ended raises nothing."""
+    from chunkwise.pipeline import Result, Source, _Deadlines
+
+    src = Source("x.txt")
+    with _Deadlines(5.0) as deadlines:
+        assert deadlines.active
+        res = deadlines.run(lambda s: Result(s.name), src)
+        assert res.error is None and res.source == "x.txt"
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+        deadlines._fire(signal.SIGALRM, None)  # late: not armed any more
+    assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
