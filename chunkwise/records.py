@@ -47,11 +47,20 @@ def chunk_id(source: str, doc_id: str, index: int) -> str:
     return f"{_id_key(source, doc_id)}:{index}"
 
 
-@functools.lru_cache(maxsize=256, typed=True)
 def _id_key(source: str, doc_id: str) -> str:
     # Every chunk of a document shares it: hashed once per document, not once per chunk.
+    try:
+        return _cached_id_key(source, doc_id)
+    except TypeError:  # a plugin's unhashable doc_id: hashed as it always was, uncached
+        return _hash_id_key(source, doc_id)
+
+
+def _hash_id_key(source: str, doc_id: str) -> str:
     key = hashlib.sha256(f"{source}\0{doc_id}".encode("utf-8", "surrogateescape")).hexdigest()
     return key[:16]
+
+
+_cached_id_key = functools.lru_cache(maxsize=256, typed=True)(_hash_id_key)
 
 
 def chunk_record(chunk: Chunk, doc: Document) -> dict[str, Any]:

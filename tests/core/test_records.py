@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Any
 
 from chunkwise.writers.jsonl import dumps
 from hypothesis import given
@@ -117,3 +118,10 @@ def test_chunk_records_equal_one_record_per_chunk() -> None:
     # The id key is cached per (source, doc_id): chunks of another doc_id get their own.
     assert recs[0]["id"].split(":")[0] != recs[1]["id"].split(":")[0]
     assert recs[0]["id"].split(":")[0] == recs[2]["id"].split(":")[0]
+
+
+def test_an_unhashable_doc_id_still_gets_its_id() -> None:
+    doc_id: Any = ["not", "a", "str"]
+    rec = chunk_record(_chunk(doc_id=doc_id, index=2), _doc())
+    key = hashlib.sha256(f"docs/a.md\0{doc_id}".encode()).hexdigest()[:16]
+    assert rec["id"] == f"{key}:2"
