@@ -155,10 +155,13 @@ _new_object = object.__new__
 _CHUNK_FIELDS = Chunk.__match_args__
 _N_FIELDS = len(_CHUNK_FIELDS)
 _chunk_values = operator.attrgetter(*_CHUNK_FIELDS)
+_values_but_text = operator.attrgetter(*(f for f in _CHUNK_FIELDS if f != "text"))
 # Each field's slot setter, in field order. Setting the slots directly skips the frozen
 # dataclass __init__ (one object.__setattr__ call per field, ~2.4 us a chunk; this ~1.6 us),
 # which Chunk can afford because it has no __post_init__ and every field is an __init__ field.
 _CHUNK_SLOTS = tuple(Chunk.__dict__[name].__set__ for name in _CHUNK_FIELDS)
+_SLOTS_BUT_TEXT = tuple(Chunk.__dict__[name].__set__ for name in _CHUNK_FIELDS if name != "text")
+_set_text = Chunk.__dict__["text"].__set__
 assert not hasattr(Chunk, "__post_init__") and len(_CHUNK_FIELDS) == len(Chunk.__slots__)
 
 
@@ -182,8 +185,7 @@ class _DocumentChunks(list[Chunk]):
         for c in self:
             if type(c) is not Chunk:
                 return (list, (list(self),))  # a plugin's Chunk subclass travels as it did
-            row = _chunk_values(c)
-            t, start, end = row[4], row[2], row[3]
+            t, start, end = c.text, c.start, c.end
             if (
                 type(t) is str
                 and type(start) is int
@@ -192,18 +194,22 @@ class _DocumentChunks(list[Chunk]):
                 and end - start == len(t)
                 and starts_with(t, start)
             ):
-                row = row[:4] + row[5:]  # one field short: the text is the span's
-            rows.append(row)
+                rows.append(_values_but_text(c))  # one field short: the text is the span's
+            else:
+                rows.append(_chunk_values(c))
         return (_chunks_from, (text, rows))
 
 
 def _chunks_from(text: str, rows: list[tuple[Any, ...]]) -> list[Chunk]:
     out = []
     for row in rows:
-        if len(row) < _N_FIELDS:
-            row = (*row[:4], text[row[2] : row[3]], *row[4:])
         chunk = _new_object(Chunk)
-        for put, value in zip(_CHUNK_SLOTS, row):  # noqa: B905 - rows are whole; strict costs
+        if len(row) < _N_FIELDS:
+            _set_text(chunk, text[row[2] : row[3]])
+            slots = _SLOTS_BUT_TEXT
+        else:
+            slots = _CHUNK_SLOTS
+        for put, value in zip(slots, row):  # noqa: B905 - rows are whole; strict costs
             put(chunk, value)
         out.append(chunk)
     return out
