@@ -5,11 +5,19 @@ span into a chunk with its layout metadata (pages, boxes, heading path, kind).""
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from chunkwise.kinds import FURNITURE_KINDS, METADATA_KINDS, span_kind
+from chunkwise.kinds import (
+    BLOCK_KINDS,
+    FURNITURE_KINDS,
+    HEADING,
+    METADATA_KINDS,
+    TEXT,
+    span_kind,
+)
 from chunkwise.options import Options
 from chunkwise.packing import Packer, add_overlap
 from chunkwise.tokenizers import DEFAULT_TOKENIZER, Tokenizer, get_tokenizer
@@ -108,35 +116,43 @@ class BaseChunker:
         metadata: Sequence[Mapping[str, Any]] | None = None,
     ) -> Iterator[Chunk]:
         """Turn exact spans with exact token counts into annotated chunks."""
-        builder = self.builder(doc)
-        for i, (start, end) in enumerate(spans):
-            yield builder.chunk(
-                start, end, counts[i], metadata=metadata[i] if metadata is not None else None
-            )
+        yield from self.builder(doc).spans(spans, counts, metadata)
 
 
 class SpanAnnotator:
-    """Answers "which elements does [start, end) touch?" fast, for one document."""
+    """Answers "which elements does [start, end) touch?" and "which headings are open at
+    offset?" fast, for one document. Each index is built on its first question: a chunker that
+    only asks for heading paths never sorts every element."""
 
     def __init__(self, doc: Document) -> None:
         self.doc = doc
-        els = sorted(doc.elements, key=lambda e: (e.start, -e.end))
-        self._els = els
+        self._els: list[Element] | None = None
+        self._starts: list[int] = []
+        self._max_end: list[int] = []
+        self._heading_starts: list[int] | None = None
+        self._heading_paths: list[tuple[str, ...]] = []
+
+    def _build_overlap_index(self) -> list[Element]:
+        els = sorted(self.doc.elements, key=_start_then_longest)
         self._starts = [e.start for e in els]
         running = -1
-        self._max_end: list[int] = []
+        max_end = self._max_end
         for e in els:
-            running = max(running, e.end)
-            self._max_end.append(running)
-        self._heading_starts: list[int] = []
-        self._heading_paths: list[tuple[str, ...]] = []
-        self._build_heading_index(doc)
+            if e.end > running:
+                running = e.end
+            max_end.append(running)
+        self._els = els
+        return els
 
-    def _build_heading_index(self, doc: Document) -> None:
+    def _build_heading_index(self) -> list[int]:
+        doc = self.doc
+        starts: list[int] = []
+        paths = self._heading_paths
         stack: list[tuple[int, str]] = []
-        for el in sorted(doc.elements, key=lambda e: e.start):
-            if el.kind != "heading":
-                continue
+        # Sorting the headings alone keeps their order among equal starts (a stable sort), as
+        # sorting every element would.
+        heads = sorted((e for e in doc.elements if e.kind == "heading"), key=_start)
+        for el in heads:
             level = el.level or 1
             title = el.attrs.get("title") if el.attrs else None
             if not title:
@@ -144,24 +160,40 @@ class SpanAnnotator:
             while stack and stack[-1][0] >= level:
                 stack.pop()
             stack.append((level, str(title)))
-            self._heading_starts.append(el.start)
-            self._heading_paths.append(tuple(t for _, t in stack))
+            starts.append(el.start)
+            paths.append(tuple(t for _, t in stack))
+        self._heading_starts = starts
+        return starts
 
     def headings_at(self, offset: int) -> tuple[str, ...]:
-        i = bisect.bisect_right(self._heading_starts, offset) - 1
+        starts = self._heading_starts
+        if starts is None:
+            starts = self._build_heading_index()
+        i = bisect.bisect_right(starts, offset) - 1
         return self._heading_paths[i] if i >= 0 else ()
 
     def overlapping(self, start: int, end: int) -> list[Element]:
+        els = self._els
+        if els is None:
+            els = self._build_overlap_index()
         hi = bisect.bisect_left(self._starts, max(end, start + 1))
         out: list[Element] = []
         j = hi - 1
-        while j >= 0 and self._max_end[j] > start:
-            el = self._els[j]
+        max_end = self._max_end
+        while j >= 0 and max_end[j] > start:
+            el = els[j]
             if el.end > start:
                 out.append(el)
             j -= 1
         out.reverse()
         return out
+
+
+def _start_then_longest(e: Element) -> tuple[int, int]:
+    return (e.start, -e.end)
+
+
+_start = operator.attrgetter("start")
 
 
 class ChunkBuilder:
@@ -187,9 +219,19 @@ class ChunkBuilder:
         self.chunker = chunker
         self._annotator: SpanAnnotator | None = None
         self._next_index = 0
-        # Pages and boxes come from elements with a page; source code and plain text have
-        # none, and then no lookup is needed for them.
-        self._paged = any(e.page is not None for e in doc.elements)
+        # What the document's elements can contribute at all, known once: pages and boxes come
+        # from elements with a page (source code and plain text have none), a kind other than
+        # text from a block element, a heading path from a heading. A document of plain
+        # paragraphs needs no element lookup for any chunk.
+        paged = False
+        kinds: set[str] = set()
+        for e in doc.elements:
+            kinds.add(e.kind)
+            if e.page is not None:
+                paged = True
+        self._paged = paged
+        self._blocks = not BLOCK_KINDS.isdisjoint(kinds)
+        self._headed = HEADING in kinds
 
     @property
     def annotator(self) -> SpanAnnotator:
@@ -218,12 +260,10 @@ class ChunkBuilder:
         synthetic = text is not None and text != source
         if text is None:
             text = source
-        ann = self._annotator
         els: list[Element] = []
         paged = self._paged and (pages is None or boxes is None)
-        if kind is None or paged:
-            ann = self.annotator
-            els = ann.overlapping(start, end)
+        if (kind is None and self._blocks) or paged:
+            els = self.annotator.overlapping(start, end)
         if pages is not None:
             page_t = tuple(sorted(set(pages)))
         elif paged:
@@ -244,9 +284,10 @@ class ChunkBuilder:
         else:
             box_t = ()
         if kind is None:
-            kind = span_kind(doc_text, els, start, end)
+            # Without a block element in the document every span is text (kinds.span_kind).
+            kind = span_kind(doc_text, els, start, end) if self._blocks else TEXT
         if headings is None:
-            headings = (ann if ann is not None else self.annotator).headings_at(start)
+            headings = self.annotator.headings_at(start) if self._headed else ()
         index = self._next_index
         self._next_index += 1
         return Chunk(
@@ -266,6 +307,58 @@ class ChunkBuilder:
             metadata=dict(metadata or {}),
             synthetic=synthetic,
         )
+
+    def spans(
+        self,
+        spans: Sequence[tuple[int, int]],
+        counts: Sequence[int],
+        metadata: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Iterator[Chunk]:
+        """``chunk(start, end, count, metadata=...)`` for each span in turn; for a document of
+        plain paragraphs (no page, block or heading: every field is known without looking at
+        an element) without the per-call overhead, since such documents are most of a folder
+        of text files."""
+        if self._paged or self._blocks or self._headed or type(self).chunk is not _CHUNK:
+            for i, (start, end) in enumerate(spans):
+                yield self.chunk(
+                    start, end, counts[i], metadata=metadata[i] if metadata is not None else None
+                )
+            return
+        doc = self.doc
+        doc_text = doc.text
+        n = len(doc_text)
+        doc_id = doc.doc_id
+        tok_name = self.tokenizer.name
+        chunker = self.chunker
+        for i, (start, end) in enumerate(spans):
+            if not 0 <= start <= end <= n:
+                raise ValueError(f"chunk span [{start}, {end}) outside the text (0..{n})")
+            index = self._next_index
+            self._next_index = index + 1
+            meta = metadata[i] if metadata is not None else None
+            text = doc_text[start:end]
+            count = counts[i]
+            yield Chunk(
+                doc_id,
+                index,
+                start,
+                end,
+                text,
+                self.tokenizer.count(text) if count is None else count,
+                tok_name,
+                chunker,
+                None,
+                None,
+                (),
+                TEXT,
+                None,
+                dict(meta) if meta else {},
+                False,
+            )
+
+
+# A subclass that makes its chunks its own way gets every span through its chunk().
+_CHUNK = ChunkBuilder.chunk
 
 
 def content_spans(doc: Document, keep_furniture: bool = False) -> list[tuple[int, int]]:

@@ -30,7 +30,7 @@ from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import ChunkwiseError, DocumentError, ErrorRecord, UsageError
 from chunkwise.names import display, raw_hex
 from chunkwise.options import Options
-from chunkwise.types import Chunk, Document
+from chunkwise.types import Chunk, Document, shared_text_chunks
 from chunkwise.walk import WalkOptions, walk_files
 
 if TYPE_CHECKING:
@@ -470,9 +470,13 @@ def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
 
 def _without_elements(r: Result) -> Result:
     """What a worker sends back: the parent writes chunks and embeds from the text, never reads
-    elements, and pickling them is most of a small file's transfer cost (~4x the rest)."""
-    if r.doc is not None and r.doc.elements:
-        r.doc = dataclasses.replace(r.doc, elements=())
+    elements, and pickling them is most of a small file's transfer cost (~4x the rest); the
+    chunks travel without the text they share with the document (half the bytes)."""
+    if r.doc is not None:
+        if r.doc.elements:
+            r.doc = dataclasses.replace(r.doc, elements=())
+        if r.chunks:
+            r.chunks = shared_text_chunks(r.chunks, r.doc.text)
     for att in r.attachments:
         _without_elements(att)
     return r

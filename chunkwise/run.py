@@ -37,7 +37,7 @@ from chunkwise.pipeline import (
     run_settings,
     writer_is_streaming,
 )
-from chunkwise.records import chunk_id, chunk_record
+from chunkwise.records import chunk_id, chunk_records
 
 if TYPE_CHECKING:
     from chunkwise.protocols import Embedder, Writer
@@ -351,7 +351,7 @@ class Ingest:
         doc = r.doc
         retired = False
         try:
-            records = [chunk_record(c, doc) for c in r.chunks]
+            records = chunk_records(r.chunks, doc)
             if self.incremental is not None:
                 self.incremental.retire(r)  # delete records of the old version go first
             retired = True

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import itertools
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -17,7 +20,7 @@ from chunkwise.kinds import (
 )
 from chunkwise.spans import trim, trimmed_pieces
 from chunkwise.tokenizers import get_tokenizer
-from chunkwise.types import Document, Element, PageBox
+from chunkwise.types import Chunk, Document, Element, PageBox
 
 CHARS = get_tokenizer("chars")
 
@@ -114,6 +117,70 @@ def test_builder_without_pages_skips_lookup() -> None:
 def test_builder_rejects_spans_outside_the_text(start: int, end: int) -> None:
     with pytest.raises(ValueError, match="outside the text"):
         ChunkBuilder(_doc(), CHARS, "x").chunk(start, end)
+
+
+_KINDS = ("paragraph", "heading", "table", "list_item", "code", "header")
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    text=st.text(alphabet="ab \n#", min_size=1, max_size=60),
+    spec=st.lists(
+        st.tuples(st.sampled_from(_KINDS), st.integers(0, 60), st.integers(0, 20), st.booleans()),
+        max_size=6,
+    ),
+    cuts=st.lists(st.integers(0, 60), max_size=5),
+    with_meta=st.booleans(),
+)
+def test_spans_equal_one_chunk_call_per_span(
+    text: str,
+    spec: list[tuple[str, int, int, bool]],
+    cuts: list[int],
+    with_meta: bool,
+) -> None:
+    """``spans`` (with its shortcut for documents of plain paragraphs) makes the chunks one
+    ``chunk`` call per span makes, whatever the elements."""
+    n = len(text)
+    els = tuple(
+        Element(kind, min(a, n), min(a + w, n), page=1 if paged else None, level=1)
+        for kind, a, w, paged in spec
+    )
+    doc = Document("t.txt", "0" * 16, text, els)
+    bounds = sorted({0, n, *(min(c, n) for c in cuts)})
+    spans = list(itertools.pairwise(bounds))
+    counts = [b - a for a, b in spans]
+    meta = [{"i": i} if i % 2 else {} for i in range(len(spans))] if with_meta else None
+    one_by_one = ChunkBuilder(doc, CHARS, "x")
+    expected = [
+        one_by_one.chunk(a, b, c, metadata=meta[i] if meta else None)
+        for i, ((a, b), c) in enumerate(zip(spans, counts, strict=True))
+    ]
+    assert list(ChunkBuilder(doc, CHARS, "x").spans(spans, counts, meta)) == expected
+
+
+def test_spans_of_plain_paragraphs_use_no_element_index() -> None:
+    text = "one two\n\nthree four"
+    doc = Document(
+        "t.txt", "0" * 16, text, (Element("paragraph", 0, 7), Element("paragraph", 9, 19))
+    )
+    b = ChunkBuilder(doc, CHARS, "x")
+    chunks = list(b.spans([(0, 9), (9, 19)], [9, 10]))
+    assert [(c.index, c.text, c.kind, c.headings) for c in chunks] == [
+        (0, "one two\n\n", "text", ()),
+        (1, "three four", "text", ()),
+    ]
+    assert b._annotator is None
+    with pytest.raises(ValueError, match="outside the text"):
+        list(b.spans([(0, 99)], [1]))
+
+
+def test_spans_go_through_a_subclass_chunk() -> None:
+    class Tagged(ChunkBuilder):
+        def chunk(self, start: int, end: int, n_tokens: int | None = None, **kw: Any) -> Chunk:
+            return super().chunk(start, end, n_tokens, **{**kw, "kind": "code"})
+
+    doc = Document("t.txt", "0" * 16, "abc", (Element("paragraph", 0, 3),))
+    assert [c.kind for c in Tagged(doc, CHARS, "x").spans([(0, 3)], [3])] == ["code"]
 
 
 # -- the kind rule -------------------------------------------------------------------------------

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from typing import Any
 
 from chunkwise.writers.jsonl import dumps
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chunkwise.records import FIELDS, chunk_id, chunk_record
+from chunkwise.records import FIELDS, chunk_id, chunk_record, chunk_records
 from chunkwise.types import Chunk, Document, PageBox
 
 
@@ -107,3 +108,20 @@ def test_record_serialises_to_one_stable_jsonl_line() -> None:
     line = dumps(rec)
     assert "\n" not in line and json.loads(line) == rec
     assert line.index('"id"') < line.index('"doc_id"') < line.index('"embedding_model"')
+
+
+def test_chunk_records_equal_one_record_per_chunk() -> None:
+    doc = _doc(metadata={"source_bytes_hex": "6162ff"})
+    chunks = [_chunk(index=i, metadata={"n": i}, doc_id=f"{i % 2}" * 16) for i in range(4)]
+    recs = chunk_records(chunks, doc)
+    assert recs == [chunk_record(c, doc) for c in chunks]
+    # The id key is cached per (source, doc_id): chunks of another doc_id get their own.
+    assert recs[0]["id"].split(":")[0] != recs[1]["id"].split(":")[0]
+    assert recs[0]["id"].split(":")[0] == recs[2]["id"].split(":")[0]
+
+
+def test_an_unhashable_doc_id_still_gets_its_id() -> None:
+    doc_id: Any = ["not", "a", "str"]
+    rec = chunk_record(_chunk(doc_id=doc_id, index=2), _doc())
+    key = hashlib.sha256(f"docs/a.md\0{doc_id}".encode()).hexdigest()[:16]
+    assert rec["id"] == f"{key}:2"

@@ -124,3 +124,39 @@ def test_a_document_of_many_chunks_is_serialised_in_about_its_size() -> None:
     # orjson's bytes keep a buffer of several KB each: holding a document's 10,000 lines took
     # ~80 MB for 0.6 MB of output (a 50 MB file's chunks, gigabytes).
     assert peak < 10 * len(expected) + (2 << 20), f"{peak / 1e6:.0f} MB for {len(expected)} bytes"
+
+
+def _docs_of_records(n_docs: int, per_doc: int) -> list[list[dict[str, Any]]]:
+    return [
+        [{"id": f"{d}:{i}", "text": "x" * (d * 37 % 5000)} for i in range(per_doc)]
+        for d in range(n_docs)
+    ]
+
+
+def test_a_file_gets_every_document_in_order_at_close(tmp_path: Path) -> None:
+    # Over _PENDING_BYTES, so lines are written both while documents come and at close.
+    docs = _docs_of_records(300, 3)
+    path = tmp_path / "out.jsonl"
+    writer = JsonlWriter(str(path))
+    for records in docs:
+        writer.write(records)
+    assert not path.exists()  # published at close
+    writer.close()
+    expected = b"".join(_json_bytes(r) + b"\n" for records in docs for r in records)
+    assert len(expected) > jsonl._PENDING_BYTES
+    assert path.read_bytes() == expected
+
+
+def test_an_aborted_file_leaves_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    writer = JsonlWriter(str(path))
+    writer.write(_docs_of_records(2, 2)[1])
+    writer.abort()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stream_gets_each_document_when_it_is_written() -> None:
+    out = io.BytesIO()
+    writer = JsonlWriter(stream=out)
+    writer.write([{"id": "a"}])
+    assert out.getvalue() == b'{"id":"a"}\n'  # not held back until close
