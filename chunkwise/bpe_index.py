@@ -176,14 +176,24 @@ def atom_bounds(text: str) -> list[int] | None:
     if n <= SENTENCE_LINE:
         return bounds
     long = [k for k, (a, b) in enumerate(itertools.pairwise(bounds)) if b - a > SENTENCE_LINE]
+    room = budget - len(bounds)
     for k in reversed(long):
         a, b = bounds[k], bounds[k + 1]
-        found = _SENTENCE_SPACE.finditer(text, a, b)
-        cuts = [m.start(1) for m in itertools.islice(found, budget - len(bounds) + 1)]
-        if len(bounds) + len(cuts) > budget:
+        cuts: list[int] = []
+        last = pos = a
+        # Each search stops LONG_ATOM past the last cut: a stretch without one (minified code)
+        # gives up there, not after scanning the whole line.
+        while b - last > LONG_ATOM:
+            m = _SENTENCE_SPACE.search(text, pos, min(b, last + LONG_ATOM + 1))
+            if m is None or len(cuts) >= room:
+                return None
+            last = m.start(1)
+            pos = m.end()
+            cuts.append(last)
+        cuts.extend(m.start(1) for m in _SENTENCE_SPACE.finditer(text, pos, b))
+        if len(cuts) > room:
             return None
-        if max(y - x for x, y in itertools.pairwise([a, *cuts, b])) > LONG_ATOM:
-            return None
+        room -= len(cuts)
         bounds[k + 1 : k + 1] = cuts
     return bounds
 
