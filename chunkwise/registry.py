@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chunkwise.errors import UsageError
@@ -328,7 +328,7 @@ def _parser_for_extension(ext: str) -> str | None:
 
 
 def _suffixes(path: str) -> list[str]:
-    name = Path(path).name.lower()
+    name = os.path.basename(path).lower()
     parts = name.split(".")
     # Longest compound suffix first: ".html.gz" before ".gz".
     return ["." + ".".join(parts[i:]) for i in range(1, len(parts))]

@@ -170,7 +170,7 @@ def walk_files(root: Path, options: WalkOptions) -> Iterator[tuple[Path, str, bo
                 )
                 if child is not None:
                     stack.append(child)
-        elif is_file and not ignored(frame.rules, child_rel, False) and options.included(child_rel):
+        elif is_file and not frame.file_ignored(child_rel) and options.included(child_rel):
             try:
                 link = entry.is_symlink()
             except OSError:
@@ -184,6 +184,22 @@ class _Frame:
     rel: str
     rules: list[Rule]
     ancestors: frozenset[tuple[int, int]]
+    # Without negated rules a file is ignored when any rule matches it, and what a folder rule
+    # ("build/") says of a file depends only on the folder the file is in: decided once here,
+    # so a file meets only the file rules (one regex, not one call per rule per file).
+    _file_rules: list[Rule] | None = None
+    _folder_ignored: bool = False
+
+    def __post_init__(self) -> None:
+        if not any(rule.negate for rule in self.rules):
+            probe = f"{self.rel}/_" if self.rel else "_"
+            self._folder_ignored = any(r.matches(probe, False) for r in self.rules if r.dir_only)
+            self._file_rules = [r for r in self.rules if not r.dir_only]
+
+    def file_ignored(self, rel: str) -> bool:
+        if self._file_rules is None:
+            return ignored(self.rules, rel, False)
+        return self._folder_ignored or any(r.matches(rel, False) for r in self._file_rules)
 
 
 def _open_dir(

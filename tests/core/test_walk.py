@@ -109,3 +109,45 @@ def test_sources_read_once_through_a_linked_folder(tmp_path: Path) -> None:
     )
     assert [Path(s.name).name for s in sources] == ["a.txt", "b.txt"]
     assert skipped == [("a.txt", "duplicate"), ("b.txt", "duplicate"), ("b.txt", "duplicate")]
+
+
+def test_folder_rules_decided_once_per_folder(tmp_path: Path) -> None:
+    """Files meet only the file rules when no rule is negated; the walk finds what checking every
+    rule for every file finds, with folder rules, nested .gitignore files and negations."""
+    import random
+
+    from chunkwise import walk as walk_module
+
+    rng = random.Random(7)
+    names = ["a.txt", "b.log", "build", "docs", "tmp", "x.md", "keep.log", "sub"]
+    patterns = ["*.log", "build/", "tmp/", "docs/tmp/", "sub/x.md", "!keep.log", "/x.md", "*.md"]
+    for trial in range(40):
+        root = tmp_path / f"t{trial}"
+        files = [
+            "/".join(rng.choice(names) for _ in range(depth))
+            for depth in (rng.randint(1, 4) for _ in range(12))
+        ]
+        for f in files:
+            p = root / f
+            if any(q.is_file() for q in [*p.parents][: len(p.relative_to(root).parts) - 1]):
+                continue
+            if p.is_dir():
+                continue
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_text("x")
+        lines = rng.sample(patterns, rng.randint(0, 4))
+        (root / ".gitignore").write_text("\n".join(lines) + "\n")
+        if (root / "sub").is_dir():
+            (root / "sub" / ".gitignore").write_text(rng.choice(patterns) + "\n")
+        opts = WalkOptions(exclude=tuple(rng.sample(patterns, rng.randint(0, 2))))
+        fast = _rel(root, opts)
+        every_rule = walk_module._Frame.file_ignored
+
+        def slow(frame: walk_module._Frame, rel: str) -> bool:
+            return ignored(frame.rules, rel, False)
+
+        walk_module._Frame.file_ignored = slow  # type: ignore[method-assign]
+        try:
+            assert _rel(root, opts) == fast, (lines, opts.exclude)
+        finally:
+            walk_module._Frame.file_ignored = every_rule  # type: ignore[method-assign]
