@@ -160,3 +160,24 @@ def test_a_stream_gets_each_document_when_it_is_written() -> None:
     writer = JsonlWriter(stream=out)
     writer.write([{"id": "a"}])
     assert out.getvalue() == b'{"id":"a"}\n'  # not held back until close
+
+
+def test_a_large_document_is_not_copied_again_on_its_way_to_a_file(tmp_path: Path) -> None:
+    """Small documents are gathered into larger writes; a document whose output alone is over
+    that size is written as its blocks are, not joined into one more copy of it."""
+    import tracemalloc
+
+    records = [{"id": f"d:{i}", "text": f"{i} " + "word " * 200} for i in range(5_000)]
+    path = tmp_path / "out.jsonl"
+    writer = JsonlWriter(str(path))
+    writer.write([{"id": "small"}])  # something pending when the large document comes
+    tracemalloc.start()
+    try:
+        writer.write(records)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    writer.close()
+    expected = b'{"id":"small"}\n' + b"".join(_json_bytes(r) + b"\n" for r in records)
+    assert path.read_bytes() == expected
+    assert peak < 1.5 * len(expected), f"{peak / 1e6:.1f} MB for {len(expected) / 1e6:.1f} MB"
