@@ -104,22 +104,26 @@ def test_chunk_records_take_the_fast_path(sample_docs: Path, monkeypatch: Any) -
     assert again.getvalue() == out.getvalue()
 
 
-def test_a_document_of_many_chunks_is_serialised_in_about_its_size() -> None:
+def _peak_bytes_while_writing(writer: JsonlWriter, records: list[dict[str, Any]]) -> int:
+    """The most memory Python held at once while ``writer`` wrote ``records``."""
     import tracemalloc
 
+    tracemalloc.start()
+    try:
+        writer.write(records)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_document_of_many_chunks_is_serialised_in_about_its_size() -> None:
     records = [
         {"id": f"d:{i}", "text": f"## Heading {i}\n\nline {i}", "headings": [f"Heading {i}"]}
         for i in range(10_000)
     ]
     expected = b"".join(_json_bytes(r) + b"\n" for r in records)
     out = io.BytesIO()
-    writer = JsonlWriter(stream=out)
-    tracemalloc.start()
-    try:
-        writer.write(records)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes_while_writing(JsonlWriter(stream=out), records)
     assert out.getvalue() == expected
     # orjson's bytes keep a buffer of several KB each: holding a document's 10,000 lines took
     # ~80 MB for 0.6 MB of output (a 50 MB file's chunks, gigabytes).
@@ -165,18 +169,11 @@ def test_a_stream_gets_each_document_when_it_is_written() -> None:
 def test_a_large_document_is_not_copied_again_on_its_way_to_a_file(tmp_path: Path) -> None:
     """Small documents are gathered into larger writes; a document whose output alone is over
     that size is written as its blocks are, not joined into one more copy of it."""
-    import tracemalloc
-
     records = [{"id": f"d:{i}", "text": f"{i} " + "word " * 200} for i in range(5_000)]
     path = tmp_path / "out.jsonl"
     writer = JsonlWriter(str(path))
     writer.write([{"id": "small"}])  # something pending when the large document comes
-    tracemalloc.start()
-    try:
-        writer.write(records)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = _peak_bytes_while_writing(writer, records)
     writer.close()
     expected = b'{"id":"small"}\n' + b"".join(_json_bytes(r) + b"\n" for r in records)
     assert path.read_bytes() == expected
