@@ -189,7 +189,7 @@ _INGEST_PANELS = (INPUT, OUTPUT, CHUNKING, FORMATS, EMBEDDING, ENGINE)
     type=click.FloatRange(min=0),
     default=120.0,
     panel=ENGINE,
-    help="Seconds per document before its worker is killed (0 = no limit).",
+    help="Seconds per document before it is stopped and reported (0 = no limit).",
 )
 @option(
     "--state",
