@@ -126,15 +126,23 @@ class LexicalVectorizer:
     cache_size = 50_000
 
     def __init__(self) -> None:
-        # Candidates compared on one document share most sentences: count each one's words once.
-        self._bags: dict[str, Counter[str]] = {}
+        # Candidates compared on one document share most sentences: count each one's words
+        # once, as arrays of word numbers (``_ids``, shared by every text) and their counts in
+        # the order the words first occur.
+        self._bags: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._ids: dict[str, int] = {}
 
-    def _bag(self, text: str) -> Counter[str]:
+    def _bag(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         bag = self._bags.get(text)
         if bag is None:
-            if len(self._bags) >= self.cache_size:
-                self._bags.clear()
-            bag = self._bags[text] = Counter(w.lower() for w in _WORD.findall(text))
+            counts = Counter(w.lower() for w in _WORD.findall(text))
+            ids = self._ids
+            setdefault = ids.setdefault
+            words = np.fromiter(
+                (setdefault(w, len(ids)) for w in counts), dtype=np.int64, count=len(counts)
+            )
+            tfs = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
+            bag = self._bags[text] = (words, tfs)
         return bag
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
@@ -148,23 +156,41 @@ class LexicalVectorizer:
 
         A dense texts x vocabulary matrix grows with the square of the document when every
         sentence brings new words (a base64 image, minified code): 8 GB on a 4 MB file."""
+        if len(self._bags) >= self.cache_size:
+            # Between calls, both at once: the bags of one call share one numbering of words.
+            self._bags.clear()
+            self._ids.clear()
         bags = [self._bag(t) for t in texts]
-        df: Counter[str] = Counter()
-        for bag in bags:
-            df.update(bag.keys())
-        col = {w: i for i, w in enumerate(df)}
         n = len(texts)
-        # Logarithms from math (numpy's may differ in the last bit), products in numpy: one
-        # IEEE multiplication either way, so the values are those of a Python loop.
-        idf = np.array([math.log((1 + n) / (1 + d)) + 1.0 for d in df.values()], dtype=np.float64)
-        total = sum(len(bag) for bag in bags)
-        rows = np.repeat(np.arange(n, dtype=np.int64), [len(bag) for bag in bags])
-        cols = np.fromiter((col[w] for bag in bags for w in bag), dtype=np.int64, count=total)
-        tfs = np.fromiter((tf for bag in bags for tf in bag.values()), dtype=np.int64, count=total)
-        top = int(tfs.max()) if total else 0
+        sizes = [len(words) for words, _ in bags]
+        total = sum(sizes)
+        rows = np.repeat(np.arange(n, dtype=np.int64), sizes)
+        if not total:
+            empty = np.zeros(0, dtype=np.int64)
+            return SparseRows(rows, empty, np.zeros(0, dtype=np.float32), n, 0).normalised()
+        words = np.concatenate([w for w, _ in bags])
+        tfs = np.concatenate([t for _, t in bags])
+        # Columns are numbered in the order words first occur over the texts (what a Counter of
+        # the bags' keys gives); a word occurs once per bag, so its count is its document
+        # frequency.
+        uniq, first, inverse, df = np.unique(
+            words, return_index=True, return_inverse=True, return_counts=True
+        )
+        order = np.argsort(first, kind="stable")
+        rank = np.empty_like(order)
+        rank[order] = np.arange(len(order))
+        cols = rank[inverse.reshape(-1)]
+        # Logarithms from math (numpy's may differ in the last bit), one per distinct document
+        # frequency; products in numpy: one IEEE multiplication either way, so the values are
+        # those of a Python loop.
+        freqs = df[order]
+        distinct = np.unique(freqs)
+        logs = np.array([math.log((1 + n) / (1 + d)) + 1.0 for d in distinct.tolist()])
+        idf = logs[np.searchsorted(distinct, freqs)]
+        top = int(tfs.max())
         sublinear = np.array([1.0 + math.log(t) if t else 0.0 for t in range(top + 1)])
         vals = (sublinear[tfs] * idf[cols]).astype(np.float32)
-        return SparseRows(rows, cols, vals, n, len(col)).normalised()
+        return SparseRows(rows, cols, vals, n, len(uniq)).normalised()
 
 
 @dataclass

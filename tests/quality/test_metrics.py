@@ -343,3 +343,48 @@ def test_metrics_stay_in_unit_interval(
         assert 0.0 <= value <= 1.0, key
     assert 0.0 <= s.details["stickiness"] <= 1.0
     assert s.details["boundaries"] <= 2 * len(chunks)
+
+
+def _reference_sparse_vectors(texts: list[str]) -> quality.SparseRows:
+    """The lexical vectors as first written (Counter bags, a Counter of document frequencies,
+    one Python step per word), kept as the reference of the array version."""
+    from collections import Counter
+
+    bags = [Counter(w.lower() for w in quality._WORD.findall(t)) for t in texts]
+    df: Counter[str] = Counter()
+    for bag in bags:
+        df.update(bag.keys())
+    col = {w: i for i, w in enumerate(df)}
+    n = len(texts)
+    idf = np.array([math.log((1 + n) / (1 + d)) + 1.0 for d in df.values()], dtype=np.float64)
+    total = sum(len(bag) for bag in bags)
+    rows = np.repeat(np.arange(n, dtype=np.int64), [len(bag) for bag in bags])
+    cols = np.fromiter((col[w] for bag in bags for w in bag), dtype=np.int64, count=total)
+    tfs = np.fromiter((tf for bag in bags for tf in bag.values()), dtype=np.int64, count=total)
+    top = int(tfs.max()) if total else 0
+    sublinear = np.array([1.0 + math.log(t) if t else 0.0 for t in range(top + 1)])
+    vals = (sublinear[tfs] * idf[cols]).astype(np.float32)
+    return quality.SparseRows(rows, cols, vals, n, len(col)).normalised()
+
+
+_VOCAB = ["Alpha", "alpha", "beta", "Gamma", "δέλτα", "Straße", "x", "42", "a_b", "..", "ÉTÉ"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(_VOCAB), max_size=25).map(" ".join), min_size=0, max_size=12
+    ),
+    st.integers(min_value=1, max_value=6),
+)
+def test_sparse_vectors_bit_identical_to_the_reference(texts: list[str], cache: int) -> None:
+    """Same rows, columns (first-occurrence order) and float32 values, bit for bit, whatever the
+    vectorizer saw before and however often its cache was cleared in between."""
+    vec = quality.LexicalVectorizer()
+    vec.cache_size = cache
+    for call in (texts, texts[::-1], texts[: len(texts) // 2], texts):
+        got, want = vec.sparse_vectors(call), _reference_sparse_vectors(call)
+        assert (got.n_rows, got.n_cols) == (want.n_rows, want.n_cols)
+        assert np.array_equal(got.rows, want.rows) and np.array_equal(got.cols, want.cols)
+        assert got.vals.dtype == want.vals.dtype
+        assert got.vals.tobytes() == want.vals.tobytes()
