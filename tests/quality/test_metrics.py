@@ -372,9 +372,7 @@ _VOCAB = ["Alpha", "alpha", "beta", "Gamma", "δέλτα", "Straße", "x", "42",
 
 @settings(max_examples=150, deadline=None)
 @given(
-    st.lists(
-        st.lists(st.sampled_from(_VOCAB), max_size=25).map(" ".join), min_size=0, max_size=12
-    ),
+    st.lists(st.lists(st.sampled_from(_VOCAB), max_size=25).map(" ".join), min_size=0, max_size=12),
     st.integers(min_value=1, max_value=6),
 )
 def test_sparse_vectors_bit_identical_to_the_reference(texts: list[str], cache: int) -> None:
