@@ -178,8 +178,10 @@ class AutoChunker(BaseChunker):
         whole = len(doc.text) <= FULL_SAMPLE_CHARS
         docs = [doc] if whole else sample_windows(doc, SAMPLE_WINDOWS, WINDOW_CHARS)
         # Held while the candidates run, so they share each sample's token index (TokenIndex.of
-        # keeps an index only while something holds it).
-        shared = [TokenIndex.of(d.text, self.tokenizer) for d in docs]
+        # keeps an index only while something holds it). Encoded whole at once: every format's
+        # candidates include one that asks for most token starts (section, sentence, cast), so
+        # counting the sample first (the lazy index) would be work thrown away.
+        shared = [TokenIndex.of(d.text, self.tokenizer, lazy=False) for d in docs]
         scores: dict[str, float] = {}
         outputs: dict[str, list[Chunk]] = {}
         first_error: Exception | None = None
