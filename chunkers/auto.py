@@ -60,6 +60,12 @@ TEXT_FAST_PARAGRAPHS = 20
 TIE = 1e-6
 
 
+def _scored_fields(c: Chunk) -> tuple[Any, ...]:
+    """What ``quality.score`` and ``quality.table_integrity`` read of a chunk (its index only
+    orders chunks of equal span, and equal lists have equal indexes)."""
+    return (c.start, c.end, c.text, c.n_tokens, c.synthetic, c.tokenizer)
+
+
 class AutoChunker(BaseChunker):
     name = "auto"
     options_class = AutoOptions
@@ -185,14 +191,21 @@ class AutoChunker(BaseChunker):
         scores: dict[str, float] = {}
         outputs: dict[str, list[Chunk]] = {}
         first_error: Exception | None = None
+        # Candidates often cut a sample alike (a short document without headings): the metrics
+        # read only these fields of a chunk, so equal lists of them score the same.
+        judged: dict[tuple[int, tuple[tuple[Any, ...], ...]], float] = {}
         for name in names:
             try:
                 vals = []
-                for d in docs:
+                for k, d in enumerate(docs):
                     chunks = list(self._judge(name).chunk(d))
                     if whole and self.choose_config is None:
                         outputs[name] = chunks  # judged at another size: pieces are cut anew
-                    vals.append(self.score(d, chunks) if chunks else 0.0)
+                    key = (k, tuple(_scored_fields(c) for c in chunks))
+                    val = judged.get(key)
+                    if val is None:
+                        val = judged[key] = self.score(d, chunks) if chunks else 0.0
+                    vals.append(val)
                 scores[name] = round(sum(vals) / len(vals), 6)
             except Exception as exc:  # one failing candidate must not sink the document
                 log.debug("auto: %s failed on %s: %s", name, doc.source, exc)

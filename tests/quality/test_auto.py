@@ -262,3 +262,34 @@ def test_auto_judges_at_the_merged_size_and_cuts_pieces(sample_docs: Path) -> No
     assert [c.text for c in chunks] == [c.text for c in direct(chosen, doc, ChunkerConfig(32))]
     judged = AutoChunker(ChunkerConfig(max_tokens=160)).choose(doc)
     assert chunks[0].metadata["auto"]["scores"] == judged[1]
+
+
+def test_candidates_that_cut_alike_are_scored_once(
+    sample_docs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two candidates giving the same chunks (a short document without headings) are scored
+    once, and every candidate's score is the one scoring its own chunks gives."""
+    text = "\n\n".join(f"Paragraph {i} says one thing. Then it says another." for i in range(60))
+    docs = [
+        Document("a.md", "0", text, parser="markdown"),
+        parse(sample_docs / "markdown" / "semchunk-README.md"),
+    ]
+    calls: list[str] = []
+    score = AutoChunker.score
+
+    def counted(self: AutoChunker, doc: Document, chunks: list[Chunk]) -> float:
+        calls.append(doc.source)
+        return score(self, doc, chunks)
+
+    monkeypatch.setattr(AutoChunker, "score", counted)
+    for doc in docs:
+        auto = AutoChunker()
+        calls.clear()
+        _, scores, _ = auto.choose(doc)
+        outputs = {n: list(auto._judge(n).chunk(doc)) for n in scores}
+        want = {n: round(round(score(auto, doc, c), 6), 4) for n, c in outputs.items()}
+        assert scores == want
+        distinct = {tuple(auto_mod._scored_fields(c) for c in cs) for cs in outputs.values()}
+        assert len(calls) == len(distinct)
+        # The short text: section and recursive cut it alike; the README: all three differ.
+        assert len(distinct) == (2 if doc is docs[0] else 3)
