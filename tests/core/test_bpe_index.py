@@ -97,43 +97,19 @@ def test_cuts_are_bounded_apart_and_never_before_a_slash_after_a_newline() -> No
     assert gaps.max() >= 300_000 and np.sort(gaps)[-2] < 2 * 4096 + 64
 
 
-# Forking needs a single-threaded process (a pytest session may hold tiktoken's thread pool):
-# these checks run in a fresh interpreter.
-_HELPER_SCRIPT = r"""
-import os, sys
-import numpy as np
-from chunkwise import bpe_index
-from chunkwise.tokenizers import get_tokenizer, token_byte_lengths
+_OFFSETS_PROBE = r"""
+from chunkwise.tokenizers import token_byte_lengths
 
 name = sys.argv[1]
-text = "Some words, é and 日本 🎉 here.\n" * 20_000
 tok = get_tokenizer(name)
 serial = tok.compact_offsets(text)
 lens = token_byte_lengths(name).astype(np.uint8)
 encode = lambda texts: [tok.encode(t) for t in texts]
 bounds = bpe_index.segment_bounds(text, False, 8192)
-bpe_index.PARALLEL_MIN_CHARS = 1000
-bpe_index._idle_core = lambda: True  # the machine may be busy; the protocol is what is tested
-bpe_index.allow_helpers(1)
-real_spawn = bpe_index._spawn
-spawned = []
-
-def spawn(work):
-    child = real_spawn(work)
-    spawned.append(child)
-    return child
-
 bpe_index._spawn = spawn
 got = bpe_index.text_offsets(encode, lens, text, bounds, fork=True)
 assert spawned and spawned[0] is not None, "no helper was forked"
 assert np.array_equal(got[0], serial[0]) and np.array_equal(got[1], serial[1])
-
-# A helper that dies: this process encodes its half itself.
-def dying(work):
-    def die():
-        os._exit(3)
-    return real_spawn(die)
-
 bpe_index._spawn = dying
 got = bpe_index.text_offsets(encode, lens, text, bounds, fork=True)
 assert np.array_equal(got[0], serial[0]) and np.array_equal(got[1], serial[1])
@@ -143,18 +119,9 @@ print("ok")
 
 @pytest.mark.parametrize("name", ENCODINGS)
 def test_helper_process_gives_the_same_offsets_and_a_dead_one_is_replaced(name: str) -> None:
-    import subprocess
-    import sys
+    from tests.helper_probe import run_probe
 
-    root = Path(__file__).resolve().parents[2]
-    out = subprocess.run(
-        [sys.executable, "-c", _HELPER_SCRIPT, name],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        timeout=120,
-    )
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    run_probe(_OFFSETS_PROBE, name)
 
 
 def test_starts_grow_in_place_and_trim() -> None:

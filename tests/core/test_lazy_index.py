@@ -197,36 +197,13 @@ def test_texts_a_lazy_index_would_not_pay_for_are_encoded_whole() -> None:
     assert bpe_index.atom_bounds("A sentence of some words here. " * 300) is not None
 
 
-# Forking needs a single-threaded process: checked in a fresh interpreter (as test_bpe_index).
-_HELPER_SCRIPT = r"""
-import os
-from chunkwise import bpe_index
-from chunkwise.tokenizers import get_tokenizer
-
+_COUNTS_PROBE = r"""
 tok = get_tokenizer("cl100k_base")
-text = "Some words, é and 日本 🎉 here.\n" * 20_000
 bounds = bpe_index.atom_bounds(text)
 serial = bpe_index.atom_counts(tok.count, text, bounds)
-bpe_index.PARALLEL_MIN_CHARS = 1000
-bpe_index._idle_core = lambda: True
-bpe_index.allow_helpers(1)
-real_spawn = bpe_index._spawn
-spawned = []
-
-def spawn(work):
-    child = real_spawn(work)
-    spawned.append(child)
-    return child
-
 bpe_index._spawn = spawn
 assert bpe_index.atom_counts(tok.count, text, bounds, fork=True) == serial
 assert spawned and spawned[0] is not None, "no helper was forked"
-
-def dying(work):
-    def die():
-        os._exit(3)
-    return real_spawn(die)
-
 bpe_index._spawn = dying
 assert bpe_index.atom_counts(tok.count, text, bounds, fork=True) == serial
 print("ok")
@@ -234,18 +211,9 @@ print("ok")
 
 
 def test_helper_process_counts_the_same_and_a_dead_one_is_replaced() -> None:
-    import subprocess
-    import sys
-    from pathlib import Path
+    from tests.helper_probe import run_probe
 
-    out = subprocess.run(
-        [sys.executable, "-c", _HELPER_SCRIPT],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parents[2],
-        timeout=120,
-    )
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+    run_probe(_COUNTS_PROBE)
 
 
 def test_a_lazy_index_shared_by_threads_answers_as_the_eager_one() -> None:
