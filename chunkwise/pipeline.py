@@ -582,7 +582,6 @@ class _Deadlines:
             self.armed = True
             self._signal.setitimer(self._signal.ITIMER_REAL, self.seconds)
             res = process(src)
-            self.armed = False
         except _Deadline as exc:  # between the document's end and the disarming
             rec = exc.record(src.name, "parse")
             return Result(src.name, error=rec, path=str(src.path) if src.path else None)
@@ -643,22 +642,20 @@ def process_all(
     is true no new source is taken and unfinished ones are dropped."""
     stop = should_stop or (lambda: False)
     sources = iter(sources)
-    in_process = options.jobs <= 1 and not options.isolate and not options.max_memory
-    if not in_process:
-        head = list(itertools.islice(sources, _IN_PROCESS_MAX_FILES + 1))
-        sources = itertools.chain(head, sources)
-        if len(head) == 1:
-            in_process = _plain_file_size(head[0], options) is not None
-        else:
-            in_process = len(head) <= _IN_PROCESS_MAX_FILES and all(
-                _small_plain_file(src, options) for src in head
-            )
-        if in_process:
-            yield from _in_process(sources, options, stop, timeout=options.timeout)
-            return
-    if in_process:
+    if options.jobs <= 1 and not options.isolate and not options.max_memory:
         # --jobs 0 (or 1 without isolation): no deadline, as asked (a debugger may pause here).
         yield from _in_process(sources, options, stop, timeout=None)
+        return
+    head = list(itertools.islice(sources, _IN_PROCESS_MAX_FILES + 1))
+    sources = itertools.chain(head, sources)
+    if len(head) == 1:
+        plain_only = _plain_file_size(head[0], options) is not None
+    else:
+        plain_only = len(head) <= _IN_PROCESS_MAX_FILES and all(
+            _small_plain_file(src, options) for src in head
+        )
+    if plain_only:
+        yield from _in_process(sources, options, stop, timeout=options.timeout)
         return
     from chunkwise.workers import OrderedPool
 
