@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -283,10 +283,13 @@ def test_deletes_go_to_the_table_and_to_delete_records(tmp_path: Path) -> None:
     assert summary.deleted == 0 and not plain.records and plain.delete is None
 
 
-def test_changed_file_retires_its_old_version_before_the_new_records(tmp_path: Path) -> None:
+def _rerun(
+    tmp_path: Path, writer: Collect, result: Callable[[str], Result]
+) -> tuple[Summary, FileState | None]:
+    """A run with --emit-deletes over a.txt, whose old version the state holds, where the engine
+    gives ``result(path)``: the summary and a.txt's state row afterwards."""
     path = str(tmp_path / "a.txt")
     (tmp_path / "a.txt").write_text("a")
-    writer = Collect()
     with State(tmp_path / "s.db") as state:
         state.record(_old(path, "a.txt"))
         state.commit()
@@ -296,9 +299,14 @@ def test_changed_file_retires_its_old_version_before_the_new_records(tmp_path: P
             writer,
             state=state,
             emit_deletes=True,
-            engine=engine_of([ok("a.txt", 2, path=path)]),
+            engine=engine_of([result(path)]),
         ).run()
-        row = state.get(state_key(path))
+        return summary, state.get(state_key(path))
+
+
+def test_changed_file_retires_its_old_version_before_the_new_records(tmp_path: Path) -> None:
+    writer = Collect()
+    summary, row = _rerun(tmp_path, writer, lambda path: ok("a.txt", 2, path=path))
     assert writer.began == [True]  # the table is told it is an incremental run
     assert [r.get("deleted", False) for r in writer.records] == [True, False, False]
     assert writer.records[0]["reason"] == "changed" and summary.deleted == 1
@@ -307,40 +315,18 @@ def test_changed_file_retires_its_old_version_before_the_new_records(tmp_path: P
 
 
 def test_failed_file_retires_and_forgets_its_old_version(tmp_path: Path) -> None:
-    path = str(tmp_path / "a.txt")
-    (tmp_path / "a.txt").write_text("a")
     writer = Collect()
-    with State(tmp_path / "s.db") as state:
-        state.record(_old(path, "a.txt"))
-        summary = Ingest(
-            [path],
-            IngestOptions(),
-            writer,
-            state=state,
-            emit_deletes=True,
-            engine=engine_of([bad("a.txt", path=path)]),
-        ).run()
-        # Forgotten: the next run tries the file again instead of skipping it as unchanged.
-        assert state.get(state_key(path)) is None
+    summary, row = _rerun(tmp_path, writer, lambda path: bad("a.txt", path=path))
+    # Forgotten: the next run tries the file again instead of skipping it as unchanged.
+    assert row is None
     assert [r["reason"] for r in writer.records] == ["changed"]
     assert (summary.failed, summary.deleted, summary.exit_code) == (1, 1, 3)
 
 
 def test_rejected_write_after_the_deletes_forgets_the_file(tmp_path: Path) -> None:
-    path = str(tmp_path / "a.txt")
-    (tmp_path / "a.txt").write_text("a")
     writer = Collect(fail_on="a.txt")
-    with State(tmp_path / "s.db") as state:
-        state.record(_old(path, "a.txt"))
-        summary = Ingest(
-            [path],
-            IngestOptions(),
-            writer,
-            state=state,
-            emit_deletes=True,
-            engine=engine_of([ok("a.txt", path=path)]),
-        ).run()
-        assert state.get(state_key(path)) is None
+    summary, row = _rerun(tmp_path, writer, lambda path: ok("a.txt", path=path))
+    assert row is None
     # One delete record (before the write failed), not a second one for the failure.
     assert [r["reason"] for r in writer.records] == ["changed"] and summary.deleted == 1
 
