@@ -13,8 +13,9 @@ builds its handler once and then serves tasks over its own pipe.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
+import pickle
+import selectors
 import signal
 import time
 from collections import deque
@@ -91,11 +92,24 @@ def limit_memory(extra: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
+# A worker tells the parent which item of its task it is running, and since when, through one
+# shared 64-bit word (``(microseconds since the pool's start << _K_BITS) | item``): one aligned
+# store, so the parent never reads a start time and an item from two different moments. -1: no
+# item of the current task has started yet. 43 bits of microseconds last 101 days per pool.
+_K_BITS = 20
+_K_MASK = (1 << _K_BITS) - 1
+_MAX_BATCH = _K_MASK
+
+
 def _worker_main(
     conn: Connection,
     factory: Callable[[], Callable[[Any], Any]],
     fatal: tuple[type[BaseException], ...],
-    max_memory: int | None = None,
+    max_memory: int | None,
+    state: Any,
+    base: float,
+    reply_seconds: float,
+    reply_bytes: int,
 ) -> None:
     for other in list(_PARENT_ENDS):
         with contextlib.suppress(OSError):
@@ -110,6 +124,7 @@ def _worker_main(
     handler = factory()
     if max_memory:
         limit_memory(max_memory)
+    dumps, protocol, clock = pickle.dumps, pickle.HIGHEST_PROTOCOL, time.monotonic
     while True:
         try:
             msg = conn.recv()
@@ -117,37 +132,54 @@ def _worker_main(
             return
         if msg is None:
             return
-        # A task is a batch of items; each result is sent as soon as it is ready, so the parent
-        # writes it while this worker goes on, and knows which item a hang or crash belongs to.
-        task_id, items = msg
+        # A task is a batch of items. Results go back in bunches: at the end of the batch, once
+        # ``reply_seconds`` passed since the last send (a slow batch still streams), or once
+        # ``reply_bytes`` are held (memory stays bounded). Each result is pickled as soon as it
+        # is ready, so an unpicklable one costs its own item and a crash while pickling is
+        # pinned on it; the shared word pins a crash or a hang on the item running.
+        items = msg
+        last = len(items) - 1
+        out: list[bytes] = []
+        held = 0
+        since = clock()
         for k, item in enumerate(items):
+            state[0] = (int((clock() - base) * 1e6) << _K_BITS) | k
             try:
-                reply: tuple[int, int, bool, Any] = (task_id, k, True, handler(item))
+                reply: tuple[bool, Any] = (True, handler(item))
             except BaseException as exc:  # the handler should not raise; report it, not die
                 kind = "fatal" if isinstance(exc, fatal) else "error"
-                reply = (task_id, k, False, (kind, f"{exc.__class__.__name__}: {exc}", str(exc)))
+                reply = (False, (kind, f"{exc.__class__.__name__}: {exc}", str(exc)))
             try:
-                conn.send(reply)
-            except (BrokenPipeError, EOFError):
-                return
+                blob = dumps(reply, protocol)
             except Exception as exc:  # an unpicklable result: report the one item, keep serving
                 text = f"result could not be sent to the main process: {exc}"
-                conn.send((task_id, k, False, ("error", text, text)))
+                blob = dumps((False, ("error", text, text)), protocol)
+            out.append(blob)
+            held += len(blob)
+            now = clock()
+            if k == last or held >= reply_bytes or now - since >= reply_seconds:
+                try:
+                    conn.send((k + 1 - len(out), now - since, out))
+                except (EOFError, OSError):
+                    return
+                out, held, since = [], 0, now
 
 
-@dataclass
+@dataclass(eq=False)
 class _Worker:
     proc: Any
     conn: Connection
+    state: Any  # the shared word the worker writes (see _K_BITS)
     task: int | None = None
-    # The task's items as (input index, item); ``k`` is the first one without a result yet.
+    # The task's items as (input index, item); ``k`` is the first one without a result yet
+    # (results arrive in order, so the received ones are always ``items[:k]``).
     items: list[tuple[int, Any]] = field(default_factory=list)
     k: int = 0
-    deadline: float = math.inf
-    sent: float = 0.0
+    sent: float = 0.0  # when the task was sent, then when a bunch of its results last arrived
+    retired: bool = False
 
     def idle(self) -> None:
-        self.task, self.items, self.k, self.deadline = None, [], 0, math.inf
+        self.task, self.items, self.k = None, [], 0
 
 
 class OrderedPool(Generic[T, R]):
@@ -159,9 +191,10 @@ class OrderedPool(Generic[T, R]):
 
     ``batch`` > 1 sends up to that many items per task, sized so a task takes about
     ``batch_seconds`` (from the time items took so far): a folder of small files then pays the
-    round trip to a worker per batch, not per file. Results still come back one by one and the
-    deadline (``timeout``) still applies to each item: a worker that hangs or dies costs its
-    current item only, and the rest of its batch goes to another worker.
+    round trip to a worker per batch, not per file. A worker sends its results back in bunches
+    (``reply_seconds``, ``reply_bytes``: see ``_worker_main``), and the deadline (``timeout``)
+    still applies to each item: a worker that hangs or dies costs its current item only; results
+    it finished but had not sent yet, and the rest of its batch, go to another worker.
     """
 
     def __init__(
@@ -176,6 +209,8 @@ class OrderedPool(Generic[T, R]):
         batch: int = 1,
         batch_seconds: float = 0.05,
         max_memory: int | None = None,
+        reply_seconds: float = 0.03,
+        reply_bytes: int = 1 << 20,
     ) -> None:
         self.factory = factory
         self.max_memory = max_memory
@@ -184,14 +219,23 @@ class OrderedPool(Generic[T, R]):
         self.jobs = max(1, jobs)
         self.timeout = timeout if timeout and timeout > 0 else None
         self.window = max(self.jobs, window or 2 * self.jobs)
-        self.batch = max(1, batch)
+        self.batch = min(max(1, batch), _MAX_BATCH)
         self.batch_seconds = batch_seconds
-        # Running mean of seconds per item (from result arrival times), for the batch size.
+        self.reply_seconds = reply_seconds
+        self.reply_bytes = reply_bytes
+        # Running mean of seconds per item (from the workers' replies), and the batch size it
+        # gives (kept, not recomputed per result).
         self._per_item: float | None = None
+        self._size = 1
         self._ctx = _context()
+        self._base = time.monotonic()
         self._workers: list[_Worker] = []
+        # One selector for the pool's life: each worker's pipe and process sentinel are
+        # registered once when it starts and unregistered when it is retired.
+        self._selector: selectors.BaseSelector | None = None
         self.replaced = 0  # workers killed or found dead and replaced (for logs and tests)
         self.tasks = 0  # tasks sent (batches), for tests
+        self.replies = 0  # bunches of results received, for tests
         self._send_failures = 0
 
     # -- worker management -----------------------------------------------------------------------
@@ -199,20 +243,49 @@ class OrderedPool(Generic[T, R]):
     def _start(self) -> _Worker:
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         _PARENT_ENDS.add(parent_end)
+        state = self._ctx.RawArray("q", 1)
+        state[0] = -1
         proc = self._ctx.Process(
             target=_worker_main,
-            args=(child_end, self.factory, self.fatal, self.max_memory),
+            args=(
+                child_end,
+                self.factory,
+                self.fatal,
+                self.max_memory,
+                state,
+                self._base,
+                self.reply_seconds,
+                self.reply_bytes,
+            ),
             name="chunkwise-worker",
             daemon=True,
         )
         proc.start()
         child_end.close()
-        return _Worker(proc, parent_end)
+        w = _Worker(proc, parent_end, state)
+        if self._selector is None:
+            self._selector = selectors.DefaultSelector()
+        self._selector.register(parent_end, selectors.EVENT_READ, (w, False))
+        self._selector.register(proc.sentinel, selectors.EVENT_READ, (w, True))
+        return w
 
     def _retire(self, w: _Worker, *, kill: bool) -> None:
         if kill and w.proc.is_alive():
             w.proc.kill()
         w.proc.join(timeout=5)
+        self._forget(w)
+
+    def _forget(self, w: _Worker) -> None:
+        """Unregister and close a worker that has exited (or been killed and joined)."""
+        if w.retired:
+            return
+        w.retired = True
+        if self._selector is not None:
+            # Unregister before closing: epoll would keep reporting a closed descriptor whose
+            # pipe another process still holds open.
+            for handle in (w.conn, w.proc.sentinel):
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    self._selector.unregister(handle)
         _PARENT_ENDS.discard(w.conn)
         with contextlib.suppress(OSError):
             w.conn.close()
@@ -230,6 +303,9 @@ class OrderedPool(Generic[T, R]):
             if w.task is None:
                 w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
             self._retire(w, kill=True)
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
 
     def __enter__(self) -> OrderedPool[T, R]:
         return self
@@ -246,15 +322,20 @@ class OrderedPool(Generic[T, R]):
         ``should_stop()`` is true. Closes the workers when exhausted or closed early."""
         stop = should_stop or (lambda: False)
         source = iter(items)
+        loads = pickle.loads
         # Items taken from the source but not sent yet, and batches of a lost task to resend.
         pending: deque[tuple[int, T]] = deque()
         retry: deque[list[tuple[int, T]]] = deque()
+        # Results by input index: ``done`` holds lost items already mapped by ``on_lost``;
+        # ``received`` holds pickled replies, unpickled only when their turn comes, so a worker
+        # gets its next batch without waiting for the parent to unpickle the last one.
         done: dict[int, R] = {}
+        received: dict[int, tuple[bytes, T]] = {}
         submitted = emitted = 0
         exhausted = False
         try:
             while True:
-                window = self.window * self._batch_size()
+                window = self.window * self._size
                 while not exhausted and submitted - emitted < window and not stop():
                     try:
                         item = next(source)
@@ -263,21 +344,23 @@ class OrderedPool(Generic[T, R]):
                         break
                     pending.append((submitted, item))
                     submitted += 1
-                self._assign(pending, retry)
+                if pending or retry:
+                    self._assign(pending, retry)
+                if emitted in received:
+                    blob, item = received.pop(emitted)
+                    emitted += 1
+                    ok, payload = loads(blob)
+                    yield payload if ok else self.on_lost(item, TaskLost(*payload))
+                    continue
                 if emitted in done:
                     yield done.pop(emitted)
                     emitted += 1
                     continue
                 if stop() or (exhausted and emitted == submitted):
                     return
-                self._poll(done, retry)
+                self._poll(received, done, retry)
         finally:
             self.close()
-
-    def _batch_size(self) -> int:
-        if self.batch == 1 or self._per_item is None:
-            return 1
-        return max(1, min(self.batch, int(self.batch_seconds / max(self._per_item, 1e-6))))
 
     def _assign(self, pending: deque[tuple[int, T]], retry: deque[list[tuple[int, T]]]) -> None:
         while pending or retry:
@@ -292,11 +375,13 @@ class OrderedPool(Generic[T, R]):
             else:
                 # Split what is pending between the workers that could take it, so the last
                 # items of a run do not all land on one worker.
-                size = min(self._batch_size(), max(1, -(-len(pending) // self.jobs)))
+                size = min(self._size, max(1, -(-len(pending) // self.jobs)))
                 task = [pending.popleft() for _ in range(min(size, len(pending)))]
-            task_id = task[0][0]
+            # The worker is idle (every result of its last task arrived), so it writes no
+            # state until it receives this task.
+            idle.state[0] = -1
             try:
-                idle.conn.send((task_id, [item for _, item in task]))
+                idle.conn.send([item for _, item in task])
             except (OSError, ValueError):
                 # Died while idle: replace it and retry the same task on a fresh worker, unless
                 # workers cannot even start (then retrying would fork forever).
@@ -312,80 +397,148 @@ class OrderedPool(Generic[T, R]):
                 raise TypeError(f"cannot send task to a worker: {exc}") from exc
             self._send_failures = 0
             self.tasks += 1
-            idle.task, idle.items, idle.k = task_id, task, 0
+            idle.task, idle.items, idle.k = task[0][0], task, 0
             idle.sent = time.monotonic()
-            idle.deadline = idle.sent + self.timeout if self.timeout else math.inf
 
-    def _poll(self, done: dict[int, R], retry: deque[list[tuple[int, T]]]) -> None:
-        from multiprocessing.connection import wait
+    def _running(self, w: _Worker) -> tuple[int | None, float]:
+        """The item ``w`` runs (index into its task) and since when, by the parent's clock.
 
-        busy = [w for w in self._workers if w.task is not None]
-        if not busy:
+        Not started yet: its first item, since the task was sent. Between two items (the last
+        one started has already arrived): none, since that bunch arrived."""
+        word = w.state[0]
+        if word < 0:
+            return w.k, w.sent
+        k = word & _K_MASK
+        if k < w.k:
+            return None, w.sent
+        return k, self._base + (word >> _K_BITS) * 1e-6
+
+    def _poll(
+        self,
+        received: dict[int, tuple[bytes, T]],
+        done: dict[int, R],
+        retry: deque[list[tuple[int, T]]],
+    ) -> None:
+        selector = self._selector
+        if selector is None or not any(w.task is not None for w in self._workers):
+            return
+        delay = _TICK
+        timeout = self.timeout
+        if timeout is not None:
+            now = time.monotonic()
+            for w in self._workers:
+                if w.task is not None:
+                    delay = min(delay, max(0.0, self._running(w)[1] + timeout - now))
+        for key, _ in selector.select(delay):
+            w, is_sentinel = key.data
+            if w.retired:
+                continue  # its pipe and its sentinel were both ready; handled once
+            if w.task is None:
+                # An idle worker sends nothing: its sentinel or its pipe's end means it died.
+                self._retire(w, kill=True)
+                self.replaced += 1
+                continue
+            if is_sentinel:
+                self._lose(w, received, done, retry, "crash", None)
+            else:
+                self._receive(w, received, done, retry)
+        if timeout is None:
             return
         now = time.monotonic()
-        nearest = min(w.deadline for w in busy)
-        delay = min(_TICK, max(0.0, nearest - now))
-        handles: list[Any] = [w.conn for w in busy] + [w.proc.sentinel for w in busy]
-        ready = set(wait(handles, timeout=delay))
-        now = time.monotonic()
-        for w in busy:
-            assert w.task is not None
-            if w.conn in ready:
-                # Every result already sent, not just the first: a batch streams them.
-                while w.task is not None:
-                    try:
-                        _task, k, ok, payload = w.conn.recv()
-                    except (EOFError, OSError):
-                        self._lose(w, done, retry, "crash", "")
-                        break
-                    index, item = w.items[k]
-                    done[index] = payload if ok else self.on_lost(item, TaskLost(*payload))
-                    arrived = time.monotonic()
-                    self._observe(arrived - w.sent)
-                    w.sent = arrived
-                    w.k = k + 1
-                    if w.k == len(w.items):
-                        w.idle()
-                    else:
-                        w.deadline = arrived + self.timeout if self.timeout else math.inf
-                        if not w.conn.poll():
-                            break
-            elif w.proc.sentinel in ready:
-                self._lose(w, done, retry, "crash", "")
-            elif now >= w.deadline:
-                assert self.timeout is not None
-                self._lose(
-                    w,
-                    done,
-                    retry,
-                    "timeout",
-                    f"timed out after {self.timeout:g} s (--timeout); the worker was killed "
-                    "and replaced",
-                )
+        for w in list(self._workers):
+            if w.task is None:
+                continue
+            k, since = self._running(w)
+            if now >= since + timeout:
+                self._lose(w, received, done, retry, "timeout", k)
+
+    def _take(
+        self, w: _Worker, reply: tuple[int, float, list[bytes]], received: dict[int, Any]
+    ) -> None:
+        first, seconds, blobs = reply
+        items = w.items
+        for j, blob in enumerate(blobs, first):
+            index, item = items[j]
+            received[index] = (blob, item)
+        w.k = first + len(blobs)
+        w.sent = time.monotonic()
+        self.replies += 1
+        if self.batch > 1 and blobs:
+            self._observe(seconds / len(blobs))
+        if w.k == len(items):
+            w.idle()
+
+    def _receive(
+        self,
+        w: _Worker,
+        received: dict[int, tuple[bytes, T]],
+        done: dict[int, R],
+        retry: deque[list[tuple[int, T]]],
+    ) -> None:
+        # Every bunch already sent, not just the first.
+        while w.task is not None:
+            try:
+                reply = w.conn.recv()
+            except (EOFError, OSError):
+                self._lose(w, received, done, retry, "crash", None)
+                return
+            self._take(w, reply, received)
+            if not w.conn.poll():
+                return
 
     def _observe(self, seconds: float) -> None:
-        if self.batch == 1:
-            return
         prev = self._per_item
-        self._per_item = seconds if prev is None else 0.8 * prev + 0.2 * seconds
+        self._per_item = per_item = seconds if prev is None else 0.8 * prev + 0.2 * seconds
+        size = int(self.batch_seconds / max(per_item, 1e-6))
+        self._size = max(1, min(self.batch, size))
 
     def _lose(
         self,
         w: _Worker,
+        received: dict[int, tuple[bytes, T]],
         done: dict[int, R],
         retry: deque[list[tuple[int, T]]],
         kind: str,
-        message: str,
+        overdue: int | None,
     ) -> None:
+        """``w`` died (``kind`` "crash") or item ``overdue`` of its task ran out of time: kill
+        it, keep every result it sent before dying, blame the one item it was running, and
+        send the rest (finished but unsent, or not started) to another worker."""
         assert w.task is not None
-        (index, item), rest = w.items[w.k], w.items[w.k + 1 :]
-        self._retire(w, kill=True)
+        if w.proc.is_alive():
+            w.proc.kill()
+        w.proc.join(timeout=5)
+        if w.proc.exitcode is not None:
+            # Dead: what is in the pipe is all it sent (a bunch cut short raises EOFError).
+            with contextlib.suppress(EOFError, OSError):
+                while w.task is not None and w.conn.poll():
+                    self._take(w, w.conn.recv(), received)
+        # The word is final now. A crash is pinned on the item started last; a timeout on the
+        # item seen overdue. Either may turn out to have sent its result after all (the worker
+        # died between sending it and starting the next): then no item is blamed.
+        culprit = overdue if kind == "timeout" else self._running(w)[0]
+        items, k = w.items, w.k
+        self._forget(w)
         self.replaced += 1
-        if kind == "crash":
-            message = self._crash_message(w)
+        if w.task is None:
+            return  # every result arrived
+        if culprit is None or culprit < k:
+            rest = items[k:]
+        else:
+            rest = items[k:culprit] + items[culprit + 1 :]
+            index, item = items[culprit]
+            if kind == "crash":
+                message = self._crash_message(w)
+            else:
+                assert self.timeout is not None
+                message = (
+                    f"timed out after {self.timeout:g} s (--timeout); the worker was killed "
+                    "and replaced"
+                )
+            done[index] = self.on_lost(item, TaskLost(kind, message))
+        w.idle()
         if rest:
             retry.appendleft(rest)
-        done[index] = self.on_lost(item, TaskLost(kind, message))
 
     @staticmethod
     def _crash_message(w: _Worker) -> str:
