@@ -358,7 +358,9 @@ class OrderedPool(Generic[T, R]):
                     continue
                 if stop() or (exhausted and emitted == submitted):
                     return
-                self._poll(received, done, retry)
+                if not self._poll(received, done, retry):
+                    # No worker has it, none will: fail loudly rather than spin forever.
+                    raise RuntimeError(f"worker pool lost item {emitted} (a bug)")
         finally:
             self.close()
 
@@ -418,10 +420,11 @@ class OrderedPool(Generic[T, R]):
         received: dict[int, tuple[bytes, T]],
         done: dict[int, R],
         retry: deque[list[tuple[int, T]]],
-    ) -> None:
+    ) -> bool:
+        """Wait for replies, deaths and deadlines; False if no worker has a task."""
         selector = self._selector
         if selector is None or not any(w.task is not None for w in self._workers):
-            return
+            return False
         delay = _TICK
         timeout = self.timeout
         if timeout is not None:
@@ -443,7 +446,7 @@ class OrderedPool(Generic[T, R]):
             else:
                 self._receive(w, received, done, retry)
         if timeout is None:
-            return
+            return True
         now = time.monotonic()
         for w in list(self._workers):
             if w.task is None:
@@ -451,6 +454,7 @@ class OrderedPool(Generic[T, R]):
             k, since = self._running(w)
             if now >= since + timeout:
                 self._lose(w, received, done, retry, "timeout", k)
+        return True
 
     def _take(
         self, w: _Worker, reply: tuple[int, float, list[bytes]], received: dict[int, Any]

@@ -1,0 +1,206 @@
+"""Workers reply in bunches: a crash or a hang still costs one item, in order, memory bounded."""
+
+from __future__ import annotations
+
+import functools
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chunkwise.workers import _K_BITS, OrderedPool, TaskLost
+
+
+def _handle(log: str, item: tuple[Any, ...]) -> Any:
+    kind, name = item[0], item[1]
+    # One O_APPEND write per line: lines of two workers never interleave.
+    fd = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.write(fd, f"{os.getpid()} {name}\n".encode())
+    os.close(fd)
+    if kind == "ok":
+        time.sleep(item[2] if len(item) > 2 else 0)
+        return name
+    if kind == "big":
+        return name * item[2]
+    if kind == "segv":
+        os.kill(os.getpid(), signal.SIGSEGV)
+        time.sleep(5)
+    if kind == "hang":
+        while True:
+            time.sleep(0.01)
+    raise AssertionError(kind)
+
+
+def _factory(log: str) -> Callable[[tuple[Any, ...]], Any]:
+    return functools.partial(_handle, log)
+
+
+def _lost(item: tuple[Any, ...], exc: TaskLost) -> Any:
+    return ("lost", exc.kind, item[1])
+
+
+def _pool(log: Path, **kw: Any) -> OrderedPool[Any, Any]:
+    kw.setdefault("jobs", 1)
+    kw.setdefault("timeout", 5.0)
+    return OrderedPool(functools.partial(_factory, str(log)), _lost, **kw)
+
+
+def _runs(log: Path) -> list[tuple[int, str]]:
+    return [(int(p), n) for p, n in (line.split() for line in log.read_text().splitlines())]
+
+
+def _workers_alive() -> list[Any]:
+    return [p for p in multiprocessing.active_children() if p.name == "chunkwise-worker"]
+
+
+def _batched(hostile: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    # Fast items first: the pool measures them and sends batches of 8 from the second task on,
+    # so the hostile item (index 12) sits inside a batch after items that finished before it.
+    items: list[tuple[Any, ...]] = [("ok", f"i{i}") for i in range(24)]
+    items[12] = hostile
+    return items
+
+
+def _check_one_item_lost(log: Path, pool: OrderedPool[Any, Any], out: list[Any], kind: str) -> None:
+    assert out[12] == ("lost", kind, "bad")
+    assert out[:12] + out[13:] == [f"i{i}" for i in range(24) if i != 12]
+    assert pool.replaced == 1
+    runs = _runs(log)
+    doomed = next(pid for pid, name in runs if name == "bad")
+    assert [n for _, n in runs].count("bad") == 1  # the culprit is not run again
+    # Items the doomed worker finished before the culprit never reached the parent (replies
+    # wait for the end of the batch): they were run again by the next worker, so still came out.
+    again = [n for n, c in Counter(n for _, n in runs).items() if c > 1]
+    assert again, runs
+    assert all((doomed, n) in runs for n in again)
+    assert all(int(n[1:]) < 12 for n in again)
+    assert _workers_alive() == []
+
+
+def test_a_crash_inside_a_batch_costs_only_its_item(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    pool = _pool(log, batch=8, reply_seconds=60)
+    out = list(pool.imap(_batched(("segv", "bad"))))
+    _check_one_item_lost(log, pool, out, "crash")
+
+
+def test_a_hang_inside_a_batch_costs_only_its_item(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    pool = _pool(log, batch=8, reply_seconds=60, timeout=0.5)
+    start = time.monotonic()
+    out = list(pool.imap(_batched(("hang", "bad"))))
+    assert time.monotonic() - start < 4
+    _check_one_item_lost(log, pool, out, "timeout")
+
+
+def test_bunches_keep_input_order(tmp_path: Path) -> None:
+    items = [("ok", f"i{i}", 0.002 if i % 5 else 0.01) for i in range(120)]
+    pool = _pool(tmp_path / "log", jobs=2, batch=16, batch_seconds=0.05, reply_seconds=0.01)
+    assert list(pool.imap(items)) == [f"i{i}" for i in range(120)]
+    # Fewer messages than results (bunches), more than tasks (a batch streams every 10 ms).
+    assert pool.tasks < pool.replies < 120, (pool.tasks, pool.replies)
+
+
+def test_large_results_stream_instead_of_piling_up(tmp_path: Path) -> None:
+    # Each result is ~300 KB, over the 256 KB a worker may hold: each goes out on its own, even
+    # though the batch is far from done and the time limit far away.
+    items = [("ok", f"s{i}") for i in range(16)] + [("big", f"b{i}", 150_000) for i in range(16)]
+    pool = _pool(tmp_path / "log", batch=8, reply_seconds=60, reply_bytes=256 * 1024)
+    out = list(pool.imap(items))
+    assert out[16:] == [f"b{i}" * 150_000 for i in range(16)]
+    assert pool.tasks < 16 <= pool.replies, (pool.tasks, pool.replies)
+
+
+def test_the_selector_follows_replaced_workers(tmp_path: Path) -> None:
+    items = [("segv", f"x{i}") if i % 7 == 3 else ("ok", f"i{i}") for i in range(40)]
+    pool = _pool(tmp_path / "log", jobs=2, batch=4)
+    selector = None
+    seen = []
+    for r in pool.imap(items):
+        seen.append(r)
+        assert pool._selector is not None
+        selector = selector or pool._selector
+        assert pool._selector is selector  # one selector for the whole run
+        keyed = [key.data[0] for key in selector.get_map().values()]
+        # Exactly the live workers, each with its pipe and its sentinel.
+        assert sorted(map(id, keyed)) == sorted(id(w) for w in pool._workers for _ in "ps")
+    assert seen == [("lost", "crash", f"x{i}") if i % 7 == 3 else f"i{i}" for i in range(40)]
+    assert pool.replaced == 6
+    assert pool._selector is None and _workers_alive() == []
+
+
+def test_a_death_between_two_items_blames_neither(tmp_path: Path) -> None:
+    # The worker sent item 0 and was killed before it wrote that it started item 1 (faked here:
+    # the word is set back to item 0 just before the kill): nothing is blamed, both re-run.
+    items = [("ok", "a", 0), ("ok", "b", 0.5), ("ok", "c", 0)]
+    pool = _pool(tmp_path / "log", batch=3, reply_seconds=0)
+    pool._size = 3  # one task of three items from the start
+
+    between: list[Any] = []
+
+    def killer() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            w = pool._workers[0] if pool._workers else None
+            if w is not None and w.k == 1 and w.state[0] >> _K_BITS:
+                w.state[0] = w.state[0] >> _K_BITS << _K_BITS  # item 0, when 1 started
+                between.append(pool._running(w))
+                os.kill(w.proc.pid, signal.SIGKILL)
+                return
+            time.sleep(0.005)
+
+    spy = threading.Thread(target=killer)
+    spy.start()
+    out = list(pool.imap(items))
+    spy.join()
+    assert out == ["a", "b", "c"]
+    # Between two items no deadline runs on the last one: the next starts when item 0 arrived.
+    assert between and between[0][0] is None
+    assert pool.replaced == 1
+    assert [n for _, n in _runs(tmp_path / "log")].count("b") == 2
+
+
+def test_results_in_the_pipe_of_a_killed_worker_count_once(tmp_path: Path) -> None:
+    # Item 1 finished and went out just as its deadline check fired (the worker went on to item
+    # 2): the kill finds item 1's result in the pipe and keeps it, item 0 (arrived before) is not
+    # counted twice, nothing is blamed, and item 2 goes to another worker.
+    pool = _pool(tmp_path / "log", batch=3, reply_seconds=0)
+    items = [("ok", "a"), ("ok", "b", 0.2), ("ok", "c", 5)]
+    pending: deque[tuple[int, Any]] = deque(enumerate(items))
+    retry: deque[list[tuple[int, Any]]] = deque()
+    received: dict[int, Any] = {}
+    done: dict[int, Any] = {}
+    pool._size = 3
+    pool._assign(pending, retry)
+    (w,) = pool._workers
+    time.sleep(0.05)
+    pool._receive(w, received, done, retry)  # item 0
+    assert w.k == 1 and sorted(received) == [0]
+    time.sleep(0.4)  # item 1's reply now waits in the pipe
+    pool._lose(w, received, done, retry, "timeout", 1)
+    assert sorted(received) == [0, 1] and not done
+    assert list(retry) == [[(2, items[2])]]
+    assert pool.replaced == 1 and pool._workers == []
+    pool.close()
+
+
+def test_the_shared_word_names_the_running_item(tmp_path: Path) -> None:
+    pool = _pool(tmp_path / "log", batch=3, reply_seconds=60)
+    pending: deque[tuple[int, Any]] = deque(
+        [(0, ("ok", "a")), (1, ("hang", "h")), (2, ("ok", "c"))]
+    )
+    pool._size = 3
+    before = time.monotonic()
+    pool._assign(pending, deque())
+    (w,) = pool._workers
+    deadline = time.monotonic() + 5
+    while pool._running(w)[0] != 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    k, since = pool._running(w)
+    assert k == 1 and before <= since <= time.monotonic()
+    pool.close()
