@@ -230,6 +230,7 @@ class OrderedPool(Generic[T, R]):
         self._ctx = _context()
         self._base = time.monotonic()
         self._workers: list[_Worker] = []
+        self._busy = 0  # workers with a task
         # One selector for the pool's life: each worker's pipe and process sentinel are
         # registered once when it starts and unregistered when it is retired.
         self._selector: selectors.BaseSelector | None = None
@@ -303,6 +304,7 @@ class OrderedPool(Generic[T, R]):
             if w.task is None:
                 w.proc.join(timeout=max(0.0, deadline - time.monotonic()))
             self._retire(w, kill=True)
+        self._busy = 0
         if self._selector is not None:
             self._selector.close()
             self._selector = None
@@ -344,7 +346,7 @@ class OrderedPool(Generic[T, R]):
                         break
                     pending.append((submitted, item))
                     submitted += 1
-                if pending or retry:
+                if (pending or retry) and self._busy < self.jobs:
                     self._assign(pending, retry)
                 if emitted in received:
                     blob, item = received.pop(emitted)
@@ -400,6 +402,7 @@ class OrderedPool(Generic[T, R]):
             self._send_failures = 0
             self.tasks += 1
             idle.task, idle.items, idle.k = task[0][0], task, 0
+            self._busy += 1
             idle.sent = time.monotonic()
 
     def _running(self, w: _Worker) -> tuple[int | None, float]:
@@ -471,6 +474,7 @@ class OrderedPool(Generic[T, R]):
             self._observe(seconds / len(blobs))
         if w.k == len(items):
             w.idle()
+            self._busy -= 1
 
     def _receive(
         self,
@@ -541,6 +545,7 @@ class OrderedPool(Generic[T, R]):
                 )
             done[index] = self.on_lost(item, TaskLost(kind, message))
         w.idle()
+        self._busy -= 1
         if rest:
             retry.appendleft(rest)
 
