@@ -209,7 +209,7 @@ class OrderedPool(Generic[T, R]):
         batch: int = 1,
         batch_seconds: float = 0.05,
         max_memory: int | None = None,
-        reply_seconds: float = 0.03,
+        reply_seconds: float = 0.05,
         reply_bytes: int = 1 << 20,
     ) -> None:
         self.factory = factory
@@ -471,7 +471,7 @@ class OrderedPool(Generic[T, R]):
         w.sent = time.monotonic()
         self.replies += 1
         if self.batch > 1 and blobs:
-            self._observe(seconds / len(blobs))
+            self._observe(seconds, len(blobs))
         if w.k == len(items):
             w.idle()
             self._busy -= 1
@@ -483,20 +483,20 @@ class OrderedPool(Generic[T, R]):
         done: dict[int, R],
         retry: deque[list[tuple[int, T]]],
     ) -> None:
-        # Every bunch already sent, not just the first.
-        while w.task is not None:
-            try:
-                reply = w.conn.recv()
-            except (EOFError, OSError):
-                self._lose(w, received, done, retry, "crash", None)
-                return
-            self._take(w, reply, received)
-            if not w.conn.poll():
-                return
+        # One bunch: if another is waiting the selector says so at once, for one epoll call
+        # (``Connection.poll`` would build a selector for each).
+        try:
+            reply = w.conn.recv()
+        except (EOFError, OSError):
+            self._lose(w, received, done, retry, "crash", None)
+            return
+        self._take(w, reply, received)
 
-    def _observe(self, seconds: float) -> None:
-        prev = self._per_item
-        self._per_item = per_item = seconds if prev is None else 0.8 * prev + 0.2 * seconds
+    def _observe(self, seconds: float, items: int) -> None:
+        """``items`` took ``seconds`` in all: the mean moves as if they came one by one."""
+        prev, mean = self._per_item, seconds / items
+        keep = 0.8**items
+        self._per_item = per_item = mean if prev is None else keep * prev + (1 - keep) * mean
         size = int(self.batch_seconds / max(per_item, 1e-6))
         self._size = max(1, min(self.batch, size))
 
