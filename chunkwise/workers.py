@@ -92,12 +92,15 @@ def limit_memory(extra: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
-# A worker tells the parent which item of its task it is running, and since when, through one
-# shared 64-bit word (``(microseconds since the pool's start << _K_BITS) | item``): one aligned
-# store, so the parent never reads a start time and an item from two different moments. -1: no
-# item of the current task has started yet. 43 bits of microseconds last 101 days per pool.
-_K_BITS = 20
+# A worker tells the parent which item of its task it is on, and since when, through one shared
+# 64-bit word: ``(microseconds since the pool's start << _T_SHIFT) | (item << 1) | finished``.
+# One aligned store, so the parent never reads a time and an item from two different moments.
+# ``finished``: the item is done and pickled; the worker is sending or about to start the next
+# (a worker blocked on a full pipe waits for the parent, it does not hang). -1: no item of the
+# current task has started yet. 46 bits of microseconds last two years per pool.
+_K_BITS = 16
 _K_MASK = (1 << _K_BITS) - 1
+_T_SHIFT = _K_BITS + 1
 _MAX_BATCH = _K_MASK
 
 
@@ -143,7 +146,7 @@ def _worker_main(
         held = 0
         since = clock()
         for k, item in enumerate(items):
-            state[0] = (int((clock() - base) * 1e6) << _K_BITS) | k
+            state[0] = (int((clock() - base) * 1e6) << _T_SHIFT) | (k << 1)
             try:
                 reply: tuple[bool, Any] = (True, handler(item))
             except BaseException as exc:  # the handler should not raise; report it, not die
@@ -157,6 +160,7 @@ def _worker_main(
             out.append(blob)
             held += len(blob)
             now = clock()
+            state[0] = (int((now - base) * 1e6) << _T_SHIFT) | (k << 1) | 1
             if k == last or held >= reply_bytes or now - since >= reply_seconds:
                 try:
                     conn.send((k + 1 - len(out), now - since, out))
@@ -169,7 +173,7 @@ def _worker_main(
 class _Worker:
     proc: Any
     conn: Connection
-    state: Any  # the shared word the worker writes (see _K_BITS)
+    state: Any  # the shared word the worker writes (see _T_SHIFT)
     task: int | None = None
     # The task's items as (input index, item); ``k`` is the first one without a result yet
     # (results arrive in order, so the received ones are always ``items[:k]``).
@@ -405,18 +409,19 @@ class OrderedPool(Generic[T, R]):
             self._busy += 1
             idle.sent = time.monotonic()
 
-    def _running(self, w: _Worker) -> tuple[int | None, float]:
-        """The item ``w`` runs (index into its task) and since when, by the parent's clock.
+    def _running(self, w: _Worker) -> tuple[int, float]:
+        """The item ``w`` is on (index into its task) and since when, by the parent's clock.
 
-        Not started yet: its first item, since the task was sent. Between two items (the last
-        one started has already arrived): none, since that bunch arrived."""
+        Not started yet: its first item, since the task was sent. An item finished: since it
+        finished or since the parent last read a bunch, whichever is later (a worker blocked
+        sending to a parent busy elsewhere is not hanging)."""
         word = w.state[0]
         if word < 0:
             return w.k, w.sent
-        k = word & _K_MASK
-        if k < w.k:
-            return None, w.sent
-        return k, self._base + (word >> _K_BITS) * 1e-6
+        since = self._base + (word >> _T_SHIFT) * 1e-6
+        if word & 1:
+            since = max(since, w.sent)
+        return (word >> 1) & _K_MASK, since
 
     def _poll(
         self,
@@ -521,16 +526,18 @@ class OrderedPool(Generic[T, R]):
             with contextlib.suppress(EOFError, OSError):
                 while w.task is not None and w.conn.poll():
                     self._take(w, w.conn.recv(), received)
-        # The word is final now. A crash is pinned on the item started last; a timeout on the
-        # item seen overdue. Either may turn out to have sent its result after all (the worker
-        # died between sending it and starting the next): then no item is blamed.
-        culprit = overdue if kind == "timeout" else self._running(w)[0]
+        # The word is final now. A crash is pinned on the item it names, running or finished
+        # but unsent (dying while sending it, out of memory say, must cost an item too, or the
+        # retries would never end); a timeout on the item seen overdue. Either may turn out to
+        # have sent its result after all (the worker died between sending it and starting the
+        # next): then no item is blamed.
+        culprit = self._running(w)[0] if overdue is None else overdue
         items, k = w.items, w.k
         self._forget(w)
         self.replaced += 1
         if w.task is None:
             return  # every result arrived
-        if culprit is None or culprit < k:
+        if culprit < k:
             rest = items[k:]
         else:
             rest = items[k:culprit] + items[culprit + 1 :]
