@@ -317,9 +317,7 @@ class Processor:
             except StopIteration as done:
                 return self._finished(src, done.value)
 
-    def process_many(
-        self, sources: Sequence[Source], step: Step | None = None
-    ) -> Iterator[Result]:
+    def process_many(self, sources: Sequence[Source], step: Step | None = None) -> Iterator[Result]:
         """``process`` of each source, in order, a step at a time across them: every document is
         read and parsed, then every one is prepared (``BaseChunker.prepare``: a batch of small
         files tokenized in a row keeps the tokenizer's tables in the CPU's caches, ~18% of their
