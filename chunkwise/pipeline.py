@@ -501,19 +501,30 @@ def _expand(results: Iterable[Result]) -> Iterator[Result]:
 _PLAIN_TEXT_PARSERS = frozenset({"text", "code", "markdown"})
 
 
-def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
-    process = Processor(options).process
+def _worker_handler(options: IngestOptions) -> _WorkerHandler:
     if options.jobs >= 2:
         # A large text may be tokenized on a second core when one is idle (chunkwise.bpe_index);
         # never with --jobs 0 or 1, where the user asked for one process or one core.
         from chunkwise.bpe_index import allow_helpers
 
         allow_helpers(1)
+    return _WorkerHandler(Processor(options))
 
-    def handle(src: Source) -> Result:
-        return _without_elements(process(src))
 
-    return handle
+class _WorkerHandler:
+    """A worker's documents: one at a time, or a batch a step at a time across it (``many``:
+    the pool calls it for a batch and marks each step's document, so a crash or a hang is
+    pinned on that one)."""
+
+    def __init__(self, proc: Processor) -> None:
+        self.proc = proc
+
+    def __call__(self, src: Source) -> Result:
+        return _without_elements(self.proc.process(src))
+
+    def many(self, sources: Sequence[Source], step: Step) -> Iterator[Result]:
+        for res in self.proc.process_many(sources, step):
+            yield _without_elements(res)
 
 
 def _without_elements(r: Result) -> Result:

@@ -104,6 +104,53 @@ _T_SHIFT = _K_BITS + 1
 _MAX_BATCH = _K_MASK
 
 
+class _ParentGone(Exception):
+    pass
+
+
+class _Bunch:
+    """A worker's results on their way to the parent, and the shared word (see ``_T_SHIFT``).
+
+    Results go back in bunches: at the end of the batch, once ``seconds`` passed since the last
+    send (a slow batch still streams), or once ``size`` bytes are held (memory stays bounded).
+    Each result is pickled as soon as it is ready, so an unpicklable one costs its own item and
+    a crash while pickling is pinned on it."""
+
+    def __init__(
+        self, conn: Connection, state: Any, base: float, seconds: float, size: int, last: int
+    ) -> None:
+        self.conn, self.state, self.base = conn, state, base
+        self.seconds, self.size, self.last = seconds, size, last
+        self.out: list[bytes] = []
+        self.held = 0
+        self.since = time.monotonic()
+
+    def start(self, k: int, spent: float = 0.0) -> float:
+        """Item ``k`` runs (one of its steps, or its pickling) from now, after ``spent`` seconds
+        in its earlier steps: the word says it started that much earlier, so its deadline
+        bounds its whole time, not each step's. Returns now."""
+        now = time.monotonic()
+        self.state[0] = (int((now - spent - self.base) * 1e6) << _T_SHIFT) | (k << 1)
+        return now
+
+    def add(self, k: int, reply: tuple[bool, Any]) -> None:
+        try:
+            blob = pickle.dumps(reply, pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # an unpicklable result: report the one item, keep serving
+            text = f"result could not be sent to the main process: {exc}"
+            blob = pickle.dumps((False, ("error", text, text)), pickle.HIGHEST_PROTOCOL)
+        self.out.append(blob)
+        self.held += len(blob)
+        now = time.monotonic()
+        self.state[0] = (int((now - self.base) * 1e6) << _T_SHIFT) | (k << 1) | 1
+        if k == self.last or self.held >= self.size or now - self.since >= self.seconds:
+            try:
+                self.conn.send((k + 1 - len(self.out), now - self.since, self.out))
+            except (EOFError, OSError):
+                raise _ParentGone from None
+            self.out, self.held, self.since = [], 0, now
+
+
 def _worker_main(
     conn: Connection,
     factory: Callable[[], Callable[[Any], Any]],
@@ -125,9 +172,11 @@ def _worker_main(
     # HF tokenizers warn (on stderr, per worker) when forked after the parent used its threads.
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     handler = factory()
+    # ``handler.many(items, step)``, if there is one, takes a whole batch and yields its results
+    # in order, calling ``step(k, advance)`` around each piece of work it does for item k.
+    many = getattr(handler, "many", None)
     if max_memory:
         limit_memory(max_memory)
-    dumps, protocol, clock = pickle.dumps, pickle.HIGHEST_PROTOCOL, time.monotonic
     while True:
         try:
             msg = conn.recv()
@@ -135,38 +184,50 @@ def _worker_main(
             return
         if msg is None:
             return
-        # A task is a batch of items. Results go back in bunches: at the end of the batch, once
-        # ``reply_seconds`` passed since the last send (a slow batch still streams), or once
-        # ``reply_bytes`` are held (memory stays bounded). Each result is pickled as soon as it
-        # is ready, so an unpicklable one costs its own item and a crash while pickling is
-        # pinned on it; the shared word pins a crash or a hang on the item running.
         items = msg
-        last = len(items) - 1
-        out: list[bytes] = []
-        held = 0
-        since = clock()
-        for k, item in enumerate(items):
-            state[0] = (int((clock() - base) * 1e6) << _T_SHIFT) | (k << 1)
+        bunch = _Bunch(conn, state, base, reply_seconds, reply_bytes, len(items) - 1)
+        try:
+            _serve(handler, many, fatal, items, bunch)
+        except _ParentGone:
+            return
+
+
+def _serve(
+    handler: Callable[[Any], Any],
+    many: Callable[[list[Any], Callable[[int, Callable[[], object]], None]], Iterable[Any]] | None,
+    fatal: tuple[type[BaseException], ...],
+    items: list[Any],
+    bunch: _Bunch,
+) -> None:
+    done = 0
+    if many is not None and len(items) > 1:
+        spent = [0.0] * len(items)
+
+        def step(k: int, advance: Callable[[], object]) -> None:
+            began = bunch.start(k, spent[k])
             try:
-                reply: tuple[bool, Any] = (True, handler(item))
-            except BaseException as exc:  # the handler should not raise; report it, not die
-                kind = "fatal" if isinstance(exc, fatal) else "error"
-                reply = (False, (kind, f"{exc.__class__.__name__}: {exc}", str(exc)))
-            try:
-                blob = dumps(reply, protocol)
-            except Exception as exc:  # an unpicklable result: report the one item, keep serving
-                text = f"result could not be sent to the main process: {exc}"
-                blob = dumps((False, ("error", text, text)), protocol)
-            out.append(blob)
-            held += len(blob)
-            now = clock()
-            state[0] = (int((now - base) * 1e6) << _T_SHIFT) | (k << 1) | 1
-            if k == last or held >= reply_bytes or now - since >= reply_seconds:
-                try:
-                    conn.send((k + 1 - len(out), now - since, out))
-                except (EOFError, OSError):
-                    return
-                out, held, since = [], 0, now
+                advance()
+            finally:
+                spent[k] += time.monotonic() - began
+
+        try:
+            for k, result in enumerate(many(items, step)):
+                bunch.start(k, spent[k])
+                bunch.add(k, (True, result))
+                done = k + 1
+            return
+        except _ParentGone:
+            raise
+        except BaseException:  # fatal, or a bug: the rest one at a time, where it hits its item
+            pass
+    for k in range(done, len(items)):
+        bunch.start(k)
+        try:
+            reply: tuple[bool, Any] = (True, handler(items[k]))
+        except BaseException as exc:  # the handler should not raise; report it, not die
+            kind = "fatal" if isinstance(exc, fatal) else "error"
+            reply = (False, (kind, f"{exc.__class__.__name__}: {exc}", str(exc)))
+        bunch.add(k, reply)
 
 
 @dataclass(eq=False)

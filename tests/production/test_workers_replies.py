@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from chunkwise.errors import UsageError
 from chunkwise.workers import _T_SHIFT, OrderedPool, TaskLost
 
 
@@ -219,3 +220,89 @@ def test_a_consumer_slower_than_the_timeout_kills_no_worker(tmp_path: Path, size
             time.sleep(0.8)
     assert out == [f"b{i}" * size for i in range(8)]
     assert pool.replaced == 0
+
+
+class _Steps:
+    """A handler with ``many``, like the pipeline's: every item's first step across the batch,
+    then each item's second step and its result. ("ok", name, a, b) sleeps a then b seconds;
+    ("segv"|"hang"|"fatal", name, step) misbehaves in that step (0 or 1)."""
+
+    def __init__(self, log: str) -> None:
+        self.log = log
+
+    def __call__(self, item: tuple[Any, ...]) -> Any:
+        self._step(item, 0)
+        return self._step(item, 1)
+
+    def many(self, items: list[Any], step: Callable[[int, Callable[[], object]], None]) -> Any:
+        for k, item in enumerate(items):
+            step(k, functools.partial(self._step, item, 0))
+        for k, item in enumerate(items):
+            box: list[Any] = []
+            step(k, functools.partial(self._into, box, item))
+            yield box[0]
+
+    def _into(self, box: list[Any], item: tuple[Any, ...]) -> None:
+        box.append(self._step(item, 1))
+
+    def _step(self, item: tuple[Any, ...], n: int) -> Any:
+        kind, name = item[0], item[1]
+        fd = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        os.write(fd, f"{os.getpid()} {name}.{n}\n".encode())
+        os.close(fd)
+        if kind == "ok":
+            time.sleep(item[2 + n] if len(item) > 2 else 0)
+        elif item[2] == n:
+            if kind == "segv":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if kind == "hang":
+                while True:
+                    time.sleep(0.01)
+            if kind == "fatal":
+                raise UsageError("missing extra")
+        return name
+
+
+def _steps_pool(log: Path, **kw: Any) -> OrderedPool[Any, Any]:
+    pool = OrderedPool(
+        functools.partial(_Steps, str(log)), _lost, jobs=1, batch=8, fatal=(UsageError,), **kw
+    )
+    pool._size = 8  # batches of 8 from the first
+    return pool
+
+
+@pytest.mark.parametrize(("kind", "lost"), [("segv", "crash"), ("hang", "timeout")])
+def test_batches_run_a_step_at_a_time_and_a_crash_still_costs_one_item(
+    tmp_path: Path, kind: str, lost: str
+) -> None:
+    log = tmp_path / "log"
+    items: list[tuple[Any, ...]] = [("ok", f"i{i}") for i in range(8)]
+    items[5] = (kind, "bad", 1)  # in its second step: every item's first step is done
+    pool = _steps_pool(log, timeout=0.5, reply_seconds=60)
+    out = list(pool.imap(items))
+    assert out == ["i0", "i1", "i2", "i3", "i4", ("lost", lost, "bad"), "i6", "i7"]
+    assert pool.replaced == 1
+    runs = [n for _, n in _runs(log)]
+    assert runs.count("bad.1") == 1  # not run again
+    assert runs.count("i7.0") == 2  # begun by the dead worker, redone by the next
+    assert runs.count("i2.1") == 2  # finished but unsent by the dead worker, redone
+
+
+def test_the_deadline_of_a_batch_item_bounds_all_its_steps(tmp_path: Path) -> None:
+    # 0.3 s in each of two steps: each step within the 0.5 s deadline, the item not.
+    items = [("ok", "a"), ("ok", "slow", 0.3, 0.3), ("ok", "c"), ("ok", "d")]
+    pool = _steps_pool(tmp_path / "log", timeout=0.5)
+    assert list(pool.imap(items)) == ["a", ("lost", "timeout", "slow"), "c", "d"]
+
+
+def test_a_batch_that_raises_goes_on_one_item_at_a_time(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    items: list[tuple[Any, ...]] = [("ok", f"i{i}") for i in range(6)]
+    items[3] = ("fatal", "bad", 0)
+    pool = _steps_pool(log, timeout=5)
+    out = list(pool.imap(items))
+    assert out == ["i0", "i1", "i2", ("lost", "fatal", "bad"), "i4", "i5"]
+    assert pool.replaced == 0
+    runs = [n for _, n in _runs(log)]
+    assert runs.count("i0.0") == 2  # the batch step, then alone
+    assert runs.count("bad.0") == 2
