@@ -211,13 +211,13 @@ def test_a_consumer_slower_than_the_timeout_kills_no_worker(tmp_path: Path, size
     # wait in the pipe, big ones block the worker on a full pipe. Waiting on the caller is not a
     # hang: no worker is killed, no item blamed.
     items = [("big", f"b{i}", size) for i in range(8)]
-    pool = _pool(tmp_path / "log", jobs=2, batch=4, timeout=0.3, reply_bytes=1)
+    pool = _pool(tmp_path / "log", jobs=2, batch=4, timeout=0.5, reply_bytes=1)
     pool._size = 4
     out = []
     for r in pool.imap(items):
         out.append(r)
         if len(out) == 1:
-            time.sleep(0.8)
+            time.sleep(1.0)
     assert out == [f"b{i}" * size for i in range(8)]
     assert pool.replaced == 0
 
@@ -289,8 +289,8 @@ def test_batches_run_a_step_at_a_time_and_a_crash_still_costs_one_item(
 
 
 def test_the_deadline_of_a_batch_item_bounds_all_its_steps(tmp_path: Path) -> None:
-    # 0.3 s in each of two steps: each step within the 0.5 s deadline, the item not.
-    items = [("ok", "a"), ("ok", "slow", 0.3, 0.3), ("ok", "c"), ("ok", "d")]
+    # 0.35 s in each of two steps: each step within the 0.5 s deadline, the item not.
+    items = [("ok", "a"), ("ok", "slow", 0.35, 0.35), ("ok", "c"), ("ok", "d")]
     pool = _steps_pool(tmp_path / "log", timeout=0.5)
     assert list(pool.imap(items)) == ["a", ("lost", "timeout", "slow"), "c", "d"]
 
