@@ -47,10 +47,19 @@ def _lost(item: tuple[Any, ...], exc: TaskLost) -> Any:
     return ("lost", exc.kind, item[1])
 
 
-def _pool(log: Path, **kw: Any) -> OrderedPool[Any, Any]:
+def _pool(log: Path, fixed: int = 0, **kw: Any) -> OrderedPool[Any, Any]:
+    """``fixed``: batches of that size from the first, whatever the items' times (a loaded
+    machine would otherwise move the batch boundaries the tests rely on)."""
     kw.setdefault("jobs", 1)
     kw.setdefault("timeout", 5.0)
-    return OrderedPool(functools.partial(_factory, str(log)), _lost, **kw)
+    pool: OrderedPool[Any, Any] = OrderedPool(functools.partial(_factory, str(log)), _lost, **kw)
+    return _fix(pool, fixed) if fixed else pool
+
+
+def _fix(pool: OrderedPool[Any, Any], size: int) -> OrderedPool[Any, Any]:
+    pool._size = pool.batch = size
+    pool.batch_seconds = 1e9
+    return pool
 
 
 def _runs(log: Path) -> list[tuple[int, str]]:
@@ -62,8 +71,8 @@ def _workers_alive() -> list[Any]:
 
 
 def _batched(hostile: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-    # Fast items first: the pool measures them and sends batches of 8 from the second task on,
-    # so the hostile item (index 12) sits inside a batch after items that finished before it.
+    # Batches of 8: the hostile item (index 12) sits in the second, after four items that
+    # finished before it.
     items: list[tuple[Any, ...]] = [("ok", f"i{i}") for i in range(24)]
     items[12] = hostile
     return items
@@ -87,14 +96,14 @@ def _check_one_item_lost(log: Path, pool: OrderedPool[Any, Any], out: list[Any],
 
 def test_a_crash_inside_a_batch_costs_only_its_item(tmp_path: Path) -> None:
     log = tmp_path / "log"
-    pool = _pool(log, batch=8, reply_seconds=60)
+    pool = _pool(log, fixed=8, reply_seconds=60)
     out = list(pool.imap(_batched(("segv", "bad"))))
     _check_one_item_lost(log, pool, out, "crash")
 
 
 def test_a_hang_inside_a_batch_costs_only_its_item(tmp_path: Path) -> None:
     log = tmp_path / "log"
-    pool = _pool(log, batch=8, reply_seconds=60, timeout=0.5)
+    pool = _pool(log, fixed=8, reply_seconds=60, timeout=0.5)
     start = time.monotonic()
     out = list(pool.imap(_batched(("hang", "bad"))))
     assert time.monotonic() - start < 4
@@ -103,7 +112,7 @@ def test_a_hang_inside_a_batch_costs_only_its_item(tmp_path: Path) -> None:
 
 def test_bunches_keep_input_order(tmp_path: Path) -> None:
     items = [("ok", f"i{i}", 0.002 if i % 5 else 0.01) for i in range(120)]
-    pool = _pool(tmp_path / "log", jobs=2, batch=16, batch_seconds=0.05, reply_seconds=0.01)
+    pool = _pool(tmp_path / "log", fixed=16, jobs=2, reply_seconds=0.01)
     assert list(pool.imap(items)) == [f"i{i}" for i in range(120)]
     # Fewer messages than results (bunches), more than tasks (a batch streams every 10 ms).
     assert pool.tasks < pool.replies < 120, (pool.tasks, pool.replies)
@@ -113,7 +122,7 @@ def test_large_results_stream_instead_of_piling_up(tmp_path: Path) -> None:
     # Each result is ~300 KB, over the 256 KB a worker may hold: each goes out on its own, even
     # though the batch is far from done and the time limit far away.
     items = [("ok", f"s{i}") for i in range(16)] + [("big", f"b{i}", 150_000) for i in range(16)]
-    pool = _pool(tmp_path / "log", batch=8, reply_seconds=60, reply_bytes=256 * 1024)
+    pool = _pool(tmp_path / "log", fixed=8, reply_seconds=60, reply_bytes=256 * 1024)
     out = list(pool.imap(items))
     assert out[16:] == [f"b{i}" * 150_000 for i in range(16)]
     assert pool.tasks < 16 <= pool.replies, (pool.tasks, pool.replies)
@@ -141,8 +150,7 @@ def test_a_death_between_two_items_blames_neither(tmp_path: Path) -> None:
     # The worker sent item 0 and was killed before it wrote that it started item 1 (faked here:
     # the word is set back to "item 0 finished" just before the kill): nothing is blamed.
     items = [("ok", "a", 0), ("ok", "b", 0.5), ("ok", "c", 0)]
-    pool = _pool(tmp_path / "log", batch=3, reply_seconds=0)
-    pool._size = 3  # one task of three items from the start
+    pool = _pool(tmp_path / "log", fixed=3, reply_seconds=0)
 
     def killer() -> None:
         deadline = time.monotonic() + 5
@@ -167,13 +175,12 @@ def test_results_in_the_pipe_of_a_killed_worker_count_once(tmp_path: Path) -> No
     # Item 1 finished and went out just as its deadline check fired (the worker went on to item
     # 2): the kill finds item 1's result in the pipe and keeps it, item 0 (arrived before) is not
     # counted twice, nothing is blamed, and item 2 goes to another worker.
-    pool = _pool(tmp_path / "log", batch=3, reply_seconds=0)
+    pool = _pool(tmp_path / "log", fixed=3, reply_seconds=0)
     items = [("ok", "a"), ("ok", "b", 0.2), ("ok", "c", 5)]
     pending: deque[tuple[int, Any]] = deque(enumerate(items))
     retry: deque[list[tuple[int, Any]]] = deque()
     received: dict[int, Any] = {}
     done: dict[int, Any] = {}
-    pool._size = 3
     pool._assign(pending, retry)
     (w,) = pool._workers
     time.sleep(0.05)
@@ -188,11 +195,10 @@ def test_results_in_the_pipe_of_a_killed_worker_count_once(tmp_path: Path) -> No
 
 
 def test_the_shared_word_names_the_running_item(tmp_path: Path) -> None:
-    pool = _pool(tmp_path / "log", batch=3, reply_seconds=60)
+    pool = _pool(tmp_path / "log", fixed=3, reply_seconds=60)
     pending: deque[tuple[int, Any]] = deque(
         [(0, ("ok", "a")), (1, ("hang", "h")), (2, ("ok", "c"))]
     )
-    pool._size = 3
     before = time.monotonic()
     pool._assign(pending, deque())
     (w,) = pool._workers
@@ -211,8 +217,7 @@ def test_a_consumer_slower_than_the_timeout_kills_no_worker(tmp_path: Path, size
     # wait in the pipe, big ones block the worker on a full pipe. Waiting on the caller is not a
     # hang: no worker is killed, no item blamed.
     items = [("big", f"b{i}", size) for i in range(8)]
-    pool = _pool(tmp_path / "log", jobs=2, batch=4, timeout=0.5, reply_bytes=1)
-    pool._size = 4
+    pool = _pool(tmp_path / "log", fixed=4, jobs=2, timeout=0.5, reply_bytes=1)
     out = []
     for r in pool.imap(items):
         out.append(r)
@@ -264,11 +269,10 @@ class _Steps:
 
 
 def _steps_pool(log: Path, **kw: Any) -> OrderedPool[Any, Any]:
-    pool = OrderedPool(
-        functools.partial(_Steps, str(log)), _lost, jobs=1, batch=8, fatal=(UsageError,), **kw
+    pool: OrderedPool[Any, Any] = OrderedPool(
+        functools.partial(_Steps, str(log)), _lost, jobs=1, fatal=(UsageError,), **kw
     )
-    pool._size = 8  # batches of 8 from the first
-    return pool
+    return _fix(pool, 8)
 
 
 @pytest.mark.parametrize(("kind", "lost"), [("segv", "crash"), ("hang", "timeout")])
