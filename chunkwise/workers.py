@@ -199,6 +199,11 @@ def _serve(
     items: list[Any],
     bunch: _Bunch,
 ) -> None:
+    """One task: each item's result, in order, into ``bunch``. With ``many``, the batch a step
+    at a time across its items: ``step(k, advance)`` marks item k in the shared word, dated back
+    by k's earlier steps, so the deadline bounds an item's whole time and a crash in any step is
+    k's. If ``many`` raises, the items without a result go one at a time, where the same
+    exception lands on its own item."""
     done = 0
     if many is not None and len(items) > 1:
         spent = [0.0] * len(items)
@@ -218,7 +223,7 @@ def _serve(
             return
         except _ParentGone:
             raise
-        except BaseException:  # fatal, or a bug: the rest one at a time, where it hits its item
+        except BaseException:  # fatal, or a bug: the rest one at a time (see above)
             pass
     for k in range(done, len(items)):
         bunch.start(k)
@@ -250,16 +255,17 @@ class _Worker:
 class OrderedPool(Generic[T, R]):
     """``imap`` over worker processes with per-task deadlines and in-order results.
 
-    ``factory`` runs once in each worker and returns the function applied to every item.
+    ``factory`` runs once in each worker and returns the function applied to every item; if
+    that has a ``many(items, step)`` method, a batch goes to it instead (see ``_serve``).
     ``on_lost(item, TaskLost)`` turns a task that produced no result into a result (or raises).
     Exceptions of the ``fatal`` types raised by the handler reach ``on_lost`` as kind "fatal".
 
     ``batch`` > 1 sends up to that many items per task, sized so a task takes about
     ``batch_seconds`` (from the time items took so far): a folder of small files then pays the
     round trip to a worker per batch, not per file. A worker sends its results back in bunches
-    (``reply_seconds``, ``reply_bytes``: see ``_worker_main``), and the deadline (``timeout``)
-    still applies to each item: a worker that hangs or dies costs its current item only; results
-    it finished but had not sent yet, and the rest of its batch, go to another worker.
+    (``reply_seconds``, ``reply_bytes``: see ``_Bunch``), and the deadline (``timeout``) still
+    applies to each item: a worker that hangs or dies costs its current item only; results it
+    finished but had not sent yet, and the rest of its batch, go to another worker.
     """
 
     def __init__(
