@@ -30,11 +30,11 @@ from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import ChunkwiseError, DocumentError, ErrorRecord, UsageError
 from chunkwise.names import display, raw_hex
 from chunkwise.options import Options
-from chunkwise.types import Chunk, Document, shared_text_chunks
+from chunkwise.types import Chunk, Document, _pickled_positionally, shared_text_chunks
 from chunkwise.walk import WalkOptions, walk_files
 
 if TYPE_CHECKING:
-    from chunkwise.protocols import Embedder, Writer
+    from chunkwise.protocols import Embedder, Encoder, Writer
     from chunkwise.workers import TaskLost
 
 log = logging.getLogger("chunkwise")
@@ -84,6 +84,11 @@ class IngestOptions:
     strict: bool = False
     # Address-space cap (bytes) of each worker process (--max-memory); None: no cap.
     max_memory: int | None = None
+    # Set by ``chunkwise.run.Ingest`` (the writer's ``encoder``) when the main process needs no
+    # chunk objects: workers then send each document's finished output (``Result.encoded``).
+    encoder: Encoder | None = None
+    # With ``encoder``: the encoded output carries its chunk ids too (--state records them).
+    encoded_ids: bool = False
 
     def __post_init__(self) -> None:
         for name, value in self.parser_options.items():
@@ -92,6 +97,21 @@ class IngestOptions:
                 raise TypeError(f"parser_options[{name!r}] must be an Options instance")
 
 
+@_pickled_positionally
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A document's output made by the writer's encoder in a worker, and what the main process
+    still needs of its chunks: how many, and with --state their ids and the document's id."""
+
+    data: list[bytes]
+    chunks: int
+    doc_id: str
+    ids: tuple[str, ...] | None = None
+
+
+# Positionally too: with the output encoded, the Result's own field names were most of what
+# a small file's result pickled.
+@_pickled_positionally
 @dataclass
 class Result:
     source: str
@@ -106,6 +126,31 @@ class Result:
     # Results of the document's attachments (e-mail), written after it as documents of their own.
     attachments: list[Result] = field(default_factory=list)
     empty: bool = False  # nothing in it (0 bytes, or only whitespace): skipped-empty, not failed
+    # Instead of doc and chunks, which are then None and []: the output, encoded by a worker.
+    encoded: Encoded | None = None
+
+    @property
+    def n_chunks(self) -> int:
+        return self.encoded.chunks if self.encoded is not None else len(self.chunks)
+
+    @property
+    def doc_id(self) -> str | None:
+        if self.encoded is not None:
+            return self.encoded.doc_id
+        return self.doc.doc_id if self.doc is not None else None
+
+    def chunk_ids(self) -> tuple[str, ...]:
+        """The ids of the chunks written for this document (none when it failed)."""
+        if self.encoded is not None:
+            if self.encoded.ids is None:
+                raise ValueError(f"{self.source}: encoded without its chunk ids (encoded_ids)")
+            return self.encoded.ids
+        if self.doc is None:
+            return ()
+        from chunkwise.records import chunk_id
+
+        source = self.doc.source
+        return tuple(chunk_id(source, c.doc_id, c.index) for c in self.chunks)
 
 
 @dataclass
@@ -461,11 +506,36 @@ def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
         from chunkwise.bpe_index import allow_helpers
 
         allow_helpers(1)
+    encoder = options.encoder
+    if encoder is not None:
+        with_ids = options.encoded_ids
+        return lambda src: _encode(process(src), encoder, with_ids)
+    return lambda src: _without_elements(process(src))
 
-    def handle(src: Source) -> Result:
-        return _without_elements(process(src))
 
-    return handle
+def _encode(r: Result, encoder: Encoder, with_ids: bool) -> Result:
+    """What a worker sends back when the main process only writes: the document's finished
+    output, not its Document and Chunks (unpickling those, building the records and serialising
+    them were most of the main process's work per small file). A record that cannot be
+    serialised fails its document alone, at stage "write", as in ``Ingest._write``."""
+    from chunkwise.records import chunk_records
+
+    for att in r.attachments:
+        _encode(att, encoder, with_ids)
+    doc = r.doc
+    if doc is None:
+        return r
+    chunks, r.doc, r.chunks = r.chunks, None, []
+    try:
+        records = chunk_records(chunks, doc)
+        data = encoder(records)
+    except Exception as exc:  # TypeError, RecursionError, MemoryError: this document's alone
+        log.debug("cannot write records of %s", r.source, exc_info=True)
+        r.error = ErrorRecord.from_exception(r.source, exc, "write")
+        return r
+    ids = tuple(rec["id"] for rec in records) if with_ids else None
+    r.encoded = Encoded(data, len(records), doc.doc_id, ids)
+    return r
 
 
 def _without_elements(r: Result) -> Result:
