@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from chunkwise.chunking import BaseChunker, content_spans
-from chunkwise.packing import Level, Packer, positions_level, regex_level
+from chunkwise.packing import Level, Packer, TokenIndex, positions_level, regex_level
 from chunkwise.spans import SEPARATORS
 from chunkwise.types import Chunk, Document
 
@@ -33,9 +33,16 @@ def text_levels(text: str) -> list[Level]:
 class RecursiveChunker(BaseChunker):
     name = "recursive"
 
+    def prepare(self, doc: Document) -> TokenIndex:
+        return Packer.index_for(doc.text, self.tokenizer, self.levels(doc))
+
+    @staticmethod
+    def levels(doc: Document) -> list[Level]:
+        return structure_levels(doc) + text_levels(doc.text)
+
     def chunk(self, doc: Document) -> Iterator[Chunk]:
         text = doc.text
-        levels = structure_levels(doc) + text_levels(text)
+        levels = self.levels(doc)
         # Chunks are packed to leave room for the overlap that is prepended afterwards.
         budget = self.config.max_tokens - self.config.overlap
         packer = Packer(text, self.tokenizer, budget, levels)

@@ -76,6 +76,12 @@ class BaseChunker:
         """Hook: derive settings from ``self.config`` and ``self.options`` (validated already);
         raise UsageError for combinations the options alone cannot rule out."""
 
+    def prepare(self, doc: Document) -> Any:
+        """Hook: do now for ``doc`` what is cheaper done for a batch of documents in a row than
+        interleaved with the rest of the work (tokenizing); ``chunk(doc)`` comes later, and what
+        this returns is held until then."""
+        return None
+
     @property
     def tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:

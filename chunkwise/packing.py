@@ -572,15 +572,20 @@ class Packer:
         self.tokenizer = tokenizer
         self.max = max_tokens
         self.levels = list(levels)
-        # Without levels (the token chunker), or cutting at sentence starts throughout, most of
-        # the text is asked about: encode it at once rather than count it first.
-        lazy = bool(self.levels) and not any(
-            isinstance(level, PositionsLevel) and level.mostly_inside_lines(text)
-            for level in self.levels
-        )
-        self.index = index or TokenIndex.of(text, tokenizer, lazy=lazy)
+        self.index = index or self.index_for(text, tokenizer, self.levels)
         # Counts of the short heads and tails exact_counts encodes (words recur).
         self._small: dict[str, int] = {}
+
+    @staticmethod
+    def index_for(text: str, tokenizer: Tokenizer, levels: Sequence[Level]) -> TokenIndex:
+        """The token index a packer of ``text`` cutting at ``levels`` uses (shared while held)."""
+        # Without levels (the token chunker), or cutting at sentence starts throughout, most of
+        # the text is asked about: encode it at once rather than count it first.
+        lazy = bool(levels) and not any(
+            isinstance(level, PositionsLevel) and level.mostly_inside_lines(text)
+            for level in levels
+        )
+        return TokenIndex.of(text, tokenizer, lazy=lazy)
 
     # -- planning with additive counts -------------------------------------------------------
     def split(self, a: int, b: int, level: int = 0) -> list[tuple[int, int, int]]:

@@ -266,15 +266,22 @@ def _refuse_pool(*args: Any, **kwargs: Any) -> None:
 
 
 def test_deadlines_disarm(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A document done in time keeps its result and leaves no alarm behind; an alarm that
-    comes after the document ended raises nothing."""
-    from chunkwise.pipeline import Result, Source, _Deadlines
+    """A step done in time leaves no alarm behind; an alarm that comes after the step ended
+    raises nothing, nor one that comes between the step's end and the disarming."""
+    from chunkwise.pipeline import _Deadlines
 
-    src = Source("x.txt")
+    ran: list[int] = []
     with _Deadlines(5.0) as deadlines:
         assert deadlines.active
-        res = deadlines.run(lambda s: Result(s.name), src)
-        assert res.error is None and res.source == "x.txt"
+        deadlines.step(0, lambda: ran.append(0))
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
         deadlines._fire(signal.SIGALRM, None)  # late: not armed any more
+
+        def late_alarm() -> None:
+            ran.append(1)
+            deadlines._fire(signal.SIGALRM, None)  # the step's code is done, still armed
+
+        deadlines.step(1, late_alarm)
+        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert ran == [0, 1]
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
