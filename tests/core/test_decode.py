@@ -3,6 +3,8 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chunkwise.errors import ParseError
 from chunkwise.parsing import decode_text, paragraph_elements
@@ -54,6 +56,29 @@ def test_paragraph_elements_are_trimmed_and_exact() -> None:
         "Second.",
         "Third",
     ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("ab .\n\r\t\u00a0\u2029\x0c"), max_size=80), st.data())
+def test_paragraph_elements_are_the_trimmed_pieces_between_blank_lines(
+    text: str, data: st.DataObject
+) -> None:
+    """Whatever the whitespace at the edges (Unicode spaces the separator leaves behind too), the
+    paragraphs are the pieces between blank-line separators, trimmed, blank ones dropped."""
+    from chunkwise.parsing import _BLANK_SPLIT
+    from chunkwise.spans import trimmed_pieces
+
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    bounds = [start]
+    for m in _BLANK_SPLIT.finditer(text, start, end):
+        bounds.extend((m.start(), m.end()))
+    bounds.append(end)
+    want = trimmed_pieces(text, bounds)
+    # trimmed_pieces also trims the separators themselves: they are all whitespace, so dropped.
+    got = [(e.start, e.end) for e in paragraph_elements(text, start, end)]
+    assert got == want
+    assert all(e.kind == "paragraph" for e in paragraph_elements(text, start, end))
 
 
 _CJK = {
