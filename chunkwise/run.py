@@ -16,7 +16,6 @@ progress, error records on stderr, the summary line).
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -353,19 +352,22 @@ class Ingest:
 
     def _write(self, r: Result) -> None:
         retired = False
+        encoded = r.encoded  # by a worker: a record that failed to encode failed there
         try:
-            emit: Callable[[], None]
-            if r.encoded is not None:  # by a worker: a record that failed to encode failed there
-                emit = functools.partial(self.writer.write_encoded, r.encoded.data)
-            else:
+            records = None
+            if encoded is None:
                 assert r.doc is not None
-                emit = functools.partial(self.writer.write, chunk_records(r.chunks, r.doc))
+                records = chunk_records(r.chunks, r.doc)
             if self.incremental is not None:
                 self.incremental.retire(r)  # delete records of the old version go first
             retired = True
             # Writers serialise a document's records before writing any of them, so a record
             # that cannot be serialised fails this document alone.
-            emit()
+            if encoded is not None:
+                self.writer.write_encoded(encoded.data)
+            else:
+                assert records is not None
+                self.writer.write(records)
         except OSError:
             raise  # a failing output ends the run
         except Exception as exc:  # TypeError, RecursionError, MemoryError: this document's alone
@@ -373,7 +375,7 @@ class Ingest:
             rec = ErrorRecord.from_exception(r.source, exc, "write")
             self.fail(Result(r.source, error=rec, path=r.path), retire=not retired)
             return
-        self.summary.chunks += r.n_chunks
+        self.summary.chunks += encoded.chunks if encoded is not None else len(r.chunks)
         if self.incremental is not None:
             self.incremental.record(r)
         if self.on_result:
