@@ -375,7 +375,7 @@ class Ingest:
             rec = ErrorRecord.from_exception(r.source, exc, "write")
             self.fail(Result(r.source, error=rec, path=r.path), retire=not retired)
             return
-        self.summary.chunks += encoded.chunks if encoded is not None else len(r.chunks)
+        self.summary.chunks += r.n_chunks
         if self.incremental is not None:
             self.incremental.record(r)
         if self.on_result:
