@@ -384,9 +384,11 @@ class Processor:
                 except StopIteration as stop:
                     done[k] = self._finished(sources[k], stop.value)
                     steps[k] = None
-            while emitted in done:
-                yield done.pop(emitted)
-                emitted += 1
+                # Each result as soon as those before it are out: a pool sends it on (pickled
+                # under the step that finished it) while the next one is chunked.
+                while emitted in done:
+                    yield done.pop(emitted)
+                    emitted += 1
 
     @staticmethod
     def _finished(src: Source, res: Result) -> Result:
