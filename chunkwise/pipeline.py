@@ -556,11 +556,18 @@ def _worker_handler(options: IngestOptions) -> Callable[[Source], Result]:
         from chunkwise.bpe_index import allow_helpers
 
         allow_helpers(1)
+    reply = _reply(options)
+    return lambda src: reply(process(src))
+
+
+def _reply(options: IngestOptions) -> Callable[[Result], Result]:
+    """What a worker makes of a result before sending it: its output encoded when the main
+    process only writes it (``IngestOptions.encoder``), else the objects without elements."""
     encoder = options.encoder
-    if encoder is not None:
-        with_ids = options.encoded_ids
-        return lambda src: _encode(process(src), encoder, with_ids)
-    return lambda src: _without_elements(process(src))
+    if encoder is None:
+        return _without_elements
+    with_ids = options.encoded_ids
+    return lambda r: _encode(r, encoder, with_ids)
 
 
 def _encode(r: Result, encoder: Encoder, with_ids: bool) -> Result:
