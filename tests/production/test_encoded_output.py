@@ -12,6 +12,7 @@ from typing import Any
 from chunkwise.writers.jsonl import JsonlWriter
 
 from chunkwise.chunking import ChunkerConfig
+from chunkwise.command import Progress
 from chunkwise.errors import ErrorRecord
 from chunkwise.pipeline import IngestOptions, Result
 from chunkwise.run import Ingest
@@ -35,6 +36,12 @@ def _folder(root: Path) -> Path:
 def _run(folder: Path, out: Path, jobs: int, state_path: Path, writer: Any = None) -> Any:
     results: list[Result] = []
     errors: list[ErrorRecord] = []
+    progress = Progress(enabled=False)  # the CLI's counter, fed as `chunk ingest` feeds it
+
+    def on_result(r: Result) -> None:
+        results.append(r)
+        progress.update(r)
+
     writer = writer if writer is not None else JsonlWriter(str(out))
     options = IngestOptions(chunker="recursive", chunker_config=ChunkerConfig(48), jobs=jobs)
     with State(state_path) as state:
@@ -43,7 +50,7 @@ def _run(folder: Path, out: Path, jobs: int, state_path: Path, writer: Any = Non
             options,
             writer,
             on_error=errors.append,
-            on_result=results.append,
+            on_result=on_result,
             state=state,
             emit_deletes=True,
         ).run()
@@ -52,6 +59,11 @@ def _run(folder: Path, out: Path, jobs: int, state_path: Path, writer: Any = Non
     with State(state_path) as state:
         rows = list(state.unseen([state_key(folder)], []))
     heard = [(r.source, r.n_chunks, r.error is not None) for r in results]
+    assert (progress.docs, progress.chunks, progress.failed) == (
+        summary.documents,
+        summary.chunks,
+        summary.failed,
+    )
     return summary, errors, heard, rows, results
 
 
