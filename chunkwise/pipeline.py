@@ -570,18 +570,33 @@ def _reply(options: IngestOptions) -> Callable[[Result], Result]:
     return lambda r: _encode(r, encoder, with_ids)
 
 
-def _encode(r: Result, encoder: Encoder, with_ids: bool) -> Result:
-    """What a worker sends back when the main process only writes: the document's finished
-    output, not its Document and Chunks (unpickling those, building the records and serialising
-    them were most of the main process's work per small file). A record that cannot be
-    serialised fails its document alone, at stage "write", as in ``Ingest._write``."""
-    from chunkwise.records import chunk_records
+# Documents up to this many characters are encoded in the worker. The gain is per document
+# (~25 us of the main process); a large one would hold its records and their bytes in the
+# worker, whose memory --max-memory caps, so it travels as objects, as before.
+_ENCODE_MAX_CHARS = 1 << 20
 
+
+def _encode(r: Result, encoder: Encoder, with_ids: bool) -> Result:
+    """What a worker sends back when the main process only writes: each document's finished
+    output, not its Document and Chunks (unpickling those, building the records and serialising
+    them were most of the main process's work per small file)."""
+    _encode_one(r, encoder, with_ids)
     for att in r.attachments:
         _encode(att, encoder, with_ids)
+    return r
+
+
+def _encode_one(r: Result, encoder: Encoder, with_ids: bool) -> None:
+    """``r`` alone, not its attachments. A record that cannot be serialised fails its document
+    alone, at stage "write", as in ``Ingest._write``."""
+    from chunkwise.records import chunk_records
+
     doc = r.doc
     if doc is None:
-        return r
+        return
+    if len(doc.text) > _ENCODE_MAX_CHARS:
+        _shed(r)
+        return
     chunks, r.doc, r.chunks = r.chunks, None, []
     try:
         records = chunk_records(chunks, doc)
@@ -589,24 +604,28 @@ def _encode(r: Result, encoder: Encoder, with_ids: bool) -> Result:
     except Exception as exc:  # TypeError, RecursionError, MemoryError: this document's alone
         log.debug("cannot write records of %s", r.source, exc_info=True)
         r.error = ErrorRecord.from_exception(r.source, exc, "write")
-        return r
+        return
     ids = tuple(rec["id"] for rec in records) if with_ids else None
     r.encoded = Encoded(data, len(records), doc.doc_id, ids)
-    return r
 
 
 def _without_elements(r: Result) -> Result:
     """What a worker sends back: the parent writes chunks and embeds from the text, never reads
     elements, and pickling them is most of a small file's transfer cost (~4x the rest); the
     chunks travel without the text they share with the document (half the bytes)."""
+    _shed(r)
+    for att in r.attachments:
+        _without_elements(att)
+    return r
+
+
+def _shed(r: Result) -> None:
+    """``_without_elements`` of ``r`` alone, not its attachments."""
     if r.doc is not None:
         if r.doc.elements:
             r.doc = dataclasses.replace(r.doc, elements=())
         if r.chunks:
             r.chunks = shared_text_chunks(r.chunks, r.doc.text)
-    for att in r.attachments:
-        _without_elements(att)
-    return r
 
 
 def _lost(src: Source, exc: TaskLost) -> Result:

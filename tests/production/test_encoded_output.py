@@ -9,8 +9,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+import pytest
 from chunkwise.writers.jsonl import JsonlWriter
 
+from chunkwise import pipeline
 from chunkwise.chunking import ChunkerConfig
 from chunkwise.command import Progress
 from chunkwise.errors import ErrorRecord
@@ -67,9 +69,13 @@ def _run(folder: Path, out: Path, jobs: int, state_path: Path, writer: Any = Non
     return summary, errors, heard, rows, results
 
 
+# With a limit of 100 characters, a.txt (over it) travels as objects beside encoded results.
+@pytest.mark.parametrize("limit", [None, 100])
 def test_workers_encoded_output_is_the_object_paths_output_state_and_counts(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limit: int | None
 ) -> None:
+    if limit is not None:
+        monkeypatch.setattr(pipeline, "_ENCODE_MAX_CHARS", limit)  # forked workers inherit it
     folder = _folder(tmp_path)
     runs: dict[int, list[Any]] = {0: [], 2: []}
     for step in range(2):
@@ -87,6 +93,8 @@ def test_workers_encoded_output_is_the_object_paths_output_state_and_counts(
                 assert not encoded
             else:
                 assert encoded and all(r.doc is None and not r.chunks for r in encoded)
+                as_objects = {Path(r.source).name for r in results if r.doc is not None}
+                assert as_objects == (set() if limit is None else {"a.txt"})
             assert (
                 summary.chunks
                 == sum(n for _, n, _ in heard)
