@@ -1,6 +1,8 @@
 """CPU of the output side of ``chunk ingest``, in process, stage by stage: building chunks from the
 chunker's spans, what a worker adds to send a result, what the main process spends on each result
-(unpickle, records, JSON, write) and the same without workers (``--jobs 0``).
+(unpickle, records, JSON, write) and the same without workers (``--jobs 0``); on a build whose
+workers encode the output themselves (``pipeline._encode``), also what that costs a worker and
+saves the main process.
 
 Runs on any build of chunkwise (the interpreter's), so two builds compare by running it with each
 one's Python, alternating:
@@ -26,6 +28,11 @@ from chunkwise.writers.jsonl import JsonlWriter
 
 from chunkwise.chunking import BaseChunker, ChunkerConfig
 from chunkwise.pipeline import IngestOptions, Processor, Result, Source, _without_elements
+
+try:
+    from chunkwise.pipeline import _encode
+except ImportError:  # a build from before workers sent encoded output
+    _encode = None  # type: ignore[assignment]
 from chunkwise.run import Ingest
 from chunkwise.types import Chunk, Document
 
@@ -106,6 +113,21 @@ def main() -> None:
         ingest.flush()
         writer.close()
 
+    def encoded_blobs() -> list[bytes]:
+        assert _encode is not None and JsonlWriter.encoder is not None
+        return [
+            pickle.dumps(_encode(r, JsonlWriter.encoder, False), pickle.HIGHEST_PROTOCOL)
+            for r in results()
+        ]
+
+    def main_encoded(blobs: list[bytes]) -> None:
+        writer = JsonlWriter(str(out))
+        ingest = Ingest([str(args.path)], opts, writer)
+        for blob in blobs:
+            ingest.take(pickle.loads(blob))
+        ingest.flush()
+        writer.close()
+
     n = len(docs)
     print(f"{n} documents, {sum(map(len, chunks))} chunks, {sum(map(len, blobs))} bytes pickled")
     stages = [
@@ -114,6 +136,12 @@ def main() -> None:
         ("main: unpickle + write", main_process),
         ("--jobs 0: records + write", in_process),
     ]
+    if _encode is not None:
+        encoded = encoded_blobs()
+        stages += [
+            ("worker: encode + send", encoded_blobs),
+            ("main: unpickle + write bytes", lambda: main_encoded(encoded)),
+        ]
     for name, fn in stages:
         t = best(fn, args.rounds)
         print(f"{name:28s} {t * 1000:8.1f} ms {t / n * 1e6:9.1f} us/doc", flush=True)

@@ -126,7 +126,7 @@ class Progress:
 
     def update(self, result: Any) -> None:
         self.docs += 1
-        self.chunks += len(result.chunks)
+        self.chunks += result.n_chunks
         self.failed += result.error is not None
         if self._progress is not None:
             self._progress.update(

@@ -32,11 +32,11 @@ from chunkwise.chunking import ChunkerConfig
 from chunkwise.errors import ChunkwiseError, DocumentError, ErrorRecord, UsageError
 from chunkwise.names import display, raw_hex
 from chunkwise.options import Options
-from chunkwise.types import Chunk, Document, shared_text_chunks
+from chunkwise.types import Chunk, Document, _pickled_positionally, shared_text_chunks
 from chunkwise.walk import WalkOptions, walk_files
 
 if TYPE_CHECKING:
-    from chunkwise.protocols import Embedder, Writer
+    from chunkwise.protocols import Embedder, Encoder, Writer
     from chunkwise.workers import TaskLost
 
 log = logging.getLogger("chunkwise")
@@ -86,6 +86,11 @@ class IngestOptions:
     strict: bool = False
     # Address-space cap (bytes) of each worker process (--max-memory); None: no cap.
     max_memory: int | None = None
+    # Set by ``chunkwise.run.Ingest`` (the writer's ``encoder``) when the main process needs no
+    # chunk objects: workers then send each document's finished output (``Result.encoded``).
+    encoder: Encoder | None = None
+    # With ``encoder``: the encoded output carries its chunk ids too (--state records them).
+    encoded_ids: bool = False
 
     def __post_init__(self) -> None:
         for name, value in self.parser_options.items():
@@ -94,6 +99,21 @@ class IngestOptions:
                 raise TypeError(f"parser_options[{name!r}] must be an Options instance")
 
 
+@_pickled_positionally
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A document's output made by the writer's encoder in a worker, and what the main process
+    still needs of its chunks: how many, and with --state their ids and the document's id."""
+
+    data: list[bytes]
+    chunks: int
+    doc_id: str
+    ids: tuple[str, ...] | None = None
+
+
+# Positionally too: with the output encoded, the Result's own field names were most of what
+# a small file's result pickled.
+@_pickled_positionally
 @dataclass
 class Result:
     source: str
@@ -108,6 +128,31 @@ class Result:
     # Results of the document's attachments (e-mail), written after it as documents of their own.
     attachments: list[Result] = field(default_factory=list)
     empty: bool = False  # nothing in it (0 bytes, or only whitespace): skipped-empty, not failed
+    # Instead of doc and chunks, which are then None and []: the output, encoded by a worker.
+    encoded: Encoded | None = None
+
+    @property
+    def n_chunks(self) -> int:
+        return self.encoded.chunks if self.encoded is not None else len(self.chunks)
+
+    @property
+    def doc_id(self) -> str | None:
+        if self.encoded is not None:
+            return self.encoded.doc_id
+        return self.doc.doc_id if self.doc is not None else None
+
+    def chunk_ids(self) -> tuple[str, ...]:
+        """The ids of the chunks written for this document (none when it failed)."""
+        if self.encoded is not None:
+            if self.encoded.ids is None:
+                raise ValueError(f"{self.source}: encoded without its chunk ids (encoded_ids)")
+            return self.encoded.ids
+        if self.doc is None:
+            return ()
+        from chunkwise.records import chunk_id
+
+        source = self.doc.source
+        return tuple(chunk_id(source, c.doc_id, c.index) for c in self.chunks)
 
 
 @dataclass
@@ -510,37 +555,97 @@ def _worker_handler(options: IngestOptions) -> _WorkerHandler:
         from chunkwise.bpe_index import allow_helpers
 
         allow_helpers(1)
-    return _WorkerHandler(Processor(options))
+    return _WorkerHandler(Processor(options), _reply(options))
 
 
 class _WorkerHandler:
     """A worker's documents: one at a time, or a batch a step at a time across it (``many``:
     the pool calls it for a batch and marks each step's document, so a crash or a hang is
-    pinned on that one)."""
+    pinned on that one). ``reply`` is what the worker makes of a result before sending it."""
 
-    def __init__(self, proc: Processor) -> None:
-        self.proc = proc
+    def __init__(self, proc: Processor, reply: Callable[[Result], Result]) -> None:
+        self.proc, self.reply = proc, reply
 
     def __call__(self, src: Source) -> Result:
-        return _without_elements(self.proc.process(src))
+        return self.reply(self.proc.process(src))
 
     def many(self, sources: Sequence[Source], step: Step) -> Iterator[Result]:
-        for res in self.proc.process_many(sources, step):
-            yield _without_elements(res)
+        for k, res in enumerate(self.proc.process_many(sources, step)):
+            # Encoding the result is a step of its document too (its deadline, its crash).
+            box: list[Result] = []
+            step(k, functools.partial(self._reply_into, box, res))
+            yield box[0]
+
+    def _reply_into(self, box: list[Result], res: Result) -> None:
+        box.append(self.reply(res))
+
+
+def _reply(options: IngestOptions) -> Callable[[Result], Result]:
+    """What a worker makes of a result before sending it: its output encoded when the main
+    process only writes it (``IngestOptions.encoder``), else the objects without elements."""
+    encoder = options.encoder
+    if encoder is None:
+        return _without_elements
+    with_ids = options.encoded_ids
+    return lambda r: _encode(r, encoder, with_ids)
+
+
+# Documents up to this many characters are encoded in the worker. The gain is per document
+# (~25 us of the main process); a large one would hold its records and their bytes in the
+# worker, whose memory --max-memory caps, so it travels as objects, as before.
+_ENCODE_MAX_CHARS = 1 << 20
+
+
+def _encode(r: Result, encoder: Encoder, with_ids: bool) -> Result:
+    """What a worker sends back when the main process only writes: each document's finished
+    output, not its Document and Chunks (unpickling those, building the records and serialising
+    them were most of the main process's work per small file)."""
+    _encode_one(r, encoder, with_ids)
+    for att in r.attachments:
+        _encode(att, encoder, with_ids)
+    return r
+
+
+def _encode_one(r: Result, encoder: Encoder, with_ids: bool) -> None:
+    """``r`` alone, not its attachments. A record that cannot be serialised fails its document
+    alone, at stage "write", as in ``Ingest._write``."""
+    from chunkwise.records import chunk_records
+
+    doc = r.doc
+    if doc is None:
+        return
+    if len(doc.text) > _ENCODE_MAX_CHARS:
+        _shed(r)
+        return
+    chunks, r.doc, r.chunks = r.chunks, None, []
+    try:
+        records = chunk_records(chunks, doc)
+        data = encoder(records)
+    except Exception as exc:  # TypeError, RecursionError, MemoryError: this document's alone
+        log.debug("cannot write records of %s", r.source, exc_info=True)
+        r.error = ErrorRecord.from_exception(r.source, exc, "write")
+        return
+    ids = tuple(rec["id"] for rec in records) if with_ids else None
+    r.encoded = Encoded(data, len(records), doc.doc_id, ids)
 
 
 def _without_elements(r: Result) -> Result:
     """What a worker sends back: the parent writes chunks and embeds from the text, never reads
     elements, and pickling them is most of a small file's transfer cost (~4x the rest); the
     chunks travel without the text they share with the document (half the bytes)."""
+    _shed(r)
+    for att in r.attachments:
+        _without_elements(att)
+    return r
+
+
+def _shed(r: Result) -> None:
+    """``_without_elements`` of ``r`` alone, not its attachments."""
     if r.doc is not None:
         if r.doc.elements:
             r.doc = dataclasses.replace(r.doc, elements=())
         if r.chunks:
             r.chunks = shared_text_chunks(r.chunks, r.doc.text)
-    for att in r.attachments:
-        _without_elements(att)
-    return r
 
 
 def _lost(src: Source, exc: TaskLost) -> Result:

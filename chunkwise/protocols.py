@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from chunkwise.types import Chunk, Document
 
 Progress = Callable[[int, int], None]
+# A document's records -> the bytes a writer takes in ``write_encoded``.
+Encoder = Callable[[Iterable[dict[str, Any]]], list[bytes]]
 
 
 class Parser(Protocol):
@@ -58,11 +60,17 @@ class Writer(Protocol):
     # True when ``write`` hands records to the reader at once (JSONL on a stream), so the state
     # may be committed as documents are written; else only after ``close``.
     durable_writes: bool
+    # Optional (read with a default of None): a pure function turning a document's records into
+    # what ``write_encoded`` takes, so workers can send finished output instead of chunks.
+    encoder: Encoder | None
 
     def begin(self, settings: Mapping[str, str], *, incremental: bool) -> None:
         """Hook: the run's settings (model, chunker) before the first record. No-op by default."""
 
     def write(self, records: Iterable[dict[str, Any]]) -> None: ...
+
+    def write_encoded(self, blocks: list[bytes]) -> None:
+        """Hook: one document's output made by ``encoder`` (only called when it is not None)."""
 
     def delete(self, records: Iterable[dict[str, Any]]) -> None:
         """Hook: retire a file's previous chunks (``--state``), for writers that keep a table.

@@ -37,7 +37,7 @@ from chunkwise.pipeline import (
     run_settings,
     writer_is_streaming,
 )
-from chunkwise.records import chunk_id, chunk_records
+from chunkwise.records import chunk_records
 
 if TYPE_CHECKING:
     from chunkwise.protocols import Embedder, Writer
@@ -133,16 +133,12 @@ class Incremental:
             self.state.forget(state_key(r.path))
 
     def record(self, r: Result) -> None:
-        if r.path is None or r.doc is None or r.content_hash is None:
+        doc_id = r.doc_id
+        if r.path is None or doc_id is None or r.content_hash is None:
             return
         # An e-mail's attachments are retired with it when it changes or goes.
-        ids = tuple(
-            chunk_id(x.doc.source, c.doc_id, c.index)
-            for x in (r, *r.attachments)
-            if x.doc is not None
-            for c in x.chunks
-        )
-        self._record(r, r.content_hash, r.doc.doc_id, ids)
+        ids = tuple(i for x in (r, *r.attachments) for i in x.chunk_ids())
+        self._record(r, r.content_hash, doc_id, ids)
 
     def record_empty(self, r: Result) -> None:
         """An empty file (skipped-empty) is known too: the chunks of a version that had text are
@@ -204,6 +200,10 @@ class Ingest:
     ``engine(sources, options, should_stop=...)`` replaces ``process_all`` (the Ray engine): it
     yields finished results in input order, embedded already when ``embedder`` is given (the
     embedder then only shapes the state's options hash).
+
+    When nothing here needs the chunks (no embedder, the default engine) and the writer has an
+    ``encoder``, workers send each document's output encoded (``Result.encoded``): ``on_result``
+    then gets results without ``doc`` and ``chunks``; ``n_chunks`` counts them either way.
     """
 
     def __init__(
@@ -251,7 +251,11 @@ class Ingest:
             )
             options = dataclasses.replace(options, hash_content=True)
             self.resumed = state.count() > 0
-        self.options = options
+        # Writers from before ``encoder`` existed lack it.
+        encoder = getattr(writer, "encoder", None) if embedder is None and engine is None else None
+        self.options = dataclasses.replace(
+            options, encoder=encoder, encoded_ids=encoder is not None and state is not None
+        )
         self._batch: list[Result] = []
 
     def run(self) -> Summary:
@@ -347,17 +351,23 @@ class Ingest:
         return True
 
     def _write(self, r: Result) -> None:
-        assert r.doc is not None
-        doc = r.doc
         retired = False
+        encoded = r.encoded  # by a worker: a record that failed to encode failed there
         try:
-            records = chunk_records(r.chunks, doc)
+            records = None
+            if encoded is None:
+                assert r.doc is not None
+                records = chunk_records(r.chunks, r.doc)
             if self.incremental is not None:
                 self.incremental.retire(r)  # delete records of the old version go first
             retired = True
             # Writers serialise a document's records before writing any of them, so a record
             # that cannot be serialised fails this document alone.
-            self.writer.write(records)
+            if encoded is not None:
+                self.writer.write_encoded(encoded.data)
+            else:
+                assert records is not None
+                self.writer.write(records)
         except OSError:
             raise  # a failing output ends the run
         except Exception as exc:  # TypeError, RecursionError, MemoryError: this document's alone
@@ -365,7 +375,7 @@ class Ingest:
             rec = ErrorRecord.from_exception(r.source, exc, "write")
             self.fail(Result(r.source, error=rec, path=r.path), retire=not retired)
             return
-        self.summary.chunks += len(r.chunks)
+        self.summary.chunks += r.n_chunks
         if self.incremental is not None:
             self.incremental.record(r)
         if self.on_result:

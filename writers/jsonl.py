@@ -72,8 +72,31 @@ _BLOCK_LINES = 256
 _PENDING_BYTES = 1 << 18
 
 
+def encode(records: Iterable[dict[str, Any]]) -> list[bytes]:
+    """A document's records as the JSONL bytes ``JsonlWriter.write`` writes, in blocks of up to
+    256 lines (what ``write_encoded`` takes). Pure, so a worker process can call it and send the
+    bytes instead of the document (``IngestOptions.encoder``); a record that cannot be
+    serialised raises before any block is returned."""
+    # Lines are joined into blocks as they come: each bytes object orjson returns keeps a
+    # buffer of several KB whatever its length, so a document's 100,000 short records held
+    # one by one would take ~20x their size.
+    blocks: list[bytes] = []
+    lines: list[bytes] = []
+    for r in records:
+        lines.append(dumps_bytes(r))
+        if len(lines) == _BLOCK_LINES:
+            lines.append(b"")
+            blocks.append(b"\n".join(lines))
+            lines.clear()
+    if lines:
+        lines.append(b"")
+        blocks.append(b"\n".join(lines))
+    return blocks
+
+
 class JsonlWriter(BaseWriter):
     name = "jsonl"
+    encoder = staticmethod(encode)
 
     def __init__(self, path: str | None = None, stream: IO[bytes] | None = None) -> None:
         self._file: AtomicFile | None = None
@@ -88,20 +111,10 @@ class JsonlWriter(BaseWriter):
         self._pending_bytes = 0
 
     def write(self, records: Iterable[dict[str, Any]]) -> None:
-        # Lines are joined into blocks as they come: each bytes object orjson returns keeps a
-        # buffer of several KB whatever its length, so a document's 100,000 short records held
-        # one by one would take ~20x their size.
-        blocks: list[bytes] = []
-        lines: list[bytes] = []
-        for r in records:
-            lines.append(dumps_bytes(r))
-            if len(lines) == _BLOCK_LINES:
-                lines.append(b"")
-                blocks.append(b"\n".join(lines))
-                lines.clear()
-        if lines:
-            lines.append(b"")
-            blocks.append(b"\n".join(lines))
+        self.write_encoded(encode(records))
+
+    def write_encoded(self, blocks: list[bytes]) -> None:
+        """One document's output as ``encode`` returned it (here or in a worker)."""
         if not blocks:
             return
         if self.durable_writes:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chunkwise.pipeline import Result, _without_elements
+from chunkwise.errors import ErrorRecord
+from chunkwise.pipeline import Result, _encode, _without_elements
+from chunkwise.records import chunk_records
 from chunkwise.types import Chunk, Document, Element, PageBox
 
 _text = st.text(max_size=40)
@@ -102,3 +105,44 @@ def test_a_chunk_subclass_travels_as_it_did() -> None:
     back = pickle.loads(pickle.dumps(res)).chunks
     before = pickle.loads(pickle.dumps(cs))
     assert back == before and [type(c) for c in back] == [type(c) for c in before]
+
+
+@given(documents, st.lists(chunks, max_size=3), documents, st.lists(chunks, max_size=3))
+def test_an_encoded_result_carries_the_writers_bytes_and_what_the_run_needs(
+    doc: Document, cs: list[Chunk], att_doc: Document, att_cs: list[Chunk]
+) -> None:
+    """What a worker sends when the main process only writes: the bytes JsonlWriter would write
+    for the document's records, their count, and (for --state) the same ids and doc id the
+    object path records; an attachment the same way; every other field as it was."""
+    from chunkwise.writers.jsonl import JsonlWriter, encode
+
+    def objects() -> Result:
+        att = Result(att_doc.source, doc=att_doc, chunks=list(att_cs))
+        return Result(
+            doc.source, doc=doc, chunks=list(cs), path="p", content_hash="h", size=3,
+            mtime_ns=7, attachments=[att],
+        )  # fmt: skip
+
+    plain = objects()
+    sent = pickle.loads(pickle.dumps(_encode(objects(), encode, True), pickle.HIGHEST_PROTOCOL))
+    for before, after in ((plain, sent), (plain.attachments[0], sent.attachments[0])):
+        assert before.doc is not None and after.encoded is not None
+        assert (after.doc, after.chunks, after.error) == (None, [], None)
+        out = io.BytesIO()
+        JsonlWriter(stream=out).write(chunk_records(before.chunks, before.doc))
+        assert b"".join(after.encoded.data) == out.getvalue()
+        assert after.n_chunks == before.n_chunks == len(before.chunks)
+        assert after.chunk_ids() == before.chunk_ids()
+        assert after.doc_id == before.doc_id
+    assert (sent.source, sent.path, sent.content_hash, sent.size, sent.mtime_ns) == (
+        doc.source, "p", "h", 3, 7,
+    )  # fmt: skip
+
+
+def test_every_field_of_a_result_survives_pickling() -> None:
+    err = ErrorRecord(source="s", stage="parse", error="E", message="m")
+    res = Result(
+        "s", error=err, path="p", content_hash="h", size=1, mtime_ns=2, unchanged=True,
+        attachments=[Result("s#a", empty=True)], empty=True,
+    )  # fmt: skip
+    assert pickle.loads(pickle.dumps(res)) == res

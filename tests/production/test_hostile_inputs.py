@@ -135,8 +135,11 @@ class ExplodingEmbedder:
         raise RuntimeError("CUDA error: device-side assert triggered")
 
 
+# In process, and in workers that encode the output themselves (--max-memory sends even a few
+# small text files to them).
+@pytest.mark.parametrize("workers", [False, True])
 def test_an_exception_in_the_write_stage_is_that_files_error_record(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: bool
 ) -> None:
     spec = registry.Spec("badmeta", f"{__name__}:BadMetadataChunker", (), "test")
     monkeypatch.setitem(registry.BUILTINS["chunkers"], "badmeta", spec)
@@ -144,12 +147,16 @@ def test_an_exception_in_the_write_stage_is_that_files_error_record(
         (tmp_path / name).write_text(f"Text of {name}.\n")
     writer, errors = MemoryWriter(), []
     opts = IngestOptions(chunker="badmeta")
+    if workers:
+        opts = IngestOptions(chunker="badmeta", jobs=2, max_memory=1 << 34)
+    results: list[Any] = []
     from chunkwise.writers.jsonl import JsonlWriter
 
     out = tmp_path / "out.jsonl"
     jw = JsonlWriter(str(out))
-    summary = ingest([str(tmp_path)], opts, jw, on_error=errors.append)
+    summary = ingest([str(tmp_path)], opts, jw, on_error=errors.append, on_result=results.append)
     jw.close()
+    assert any(r.encoded is not None for r in results) == workers
     assert [e.source for e in errors] == [str(tmp_path / "bad.txt"), str(tmp_path / "deep.txt")]
     assert [e.stage for e in errors] == ["write", "write"]
     assert errors[1].error == "RecursionError"

@@ -178,3 +178,79 @@ def test_a_large_document_is_not_copied_again_on_its_way_to_a_file(tmp_path: Pat
     expected = b'{"id":"small"}\n' + b"".join(_json_bytes(r) + b"\n" for r in records)
     assert path.read_bytes() == expected
     assert peak < 1.5 * len(expected), f"{peak / 1e6:.1f} MB for {len(expected) / 1e6:.1f} MB"
+
+
+# -- pre-encoded output (a worker encodes, the writer writes the bytes) ----------------------------
+
+
+class _Calls(io.BytesIO):
+    """A stream that logs every call the writer makes on it (what a reader sees, and when)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[str, bytes]] = []
+
+    def write(self, data: Any) -> int:
+        self.calls.append(("write", bytes(data)))
+        return super().write(data)
+
+    def writelines(self, lines: Any) -> None:
+        lines = list(lines)
+        self.calls.append(("writelines", b"|".join(lines)))
+        super().writelines(lines)
+
+    def flush(self) -> None:
+        self.calls.append(("flush", b""))
+
+
+_RECORD = st.dictionaries(st.sampled_from(["id", "text", "n", "x"]), _VALUES, max_size=4)
+# Up to 600 records a document: over one block of 256 lines, and past the 256 KB of a file's
+# pending buffer with long text.
+_DOCS = st.lists(
+    st.one_of(
+        st.lists(_RECORD, max_size=4),
+        st.builds(lambda n: [{"t": "w" * 1000}] * n, st.integers(0, 600)),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(docs=_DOCS)
+def test_encoded_output_is_written_exactly_as_records_are(tmp_path_factory: Any, docs: Any) -> None:
+    """``write(records)`` and ``write_encoded(encoder(records))`` give a reader the same bytes
+    through the same calls: a stream gets each document at once, a file the same bytes at close."""
+    assert JsonlWriter.encoder is jsonl.encode
+    by_records, by_blocks = _Calls(), _Calls()
+    w1, w2 = JsonlWriter(stream=by_records), JsonlWriter(stream=by_blocks)
+    folder = tmp_path_factory.mktemp("out")
+    f1, f2 = JsonlWriter(str(folder / "1.jsonl")), JsonlWriter(str(folder / "2.jsonl"))
+    for records in docs:
+        blocks = jsonl.encode(records)
+        assert b"".join(blocks) == b"".join(_json_bytes(r) + b"\n" for r in records)
+        assert all(b.count(b"\n") <= jsonl._BLOCK_LINES for b in blocks)
+        w1.write(records)
+        w2.write_encoded(blocks)
+        f1.write(records)
+        f2.write_encoded(list(blocks))
+        assert by_blocks.calls == by_records.calls
+    for w in (w1, w2, f1, f2):
+        w.close()
+    assert by_blocks.calls == by_records.calls
+    assert (folder / "1.jsonl").read_bytes() == (folder / "2.jsonl").read_bytes()
+    assert (folder / "2.jsonl").read_bytes() == by_blocks.getvalue()
+
+
+def test_a_record_that_cannot_be_encoded_raises_before_any_output() -> None:
+    with pytest.raises(TypeError):
+        jsonl.encode([{"id": "a"}, {"id": "b", "x": _Point(1)}])
+
+
+def test_only_writers_that_can_take_bytes_offer_an_encoder(tmp_path: Path) -> None:
+    import pickle
+
+    from chunkwise.writers.parquet import ParquetWriter
+
+    # Pickled by reference: a worker forked (or spawned) with the options gets the function.
+    assert pickle.loads(pickle.dumps(JsonlWriter.encoder)) is jsonl.encode
+    assert ParquetWriter(str(tmp_path / "x.parquet")).encoder is None
