@@ -740,20 +740,30 @@ class _Deadlines:
             self.armed = False
             raise _Deadline(self.seconds or 0)
 
-    def step(self, k: int, advance: Callable[[], object]) -> None:
-        """One step of a document (``Processor.process_many``) under the deadline: the step's
-        own code turns ``_Deadline`` into the document's error record."""
+    def batch(self) -> Step:
+        """The ``step`` for one batch of ``Processor.process_many``: each step of a document runs
+        under what is left of the document's time (its earlier steps count), as in a worker; the
+        step's own code turns ``_Deadline`` into the document's error record."""
         assert self.seconds is not None
-        try:
-            self.armed = True
-            self._signal.setitimer(self._signal.ITIMER_REAL, self.seconds)
-            advance()
-        except _Deadline:
-            # Between the step's end and the disarming: the step was done in time.
-            pass
-        finally:
-            self.armed = False
-            self._signal.setitimer(self._signal.ITIMER_REAL, 0)
+        seconds, signal = self.seconds, self._signal
+        spent: dict[int, float] = {}
+
+        def step(k: int, advance: Callable[[], object]) -> None:
+            began = time.monotonic()
+            try:
+                self.armed = True
+                # Never 0, which would disarm: a document out of time is stopped at once.
+                signal.setitimer(signal.ITIMER_REAL, max(1e-6, seconds - spent.get(k, 0.0)))
+                advance()
+            except _Deadline:
+                # Between the step's end and the disarming: the step was done in time.
+                pass
+            finally:
+                self.armed = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                spent[k] = spent.get(k, 0.0) + time.monotonic() - began
+
+        return step
 
 
 def _preload_before_fork(options: IngestOptions, head: Sequence[Source]) -> None:
@@ -792,14 +802,13 @@ def _in_process(
     sizer = BatchSizer(_IN_PROCESS_MAX_FILES)
     try:
         with _Deadlines(timeout) as deadlines:
-            step = deadlines.step if deadlines.active else None
             while not stop():
-                batch = list(itertools.islice(sources, sizer.size()))
+                batch = list(itertools.islice(sources, sizer.size))
                 if not batch:
                     return
                 start = time.monotonic()
-                yield from proc.process_many(batch, step)
-                sizer.observe((time.monotonic() - start) / len(batch))
+                yield from proc.process_many(batch, deadlines.batch() if deadlines.active else None)
+                sizer.observe(time.monotonic() - start, len(batch))
     finally:
         bpe_index.allow_helpers(helpers)
 

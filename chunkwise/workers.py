@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from chunkwise.batching import BatchSizer
+
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
@@ -290,14 +292,11 @@ class OrderedPool(Generic[T, R]):
         self.jobs = max(1, jobs)
         self.timeout = timeout if timeout and timeout > 0 else None
         self.window = max(self.jobs, window or 2 * self.jobs)
-        self.batch = min(max(1, batch), _MAX_BATCH)
-        self.batch_seconds = batch_seconds
         self.reply_seconds = reply_seconds
         self.reply_bytes = reply_bytes
-        # Running mean of seconds per item (from the workers' replies), and the batch size it
-        # gives (kept, not recomputed per result).
-        self._per_item: float | None = None
-        self._size = 1
+        # The batch size, from the items' times in the workers' replies (kept, not recomputed
+        # per result).
+        self.sizer = BatchSizer(min(max(1, batch), _MAX_BATCH), batch_seconds)
         self._ctx = _context()
         self._base = time.monotonic()
         self._workers: list[_Worker] = []
@@ -408,7 +407,7 @@ class OrderedPool(Generic[T, R]):
         exhausted = False
         try:
             while True:
-                window = self.window * self._size
+                window = self.window * self.sizer.size
                 while not exhausted and submitted - emitted < window and not stop():
                     try:
                         item = next(source)
@@ -450,7 +449,7 @@ class OrderedPool(Generic[T, R]):
             else:
                 # Split what is pending between the workers that could take it, so the last
                 # items of a run do not all land on one worker.
-                size = min(self._size, max(1, -(-len(pending) // self.jobs)))
+                size = min(self.sizer.size, max(1, -(-len(pending) // self.jobs)))
                 task = [pending.popleft() for _ in range(min(size, len(pending)))]
             # The worker is idle (every result of its last task arrived), so it writes no
             # state until it receives this task.
@@ -542,8 +541,8 @@ class OrderedPool(Generic[T, R]):
         w.k = first + len(blobs)
         w.sent = time.monotonic()
         self.replies += 1
-        if self.batch > 1 and blobs:
-            self._observe(seconds, len(blobs))
+        if self.sizer.most > 1 and blobs:
+            self.sizer.observe(seconds, len(blobs))
         if w.k == len(items):
             w.idle()
             self._busy -= 1
@@ -563,14 +562,6 @@ class OrderedPool(Generic[T, R]):
             self._lose(w, received, done, retry, "crash", None)
             return
         self._take(w, reply, received)
-
-    def _observe(self, seconds: float, items: int) -> None:
-        """``items`` took ``seconds`` in all: the mean moves as if they came one by one."""
-        prev, mean = self._per_item, seconds / items
-        keep = 0.8**items
-        self._per_item = per_item = mean if prev is None else keep * prev + (1 - keep) * mean
-        size = int(self.batch_seconds / max(per_item, 1e-6))
-        self._size = max(1, min(self.batch, size))
 
     def _lose(
         self,

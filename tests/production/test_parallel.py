@@ -273,7 +273,8 @@ def test_deadlines_disarm(monkeypatch: pytest.MonkeyPatch) -> None:
     ran: list[int] = []
     with _Deadlines(5.0) as deadlines:
         assert deadlines.active
-        deadlines.step(0, lambda: ran.append(0))
+        step = deadlines.batch()
+        step(0, lambda: ran.append(0))
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
         deadlines._fire(signal.SIGALRM, None)  # late: not armed any more
 
@@ -281,7 +282,33 @@ def test_deadlines_disarm(monkeypatch: pytest.MonkeyPatch) -> None:
             ran.append(1)
             deadlines._fire(signal.SIGALRM, None)  # the step's code is done, still armed
 
-        deadlines.step(1, late_alarm)
+        step(1, late_alarm)
         assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert ran == [0, 1]
     assert signal.getsignal(signal.SIGALRM) is signal.SIG_DFL
+
+
+def test_in_process_deadline_covers_a_whole_document() -> None:
+    """Each step of a document runs under what its earlier steps left of --timeout, as in a
+    worker: three steps of 0.3 s each against a 0.5 s deadline stop the document in its second."""
+    from chunkwise.pipeline import _Deadline, _Deadlines
+
+    stopped: list[int] = []
+    with _Deadlines(0.5) as deadlines:
+        step = deadlines.batch()
+        for n in range(3):
+
+            def slow(n: int = n) -> None:
+                try:
+                    end = time.monotonic() + 0.3
+                    while time.monotonic() < end:
+                        pass
+                except _Deadline:
+                    stopped.append(n)
+
+            step(0, slow)
+            if stopped:
+                break
+        other: list[int] = []
+        step(1, lambda: other.append(1))  # another document has its own time
+    assert stopped == [1] and other == [1]

@@ -57,8 +57,8 @@ def _pool(log: Path, fixed: int = 0, **kw: Any) -> OrderedPool[Any, Any]:
 
 
 def _fix(pool: OrderedPool[Any, Any], size: int) -> OrderedPool[Any, Any]:
-    pool._size = pool.batch = size
-    pool.batch_seconds = 1e9
+    pool.sizer.size = pool.sizer.most = size
+    pool.sizer.seconds = 1e9
     return pool
 
 
