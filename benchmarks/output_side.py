@@ -97,7 +97,7 @@ def main() -> None:
         for r in results():
             pickle.dumps(_without_elements(r), pickle.HIGHEST_PROTOCOL)
 
-    def main_process() -> None:
+    def main_process(blobs: list[bytes]) -> None:
         writer = JsonlWriter(str(out))
         ingest = Ingest([str(args.path)], opts, writer)
         for blob in blobs:
@@ -120,27 +120,19 @@ def main() -> None:
             for r in results()
         ]
 
-    def main_encoded(blobs: list[bytes]) -> None:
-        writer = JsonlWriter(str(out))
-        ingest = Ingest([str(args.path)], opts, writer)
-        for blob in blobs:
-            ingest.take(pickle.loads(blob))
-        ingest.flush()
-        writer.close()
-
     n = len(docs)
     print(f"{n} documents, {sum(map(len, chunks))} chunks, {sum(map(len, blobs))} bytes pickled")
     stages = [
         ("build chunks (spans given)", build_chunks),
         ("worker: send results", worker_send),
-        ("main: unpickle + write", main_process),
+        ("main: unpickle + write", lambda: main_process(blobs)),
         ("--jobs 0: records + write", in_process),
     ]
     if _encode is not None:
         encoded = encoded_blobs()
         stages += [
             ("worker: encode + send", encoded_blobs),
-            ("main: unpickle + write bytes", lambda: main_encoded(encoded)),
+            ("main: unpickle + write bytes", lambda: main_process(encoded)),
         ]
     for name, fn in stages:
         t = best(fn, args.rounds)
