@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import operator
 import re
 import threading
 import weakref
@@ -457,6 +458,10 @@ class LazyCounts:
         return done
 
 
+# Up to this many cuts, a batch's pieces are checked against the cap in Python, not numpy.
+_VECTOR_CHECK = 64
+
+
 def _cut_batches(level: Level, a: int, b: int) -> Iterator[np.ndarray]:
     """A level's cuts in (a, b) as non-empty int64 arrays of up to about ``_BATCH``."""
     batches = getattr(level, "batches", None)
@@ -624,35 +629,41 @@ class Packer:
         while True:
             batch = next(batches, None)
             last = batch is None
-            bounds = np.empty(1 + (1 if batch is None else len(batch)), dtype=np.int64)
-            bounds[0] = head
-            bounds[1:] = b if batch is None else batch
-            idx = index.first_tokens(bounds)
-            m = len(bounds) - 1
-            if m and int((idx[1:] - idx[:-1]).max()) <= cap:
+            arr = np.empty(1 + (1 if batch is None else len(batch)), dtype=np.int64)
+            arr[0] = head
+            arr[1:] = b if batch is None else batch
+            idx_arr = index.first_tokens(arr)
+            m = len(arr) - 1
+            if m > _VECTOR_CHECK:
+                fits = int((idx_arr[1:] - idx_arr[:-1]).max()) <= cap
+            # Then lists and bisect, not arrays and searchsorted: a batch is mostly a few cuts (a
+            # small file's paragraphs), and each chunk is one bisect.
+            bounds, idx = arr.tolist(), idx_arr.tolist()
+            if m <= _VECTOR_CHECK:
+                fits = m > 0 and max(map(operator.sub, idx[1:], idx[:-1])) <= cap
+            if fits:
                 i = 0
                 if open_s >= 0:
-                    j = int(np.searchsorted(idx, idx[0] + cap - open_c, "right")) - 1
+                    j = bisect.bisect_right(idx, idx[0] + cap - open_c) - 1
                     if j >= m:
-                        open_c += int(idx[m] - idx[0])
+                        open_c += idx[m] - idx[0]
                         i = -1
                     elif j <= 0:
                         out.append((open_s, head, open_c))
                     else:
-                        out.append((open_s, int(bounds[j]), open_c + int(idx[j] - idx[0])))
+                        out.append((open_s, bounds[j], open_c + idx[j] - idx[0]))
                         i = j
                 if i >= 0:
                     while True:
-                        j = int(np.searchsorted(idx, idx[i] + cap, "right")) - 1
+                        j = bisect.bisect_right(idx, idx[i] + cap) - 1
                         if j >= m:
                             break
-                        out.append((int(bounds[i]), int(bounds[j]), int(idx[j] - idx[i])))
+                        out.append((bounds[i], bounds[j], idx[j] - idx[i]))
                         i = j
-                    open_s, open_c = int(bounds[i]), int(idx[m] - idx[i])
+                    open_s, open_c = bounds[i], idx[m] - idx[i]
             else:
-                bl = bounds.tolist()
-                counts = (idx[1:] - idx[:-1]).tolist()
-                for s, e, c in zip(bl, bl[1:], counts, strict=False):
+                counts = list(map(operator.sub, idx[1:], idx[:-1]))
+                for s, e, c in zip(bounds, bounds[1:], counts, strict=False):
                     for ps, _, pc in [(s, e, c)] if c <= cap else self.split(s, e, level + 1):
                         if open_s < 0:
                             open_s, open_c = ps, pc
@@ -661,7 +672,7 @@ class Packer:
                         else:
                             out.append((open_s, ps, open_c))
                             open_s, open_c = ps, pc
-            head = int(bounds[-1])
+            head = bounds[-1]
             if last:
                 if open_s >= 0:
                     out.append((open_s, b, open_c))
