@@ -10,6 +10,7 @@ That keeps the hard guarantee — no chunk over ``max_tokens`` — at the price 
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import operator
 import re
@@ -458,8 +459,12 @@ class LazyCounts:
         return done
 
 
-# Up to this many cuts, a batch's pieces are checked against the cap in Python, not numpy.
-_VECTOR_CHECK = 64
+# Up to this many cuts, a batch is merged with lists and bisect; more, with numpy.
+_FEW_CUTS = 64
+
+
+def _search_right(sorted_values: np.ndarray, x: int) -> int:
+    return int(sorted_values.searchsorted(x, "right"))
 
 
 def _cut_batches(level: Level, a: int, b: int) -> Iterator[np.ndarray]:
@@ -634,36 +639,44 @@ class Packer:
             arr[1:] = b if batch is None else batch
             idx_arr = index.first_tokens(arr)
             m = len(arr) - 1
-            if m > _VECTOR_CHECK:
-                fits = int((idx_arr[1:] - idx_arr[:-1]).max()) <= cap
-            # Then lists and bisect, not arrays and searchsorted: a batch is mostly a few cuts (a
-            # small file's paragraphs), and each chunk is one bisect.
-            bounds, idx = arr.tolist(), idx_arr.tolist()
-            if m <= _VECTOR_CHECK:
+            bounds: Sequence[int] | np.ndarray
+            idx: Sequence[int] | np.ndarray
+            search: Callable[[int], int]
+            if m <= _FEW_CUTS:
+                # Most batches are a few cuts (a small file's paragraphs): lists and bisect cost
+                # less than numpy's per-call overhead.
+                bounds, idx = arr.tolist(), idx_arr.tolist()
                 fits = m > 0 and max(map(operator.sub, idx[1:], idx[:-1])) <= cap
+                search = functools.partial(bisect.bisect_right, idx)
+            else:
+                bounds, idx = arr, idx_arr
+                fits = int((idx_arr[1:] - idx_arr[:-1]).max()) <= cap
+                search = functools.partial(_search_right, idx_arr)
+
             if fits:
                 i = 0
                 if open_s >= 0:
-                    j = bisect.bisect_right(idx, idx[0] + cap - open_c) - 1
+                    j = search(idx[0] + cap - open_c) - 1
                     if j >= m:
-                        open_c += idx[m] - idx[0]
+                        open_c += int(idx[m] - idx[0])
                         i = -1
                     elif j <= 0:
                         out.append((open_s, head, open_c))
                     else:
-                        out.append((open_s, bounds[j], open_c + idx[j] - idx[0]))
+                        out.append((open_s, int(bounds[j]), open_c + int(idx[j] - idx[0])))
                         i = j
                 if i >= 0:
                     while True:
-                        j = bisect.bisect_right(idx, idx[i] + cap) - 1
+                        j = search(idx[i] + cap) - 1
                         if j >= m:
                             break
-                        out.append((bounds[i], bounds[j], idx[j] - idx[i]))
+                        out.append((int(bounds[i]), int(bounds[j]), int(idx[j] - idx[i])))
                         i = j
-                    open_s, open_c = bounds[i], idx[m] - idx[i]
+                    open_s, open_c = int(bounds[i]), int(idx[m] - idx[i])
             else:
-                counts = list(map(operator.sub, idx[1:], idx[:-1]))
-                for s, e, c in zip(bounds, bounds[1:], counts, strict=False):
+                bl = arr.tolist()
+                counts = (idx_arr[1:] - idx_arr[:-1]).tolist()
+                for s, e, c in zip(bl, bl[1:], counts, strict=False):
                     for ps, _, pc in [(s, e, c)] if c <= cap else self.split(s, e, level + 1):
                         if open_s < 0:
                             open_s, open_c = ps, pc
@@ -672,7 +685,7 @@ class Packer:
                         else:
                             out.append((open_s, ps, open_c))
                             open_s, open_c = ps, pc
-            head = bounds[-1]
+            head = int(arr[-1])
             if last:
                 if open_s >= 0:
                     out.append((open_s, b, open_c))

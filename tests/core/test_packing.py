@@ -132,8 +132,17 @@ def _reference_split(packer: Packer, a: int, b: int, level: int = 0) -> list[tup
 
 
 @SLOW
-@given(TEXTS, st.integers(min_value=1, max_value=40), st.sampled_from([1, 2, 3, 5, 1 << 15]))
-def test_batched_split_plans_the_same_chunks_as_one_merge(text: str, cap: int, batch: int) -> None:
+@given(
+    TEXTS,
+    st.integers(min_value=1, max_value=40),
+    st.sampled_from([1, 2, 3, 5, 1 << 15]),
+    st.sampled_from([0, 2, 64]),
+)
+def test_batched_split_plans_the_same_chunks_as_one_merge(
+    text: str, cap: int, batch: int, few: int
+) -> None:
+    """Whatever the batch size, and whether a batch is merged with lists (up to ``_FEW_CUTS``
+    cuts) or numpy arrays, the chunks are those of one merge, as Python ints."""
     import chunkwise.packing as packing
 
     levels = [
@@ -143,12 +152,14 @@ def test_batched_split_plans_the_same_chunks_as_one_merge(text: str, cap: int, b
     ]
     packer = Packer(text, TOK, cap, levels)
     want = _reference_split(packer, 0, len(text))
-    old = packing._BATCH
-    packing._BATCH = batch
+    old = packing._BATCH, packing._FEW_CUTS
+    packing._BATCH, packing._FEW_CUTS = batch, few
     try:
-        assert packer.split(0, len(text)) == want
+        got = packer.split(0, len(text))
     finally:
-        packing._BATCH = old
+        packing._BATCH, packing._FEW_CUTS = old
+    assert got == want
+    assert all(type(x) is int for piece in got for x in piece)
 
 
 def test_space_codepoints_are_what_the_regex_calls_whitespace() -> None:
