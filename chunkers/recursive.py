@@ -6,6 +6,7 @@ the parser), blank lines, line breaks, sentence ends, whitespace, and finally to
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 
 from chunkwise.chunking import BaseChunker, content_spans
@@ -30,11 +31,27 @@ def text_levels(text: str) -> list[Level]:
     return [regex_level(pattern, text) for pattern in SEPARATORS]
 
 
+class _Prepared:
+    """What ``prepare`` made for a document: ``chunk`` finds it again while the caller holds it."""
+
+    __slots__ = ("__weakref__", "doc", "index", "levels")
+
+    def __init__(self, doc: Document, levels: list[Level], index: TokenIndex) -> None:
+        self.doc, self.levels, self.index = doc, levels, index
+
+
 class RecursiveChunker(BaseChunker):
     name = "recursive"
 
-    def prepare(self, doc: Document) -> TokenIndex:
-        return Packer.index_for(doc.text, self.tokenizer, self.levels(doc))
+    def configure(self) -> None:
+        # By id(doc), weakly: an entry lives as long as the pipeline holds what prepare returned.
+        self._prepared: weakref.WeakValueDictionary[int, _Prepared] = weakref.WeakValueDictionary()
+
+    def prepare(self, doc: Document) -> _Prepared:
+        levels = self.levels(doc)
+        prepared = _Prepared(doc, levels, Packer.index_for(doc.text, self.tokenizer, levels))
+        self._prepared[id(doc)] = prepared
+        return prepared
 
     @staticmethod
     def levels(doc: Document) -> list[Level]:
@@ -42,10 +59,14 @@ class RecursiveChunker(BaseChunker):
 
     def chunk(self, doc: Document) -> Iterator[Chunk]:
         text = doc.text
-        levels = self.levels(doc)
+        prepared = self._prepared.get(id(doc))
+        if prepared is not None and prepared.doc is doc:
+            levels, index = prepared.levels, prepared.index
+        else:
+            levels, index = self.levels(doc), None
         # Chunks are packed to leave room for the overlap that is prepended afterwards.
         budget = self.config.max_tokens - self.config.overlap
-        packer = Packer(text, self.tokenizer, budget, levels)
+        packer = Packer(text, self.tokenizer, budget, levels, index=index)
         spans, counts = packer.pack(content_spans(doc, self.config.keep_furniture))
         spans, counts = self.with_overlap(packer, spans, counts)
         yield from self.build(doc, spans, counts)

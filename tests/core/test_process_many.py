@@ -120,3 +120,21 @@ def test_closing_early_leaves_nothing_running(mixed: list[Source]) -> None:
     first = next(gen)
     assert Path(first.source).name == "a.txt" and first.chunks
     gen.close()  # the documents still in their steps are closed with it
+
+
+def test_recursive_chunks_the_same_with_or_without_prepare(mixed: list[Source]) -> None:
+    """What ``prepare`` made is reused by ``chunk`` while held, and forgotten once dropped."""
+    import gc
+
+    from chunkwise.parsers.text import TextParser
+
+    chunker = RecursiveChunker(ChunkerConfig(max_tokens=64))
+    doc = TextParser().parse(mixed[0].name)
+    plain = [(c.start, c.end, c.n_tokens) for c in chunker.chunk(doc)]
+    held = chunker.prepare(doc)
+    assert chunker._prepared.get(id(doc)) is held
+    assert [(c.start, c.end, c.n_tokens) for c in chunker.chunk(doc)] == plain
+    del held
+    gc.collect()
+    assert id(doc) not in chunker._prepared
+    assert len(plain) > 3
