@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 from chunkwise.errors import ParseError
 from chunkwise.options import Options
 from chunkwise.spans import trim
-from chunkwise.types import Document, Element, doc_id_for
+from chunkwise.types import Document, Element, doc_id_for, plain_elements
 
 # (byte-order mark, codec that consumes it, name reported); UTF-32 LE first: its BOM starts with
 # UTF-16 LE's.
@@ -212,16 +212,16 @@ _BLANK_SPLIT = re.compile(r"\n[ \t]*(?:\r?\n[ \t]*)+")
 def paragraph_elements(text: str, start: int = 0, end: int | None = None) -> list[Element]:
     """Blank-line separated paragraphs of text[start:end], whitespace trimmed."""
     end = len(text) if end is None else end
-    out: list[Element] = []
+    spans: list[tuple[int, int]] = []
     pos = start
     for m in _BLANK_SPLIT.finditer(text, start, end):
-        _append_trimmed(out, text, pos, m.start())
+        _append_trimmed(spans, text, pos, m.start())
         pos = m.end()
-    _append_trimmed(out, text, pos, end)
-    return out
+    _append_trimmed(spans, text, pos, end)
+    return plain_elements("paragraph", spans)
 
 
-def _append_trimmed(out: list[Element], text: str, a: int, b: int) -> None:
+def _append_trimmed(spans: list[tuple[int, int]], text: str, a: int, b: int) -> None:
     a, b = trim(text, a, b)
     if a < b:
-        out.append(Element("paragraph", a, b))
+        spans.append((a, b))

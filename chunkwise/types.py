@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import operator
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -163,6 +163,29 @@ _CHUNK_SLOTS = tuple(Chunk.__dict__[name].__set__ for name in _CHUNK_FIELDS)
 _SLOTS_BUT_TEXT = tuple(Chunk.__dict__[name].__set__ for name in _CHUNK_FIELDS if name != "text")
 _set_text = Chunk.__dict__["text"].__set__
 assert not hasattr(Chunk, "__post_init__") and len(_CHUNK_FIELDS) == len(Chunk.__slots__)
+
+
+_ELEMENT_SLOTS = tuple(Element.__dict__[name].__set__ for name in Element.__match_args__)
+assert not hasattr(Element, "__post_init__") and len(_ELEMENT_SLOTS) == len(Element.__slots__)
+
+
+def plain_elements(kind: str, spans: Iterable[tuple[int, int]]) -> list[Element]:
+    """``Element(kind, start, end)`` for each span (no page, box, level or attributes), with the
+    slots set directly as for chunks above: half the cost of the frozen dataclass's __init__,
+    for parsers that make one per paragraph (~35,000 in a 5 MB text)."""
+    put_kind, put_start, put_end, put_page, put_bbox, put_level, put_attrs = _ELEMENT_SLOTS
+    out = []
+    for start, end in spans:
+        e = _new_object(Element)
+        put_kind(e, kind)
+        put_start(e, start)
+        put_end(e, end)
+        put_page(e, None)
+        put_bbox(e, None)
+        put_level(e, None)
+        put_attrs(e, {})
+        out.append(e)
+    return out
 
 
 class _DocumentChunks(list[Chunk]):

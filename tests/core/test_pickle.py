@@ -146,3 +146,24 @@ def test_every_field_of_a_result_survives_pickling() -> None:
         attachments=[Result("s#a", empty=True)], empty=True,
     )  # fmt: skip
     assert pickle.loads(pickle.dumps(res)) == res
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**9), st.integers(0, 10**9)), max_size=20))
+def test_plain_elements_are_the_dataclass_built_ones(spans: list[tuple[int, int]]) -> None:
+    """Elements with their slots set directly compare equal, repr, pickle and stay
+    frozen like ``Element(kind, start, end)``; each has its own attrs dict."""
+    import dataclasses
+
+    import pytest
+
+    from chunkwise.types import plain_elements
+
+    got = plain_elements("paragraph", spans)
+    want = [Element("paragraph", a, b) for a, b in spans]
+    assert got == want
+    assert [repr(e) for e in got] == [repr(e) for e in want]
+    assert pickle.loads(pickle.dumps(got)) == want
+    for e in got:
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            e.start = 0  # type: ignore[misc]
+    assert len({id(e.attrs) for e in got}) == len(got)
