@@ -148,6 +148,15 @@ class TokenIndex:
             return out
         return self._s.searchsorted(np.asarray(positions, dtype=self._s.dtype), "left")
 
+    def first_tokens_list(self, positions: list[int]) -> list[int]:
+        """``first_tokens`` as a list, without an array in between for a few positions."""
+        lazy = self._lazy
+        if lazy is not None and len(positions) <= lazy._VECTOR:
+            out = lazy._first_tokens_few(positions)
+            self._check(lazy)
+            return out
+        return self.first_tokens(positions).tolist()
+
     def start(self, i: int) -> int:
         lazy = self._lazy
         if lazy is not None:
@@ -467,18 +476,19 @@ def _search_right(sorted_values: np.ndarray, x: int) -> int:
     return int(sorted_values.searchsorted(x, "right"))
 
 
-def _cut_batches(level: Level, a: int, b: int) -> Iterator[np.ndarray]:
-    """A level's cuts in (a, b) as non-empty int64 arrays of up to about ``_BATCH``."""
+def _cut_batches(level: Level, a: int, b: int) -> Iterator[np.ndarray | list[int]]:
+    """A level's cuts in (a, b), non-empty batches of up to about ``_BATCH``: int64 arrays from
+    a level that makes them (whitespace), lists from any other."""
     batches = getattr(level, "batches", None)
     if batches is not None:
         return (x for x in batches(a, b) if len(x))
     cuts = iter(level(a, b))
 
-    def gen() -> Iterator[np.ndarray]:
+    def gen() -> Iterator[list[int]]:
         while True:
             batch = list(itertools.islice(cuts, _BATCH))
             if batch:
-                yield np.array(batch, dtype=np.int64)
+                yield batch
             if len(batch) < _BATCH:
                 return
 
@@ -616,7 +626,7 @@ class Packer:
         return [(s, e, c) for s, e, c in zip(bounds, bounds[1:], counts, strict=False)]
 
     def _merge_level(
-        self, a: int, b: int, batches: Iterator[np.ndarray], level: int
+        self, a: int, b: int, batches: Iterator[np.ndarray | list[int]], level: int
     ) -> list[tuple[int, int, int]]:
         """``merge`` of the pieces between a, the cuts and b, each piece over the cap split at the
         next level first: the same chunks as building that whole list and merging it, but taken
@@ -634,21 +644,27 @@ class Packer:
         while True:
             batch = next(batches, None)
             last = batch is None
-            arr = np.empty(1 + (1 if batch is None else len(batch)), dtype=np.int64)
-            arr[0] = head
-            arr[1:] = b if batch is None else batch
-            idx_arr = index.first_tokens(arr)
-            m = len(arr) - 1
+            m = 1 if batch is None else len(batch)
             bounds: Sequence[int] | np.ndarray
             idx: Sequence[int] | np.ndarray
             search: Callable[[int], int]
             if m <= _FEW_CUTS:
                 # Most batches are a few cuts (a small file's paragraphs): lists and bisect cost
                 # less than numpy's per-call overhead.
-                bounds, idx = arr.tolist(), idx_arr.tolist()
-                fits = m > 0 and max(map(operator.sub, idx[1:], idx[:-1])) <= cap
+                if batch is None:
+                    bounds = [head, b]
+                elif isinstance(batch, list):
+                    bounds = [head, *batch]
+                else:
+                    bounds = [head, *batch.tolist()]
+                idx = index.first_tokens_list(bounds)
+                fits = max(map(operator.sub, idx[1:], idx[:-1])) <= cap
                 search = functools.partial(bisect.bisect_right, idx)
             else:
+                arr = np.empty(m + 1, dtype=np.int64)
+                arr[0] = head
+                arr[1:] = b if batch is None else batch
+                idx_arr = index.first_tokens(arr)
                 bounds, idx = arr, idx_arr
                 fits = int((idx_arr[1:] - idx_arr[:-1]).max()) <= cap
                 search = functools.partial(_search_right, idx_arr)
@@ -674,8 +690,9 @@ class Packer:
                         i = j
                     open_s, open_c = int(bounds[i]), int(idx[m] - idx[i])
             else:
-                bl = arr.tolist()
-                counts = (idx_arr[1:] - idx_arr[:-1]).tolist()
+                bl = bounds if isinstance(bounds, list) else bounds.tolist()
+                il = idx if isinstance(idx, list) else idx.tolist()
+                counts = list(map(operator.sub, il[1:], il[:-1]))
                 for s, e, c in zip(bl, bl[1:], counts, strict=False):
                     for ps, _, pc in [(s, e, c)] if c <= cap else self.split(s, e, level + 1):
                         if open_s < 0:
@@ -685,7 +702,7 @@ class Packer:
                         else:
                             out.append((open_s, ps, open_c))
                             open_s, open_c = ps, pc
-            head = int(arr[-1])
+            head = int(bounds[-1])
             if last:
                 if open_s >= 0:
                     out.append((open_s, b, open_c))
@@ -733,7 +750,7 @@ class Packer:
                 edges.append((k, left, right, len(bounds)))
                 bounds.extend((left, right))
             if edges:
-                idx = self.index.first_tokens(bounds).tolist()
+                idx = self.index.first_tokens_list(bounds)
                 small = self._small
                 count = self.tokenizer.count
                 for k, left, right, pos in edges:
