@@ -151,8 +151,8 @@ class TokenIndex:
     def first_tokens_list(self, positions: list[int]) -> list[int]:
         """``first_tokens`` as a list, without an array in between for a few positions."""
         lazy = self._lazy
-        if lazy is not None and len(positions) <= lazy._VECTOR:
-            out = lazy._first_tokens_few(positions)
+        if lazy is not None:
+            out = lazy.first_tokens_list(positions)
             self._check(lazy)
             return out
         return self.first_tokens(positions).tolist()
@@ -290,6 +290,11 @@ class LazyCounts:
         if at == pos - 1 and self.text[at] in " \t":
             return self.c[k] + 1
         return self._inside(pos, k)
+
+    def first_tokens_list(self, positions: list[int]) -> list[int]:
+        if len(positions) <= self._VECTOR:
+            return self._first_tokens_few(positions)
+        return self.first_tokens(positions).tolist()
 
     def first_tokens(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
         if len(positions) <= self._VECTOR:

@@ -355,12 +355,7 @@ class Processor:
         return name
 
     def process(self, src: Source) -> Result:
-        steps = self._steps(src)
-        while True:
-            try:
-                next(steps)
-            except StopIteration as done:
-                return self._finished(src, done.value)
+        return next(self.process_many([src]))
 
     def process_many(self, sources: Sequence[Source], step: Step | None = None) -> Iterator[Result]:
         """``process`` of each source, in order, a step at a time across them: every document is
