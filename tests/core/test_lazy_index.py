@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
@@ -69,6 +69,18 @@ def lazy_counts(text: str, tok: RsBpeTokenizer | TiktokenTokenizer) -> LazyCount
     return lazy
 
 
+def _same_token_bounds(
+    fresh: Callable[[], LazyCounts | TokenIndex], eager: TokenIndex, tokens: list[int]
+) -> None:
+    """Token starts and ends of fresh lazy answers, before and after the blocks around them are
+    encoded, equal the eager index's."""
+    lazy = fresh()
+    assert [lazy.start(i) for i in tokens] == [eager.start(i) for i in tokens]
+    lazy = fresh()
+    assert [lazy.end(i) for i in tokens] == [eager.end(i) for i in tokens]
+    assert [lazy.start(i) for i in tokens] == [eager.start(i) for i in tokens]
+
+
 @pytest.mark.parametrize("backend", bpe_backends())
 @pytest.mark.parametrize("name", ENCODINGS)
 @SLOW
@@ -95,13 +107,11 @@ def test_lazy_index_answers_as_the_eager_one(
             lazy = lazy_counts(text, tok)
             for batch in batches:
                 assert np.array_equal(lazy.first_tokens(batch), eager.first_tokens(batch))
-        # Token starts and ends, before and after the blocks around them are encoded.
+        assert lazy_counts(text, tok).first_tokens_list(positions) == (
+            eager.first_tokens(positions).tolist()
+        )
         tokens = data.draw(st.permutations(range(n)))
-        lazy = lazy_counts(text, tok)
-        assert [lazy.start(i) for i in tokens] == [eager.start(i) for i in tokens]
-        lazy = lazy_counts(text, tok)
-        assert [lazy.end(i) for i in tokens] == [eager.end(i) for i in tokens]
-        assert [lazy.start(i) for i in tokens] == [eager.start(i) for i in tokens]
+        _same_token_bounds(lambda: lazy_counts(text, tok), eager, tokens)
         # Through the index (which encodes the whole text once asked about most of it).
         pairs = data.draw(st.lists(st.tuples(*[st.integers(0, size)] * 2), max_size=20))
         index = lazy_index(text, tok)
@@ -109,13 +119,10 @@ def test_lazy_index_answers_as_the_eager_one(
         assert index.counts(sorted({0, size, *(a for a, _ in pairs)})) == eager.counts(
             sorted({0, size, *(a for a, _ in pairs)})
         )
-        # Token starts and ends, before and after the blocks around them are encoded.
+        ends = [b for _, b in pairs]
+        assert index.first_tokens_list(ends) == eager.first_tokens(ends).tolist()
         tokens = data.draw(st.permutations(range(n)))
-        index = lazy_index(text, tok)
-        assert [index.start(i) for i in tokens] == [eager.start(i) for i in tokens]
-        index = lazy_index(text, tok)
-        assert [index.end(i) for i in tokens] == [eager.end(i) for i in tokens]
-        assert [index.start(i) for i in tokens] == [eager.start(i) for i in tokens]
+        _same_token_bounds(lambda: lazy_index(text, tok), eager, tokens)
         cut = data.draw(st.tuples(st.integers(0, size), st.integers(0, size), st.integers(1, 9)))
         index = lazy_index(text, tok)
         assert index.token_cuts(*cut) == eager.token_cuts(*cut)
