@@ -17,7 +17,8 @@ generated text against tiktoken). So:
   and sends back the offsets (4 bytes a token through a pipe). Only where the pipeline allows it
   (``allow_helpers``: pool workers with ``--jobs`` >= 2, never ``--jobs 0``), only for texts of
   ``PARALLEL_MIN_CHARS`` or more, only from a single-threaded process (a fork copies one thread;
-  locks held by others would stay held), and only when a core is idle (``_idle_core``). Any
+  locks held by others would stay held), and only when a core is idle, or for a process working alone only one other task per core runs
+(``_idle_core``). Any
   failure of the helper (killed, short reply, fork refused) means
   this process encodes those segments itself: the output never depends on it.
 
@@ -56,25 +57,36 @@ _WS_RUN = re.compile(r"\s*")
 
 # How many extra processes one text may be encoded on; set per process by the pipeline.
 _HELPERS = 0
+# Whether this process is the only one working for its run (an in-process run, no pool), so that
+# any other runnable task on the machine is another program's.
+_SOLE = False
 
 
-def allow_helpers(n: int) -> None:
+def allow_helpers(n: int, sole: bool = False) -> None:
     """Let a large text be encoded on ``n`` forked helper processes besides this one (0: none).
-    Called in pool workers when ``--jobs`` is 2 or more; the default keeps library use and
-    ``--jobs 0`` in one process."""
-    global _HELPERS
+    Called in pool workers when ``--jobs`` is 2 or more (and for a run kept in the main process,
+    ``sole``); the default keeps library use and ``--jobs 0`` in one process."""
+    global _HELPERS, _SOLE
     _HELPERS = max(0, min(int(n), 1))
+    _SOLE = bool(sole)
 
 
-def helpers_allowed() -> int:
+def helpers_allowed() -> tuple[int, bool]:
     """What ``allow_helpers`` last set (to restore it)."""
-    return _HELPERS
+    return _HELPERS, _SOLE
 
 
-def _idle_core(loadavg: str = "/proc/loadavg") -> bool:
-    """Whether a core is idle right now: fewer runnable tasks (this one included) than usable
-    cores, from the kernel's instantaneous count (Linux /proc/loadavg). On a busy machine (other
-    workers, another program) a helper would only compete for the same cores: measured slower."""
+def _idle_core(loadavg: str = "/proc/loadavg", sole: bool | None = None) -> bool:
+    """Whether a helper gets a core's worth of use right now, from the kernel's instantaneous
+    count of runnable tasks (Linux /proc/loadavg), this one included: fewer than the usable
+    cores, a core is idle. A ``sole`` process (its run's only one) also forks beside one task
+    per core more: with one core kept busy by another program, it and its helper share two cores
+    with that task, 4/3 of a core against 1 (`benchmarks/RESULTS.md`, one core busy: 5 MB
+    1.32 -> 1.51x, 1.45 -> 1.73x chonkie). A pool worker does not: the other runnable task is
+    likely its sibling, and a helper would only compete with its own run. On a busier machine
+    the fork, copy-on-write faults and cold caches measured slower."""
+    if sole is None:
+        sole = _SOLE
     try:
         with open(loadavg, "rb") as fh:
             running = int(fh.read().split()[3].split(b"/")[0])
@@ -84,7 +96,7 @@ def _idle_core(loadavg: str = "/proc/loadavg") -> bool:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return running < cores
+    return running < cores or (sole and cores > 1 and running <= cores)
 
 
 # -- where to cut ---------------------------------------------------------------------------------
