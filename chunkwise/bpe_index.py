@@ -17,10 +17,10 @@ generated text against tiktoken). So:
   and sends back the offsets (4 bytes a token through a pipe). Only where the pipeline allows it
   (``allow_helpers``: pool workers with ``--jobs`` >= 2, never ``--jobs 0``), only for texts of
   ``PARALLEL_MIN_CHARS`` or more, only from a single-threaded process (a fork copies one thread;
-  locks held by others would stay held), and only when a core is idle, or for a process working alone only one other task per core runs
-(``_idle_core``). Any
-  failure of the helper (killed, short reply, fork refused) means
-  this process encodes those segments itself: the output never depends on it.
+  locks held by others would stay held), and only when a core is idle (or, for a process working
+  alone, at most one other task per core runs: ``_idle_core``). Any failure of the helper (killed,
+  short reply, fork refused) means this process encodes those segments itself: the output never
+  depends on it.
 
 Whitespace runs of 64K+ characters are also cut every 32,768 characters (tiktoken's regex
 overflows its stack on hundreds of KB of whitespace); those cuts are not exact
