@@ -162,13 +162,16 @@ class AutoChunker(BaseChunker):
         return self._vectorizer
 
     # -- choosing --------------------------------------------------------------------------------
-    def score(self, doc: Document, chunks: Sequence[Chunk]) -> float:
+    def score(
+        self, doc: Document, chunks: Sequence[Chunk], memo: quality.ScoreMemo | None = None
+    ) -> float:
         s = quality.score(
             doc,
             chunks,
             size=self.size,
             vectorizer=self.vectorizer,
             max_tokens=(self.choose_config or self.config).max_tokens,
+            memo=memo,
         )
         # A table split without its header on every piece, or cut inside a row, loses the
         # meaning of its cells: that weighs as much as all the other metrics together.
@@ -188,6 +191,9 @@ class AutoChunker(BaseChunker):
         # candidates include one that asks for most token starts (section, sentence, cast), so
         # counting the sample first (the lazy index) would be work thrown away.
         shared = [TokenIndex.of(d.text, self.tokenizer, lazy=False) for d in docs]
+        # The candidates' chunkings of one sample share sentences, chunks and pairs of chunks:
+        # the metrics compute each once (values unchanged, see quality.ScoreMemo).
+        memos = [quality.ScoreMemo(d) for d in docs]
         scores: dict[str, float] = {}
         outputs: dict[str, list[Chunk]] = {}
         first_error: Exception | None = None
@@ -204,7 +210,7 @@ class AutoChunker(BaseChunker):
                     key = (k, tuple(_scored_fields(c) for c in chunks))
                     val = judged.get(key)
                     if val is None:
-                        val = judged[key] = self.score(d, chunks) if chunks else 0.0
+                        val = judged[key] = self.score(d, chunks, memos[k]) if chunks else 0.0
                     vals.append(val)
                 scores[name] = round(sum(vals) / len(vals), 6)
             except Exception as exc:  # one failing candidate must not sink the document

@@ -107,6 +107,34 @@ def combined_score(values: Mapping[str, float], weights: Mapping[str, float] = W
     return sum(values[k] * w for k, w in weights.items() if k in values) / total
 
 
+class ScoreMemo:
+    """What scoring several chunkings of one document can share (``--chunker auto`` scores every
+    candidate's): the vectors of a list of sentence texts. Candidates that cut between sentences
+    give the same list, only grouped into chunks differently (the candidates of 487 of 500
+    Markdown files), and the vectors are a function of the list alone, so the ones kept here
+    are those the vectorizer would compute again.
+    """
+
+    def __init__(self, doc: Document) -> None:
+        self.text = doc.text
+        self.rows: dict[tuple[str, ...], Any] = {}
+        self.rows_of: Vectorizer | None = None
+
+    def check(self, doc: Document) -> None:
+        if doc.text is not self.text:
+            raise ValueError("a ScoreMemo serves the one document it was made for")
+
+    def vectors(self, vec: Vectorizer, texts: list[str], compute: Any) -> Any:
+        if self.rows_of is not vec:
+            self.rows.clear()
+            self.rows_of = vec
+        key = tuple(texts)
+        got = self.rows.get(key)
+        if got is None:
+            got = self.rows[key] = compute(texts)
+        return got
+
+
 # -- vectors -------------------------------------------------------------------------------------
 
 
@@ -127,22 +155,24 @@ class LexicalVectorizer:
 
     def __init__(self) -> None:
         # Candidates compared on one document share most sentences: count each one's words
-        # once, as arrays of word numbers (``_ids``, shared by every text) and their counts in
-        # the order the words first occur.
-        self._bags: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        self._ids: dict[str, int] = {}
+        # once, as its distinct words in the order they first occur and their counts (lists:
+        # one call joins a few dozen bags, and an array per bag would cost more to make than
+        # it saves).
+        self._bags: dict[str, tuple[list[str], list[int]]] = {}
 
-    def _bag(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+    def _bag(self, text: str) -> tuple[list[str], list[int]]:
         bag = self._bags.get(text)
         if bag is None:
-            counts = Counter(w.lower() for w in _WORD.findall(text))
-            ids = self._ids
-            setdefault = ids.setdefault
-            words = np.fromiter(
-                (setdefault(w, len(ids)) for w in counts), dtype=np.int64, count=len(counts)
+            # Lower-casing ASCII text first finds the same words (A-Z stay word characters and
+            # nothing else changes); elsewhere a lower case can be several characters or no word
+            # character at all ("İ"), so words are lower-cased one by one.
+            found = (
+                _WORD.findall(text.lower())
+                if text.isascii()
+                else map(str.lower, _WORD.findall(text))
             )
-            tfs = np.fromiter(counts.values(), dtype=np.int64, count=len(counts))
-            bag = self._bags[text] = (words, tfs)
+            counts = Counter(found)
+            bag = self._bags[text] = (list(counts), list(counts.values()))
         return bag
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
@@ -157,9 +187,7 @@ class LexicalVectorizer:
         A dense texts x vocabulary matrix grows with the square of the document when every
         sentence brings new words (a base64 image, minified code): 8 GB on a 4 MB file."""
         if len(self._bags) >= self.cache_size:
-            # Between calls, both at once: the bags of one call share one numbering of words.
             self._bags.clear()
-            self._ids.clear()
         bags = [self._bag(t) for t in texts]
         n = len(texts)
         sizes = [len(words) for words, _ in bags]
@@ -168,29 +196,37 @@ class LexicalVectorizer:
         if not total:
             empty = np.zeros(0, dtype=np.int64)
             return SparseRows(rows, empty, np.zeros(0, dtype=np.float32), n, 0).normalised()
-        words = np.concatenate([w for w, _ in bags])
-        tfs = np.concatenate([t for _, t in bags])
-        # Columns are numbered in the order words first occur over the texts (what a Counter of
-        # the bags' keys gives); a word occurs once per bag, so its count is its document
-        # frequency.
-        uniq, first, inverse, df = np.unique(
-            words, return_index=True, return_inverse=True, return_counts=True
-        )
-        order = np.argsort(first, kind="stable")
-        rank = np.empty_like(order)
-        rank[order] = np.arange(len(order))
-        cols = rank[inverse.reshape(-1)]
+        chain = itertools.chain.from_iterable
+        words = list(chain(w for w, _ in bags))
+        # Columns are numbered in the order words first occur over the texts (dict order; each
+        # step here runs in C); a word occurs once per bag, so its count of entries is its
+        # document frequency.
+        column = dict(zip(dict.fromkeys(words), itertools.count()))
+        cols = np.fromiter(map(column.__getitem__, words), dtype=np.int64, count=total)
+        tfs = np.fromiter(chain(t for _, t in bags), dtype=np.int64, count=total)
+        df = np.bincount(cols)
         # Logarithms from math (numpy's may differ in the last bit), one per distinct document
         # frequency; products in numpy: one IEEE multiplication either way, so the values are
         # those of a Python loop.
-        freqs = df[order]
-        distinct = np.unique(freqs)
-        logs = np.array([math.log((1 + n) / (1 + d)) + 1.0 for d in distinct.tolist()])
-        idf = logs[np.searchsorted(distinct, freqs)]
-        top = int(tfs.max())
-        sublinear = np.array([1.0 + math.log(t) if t else 0.0 for t in range(top + 1)])
-        vals = (sublinear[tfs] * idf[cols]).astype(np.float32)
-        return SparseRows(rows, cols, vals, n, len(uniq)).normalised()
+        distinct = np.flatnonzero(np.bincount(df))  # small counts: no sort needed
+        by_df = np.zeros(int(distinct[-1]) + 1)
+        by_df[distinct] = [math.log((1 + n) / (1 + d)) + 1.0 for d in distinct.tolist()]
+        vals = (_sublinear(int(tfs.max()))[tfs] * by_df[df][cols]).astype(np.float32)
+        return SparseRows(rows, cols, vals, n, len(column)).normalised()
+
+
+_SUBLINEAR: list[np.ndarray] = [np.array([0.0])]
+
+
+def _sublinear(top: int) -> np.ndarray:
+    """1 + log(tf) for tf in 0..top at least (0 for 0), from math."""
+    table = _SUBLINEAR[0]
+    if len(table) <= top:
+        size = max(top + 1, 2 * len(table))
+        table = _SUBLINEAR[0] = np.array(
+            [1.0 + math.log(t) if t else 0.0 for t in range(size)], dtype=np.float64
+        )
+    return table
 
 
 @dataclass
@@ -216,23 +252,40 @@ class SparseRows:
         return SparseRows(self.rows, self.cols, vals, self.n_rows, self.n_cols)
 
 
+# Chunks x columns up to this many: keys are placed by a table (1 byte and 8 bytes per cell).
+_DENSE_KEYS = 1 << 18
+
+
 def _sparse_cohesion(m: SparseRows, own: np.ndarray, n_chunks: int) -> tuple[np.ndarray, ...]:
     """Per text: cosine with its chunk's centroid; per text: has any word; per neighbouring
     chunk pair: centroid cosine. The dense computation's results, from non-zero entries."""
     width = max(1, m.n_cols)
     keys = own[m.rows] * width + m.cols
-    uniq, inverse = np.unique(keys, return_inverse=True)
+    n_keys = n_chunks * width
+    if n_keys <= _DENSE_KEYS:
+        # The sorted distinct keys and each entry's place among them, from a table of every
+        # possible key (np.unique sorts; this is a few passes over a small array).
+        present = np.zeros(n_keys + width, dtype=bool)  # + a row: (i + 1, c) for the last i
+        present[keys] = True
+        place = np.cumsum(present) - 1
+        uniq = np.flatnonzero(present)
+        inverse = place[keys]
+        hit = present[uniq + width]
+        nxt = place[uniq + width]
+    else:
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        # Entry (i, c) meets (i + 1, c), found by key in the sorted keys.
+        nxt = np.searchsorted(uniq, uniq + width)
+        nxt_ok = nxt < len(uniq)
+        hit = np.zeros(len(uniq), dtype=bool)
+        hit[nxt_ok] = uniq[nxt[nxt_ok]] == uniq[nxt_ok] + width
     sums = np.bincount(inverse, weights=m.vals.astype(np.float64)).astype(np.float32)
     cent = SparseRows(uniq // width, uniq % width, sums, n_chunks, m.n_cols).normalised()
     sims = np.bincount(
         m.rows, weights=(m.vals * cent.vals[inverse]).astype(np.float64), minlength=m.n_rows
     )
     nonzero = np.bincount(m.rows, minlength=m.n_rows) > 0
-    # Neighbouring centroids: entry (i, c) meets (i + 1, c), found by key in the sorted keys.
-    nxt = np.searchsorted(uniq, uniq + width)
-    nxt_ok = nxt < len(uniq)
-    hit = np.zeros(len(uniq), dtype=bool)
-    hit[nxt_ok] = uniq[nxt[nxt_ok]] == uniq[nxt_ok] + width
+    # Neighbouring centroids: the entries (i, c) that (i + 1, c) meets.
     adj = np.bincount(
         cent.rows[hit],
         weights=(cent.vals[hit] * cent.vals[nxt[hit]]).astype(np.float64),
@@ -364,7 +417,11 @@ def size_compliance(chunks: Sequence[Chunk], size: SizeRange = SizeRange()) -> f
 
 
 def cohesion_separation(
-    doc: Document, chunks: Sequence[Chunk], vectorizer: Vectorizer | None = None
+    doc: Document,
+    chunks: Sequence[Chunk],
+    vectorizer: Vectorizer | None = None,
+    *,
+    memo: ScoreMemo | None = None,
 ) -> tuple[float, float]:
     """(intra-chunk cohesion, inter-chunk separation).
 
@@ -376,6 +433,8 @@ def cohesion_separation(
     vec = vectorizer or LexicalVectorizer()
     if not chunks:
         return 0.0, 0.0
+    if memo is not None:
+        memo.check(doc)
     owners: list[int] = []
     texts: list[str] = []
     for i, c in enumerate(chunks):
@@ -391,9 +450,10 @@ def cohesion_separation(
     k = len(chunks)
     sparse = getattr(vec, "sparse_vectors", None)
     if sparse is not None:
-        sims, nonzero, adj = _sparse_cohesion(sparse(texts), own, k)
+        rows = sparse(texts) if memo is None else memo.vectors(vec, texts, sparse)
+        sims, nonzero, adj = _sparse_cohesion(rows, own, k)
     else:
-        m = vec.vectors(texts)
+        m = vec.vectors(texts) if memo is None else memo.vectors(vec, texts, vec.vectors)
         # Rows are grouped by chunk in order, so each chunk's sum is one reduceat segment.
         firsts = np.searchsorted(own, np.arange(k))
         centroids = normalise(np.add.reduceat(m, firsts, axis=0))
@@ -623,8 +683,10 @@ def score(
     vectorizer: Vectorizer | None = None,
     max_tokens: int | None = None,
     stickiness: bool = False,
+    memo: ScoreMemo | None = None,
 ) -> Scores:
-    """Every intrinsic metric of one document's chunks."""
+    """Every intrinsic metric of one document's chunks (``memo``: shared by the calls that score
+    chunkings of this one document, see :class:`ScoreMemo`)."""
     ordered = sorted(chunks, key=lambda c: (c.start, c.end, c.index))
     details: dict[str, Any] = {
         "chunks": len(ordered),
@@ -632,7 +694,7 @@ def score(
     }
     vals: dict[str, float] = {}
     vals["size_compliance"] = size_compliance(ordered, size)
-    vals["cohesion"], vals["separation"] = cohesion_separation(doc, ordered, vectorizer)
+    vals["cohesion"], vals["separation"] = cohesion_separation(doc, ordered, vectorizer, memo=memo)
     vals["block_integrity"] = block_integrity(doc, ordered, max_tokens, details=details)
     vals["reference_completeness"] = reference_completeness(doc, ordered, details=details)
     vals["boundary_clarity"] = boundary_clarity(ordered)

@@ -277,9 +277,14 @@ def test_candidates_that_cut_alike_are_scored_once(
     calls: list[str] = []
     score = AutoChunker.score
 
-    def counted(self: AutoChunker, doc: Document, chunks: list[Chunk]) -> float:
+    def counted(
+        self: AutoChunker,
+        doc: Document,
+        chunks: list[Chunk],
+        memo: quality.ScoreMemo | None = None,
+    ) -> float:
         calls.append(doc.source)
-        return score(self, doc, chunks)
+        return score(self, doc, chunks, memo)
 
     monkeypatch.setattr(AutoChunker, "score", counted)
     for doc in docs:
