@@ -7,6 +7,7 @@ into the file. Inline markup is left as written.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -94,23 +95,25 @@ class _Blocks:
         self.text = text
         self.lines = text.splitlines(keepends=True)
         self.n = len(self.lines)
-        self.offs = [0]
-        for ln in self.lines:
-            self.offs.append(self.offs[-1] + len(ln))
+        self.offs = [0, *itertools.accumulate(map(len, self.lines))]
+        # Each line without its break, and whether it is blank: the readers ask about every
+        # line several times (a paragraph's next line, a list's continuation).
+        self.bodies = [ln.rstrip("\r\n") for ln in self.lines]
+        self.blanks = [not b.strip() for b in self.bodies]
         self.elements: list[Element] = []
         self.meta: dict[str, Any] = {}
         self.title_heading: Element | None = None
 
     # -- lines -----------------------------------------------------------------------------------
     def body(self, i: int) -> str:
-        return self.lines[i].rstrip("\r\n")
+        return self.bodies[i]
 
     def end_of(self, i: int) -> int:
         """Offset of the end of line i without its line break."""
-        return self.offs[i] + len(self.body(i))
+        return self.offs[i] + len(self.bodies[i])
 
     def blank(self, i: int) -> bool:
-        return not self.body(i).strip()
+        return self.blanks[i]
 
     def starts_block(self, k: int) -> bool:
         line = self.body(k)
