@@ -54,7 +54,9 @@ def main() -> None:
     import throughput
 
     builds = {"A": args.a, "B": args.b}
-    text = args.input.read_text(encoding="utf-8")
+    # A folder: the peer chunks each of its files, as throughput.py's folder rows.
+    paths = sorted(args.input.iterdir()) if args.input.is_dir() else [args.input]
+    texts = [p.read_text(encoding="utf-8") for p in paths]
     with tempfile.TemporaryDirectory(prefix="chunkwise-ab-") as tmp:
         out = Path(tmp) / "out.jsonl"
 
@@ -86,7 +88,8 @@ def main() -> None:
                 fn = throughput.build_methods(args.max_tokens)[args.peer]
                 fn("Warm-up text. " * 20)
                 c0, t0 = time.process_time(), time.perf_counter()
-                fn(text)
+                for text in texts:
+                    fn(text)
                 peer_wall.append(time.perf_counter() - t0)
                 peer_cpu.append(time.process_time() - c0)
         finally:
