@@ -33,7 +33,9 @@ def test_threads_racing_for_the_first_use_all_get_the_module() -> None:
     sys.modules.pop(name, None)
     stand_in = lazy_module(name, namespace, "m")
     got: list[object] = []
-    threads = [threading.Thread(target=lambda: got.append(stand_in.parseString)) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: got.append(stand_in.parseString)) for _ in range(8)
+    ]
     for t in threads:
         t.start()
     for t in threads:
