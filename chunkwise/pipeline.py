@@ -768,10 +768,6 @@ def _preload_before_fork(options: IngestOptions, head: Sequence[Source]) -> None
     ~0.14 s a process)."""
     parsers = {src.parser or registry.parser_for(src.name, options.format_hint) for src in head}
     names = sorted(p for p in parsers if p)
-    # The packer and tokenizers import numpy on first use (chunkwise.lazy): a run in this
-    # process may never need it, but each worker handed a large text would import its own.
-    import numpy  # noqa: F401
-
     try:
         for name in names:
             preload = getattr(registry.load("parsers", name), "preload", None)
