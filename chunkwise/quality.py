@@ -157,8 +157,9 @@ class LexicalVectorizer:
         # Candidates compared on one document share most sentences: count each one's words
         # once, as its distinct words in the order they first occur and their counts (lists:
         # one call joins a few dozen bags, and an array per bag would cost more to make than
-        # it saves).
+        # it saves). Every bag holds the one copy of a word kept in ``_words``.
         self._bags: dict[str, tuple[list[str], list[int]]] = {}
+        self._words: dict[str, str] = {}
 
     def _bag(self, text: str) -> tuple[list[str], list[int]]:
         bag = self._bags.get(text)
@@ -172,7 +173,8 @@ class LexicalVectorizer:
                 else map(str.lower, _WORD.findall(text))
             )
             counts = Counter(found)
-            bag = self._bags[text] = (list(counts), list(counts.values()))
+            words = list(map(self._words.setdefault, counts, counts))
+            bag = self._bags[text] = (words, list(counts.values()))
         return bag
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
@@ -188,6 +190,7 @@ class LexicalVectorizer:
         sentence brings new words (a base64 image, minified code): 8 GB on a 4 MB file."""
         if len(self._bags) >= self.cache_size:
             self._bags.clear()
+            self._words.clear()
         bags = [self._bag(t) for t in texts]
         n = len(texts)
         sizes = [len(words) for words, _ in bags]
