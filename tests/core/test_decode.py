@@ -175,7 +175,7 @@ def test_decode_checks_agree_with_the_reference(pieces: list[bytes], pad: int) -
 def test_read_file_reads_to_the_end(tmp_path: Path) -> None:
     from chunkwise.parsing import read_file
 
-    for size in (0, 1, 4096, (1 << 20) + 3):
+    for size in (0, 1, 4096, (1 << 16) - 1, 1 << 16, (1 << 16) + 1, (1 << 20) + 3):
         path = tmp_path / f"f{size}"
         path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
         assert read_file(path) == path.read_bytes()
