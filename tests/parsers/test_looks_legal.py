@@ -93,7 +93,7 @@ _EDGES = ["WITNESS.", "WHEREAS.", "US.", "Id. at", "v. S", "U.S.C.", "U. S. C.",
           "Section", "Court", "Supreme", "of Appeals", "Plaintiff", "Defendant", "Appell", "ant",
           "ee", "Petitioner", "Respondent", "s", "here", "by", "inafter", "pursuant", "to",
           "jurisdiction", "§", ".", " ", "\n", "\xa0", "\u2003", "Ct.", "C.F.R.", "2d", "1.2",
-          "Supp."]  # fmt: skip
+          "Supp.", "Appeals", "C.F.", "R.", "S.C.", "U.S. C."]  # fmt: skip
 
 
 @settings(max_examples=1500, deadline=None)
