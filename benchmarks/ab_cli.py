@@ -4,7 +4,9 @@ Each round runs, for build A then B (B then A on odd rounds), the command on a 2
 the input, and takes the difference (start-up cancels out, as in ``throughput.py``'s end-to-end
 rows); then the peer chunks the same text in process, with fresh chunker objects (peers memoise
 counts). Prints medians of wall and CPU (user + sys of the command and its workers) and each
-build's ratio against the peer, with the load average seen at each round.
+build's ratio against the peer, each build's start-up (the 2 KB command's wall), and the load
+average seen at each round. ``--busy`` keeps one core busy meanwhile (a second process spinning),
+as ``throughput.py``'s one-core-busy rows do.
 
     .venv/bin/python benchmarks/ab_cli.py --a /work/main/.venv/bin/chunk --b .venv/bin/chunk \\
         --input /tmp/bench/big.txt --tiny /tmp/bench/tiny.txt --chunker sentence \\
@@ -44,6 +46,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=512)
     ap.add_argument("--peer", default="semchunk", help="a method of throughput.build_methods")
     ap.add_argument("--rounds", type=int, default=9)
+    ap.add_argument("--busy", action="store_true", help="another process keeps one core busy")
     args, rest = ap.parse_known_args()  # the rest (after --): more ingest flags
     extra = [a for a in rest if a != "--"]
 
@@ -51,7 +54,9 @@ def main() -> None:
     import throughput
 
     builds = {"A": args.a, "B": args.b}
-    text = args.input.read_text(encoding="utf-8")
+    # A folder: the peer chunks each of its files, as throughput.py's folder rows.
+    paths = sorted(args.input.iterdir()) if args.input.is_dir() else [args.input]
+    texts = [p.read_text(encoding="utf-8") for p in paths]
     with tempfile.TemporaryDirectory(prefix="chunkwise-ab-") as tmp:
         out = Path(tmp) / "out.jsonl"
 
@@ -65,34 +70,45 @@ def main() -> None:
             timed(cmd(exe, args.input))
         walls: dict[str, list[float]] = {k: [] for k in builds}
         cpus: dict[str, list[float]] = {k: [] for k in builds}
+        starts: dict[str, list[float]] = {k: [] for k in builds}
         peer_wall: list[float] = []
         peer_cpu: list[float] = []
         loads: list[float] = []
-        for r in range(args.rounds):
-            loads.append(os.getloadavg()[0])
-            order = list(builds.items()) if r % 2 == 0 else list(reversed(builds.items()))
-            for name, exe in order:
-                w0, c0 = timed(cmd(exe, args.tiny))
-                w1, c1 = timed(cmd(exe, args.input))
-                walls[name].append(w1 - w0)
-                cpus[name].append(c1 - c0)
-            fn = throughput.build_methods(args.max_tokens)[args.peer]
-            fn("Warm-up text. " * 20)
-            c0, t0 = time.process_time(), time.perf_counter()
-            fn(text)
-            peer_wall.append(time.perf_counter() - t0)
-            peer_cpu.append(time.process_time() - c0)
+        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
+        try:
+            for r in range(args.rounds):
+                loads.append(os.getloadavg()[0])
+                order = list(builds.items()) if r % 2 == 0 else list(reversed(builds.items()))
+                for name, exe in order:
+                    w0, c0 = timed(cmd(exe, args.tiny))
+                    w1, c1 = timed(cmd(exe, args.input))
+                    starts[name].append(w0)
+                    walls[name].append(w1 - w0)
+                    cpus[name].append(c1 - c0)
+                fn = throughput.build_methods(args.max_tokens)[args.peer]
+                fn("Warm-up text. " * 20)
+                c0, t0 = time.process_time(), time.perf_counter()
+                for text in texts:
+                    fn(text)
+                peer_wall.append(time.perf_counter() - t0)
+                peer_cpu.append(time.process_time() - c0)
+        finally:
+            if hog is not None:
+                hog.kill()
+                hog.wait()
     pw, pc = statistics.median(peer_wall), statistics.median(peer_cpu)
+    busy = ", one core kept busy" if args.busy else ""
     print(
-        f"{args.chunker} on {args.input.name} {' '.join(extra)}: {args.rounds} interleaved rounds, "
-        f"1-min load {min(loads):.2f}-{max(loads):.2f}"
+        f"{args.chunker} on {args.input.name} {' '.join(extra)}: {args.rounds} interleaved rounds"
+        f"{busy}, 1-min load {min(loads):.2f}-{max(loads):.2f}"
     )
     print(f"  {args.peer} in process: wall {pw:.3f} s, CPU {pc:.3f} s")
     for name, exe in builds.items():
         w, c = statistics.median(walls[name]), statistics.median(cpus[name])
         print(
             f"  {name} {exe}: net wall {w:.3f} s (min {min(walls[name]):.3f}), CPU {c:.3f} s; "
-            f"{args.peer} / this: wall {pw / w:.2f}x, CPU {pc / c:.2f}x"
+            f"{args.peer} / this: wall {pw / w:.2f}x, CPU {pc / c:.2f}x; "
+            f"start-up {statistics.median(starts[name]):.3f} s"
         )
 
 

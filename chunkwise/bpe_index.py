@@ -17,9 +17,10 @@ generated text against tiktoken). So:
   and sends back the offsets (4 bytes a token through a pipe). Only where the pipeline allows it
   (``allow_helpers``: pool workers with ``--jobs`` >= 2, never ``--jobs 0``), only for texts of
   ``PARALLEL_MIN_CHARS`` or more, only from a single-threaded process (a fork copies one thread;
-  locks held by others would stay held), and only when a core is idle (``_idle_core``). Any
-  failure of the helper (killed, short reply, fork refused) means
-  this process encodes those segments itself: the output never depends on it.
+  locks held by others would stay held), and only when a core is idle (or, for a process working
+  alone, at most one other task per core runs: ``_idle_core``). Any failure of the helper (killed,
+  short reply, fork refused) means this process encodes those segments itself: the output never
+  depends on it.
 
 Whitespace runs of 64K+ characters are also cut every 32,768 characters (tiktoken's regex
 overflows its stack on hundreds of KB of whitespace); those cuts are not exact
@@ -29,6 +30,7 @@ overflows its stack on hundreds of KB of whitespace); those cuts are not exact
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import re
@@ -36,10 +38,13 @@ import struct
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
+from chunkwise.lazy import lazy_module
 
 if TYPE_CHECKING:
+    import numpy as np
     import numpy.typing as npt
+else:
+    np = lazy_module("numpy", globals(), "np")
 
 SEGMENT_CHARS = 1 << 18
 PARALLEL_MIN_CHARS = 1 << 20
@@ -56,25 +61,36 @@ _WS_RUN = re.compile(r"\s*")
 
 # How many extra processes one text may be encoded on; set per process by the pipeline.
 _HELPERS = 0
+# Whether this process is the only one working for its run (an in-process run, no pool), so that
+# any other runnable task on the machine is another program's.
+_SOLE = False
 
 
-def allow_helpers(n: int) -> None:
+def allow_helpers(n: int, sole: bool = False) -> None:
     """Let a large text be encoded on ``n`` forked helper processes besides this one (0: none).
-    Called in pool workers when ``--jobs`` is 2 or more; the default keeps library use and
-    ``--jobs 0`` in one process."""
-    global _HELPERS
+    Called in pool workers when ``--jobs`` is 2 or more (and for a run kept in the main process,
+    ``sole``); the default keeps library use and ``--jobs 0`` in one process."""
+    global _HELPERS, _SOLE
     _HELPERS = max(0, min(int(n), 1))
+    _SOLE = bool(sole)
 
 
-def helpers_allowed() -> int:
+def helpers_allowed() -> tuple[int, bool]:
     """What ``allow_helpers`` last set (to restore it)."""
-    return _HELPERS
+    return _HELPERS, _SOLE
 
 
-def _idle_core(loadavg: str = "/proc/loadavg") -> bool:
-    """Whether a core is idle right now: fewer runnable tasks (this one included) than usable
-    cores, from the kernel's instantaneous count (Linux /proc/loadavg). On a busy machine (other
-    workers, another program) a helper would only compete for the same cores: measured slower."""
+def _idle_core(loadavg: str = "/proc/loadavg", sole: bool | None = None) -> bool:
+    """Whether a helper gets a core's worth of use right now, from the kernel's instantaneous
+    count of runnable tasks (Linux /proc/loadavg), this one included: fewer than the usable
+    cores, a core is idle. A ``sole`` process (its run's only one) also forks beside one task
+    per core more: with one core kept busy by another program, it and its helper share two cores
+    with that task, 4/3 of a core against 1 (`benchmarks/RESULTS.md`, one core busy: 5 MB
+    1.32 -> 1.51x, 1.45 -> 1.73x chonkie). A pool worker does not: the other runnable task is
+    likely its sibling, and a helper would only compete with its own run. On a busier machine
+    the fork, copy-on-write faults and cold caches measured slower."""
+    if sole is None:
+        sole = _SOLE
     try:
         with open(loadavg, "rb") as fh:
             running = int(fh.read().split()[3].split(b"/")[0])
@@ -84,7 +100,7 @@ def _idle_core(loadavg: str = "/proc/loadavg") -> bool:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return running < cores
+    return running < cores or (sole and cores > 1 and running <= cores)
 
 
 # -- where to cut ---------------------------------------------------------------------------------
@@ -234,6 +250,11 @@ EncodeMany = Callable[[list[str]], Iterable[Sequence[int]]]
 _GROUP = 4
 
 
+@functools.cache
+def _no_splits() -> npt.NDArray[np.int64]:
+    return np.zeros(0, dtype=np.int64)
+
+
 def _segment_starts(
     ids_list: Sequence[int], lens: npt.NDArray[np.uint8], seg: str
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
@@ -247,7 +268,7 @@ def _segment_starts(
     bstarts: npt.NDArray[Any] = np.cumsum(blen, dtype=dtype)
     bstarts -= blen
     if seg.isascii():
-        return bstarts, _NO_SPLITS
+        return bstarts, _no_splits()
     raw = np.frombuffer(seg.encode("utf-8"), dtype=np.uint8)
     is_start = (raw & 0xC0) != 0x80
     prefix = np.zeros(len(raw) + 1, dtype=dtype)
@@ -255,9 +276,6 @@ def _segment_starts(
     cont = ~is_start[bstarts]
     starts: npt.NDArray[Any] = np.subtract(prefix[bstarts], cont, dtype=dtype)
     return starts, np.flatnonzero(cont)
-
-
-_NO_SPLITS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
 
 def index_dtype(text: str) -> type[np.signedinteger]:
@@ -322,7 +340,7 @@ def range_offsets(
             view = out.reserve(len(rel))
             view[:] = rel
             view += a
-    return out, (np.concatenate(splits) if splits else _NO_SPLITS)
+    return out, (np.concatenate(splits) if splits else _no_splits())
 
 
 def text_offsets(

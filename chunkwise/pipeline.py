@@ -792,7 +792,7 @@ def _in_process(
     helpers = bpe_index.helpers_allowed()
     if options.jobs >= 2:
         # The cores the workers would have used: a large text's tokens on two of them.
-        bpe_index.allow_helpers(1)
+        bpe_index.allow_helpers(1, sole=True)
     sources = iter(sources)
     # Batches of ~50 ms of work, each processed a step at a time across its documents.
     sizer = BatchSizer(_IN_PROCESS_MAX_FILES)
@@ -806,7 +806,7 @@ def _in_process(
                 yield from proc.process_many(batch, deadlines.batch() if deadlines.active else None)
                 sizer.observe(time.monotonic() - start, len(batch))
     finally:
-        bpe_index.allow_helpers(helpers)
+        bpe_index.allow_helpers(*helpers)
 
 
 def process_all(

@@ -140,5 +140,9 @@ def test_a_helper_is_forked_only_when_a_core_is_idle(tmp_path: Path) -> None:
     loadavg.write_text(f"0.50 0.40 0.30 {cores - 1}/120 4242\n")
     assert bpe_index._idle_core(str(loadavg)) == (cores > 1)
     loadavg.write_text(f"1.50 0.40 0.30 {cores}/120 4242\n")
-    assert not bpe_index._idle_core(str(loadavg))
-    assert not bpe_index._idle_core(str(tmp_path / "missing"))
+    assert not bpe_index._idle_core(str(loadavg), sole=False)
+    # A process working alone still forks beside one busy task per core, not beside more.
+    assert bpe_index._idle_core(str(loadavg), sole=True) == (cores > 1)
+    loadavg.write_text(f"2.50 0.40 0.30 {cores + 1}/120 4242\n")
+    assert not bpe_index._idle_core(str(loadavg), sole=True)
+    assert not bpe_index._idle_core(str(tmp_path / "missing"), sole=True)
