@@ -19,7 +19,6 @@ class TextParser(BaseParser):
 
     def parse_bytes(self, data: bytes, source: str) -> Document:
         text, encoding = decode_text(data)
-        elements = paragraph_elements(text)
         meta = {
             "encoding": encoding,
             "mime": "text/plain",
@@ -31,7 +30,7 @@ class TextParser(BaseParser):
             legal = _legal()
             if legal.looks_legal(text):
                 return legal.LegalParser().from_text(data, source, text, meta)
-        return self.document(data, source, text, elements, meta)
+        return self.document(data, source, text, paragraph_elements(text), meta)
 
 
 @functools.cache
