@@ -30,7 +30,6 @@ overflows its stack on hundreds of KB of whitespace); those cuts are not exact
 from __future__ import annotations
 
 import contextlib
-import functools
 import itertools
 import os
 import re
@@ -38,13 +37,10 @@ import struct
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from chunkwise.lazy import lazy_module
+import numpy as np
 
 if TYPE_CHECKING:
-    import numpy as np
     import numpy.typing as npt
-else:
-    np = lazy_module("numpy", globals(), "np")
 
 SEGMENT_CHARS = 1 << 18
 PARALLEL_MIN_CHARS = 1 << 20
@@ -250,11 +246,6 @@ EncodeMany = Callable[[list[str]], Iterable[Sequence[int]]]
 _GROUP = 4
 
 
-@functools.cache
-def _no_splits() -> npt.NDArray[np.int64]:
-    return np.zeros(0, dtype=np.int64)
-
-
 def _segment_starts(
     ids_list: Sequence[int], lens: npt.NDArray[np.uint8], seg: str
 ) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
@@ -268,7 +259,7 @@ def _segment_starts(
     bstarts: npt.NDArray[Any] = np.cumsum(blen, dtype=dtype)
     bstarts -= blen
     if seg.isascii():
-        return bstarts, _no_splits()
+        return bstarts, _NO_SPLITS
     raw = np.frombuffer(seg.encode("utf-8"), dtype=np.uint8)
     is_start = (raw & 0xC0) != 0x80
     prefix = np.zeros(len(raw) + 1, dtype=dtype)
@@ -276,6 +267,9 @@ def _segment_starts(
     cont = ~is_start[bstarts]
     starts: npt.NDArray[Any] = np.subtract(prefix[bstarts], cont, dtype=dtype)
     return starts, np.flatnonzero(cont)
+
+
+_NO_SPLITS: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
 
 
 def index_dtype(text: str) -> type[np.signedinteger]:
@@ -340,7 +334,7 @@ def range_offsets(
             view = out.reserve(len(rel))
             view[:] = rel
             view += a
-    return out, (np.concatenate(splits) if splits else _no_splits())
+    return out, (np.concatenate(splits) if splits else _NO_SPLITS)
 
 
 def text_offsets(

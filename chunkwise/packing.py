@@ -17,17 +17,13 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
-from chunkwise.lazy import lazy_module
+import numpy as np
+
 from chunkwise.spans import WHITESPACE as _WS
 from chunkwise.spans import Span, split_over, trim
 from chunkwise.tokenizers import Tokenizer
-
-if TYPE_CHECKING:
-    import numpy as np
-else:
-    np = lazy_module("numpy", globals(), "np")
 
 # Returns cut positions strictly inside (start, end), sorted (a list, or an iterator: Packer takes
 # them in batches).
@@ -50,10 +46,6 @@ class TokenIndex:
     parts asked about inside them. Every answer is the same as the eager index's (tested).
     """
 
-    # Every token's start and the tokens starting inside a multi-byte character, once encoded
-    # (``_encode``; a lazy index has neither until it is materialized).
-    _s: np.ndarray
-    _splits: np.ndarray
     # Indexes still in use, by text: auto runs several chunkers on one document (and section
     # packs sub-spans), and each would otherwise tokenize the whole text again (seconds on a
     # multi-MB file). Weak: an index lives as long as a packer or a caller holds it, not until
@@ -68,6 +60,8 @@ class TokenIndex:
         self._starts64: np.ndarray | None = None
         self._ends: np.ndarray | None = None
         self._lazy: LazyCounts | None = None
+        self._s: np.ndarray = _NO_TOKENS
+        self._splits: np.ndarray = _NO_TOKENS
         if lazy and getattr(tokenizer, "lazy_counts", False):
             atoms = tokenizer.atom_counts(text)  # type: ignore[attr-defined]
             if atoms is not None:
@@ -209,6 +203,9 @@ class TokenIndex:
             if a < pos < b and (not out or pos > out[-1]):
                 out.append(pos)
         return out
+
+
+_NO_TOKENS = np.zeros(0, dtype=np.int64)
 
 
 class _Block:
@@ -505,19 +502,15 @@ def _cut_batches(level: Level, a: int, b: int) -> Iterator[np.ndarray | list[int
 
 # What ``\s`` matches in a str pattern: the characters ``str.isspace`` holds for (tested over every
 # code point).
-@functools.cache
-def _space_tables() -> tuple[np.ndarray, np.ndarray]:
-    """(the code points ``\\s`` matches, a 256-entry mask of the ASCII ones)."""
-    codes = np.array(
-        [
-            *range(0x9, 0xE), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
-            0x2028, 0x2029, 0x202F, 0x205F, 0x3000,
-        ],
-        dtype=np.uint32,
-    )  # fmt: skip
-    ascii_mask = np.zeros(256, dtype=bool)
-    ascii_mask[codes[codes < 128]] = True
-    return codes, ascii_mask
+_SPACE_CODEPOINTS = np.array(
+    [
+        *range(0x9, 0xE), *range(0x1C, 0x21), 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+        0x2028, 0x2029, 0x202F, 0x205F, 0x3000,
+    ],
+    dtype=np.uint32,
+)  # fmt: skip
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[_SPACE_CODEPOINTS[_SPACE_CODEPOINTS < 128]] = True
 
 
 class WhitespaceLevel:
@@ -547,10 +540,10 @@ class WhitespaceLevel:
 
 def _space_mask(s: str) -> np.ndarray:
     if s.isascii():
-        return _space_tables()[1][np.frombuffer(s.encode("ascii"), dtype=np.uint8)]
+        return _ASCII_SPACE[np.frombuffer(s.encode("ascii"), dtype=np.uint8)]
     # surrogatepass: text decoded with surrogateescape keeps lone surrogates (never spaces).
     codes = np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return np.isin(codes, _space_tables()[0])
+    return np.isin(codes, _SPACE_CODEPOINTS)
 
 
 def regex_level(pattern: re.Pattern[str], text: str) -> Level:

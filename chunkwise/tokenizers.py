@@ -21,14 +21,12 @@ import struct
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import numpy as np
+
 from chunkwise.errors import UsageError
-from chunkwise.lazy import lazy_module
 
 if TYPE_CHECKING:
-    import numpy as np
     import numpy.typing as npt
-else:
-    np = lazy_module("numpy", globals(), "np")
 
 CL100K_PATTERN = (
     r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+"""
@@ -147,11 +145,7 @@ class _BpeTokenizer:
     span_exact_after_newline = True
     name: str
     backend: str
-
-    @functools.cached_property
-    def _lens(self) -> npt.NDArray[np.int64]:
-        # Per-token byte lengths, for offsets only: a text that is only counted never loads them.
-        return token_byte_lengths(self.name)
+    _lens: npt.NDArray[np.int64]
 
     def encode(self, text: str) -> list[int]:
         raise NotImplementedError
@@ -262,6 +256,7 @@ class TiktokenTokenizer(_BpeTokenizer):
     def __init__(self, name: str) -> None:
         self.name = name
         self._enc = tiktoken_encoding(name)
+        self._lens = token_byte_lengths(name)
 
     def encode(self, text: str) -> list[int]:
         return self._enc.encode_ordinary(text)
@@ -291,6 +286,7 @@ class RsBpeTokenizer(_BpeTokenizer):
 
         self.name = name
         self._tok = openai.cl100k_base() if name == "cl100k_base" else openai.o200k_base()
+        self._lens = token_byte_lengths(name)
 
     def encode(self, text: str) -> list[int]:
         return self._tok.encode(text)

@@ -163,10 +163,10 @@ def test_batched_split_plans_the_same_chunks_as_one_merge(
 
 
 def test_space_codepoints_are_what_the_regex_calls_whitespace() -> None:
-    from chunkwise.packing import _space_tables
+    from chunkwise.packing import _SPACE_CODEPOINTS
 
     every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
-    assert [ord(m.group()) for m in re.finditer(r"\s", every)] == _space_tables()[0].tolist()
+    assert [ord(m.group()) for m in re.finditer(r"\s", every)] == _SPACE_CODEPOINTS.tolist()
 
 
 _WS_TEXTS = st.lists(
