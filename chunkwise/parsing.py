@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import os
 import re
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,8 +46,12 @@ def read_file(path: str | Path) -> bytes:
     try:
         parts = [os.read(fd, _FIRST_READ)]
         if len(parts[0]) == _FIRST_READ:
-            # A large file: the rest in one read of its size (one byte over: it may grow).
-            parts.append(os.read(fd, max(0, os.fstat(fd).st_size - _FIRST_READ) + 1))
+            st = os.fstat(fd)
+            if stat.S_ISREG(st.st_mode):
+                # A large file: again from the start, in one read of its size (one byte over: it
+                # may have grown), so that its bytes are not copied a second time to join them.
+                os.lseek(fd, 0, os.SEEK_SET)
+                parts = [os.read(fd, st.st_size + 1)]
         while parts[-1]:
             parts.append(os.read(fd, _FIRST_READ))
     finally:
@@ -54,8 +59,8 @@ def read_file(path: str | Path) -> bytes:
     return parts[0] if len(parts) <= 2 else b"".join(parts)
 
 
-# Small files in one read, larger ones in one more of their size. os.read allocates the size asked
-# for before it reads: this much stays on the heap (a megabyte would be mapped and unmapped).
+# Small files in one read. os.read allocates the size asked for before it reads: this much stays
+# on the heap (a megabyte would be mapped and unmapped).
 _FIRST_READ = 1 << 16
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import codecs
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -180,6 +182,14 @@ def test_read_file_reads_to_the_end(tmp_path: Path) -> None:
         path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
         assert read_file(path) == path.read_bytes()
         assert read_file(str(path)) == path.read_bytes()
+    # A pipe cannot be read again from its start: over 64 KiB its pieces are joined.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    payload = bytes(range(256)) * 1000
+    writer = threading.Thread(target=fifo.write_bytes, args=(payload,))
+    writer.start()
+    assert read_file(fifo) == payload
+    writer.join()
     # A file whose size says 0 but that has content (procfs): read on to the end all the same.
     proc = Path("/proc/self/status")
     if proc.exists():
