@@ -363,18 +363,19 @@ _SIGNALS = re.compile(
 _SIGNALS_SCAN = re.compile(r"(?=[vU§FSCIWAPDRhpj])(?:" + _SIGNALS.pattern + ")")
 
 
-# Where a signal can be: each pattern below consumes one character that lies inside every match
-# of some _SIGNALS alternatives and checks the text around it with lookarounds ("S. Ct." and
-# "U.S.C.": an "S" before "." and "C." or "Ct."), and together they cover every alternative.
-# Matches of _SIGNALS do not overlap, so each holds its own such position and the number of
-# positions bounds the number of matches from above. Each pattern starts with a literal
+# Where a signal can be: each pattern below starts at a character that lies inside every match of
+# some _SIGNALS alternatives and checks the text around it ("S. Ct." and "U.S.C.": an "S" before
+# "." and "C." or "Ct."), and together they cover every alternative. Matches of _SIGNALS do not
+# overlap, so each holds its own such position, and the number of positions (one per match of a
+# pattern: none consumes the character another match of its own pattern starts at) bounds the
+# number of matches from above. Each pattern starts with a literal
 # character, which the regex engine skips to in a tight loop (~0.3 ns a character): nine such
 # passes cost less than one scan for a set of first characters (~6 ns a character), and since
 # they look at the context ("U.S." in prose is no "U.S.C."), prose rarely reaches the full
 # regex. tests/parsers/test_looks_legal.py checks that every match holds a position.
 _PIVOTS = (
     r"\.(?<=[vdF]\.)(?:(?<=\bv\.)(?=\s[A-Z])|(?<=\bId\.)(?=\sat\b)|(?<=\bF\.)(?=\s?(?:Supp\.|\dd)))",
-    r"S(?:(?=\.\s?Ct?\.)|(?=ection\s\d)|(?=upreme\sCourt)|(?<=WHEREAS)|(?<=WITNESS))",
+    r"S(?:\.(?=\s?Ct?\.)|e(?=ction\s\d)|u(?=preme\sCourt)|(?<=WHEREAS)|(?<=WITNESS))",
     r"A(?=ppe(?:ll|als)|RTICLE)",
     r"R(?:(?=espondent)|(?<=C\.F\.R)(?=\.))",
     r"P(?=laintiff|etitioner)",
