@@ -42,7 +42,7 @@ def read_file(path: str | Path) -> bytes:
     """The file's bytes, read to the end. Not ``open(path, "rb").read()``: its buffered reader
     makes four system calls more (fstat twice, ioctl, lseek), and each costs a microsecond or
     two, a fifth of reading a small file."""
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, _READ_FLAGS)
     try:
         parts = [os.read(fd, _FIRST_READ)]
         if len(parts[0]) == _FIRST_READ:
@@ -62,6 +62,8 @@ def read_file(path: str | Path) -> bytes:
 # Small files in one read. os.read allocates the size asked for before it reads: this much stays
 # on the heap (a megabyte would be mapped and unmapped).
 _FIRST_READ = 1 << 16
+# Windows opens in text mode (CRLF translated) unless told otherwise.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
 class BaseParser:
