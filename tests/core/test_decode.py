@@ -1,6 +1,9 @@
 from __future__ import annotations
 
 import codecs
+import os
+import threading
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -104,3 +107,101 @@ def test_utf8_bom_is_reported_so_offsets_can_be_reproduced() -> None:
     text, enc = decode_text(data)
     assert enc == "utf-8-sig"
     assert data.decode(enc) == text == "Title\n\nBody"
+
+
+_PAST_THE_CHECKS = ("", "not UTF-8")
+
+
+def _decode_reference(data: bytes) -> tuple[str, str]:
+    """decode_text as it was before its checks were merged into one pass (BOMs, then NUL bytes,
+    then other control bytes, each on its own)."""
+    from chunkwise import parsing
+
+    if not data:
+        raise ParseError("empty file (0 bytes)")
+    for bom, codec, enc in parsing._BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(codec), enc
+            except UnicodeDecodeError as exc:
+                raise ParseError(
+                    f"invalid {enc} text after its byte-order mark: {exc.reason} "
+                    f"at byte {exc.start}"
+                ) from exc
+    sample = data[:65536]
+    if b"\x00" in sample:
+        enc16 = parsing._looks_utf16(sample)
+        if enc16:
+            try:
+                return data.decode(enc16), enc16
+            except UnicodeDecodeError:
+                pass
+        raise ParseError("binary file (contains NUL bytes), not text")
+    controls = sum(sample.count(bytes([b])) for b in parsing._CONTROL)
+    if controls > max(8, len(sample) // 100):
+        raise ParseError(
+            f"binary file ({controls} control bytes in the first {len(sample)}), not text"
+        )
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        return _PAST_THE_CHECKS  # the guessing that follows is unchanged
+
+
+_PIECES = [
+    codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
+    codecs.BOM_UTF32_BE, b"\x00", b"\x01", b"\x08", b"\x0b", b"\x1b", b"\x7f", b"\t", b"\r\n",
+    b"\x0c", b"text ", "é".encode(), "€".encode("utf-16-le"), b"\xff", b"\xef", b"\xfe",
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40), st.integers(0, 3))
+def test_decode_checks_agree_with_the_reference(pieces: list[bytes], pad: int) -> None:
+    """Byte-order marks, NULs and control bytes in any mix: the same text or the same error."""
+    data = b"".join(pieces) + b"plain words " * pad
+    try:
+        want: object = _decode_reference(data)
+    except ParseError as exc:
+        want = str(exc)
+    try:
+        got: object = decode_text(data)
+    except ParseError as exc:
+        got = str(exc)
+    if want == _PAST_THE_CHECKS:
+        assert not (isinstance(got, str) and ("binary file (" in got or "byte-order" in got))
+    else:
+        assert got == want
+
+
+def test_read_file_reads_to_the_end(tmp_path: Path) -> None:
+    from chunkwise.parsing import read_file
+
+    for size in (0, 1, 4096, (1 << 16) - 1, 1 << 16, (1 << 16) + 1, (1 << 20) + 3):
+        path = tmp_path / f"f{size}"
+        path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        assert read_file(path) == path.read_bytes()
+        assert read_file(str(path)) == path.read_bytes()
+    # A pipe cannot be read again from its start: over 64 KiB its pieces are joined.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    payload = bytes(range(256)) * 1000
+    writer = threading.Thread(target=fifo.write_bytes, args=(payload,))
+    writer.start()
+    assert read_file(fifo) == payload
+    writer.join()
+    # A file whose size says 0 but that has content (procfs): read on to the end all the same.
+    proc = Path("/proc/self/status")
+    if proc.exists():
+        assert read_file(proc).startswith(b"Name:")
+
+
+@pytest.mark.parametrize("name", ["missing.txt", "folder"])
+def test_unreadable_paths_give_the_read_error(tmp_path: Path, name: str) -> None:
+    from chunkwise.parsers.text import TextParser
+
+    (tmp_path / "folder").mkdir()
+    reason = {"missing.txt": "No such file or directory", "folder": "Is a directory"}[name]
+    with pytest.raises(ParseError, match=f"^cannot read file: {reason}$") as info:
+        TextParser().parse(tmp_path / name)
+    assert info.value.stage == "read"

@@ -1,7 +1,8 @@
-"""The legal detector's literal prefilter never changes its answer, and keeps it cheap."""
+"""The legal detector's prefilter never changes its answer, and keeps it cheap."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -70,16 +71,45 @@ def test_prefilter_agrees_with_the_regex(parts: list[str], pad: int) -> None:
     assert looks_legal(text, sample=300) == _reference(text, sample=300)
 
 
-# Literals overlapping each other and the signals' edges, in every order.
-_EDGES = [*legal._SIGNAL_LITERALS, "WITNESS.", "WHEREAS.", "US.", "Id. at", "v. S", "U.S.C.", "x",
-          "S", "U", "F", "v", "I", "d", ".", " ", "\n", "Ct.", "C.F.R.", "2d", "1.2"]  # fmt: skip
+def _pivots(text: str) -> set[int]:
+    out = {i for i, c in enumerate(text) if c == "§"}
+    for pattern in legal._PIVOTS:
+        out.update(m.start() for m in re.finditer(pattern, text))
+    return out
 
 
-@settings(max_examples=1000, deadline=None)
+def _check_every_signal_holds_a_pivot(text: str) -> None:
+    pivots = _pivots(text)
+    for m in legal._SIGNALS.finditer(text):
+        assert any(m.start() <= p < m.end() for p in pivots), (text, m)
+    # Hence the bound looks_legal uses: one pivot per match at least.
+    n = text.count("§") + sum(len(findall(text)) for findall in legal._PIVOT_SCANS)
+    assert n >= len(legal._SIGNALS.findall(text)), text
+
+
+# Pieces of the signals and of their contexts, overlapping each other and the signals' edges.
+_EDGES = ["WITNESS.", "WHEREAS.", "US.", "Id. at", "v. S", "U.S.C.", "U. S. C.", "S. Ct.", "x", "S",
+          "U", "F", "v", "I", "d", "C", "t", "at", "ARTIC", "LE", "WHERE", "AS", "IN", "OF",
+          "Section", "Court", "Supreme", "of Appeals", "Plaintiff", "Defendant", "Appell", "ant",
+          "ee", "Petitioner", "Respondent", "s", "here", "by", "inafter", "pursuant", "to",
+          "jurisdiction", "§", ".", " ", "\n", "\xa0", "\u2003", "Ct.", "C.F.R.", "2d", "1.2",
+          "Supp.", "Appeals", "C.F.", "R.", "S.C.", "U.S. C."]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from(_EDGES), max_size=60))
-def test_literal_scan_bounds_the_signal_matches(parts: list[str]) -> None:
-    text = "".join(parts)
-    assert len(legal._LITERALS_SCAN.findall(text)) >= len(legal._SIGNALS.findall(text)), text
+def test_every_signal_holds_a_pivot(parts: list[str]) -> None:
+    _check_every_signal_holds_a_pivot("".join(parts))
+
+
+_SIGNAL_TEXT = st.from_regex(legal._SIGNALS, fullmatch=True)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_SIGNAL_TEXT | st.sampled_from(_EDGES) | st.text(max_size=3), max_size=30))
+def test_every_generated_signal_holds_a_pivot(parts: list[str]) -> None:
+    """Every form each alternative allows (any Unicode space or digit), next to anything."""
+    _check_every_signal_holds_a_pivot("".join(parts))
 
 
 def test_prefilter_agrees_on_documents(sample_docs: Path) -> None:
