@@ -25,6 +25,22 @@ _HTML_BLOCK = re.compile(r"^ {0,3}<(?:!--|/?[A-Za-z][\w-]*[\s/>]|/?[A-Za-z][\w-]
 _FRONT_TITLE = re.compile(r"^title:\s*[\"']?(.*?)[\"']?\s*$", re.M)
 
 
+# What a line must start with (after at most three spaces) for any block but a paragraph or a
+# table to open on it: every pattern above (_ATX, _FENCE, _QUOTE, _RULE, _LIST_ITEM,
+# _HTML_BLOCK, _SETEXT) begins with " {0,3}" and then one of these characters.
+_LEADS = frozenset("#`~>-*_+<=0123456789")
+
+
+def _plain(line: str) -> bool:
+    """True when no block pattern can match ``line`` (most lines of prose): the readers then skip
+    their regexes. Indented lines (four spaces, or a tab within the first four columns) are not
+    plain, so indented code still gets its look."""
+    rest = line.lstrip(" ")
+    if len(line) - len(rest) > 3:
+        return False
+    return rest[:1] not in _LEADS and not rest.startswith("\t")
+
+
 def _marker(m: re.Match[str]) -> str:
     """List type: ordered, or the bullet character (a new bullet starts a new list)."""
     return "ordered" if m.group(2)[0].isdigit() else m.group(2)
@@ -117,6 +133,8 @@ class _Blocks:
 
     def starts_block(self, k: int) -> bool:
         line = self.body(k)
+        if _plain(line):
+            return False
         return bool(
             _ATX.match(line)
             or _FENCE.match(line)
@@ -139,13 +157,16 @@ class _Blocks:
             self._read_html,
             self._read_paragraph,
         )
+        plain_readers = (self._read_table, self._read_paragraph)
         i = self._read_front_matter()
         while i < self.n:
             if self.blank(i):
                 i += 1
                 continue
-            for read in readers:
-                nxt = read(i, self.body(i))
+            line = self.body(i)
+            # A plain line opens a table or a paragraph; the other readers would only fail.
+            for read in plain_readers if _plain(line) else readers:
+                nxt = read(i, line)
                 if nxt is not None:
                     i = nxt
                     break
@@ -338,7 +359,8 @@ class _Blocks:
         j = i
         setext = None
         while j + 1 < self.n and not self.blank(j + 1):
-            nm = _SETEXT.match(self.body(j + 1))
+            nxt = self.body(j + 1)
+            nm = None if _plain(nxt) else _SETEXT.match(nxt)
             if nm:
                 setext = 1 if nm.group(1)[0] == "=" else 2
                 break

@@ -203,3 +203,41 @@ def test_front_matter_title_yields_to_a_real_top_heading() -> None:
 def test_front_matter_that_is_not_yaml_mapping_is_kept_out_of_metadata() -> None:
     _, meta = parse_markdown("---\n: : [unclosed\n---\n\nText.\n")
     assert "front_matter" not in meta
+
+
+# Lines built from the pieces block syntax is made of, so that generated documents open every
+# kind of block, indented or not, and prose lines that open none.
+_MD_PIECES = st.sampled_from(
+    [
+        "", " ", "  ", "   ", "    ", "\t", " \t", "#", "## ", "```", "~~~", ">", "- ", "* ",
+        "+ ", "1. ", "2) ", "---", "***", "___", "===", "<div>", "<!--", "|", "| a | b |",
+        "|---|---|", ":-:", "Word", "word", "text.", "É", "x|y", "_", "=", "-", "\\", "0",
+    ]
+)  # fmt: skip
+_MD_LINES = st.lists(st.lists(_MD_PIECES, max_size=4).map("".join), max_size=30)
+
+
+@settings(max_examples=400, deadline=None)
+@given(lines=_MD_LINES, crlf=st.booleans())
+def test_plain_lines_skip_the_block_patterns_without_changing_anything(
+    lines: list[str], crlf: bool
+) -> None:
+    """The readers skip their regexes on lines no block pattern can match (``_plain``): the
+    elements and metadata are those of trying every pattern on every line."""
+    from chunkwise.parsers import markdown
+
+    text = ("\r\n" if crlf else "\n").join(lines)
+    fast = parse_markdown(text)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(markdown, "_plain", lambda line: False)
+        full = parse_markdown(text)
+    assert fast == full
+    for line in lines:
+        if markdown._plain(line):
+            assert not any(
+                p.match(line)
+                for p in (
+                    markdown._ATX, markdown._FENCE, markdown._QUOTE, markdown._RULE,
+                    markdown._LIST_ITEM, markdown._HTML_BLOCK, markdown._SETEXT,
+                )
+            ) and not line.startswith(("    ", "\t"))  # fmt: skip
