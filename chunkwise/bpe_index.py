@@ -81,8 +81,8 @@ def _idle_core(loadavg: str = "/proc/loadavg", sole: bool | None = None) -> bool
     count of runnable tasks (Linux /proc/loadavg), this one included: fewer than the usable
     cores, a core is idle. A ``sole`` process (its run's only one) also forks beside one task
     per core more: with one core kept busy by another program, it and its helper share two cores
-    with that task, 4/3 of a core against 1 (`benchmarks/RESULTS.md`, one core busy: 5 MB
-    1.32 -> 1.51x, 1.45 -> 1.73x chonkie). A pool worker does not: the other runnable task is
+    with that task, 4/3 of a core against 1 (`benchmarks/RESULTS.md`, fifth session: one core
+    busy, 5 MB 1.44 -> 1.57x chonkie). A pool worker does not: the other runnable task is
     likely its sibling, and a helper would only compete with its own run. On a busier machine
     the fork, copy-on-write faults and cold caches measured slower."""
     if sole is None:
