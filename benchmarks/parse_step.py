@@ -1,8 +1,9 @@
 """Per-file CPU of reading and parsing small files, the step before tokenizing.
 
 ``Processor._steps`` up to its first pause (stat, parser lookup, read, decode, legal detection,
-paragraphs, document) on every file of a folder, and three of its parts alone (on bytes and
-texts read beforehand). Process CPU, the best of 7 runs over all files, the garbage collector off
+paragraphs, document) on every file of a folder, and four of its parts alone (on bytes and
+texts read beforehand; ``markdown`` is the Markdown parser's block pass, for a folder of ``.md``
+files). Process CPU, the best of 7 runs over all files, the garbage collector off
 while timed. With ``--other PYTHON`` (another build's interpreter, which imports its own
 chunkwise) each round measures this build, then the other, and the medians follow.
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 def measure(folder: Path) -> dict[str, float]:
     from chunkwise.parsers.legal import looks_legal
+    from chunkwise.parsers.markdown import parse_markdown
 
     from chunkwise.names import display
     from chunkwise.parsing import decode_text, paragraph_elements
@@ -46,6 +48,7 @@ def measure(folder: Path) -> dict[str, float]:
         "decode": lambda: [decode_text(d) for d in data],
         "paragraphs": lambda: [paragraph_elements(t) for t in texts],
         "looks_legal": lambda: [looks_legal(t) for t in texts],
+        "markdown": lambda: [parse_markdown(t) for t in texts],
     }
     steps()  # parser and chunker instances, lazy imports
     out = {}
