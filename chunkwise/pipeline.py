@@ -655,14 +655,19 @@ def _lost(src: Source, exc: TaskLost) -> Result:
 # A few small plain-text or Markdown files, the everyday ``chunk ingest notes.md`` or ``notes/``,
 # and a run whose only input is one such file of any size, are parsed in this process: starting
 # workers would cost more than the work (~25 ms per worker, and ~20% more CPU per file for the
-# round trip; the pool pays for itself from a few hundred such files on two idle cores, later
-# when they are busy; one 5 MB file cost ~0.13 CPU-s more through a worker, its chunks pickled
-# back), and what a worker guards against (a C library crashing on hostile bytes) does not
-# apply to these pure-Python parsers. --timeout still applies, by an alarm in this process
+# round trip; one 5 MB file cost ~0.13 CPU-s more through a worker, its chunks pickled back),
+# and what a worker guards against (a C library crashing on hostile bytes) does not apply to
+# these pure-Python parsers. What decides is the work, so the bytes: on two idle cores the pool
+# broke even at ~260 files of 3.7 KB (~1 MB), and with more cores it pays sooner (the work it
+# spreads shrinks with the cores, its start-up does not), so up to 512 KB in all, in at most
+# 256 files of at most 64 KB. --timeout still applies, by an alarm in this process
 # (``_Deadlines``); a large file still gets a second core for its tokens (``bpe_index``).
 _IN_PROCESS_PARSERS = ("text", "markdown")
 _IN_PROCESS_MAX_BYTES = 64 * 1024
-_IN_PROCESS_MAX_FILES = 64
+_IN_PROCESS_MAX_TOTAL = 512 * 1024
+_IN_PROCESS_MAX_FILES = 256
+# Files taken at a time in this process (``BatchSizer``: ~50 ms of work, at most this many).
+_IN_PROCESS_BATCH = 64
 
 
 def _plain_file_size(src: Source, options: IngestOptions) -> int | None:
@@ -683,6 +688,20 @@ def _plain_file_size(src: Source, options: IngestOptions) -> int | None:
 def _small_plain_file(src: Source, options: IngestOptions) -> bool:
     size = _plain_file_size(src, options)
     return size is not None and size <= _IN_PROCESS_MAX_BYTES
+
+
+def _small_plain_files(sources: Sequence[Source], options: IngestOptions) -> bool:
+    """Whether every source is a small plain file and all of them hold at most
+    ``_IN_PROCESS_MAX_TOTAL`` bytes (stops at the first that is not, or past the total)."""
+    total = 0
+    for src in sources:
+        size = _plain_file_size(src, options)
+        if size is None or size > _IN_PROCESS_MAX_BYTES:
+            return False
+        total += size
+        if total > _IN_PROCESS_MAX_TOTAL:
+            return False
+    return True
 
 
 class _Deadline(BaseException):
@@ -795,7 +814,7 @@ def _in_process(
         bpe_index.allow_helpers(1, sole=True)
     sources = iter(sources)
     # Batches of ~50 ms of work, each processed a step at a time across its documents.
-    sizer = BatchSizer(_IN_PROCESS_MAX_FILES)
+    sizer = BatchSizer(_IN_PROCESS_BATCH)
     try:
         with _Deadlines(timeout) as deadlines:
             while not stop():
@@ -828,9 +847,7 @@ def process_all(
     if len(head) == 1:
         plain_only = _plain_file_size(head[0], options) is not None
     else:
-        plain_only = len(head) <= _IN_PROCESS_MAX_FILES and all(
-            _small_plain_file(src, options) for src in head
-        )
+        plain_only = len(head) <= _IN_PROCESS_MAX_FILES and _small_plain_files(head, options)
     if plain_only:
         yield from _in_process(sources, options, stop, timeout=options.timeout)
         return

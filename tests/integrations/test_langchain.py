@@ -48,7 +48,7 @@ def test_loader_streams(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     first = list(itertools.islice(ChunkwiseLoader(str(tmp_path)).lazy_load(), 3))
     assert [d.page_content for d in first] == [f"document number {n}" for n in range(3)]
     # Read ahead at most one batch (~50 ms of work, 64 files at most), not the folder.
-    assert 3 <= len(calls) <= 3 + pipeline._IN_PROCESS_MAX_FILES
+    assert 3 <= len(calls) <= 3 + pipeline._IN_PROCESS_BATCH
 
 
 def test_loader_passes_error_records_and_goes_on(tmp_path: Path) -> None:

@@ -261,6 +261,41 @@ def test_one_large_text_file_runs_in_this_process(tmp_path: Path) -> None:
     assert bpe_index.helpers_allowed() == before
 
 
+def test_a_folder_of_small_plain_files_runs_in_this_process_up_to_a_total(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What decides is the bytes: 150 small files (under _IN_PROCESS_MAX_TOTAL together) start
+    no worker, with the output a pool gives; past the total, or past _IN_PROCESS_MAX_FILES
+    files, the pool takes them."""
+    from chunkwise import pipeline, workers
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    for i in range(150):
+        (folder / f"n{i:03d}.txt").write_text(f"Note {i}. " + "Some words here. " * 60)
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    assert 150 > 64 and size <= pipeline._IN_PROCESS_MAX_TOTAL
+    pooled = run([str(folder)], jobs=2, isolate=True, max_memory=2**34)  # a limit forces the pool
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(workers.OrderedPool, "__init__", _refuse_pool)
+        alone = run([str(folder)], jobs=2, isolate=True)
+    assert alone[1] == pooled[1] and len(alone[1]) >= 150
+    opts = IngestOptions(jobs=2, isolate=True)
+    srcs = [pipeline.Source(p.name, path=p) for p in sorted(folder.iterdir())]
+    assert pipeline._small_plain_files(srcs, opts)
+    monkeypatch.setattr(pipeline, "_IN_PROCESS_MAX_TOTAL", size - 1)
+    assert not pipeline._small_plain_files(srcs, opts)
+    started: list[int] = []
+    real_init = workers.OrderedPool.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        started.append(1)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(workers.OrderedPool, "__init__", counting)
+    assert run([str(folder)], jobs=2, isolate=True)[1] == pooled[1] and started
+
+
 def _refuse_pool(*args: Any, **kwargs: Any) -> None:
     raise AssertionError("this run should not start workers")
 
