@@ -47,6 +47,8 @@ def main() -> None:
     ap.add_argument("--peer", default="semchunk", help="a method of throughput.build_methods")
     ap.add_argument("--rounds", type=int, default=9)
     ap.add_argument("--busy", action="store_true", help="another process keeps one core busy")
+    ap.add_argument("--a-args", default="", help="ingest flags for A only (an A/B of flags)")
+    ap.add_argument("--b-args", default="", help="ingest flags for B only (e.g. '--jobs 0')")
     args, rest = ap.parse_known_args()  # the rest (after --): more ingest flags
     extra = [a for a in rest if a != "--"]
 
@@ -60,14 +62,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="chunkwise-ab-") as tmp:
         out = Path(tmp) / "out.jsonl"
 
-        def cmd(exe: str, path: Path) -> list[str]:
+        def cmd(exe: str, path: Path, name: str = "A") -> list[str]:
+            own = (args.b_args if name == "B" else args.a_args).split()
             return [
                 exe, "ingest", str(path), "--chunker", args.chunker, "--max-tokens",
                 str(args.max_tokens), "--tokenizer", "cl100k_base", "-q", "-o", str(out), *extra,
+                *own,
             ]  # fmt: skip
 
-        for exe in builds.values():  # warm the file cache and the bytecode caches
-            timed(cmd(exe, args.input))
+        for name, exe in builds.items():  # warm the file cache and the bytecode caches
+            timed(cmd(exe, args.input, name))
         walls: dict[str, list[float]] = {k: [] for k in builds}
         cpus: dict[str, list[float]] = {k: [] for k in builds}
         starts: dict[str, list[float]] = {k: [] for k in builds}
@@ -80,8 +84,8 @@ def main() -> None:
                 loads.append(os.getloadavg()[0])
                 order = list(builds.items()) if r % 2 == 0 else list(reversed(builds.items()))
                 for name, exe in order:
-                    w0, c0 = timed(cmd(exe, args.tiny))
-                    w1, c1 = timed(cmd(exe, args.input))
+                    w0, c0 = timed(cmd(exe, args.tiny, name))
+                    w1, c1 = timed(cmd(exe, args.input, name))
                     starts[name].append(w0)
                     walls[name].append(w1 - w0)
                     cpus[name].append(c1 - c0)
@@ -104,6 +108,9 @@ def main() -> None:
     )
     print(f"  {args.peer} in process: wall {pw:.3f} s, CPU {pc:.3f} s")
     for name, exe in builds.items():
+        own = args.b_args if name == "B" else args.a_args
+        if own:
+            exe = f"{exe} {own}"
         w, c = statistics.median(walls[name]), statistics.median(cpus[name])
         print(
             f"  {name} {exe}: net wall {w:.3f} s (min {min(walls[name]):.3f}), CPU {c:.3f} s; "
