@@ -526,15 +526,20 @@ def _no_pool(*args: Any, **kwargs: Any) -> Any:
     raise _PoolStarted
 
 
-@pytest.mark.parametrize(("files", "pool"), [(1, False), (64, False), (65, True)])
+@pytest.mark.parametrize(
+    ("files", "pad", "pool"),
+    [(1, 0, False), (65, 0, False), (256, 0, False), (257, 0, True), (40, 14_000, True)],
+)
 def test_a_few_small_text_files_start_no_worker(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int, pool: bool
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, files: int, pad: int, pool: bool
 ) -> None:
+    """Small plain files stay in this process up to _IN_PROCESS_MAX_FILES files and
+    _IN_PROCESS_MAX_TOTAL bytes in all (40 files of ~14 KB are over it)."""
     import chunkwise.workers
     from chunkwise.pipeline import iter_sources, process_all
 
     for i in range(files):
-        (tmp_path / f"{i:03d}.md").write_text(f"# Note {i}\n\nSome words.\n")
+        (tmp_path / f"{i:03d}.md").write_text(f"# Note {i}\n\nSome words.\n" + "x" * pad)
     monkeypatch.setattr(chunkwise.workers, "OrderedPool", _no_pool)
     options = IngestOptions(jobs=2)
     results = process_all(iter_sources([str(tmp_path)], options.walk), options)
