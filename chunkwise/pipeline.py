@@ -685,11 +685,6 @@ def _plain_file_size(src: Source, options: IngestOptions) -> int | None:
     return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
-def _small_plain_file(src: Source, options: IngestOptions) -> bool:
-    size = _plain_file_size(src, options)
-    return size is not None and size <= _IN_PROCESS_MAX_BYTES
-
-
 def _small_plain_files(sources: Sequence[Source], options: IngestOptions) -> bool:
     """Whether every source is a small plain file and all of them hold at most
     ``_IN_PROCESS_MAX_TOTAL`` bytes (stops at the first that is not, or past the total)."""

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chunkwise import registry
-from chunkwise.pipeline import IngestOptions, Source, _small_plain_file
+from chunkwise.pipeline import IngestOptions, Source, _small_plain_files
 from tests.conftest import ROOT
 
 # Never needed to print help or to chunk one small text file: each costs 20-500 ms to import.
@@ -96,12 +96,12 @@ def test_small_plain_files_alone_run_in_process(tmp_path: Path) -> None:
     def src(p: Path) -> Source:
         return Source(str(p), path=p, explicit=True)
 
-    assert _small_plain_file(src(small), opts)
-    assert not _small_plain_file(src(big), opts)  # more than 64 KB: a worker guards it
-    assert not _small_plain_file(src(pdf), opts)  # a C library parses it
-    assert not _small_plain_file(src(fifo), opts)  # reading could block
-    assert not _small_plain_file(src(small), dataclasses.replace(opts, max_memory=2**30))
-    assert not _small_plain_file(Source("<stdin>", data=b"text"), opts)
+    assert _small_plain_files([src(small)], opts)
+    assert not _small_plain_files([src(big)], opts)  # more than 64 KB: a worker guards it
+    assert not _small_plain_files([src(small), src(pdf)], opts)  # a C library parses it
+    assert not _small_plain_files([src(fifo)], opts)  # reading could block
+    assert not _small_plain_files([src(small)], dataclasses.replace(opts, max_memory=2**30))
+    assert not _small_plain_files([Source("<stdin>", data=b"text")], opts)
 
 
 def test_built_in_formats_are_found_without_scanning_installed_packages(
