@@ -259,9 +259,13 @@ class IngestCommand:
             self.state.close()
 
     def _abort(self) -> None:
+        from chunkwise.writers.atomic import discard_all
+
         self.writer.abort()
         if self.delete_writer is not None:
             self.delete_writer.abort()
+        # A temporary its writer never got to hold (a signal just as it was created).
+        discard_all()
 
     def _close(self) -> None:
         # Output first, state second: a file is marked done only once its records are durable.

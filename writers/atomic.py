@@ -12,12 +12,45 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import stat
 import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
 from chunkwise.errors import UsageError
+
+# Temporary files created and not yet committed or discarded. A signal handler may raise
+# KeyboardInterrupt between the creation of one and the moment its writer holds it (a run stopped
+# by SIGTERM just as its first output is opened): ``discard_all`` then still finds it.
+_LIVE: set[Path] = set()
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait (pending) until the block ends, so a temporary is never created
+    without being recorded in ``_LIVE``. Only the main thread runs Python signal handlers."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "pthread_sigmask"
+    ):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def discard_all() -> None:
+    """Remove every temporary output neither committed nor discarded (a run that ends on an
+    error or a signal calls it after its writers' ``abort``)."""
+    for tmp in list(_LIVE):
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        _LIVE.discard(tmp)
 
 
 def _umask() -> int:
@@ -64,8 +97,10 @@ class AtomicFile:
         final = Path(os.path.realpath(self.path))
         self.final = final
         final.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-        self.tmp = Path(tmp)
+        with _signals_held():
+            fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
+            self.tmp = Path(tmp)
+            _LIVE.add(self.tmp)
         try:
             try:
                 st = os.stat(final)
@@ -75,11 +110,13 @@ class AtomicFile:
                 os.fchmod(fd, stat.S_IMODE(st.st_mode))
                 with contextlib.suppress(OSError):
                     os.fchown(fd, st.st_uid, st.st_gid)
-        except OSError:
+            self.fh = os.fdopen(fd, "wb")
+        except BaseException:
+            # An OSError, or a signal's KeyboardInterrupt: no temporary is left behind.
             os.close(fd)
             self.tmp.unlink(missing_ok=True)
+            _LIVE.discard(self.tmp)
             raise
-        self.fh = os.fdopen(fd, "wb")
 
     def commit(self) -> None:
         if self.tmp is None:
@@ -93,6 +130,7 @@ class AtomicFile:
         except BaseException:
             self.discard()
             raise
+        _LIVE.discard(self.tmp)
 
     def discard(self) -> None:
         # Called on failure paths (a full disk among them): closing may fail again flushing the
@@ -101,3 +139,4 @@ class AtomicFile:
             self.fh.close()
         if self.tmp is not None:
             self.tmp.unlink(missing_ok=True)
+            _LIVE.discard(self.tmp)

@@ -203,3 +203,31 @@ def test_a_full_disk_is_one_line_a_distinct_exit_code_and_no_temporary(
         assert any("No space left" in ln for ln in lines), res.stderr
         assert "Traceback" not in res.stderr
         assert list(disk.iterdir()) == [], "a temporary or partial output was left behind"
+
+
+def test_an_interrupt_while_the_temporary_is_created_leaves_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal's KeyboardInterrupt inside ``AtomicFile`` (here: when its file object is made)
+    removes the temporary it had created; one that lands after the constructor returned, before a
+    writer holds the object, is removed by ``discard_all`` (what ``chunk`` calls when it
+    aborts)."""
+    from chunkwise.writers import atomic
+
+    def interrupted(*args: object, **kwargs: object) -> object:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as mp:
+        mp.setattr(atomic.os, "fdopen", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            atomic.AtomicFile(tmp_path / "out.jsonl")
+    assert list(tmp_path.iterdir()) == [] and not atomic._LIVE
+
+    orphan = atomic.AtomicFile(tmp_path / "out.jsonl")  # never handed to a writer
+    kept = atomic.AtomicFile(tmp_path / "kept.jsonl")
+    kept.fh.write(b"x\n")
+    kept.commit()
+    assert orphan.tmp is not None and orphan.tmp.exists()
+    orphan.fh.close()
+    atomic.discard_all()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.jsonl"] and not atomic._LIVE
