@@ -241,15 +241,15 @@ class IngestCommand:
 
                 self.delete_writer = JsonlWriter(f"{output}.deletes.jsonl")
         except StateLocked as exc:
-            self.writer.abort()
+            self._abort()
             sys.stderr.write(f"chunk: error: {exc}\n")
             return EXIT_LOCKED
         except KeyboardInterrupt as exc:
-            self.writer.abort()
+            self._abort()
             self._close_state()
             return 143 if "SIGTERM" in str(exc) else 130
         except ChunkwiseError as exc:
-            self.writer.abort()
+            self._abort()
             self._close_state()
             return self._usage(exc)
         return None
