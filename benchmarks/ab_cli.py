@@ -56,36 +56,35 @@ def main() -> None:
     import throughput
 
     builds = {"A": args.a, "B": args.b}
+    own = {"A": args.a_args.split(), "B": args.b_args.split()}
     # A folder: the peer chunks each of its files, as throughput.py's folder rows.
     paths = sorted(args.input.iterdir()) if args.input.is_dir() else [args.input]
     texts = [p.read_text(encoding="utf-8") for p in paths]
     with tempfile.TemporaryDirectory(prefix="chunkwise-ab-") as tmp:
         out = Path(tmp) / "out.jsonl"
 
-        def cmd(exe: str, path: Path, name: str = "A") -> list[str]:
-            own = (args.b_args if name == "B" else args.a_args).split()
+        def cmd(name: str, path: Path) -> list[str]:
             return [
-                exe, "ingest", str(path), "--chunker", args.chunker, "--max-tokens",
+                builds[name], "ingest", str(path), "--chunker", args.chunker, "--max-tokens",
                 str(args.max_tokens), "--tokenizer", "cl100k_base", "-q", "-o", str(out), *extra,
-                *own,
+                *own[name],
             ]  # fmt: skip
 
-        for name, exe in builds.items():  # warm the file cache and the bytecode caches
-            timed(cmd(exe, args.input, name))
+        for name in builds:  # warm the file cache and the bytecode caches
+            timed(cmd(name, args.input))
         walls: dict[str, list[float]] = {k: [] for k in builds}
         cpus: dict[str, list[float]] = {k: [] for k in builds}
         starts: dict[str, list[float]] = {k: [] for k in builds}
         peer_wall: list[float] = []
         peer_cpu: list[float] = []
         loads: list[float] = []
-        hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
-        try:
+        with throughput.core_kept_busy(args.busy):
             for r in range(args.rounds):
                 loads.append(os.getloadavg()[0])
-                order = list(builds.items()) if r % 2 == 0 else list(reversed(builds.items()))
-                for name, exe in order:
-                    w0, c0 = timed(cmd(exe, args.tiny, name))
-                    w1, c1 = timed(cmd(exe, args.input, name))
+                order = list(builds) if r % 2 == 0 else list(reversed(builds))
+                for name in order:
+                    w0, c0 = timed(cmd(name, args.tiny))
+                    w1, c1 = timed(cmd(name, args.input))
                     starts[name].append(w0)
                     walls[name].append(w1 - w0)
                     cpus[name].append(c1 - c0)
@@ -96,10 +95,6 @@ def main() -> None:
                     fn(text)
                 peer_wall.append(time.perf_counter() - t0)
                 peer_cpu.append(time.process_time() - c0)
-        finally:
-            if hog is not None:
-                hog.kill()
-                hog.wait()
     pw, pc = statistics.median(peer_wall), statistics.median(peer_cpu)
     busy = ", one core kept busy" if args.busy else ""
     print(
@@ -108,9 +103,7 @@ def main() -> None:
     )
     print(f"  {args.peer} in process: wall {pw:.3f} s, CPU {pc:.3f} s")
     for name, exe in builds.items():
-        own = args.b_args if name == "B" else args.a_args
-        if own:
-            exe = f"{exe} {own}"
+        exe = " ".join([exe, *own[name]])
         w, c = statistics.median(walls[name]), statistics.median(cpus[name])
         print(
             f"  {name} {exe}: net wall {w:.3f} s (min {min(walls[name]):.3f}), CPU {c:.3f} s; "

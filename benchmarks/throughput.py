@@ -36,6 +36,7 @@ file with the defaults, each the median wall and CPU time of whole processes ove
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -43,7 +44,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -262,18 +263,23 @@ def cli_section(rounds: int, max_tokens: int) -> None:
             "chonkie RecursiveChunker (in process)",
         }
         for busy in (False, True):
-            hog = None
-            if busy:
-                hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            try:
+            with core_kept_busy(busy):
                 _cli_rounds(
                     rounds, max_tokens, tiny, big, small_dir, big_text, smalls, big_mb, small_mb,
                     out, busy, busy_rows,
                 )  # fmt: skip
-            finally:
-                if hog is not None:
-                    hog.kill()
-                    hog.wait()
+
+
+@contextlib.contextmanager
+def core_kept_busy(busy: bool = True) -> Iterator[None]:
+    """Another process spinning on one core meanwhile (when ``busy``): a shared machine."""
+    hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if busy else None
+    try:
+        yield
+    finally:
+        if hog is not None:
+            hog.kill()
+            hog.wait()
 
 
 def _cli_rounds(
