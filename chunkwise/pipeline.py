@@ -790,6 +790,12 @@ def _preload_before_fork(options: IngestOptions, head: Sequence[Source]) -> None
         preload = getattr(registry.load("chunkers", options.chunker), "preload", None)
         if preload is not None:
             preload(names)
+        # tokie's model (~40 ms to load), once here rather than in every worker.
+        from chunkwise.tokenizers import get_tokenizer
+
+        warm = getattr(get_tokenizer(options.chunker_config.tokenizer), "warm", None)
+        if warm is not None:
+            warm()
     except (ChunkwiseError, ImportError) as exc:  # the worker reports it on the document
         log.debug("preload before fork: %s", exc)
 

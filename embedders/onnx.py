@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from chunkwise.cache import cache_root
 from chunkwise.errors import MissingExtra, UsageError
 
 if TYPE_CHECKING:
@@ -36,14 +37,6 @@ FORMAT = "1"  # bump when the exported graph or encoder.json changes meaning
 # Largest difference from sentence-transformers accepted when checking a fresh export.
 EXPORT_TOLERANCE = 1e-5
 _PROBES = ["What is the notice period for terminating the agreement?", "hello", "x " * 300]
-
-
-def cache_root() -> Path:
-    env = os.environ.get("CHUNKWISE_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "chunkwise"
 
 
 def model_key(model_dir: Path) -> str:

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,6 +36,10 @@ def bpe_backend(backend: str) -> Iterator[None]:
     old = os.environ.get("CHUNKWISE_BPE")
     os.environ["CHUNKWISE_BPE"] = backend
     try:
+        if backend == "tokie":
+            # Its counts are loaded lazily (after 1 MB of text): load them now for the block.
+            for name in ENCODINGS:
+                get_tokenizer(name).warm()
         yield
     finally:
         if old is None:
@@ -48,11 +53,19 @@ def reference(name: str) -> object:
     return tiktoken_encoding(name)
 
 
-def test_rs_bpe_is_installed_and_preferred() -> None:
-    # A core dependency: if it went missing, every run would silently fall back to the slower
-    # tiktoken backend.
-    assert BACKENDS == ["rs-bpe", "tiktoken"]
-    assert get_tokenizer("cl100k_base").backend == os.environ.get("CHUNKWISE_BPE", "rs-bpe")
+def test_tokie_and_rs_bpe_are_installed_and_preferred() -> None:
+    # Core dependencies: if one went missing, every run would silently fall back to a slower
+    # backend.
+    assert BACKENDS == ["tokie", "rs-bpe", "tiktoken"]
+    assert get_tokenizer("cl100k_base").backend == os.environ.get("CHUNKWISE_BPE", "tokie")
+
+
+def _tokenizer(name: str, backend: str) -> Any:
+    with bpe_backend(backend):
+        tok = get_tokenizer(name)
+    if backend == "tokie":
+        assert tok._fast is not None, "tokie's model could not be built or loaded"
+    return tok
 
 
 def test_unknown_backend_is_a_usage_error() -> None:
@@ -87,8 +100,7 @@ _TEXT = st.one_of(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=_TEXT)
 def test_backend_ids_equal_tiktoken(name: str, backend: str, text: str) -> None:
-    with bpe_backend(backend):
-        tok = get_tokenizer(name)
+    tok = _tokenizer(name, backend)
     assert tok.backend == backend
     want = reference(name).encode_ordinary(text)  # type: ignore[attr-defined]
     assert tok.encode(text) == want
@@ -111,10 +123,10 @@ def test_backend_ids_equal_tiktoken_on_documents(backend: str, sample_docs: Path
     # One long text exercises the segmented (both cores) path of offsets().
     texts.append("\n".join(texts))
     for name in ENCODINGS:
-        with bpe_backend(backend):
-            tok = get_tokenizer(name)
+        tok = _tokenizer(name, backend)
         for text in texts:
             want = reference(name).encode_ordinary(text)  # type: ignore[attr-defined]
             assert tok.encode(text) == want
+            assert tok.count(text) == len(want)
             starts, _ = tok.offsets(text)
             assert len(starts) == len(want)

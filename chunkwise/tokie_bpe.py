@@ -1,0 +1,230 @@
+"""Exact cl100k/o200k token counts from ``tokie``, on the texts where it is known to be exact.
+
+tokie (chonkie's Rust tokenizer) counts a 3.7 KB prose file in ~20 us where rs-bpe takes ~120
+(`benchmarks/tokie_exactness.py`). It has no tiktoken encodings of its own, so its model is built
+here from the same ranks tiktoken is built from (quicktok's), once per machine, and kept in
+``cache_root()/tokie`` (~7 MB for cl100k, ~14 MB for o200k; 2-4 s to build, ~40 ms to load).
+
+tokie 0.1.4's pre-tokenizer does not follow tiktoken's regex everywhere: a newline, spaces and a
+newline (``"\\n \\n"``) come out as two pieces where tiktoken has one; a tab or other control
+character before punctuation and a letter splits them; for o200k, a curly quote before an
+accented capital does too; and on random Unicode about one text in six differs. So a text is
+counted by tokie only when ``SAFE`` matches it: printable ASCII, newlines, Latin-1 letters (o200k:
+lower case only) and the typographic quotes, dashes and ellipsis, without a newline-spaces-newline
+run. Every other text is counted by the exact backend (rs-bpe). In that alphabet millions of
+generated texts and the corpus gave tiktoken's tokens (``benchmarks/tokie_exactness.py``), and the
+tests compare every count with tiktoken's on generated text.
+
+The merges are derived from the ranks as tiktoken applies them: each token's two parts are what
+byte-pair merging of its own bytes ends with, using only tokens of lower rank. (The conversion
+that lists every split of a token whose parts are tokens, transformers' ``TikTokenConverter``,
+gives tokie wrong tokens: "euma" as e/um/a instead of e/uma.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib
+import json
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chunkwise.cache import cache_root
+
+log = logging.getLogger("chunkwise")
+
+FORMAT = "1"  # bump when the model built here changes meaning
+
+# Character classes admitted (fuzzed per encoding: ``benchmarks/tokie_exactness.py``). Left out:
+# control characters but the newline, every other kind of whitespace, numbers that are not
+# digits (Roman numerals, superscripts, fractions), unassigned and private-use code points.
+_PUNCT = "\u2018\u2019\u201c\u201d\u2013\u2014\u2026\u2020\u2021\u2022\u20ac\u2122"
+_LATIN1_SYMBOLS = "\u00a1-\u00ac\u00ae-\u00b1\u00b4-\u00b8\u00ba\u00bb\u00bf\u00d7\u00f7"
+_LATIN1_LOWER = "\u00df-\u00f6\u00f8-\u00ff"  # ß-ö, ø-ÿ
+_LATIN1_UPPER = "\u00c0-\u00d6\u00d8-\u00de"  # À-Ö, Ø-Þ
+_CASED_SCRIPTS = (
+    "\u0100-\u024f"  # Latin Extended-A and -B
+    "\u0386\u0388-\u038a\u038c\u038e-\u03a1\u03a3-\u03ce"  # Greek letters
+    "\u0400-\u04ff"  # Cyrillic
+)
+_MARKED_SCRIPTS = (
+    "\u0591-\u05c7\u05d0-\u05ea"  # Hebrew letters and points
+    "\u0610-\u061a\u0620-\u0669\u066e-\u06d3"  # Arabic letters, marks, digits
+    "\u0900-\u0963\u0966-\u096f"  # Devanagari
+    "\u0e01-\u0e3a\u0e40-\u0e4e"  # Thai
+)
+# Hebrew and Arabic letters and digits without their marks.
+_UNMARKED_LETTERS = "\u05d0-\u05ea\u0620-\u064a\u0660-\u0669\u066e\u066f\u0671-\u06d3"
+_CJK = "\u3041-\u3096\u30a1-\u30fa\u30fc\u4e00-\u9fff\uac00-\ud7a3"  # kana, Han, Hangul
+
+
+# A text is "safe" (tokie counts it exactly) when this matches it whole: only those characters
+# (and newlines), and no newline followed by spaces and a newline. Possessive runs keep it one
+# pass, ~2 ns a character; a search for the first unsafe character took ~9.
+def _safe_texts(chars: str) -> re.Pattern[str]:
+    return re.compile(f"(?:[{chars}]*+\\n(?! +\\n))*+[{chars}]*+")
+
+
+_COMMON = f" -~{_PUNCT}{_LATIN1_SYMBOLS}{_LATIN1_LOWER}\u3001-\u3003\u300c-\u300f{_CJK}"
+SAFE = {
+    "cl100k_base": _safe_texts(f"{_COMMON}{_LATIN1_UPPER}{_CASED_SCRIPTS}{_MARKED_SCRIPTS}"),
+    # o200k's letter pieces are cut by case and take marks along: tokie splits "’É" and joins
+    # "ּ*h" where tiktoken does not, so no capitals beyond ASCII and no combining marks.
+    "o200k_base": _safe_texts(f"{_COMMON}{_UNMARKED_LETTERS}"),
+}
+
+# Checked after loading a cached model, against the exact backend: a damaged or stale file is
+# rebuilt rather than trusted.
+_PROBE = "The naïve café’s “menu” — 12,345 items… don't\n\nété über-fast\n"
+
+
+def _bytes_to_unicode() -> list[str]:
+    """GPT-2's byte-level alphabet (what tokenizer.json vocabularies are written in), by byte."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    keep += range(ord("®"), ord("ÿ") + 1)
+    chars: dict[int, str] = {b: chr(b) for b in keep}
+    extra = 0
+    for b in range(256):
+        if b not in chars:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return [chars[b] for b in range(256)]
+
+
+def derive_merges(ranks: dict[bytes, int]) -> list[tuple[bytes, bytes]]:
+    """One merge per multi-byte token, in rank order: the two parts byte-pair merging of the
+    token's own bytes ends with, when only lower-ranked tokens may form."""
+    merges: list[tuple[bytes, bytes]] = []
+    for token, rank in sorted(ranks.items(), key=lambda kv: kv[1]):
+        if len(token) < 2:
+            continue
+        parts = [token[i : i + 1] for i in range(len(token))]
+        while len(parts) > 2:
+            best = -1
+            best_rank = rank
+            for i in range(len(parts) - 1):
+                r = ranks.get(parts[i] + parts[i + 1])
+                if r is not None and r < best_rank:
+                    best, best_rank = i, r
+            if best < 0:
+                raise ValueError(f"token {token!r} cannot be formed from lower-ranked tokens")
+            parts[best : best + 2] = [parts[best] + parts[best + 1]]
+        merges.append((parts[0], parts[1]))
+    return merges
+
+
+def tokenizer_json(ranks: dict[bytes, int], pattern: str) -> dict[str, Any]:
+    """A Hugging Face ``tokenizer.json`` for a tiktoken encoding without special tokens."""
+    alphabet = _bytes_to_unicode()
+
+    def word(b: bytes) -> str:
+        return "".join([alphabet[x] for x in b])
+
+    split = {"type": "Split", "pattern": {"Regex": pattern}, "behavior": "Removed", "invert": True}
+    byte_level = {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True}
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [],
+        "normalizer": None,
+        "pre_tokenizer": {
+            "type": "Sequence",
+            "pretokenizers": [split, {**byte_level, "use_regex": False}],
+        },
+        "post_processor": None,
+        "decoder": {**byte_level, "use_regex": True},
+        "model": {
+            "type": "BPE",
+            "dropout": None,
+            "unk_token": None,
+            "continuing_subword_prefix": "",
+            "end_of_word_suffix": "",
+            "fuse_unk": False,
+            "byte_fallback": False,
+            "ignore_merges": False,
+            "vocab": {word(t): r for t, r in ranks.items()},
+            "merges": [[word(a), word(b)] for a, b in derive_merges(ranks)],
+        },
+    }
+
+
+def _model_path(name: str, vocab: Path, tokie_module: Any) -> Path:
+    """The cached model's path, keyed by what it is built from (the ranks, tokie's build)."""
+    h = hashlib.sha256(FORMAT.encode())
+    for p in (vocab, Path(tokie_module.__file__)):
+        st = p.stat()
+        h.update(f"\0{p}\0{st.st_size}\0{st.st_mtime_ns}".encode())
+    return cache_root() / "tokie" / f"{name}-{h.hexdigest()[:20]}.tkz"
+
+
+def _build(path: Path, ranks: dict[bytes, int], pattern: str, tokie_mod: Any) -> Any:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_json = tempfile.mkstemp(suffix=".json", dir=path.parent)
+    tmp_model = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(tokenizer_json(ranks, pattern), fh, ensure_ascii=False)
+        tok = tokie_mod.Tokenizer.from_json(tmp_json)
+        tok.save(str(tmp_model))
+        # Concurrent builders each rename a whole file into place.
+        os.replace(tmp_model, path)
+    finally:
+        for leftover in (tmp_json, tmp_model):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
+    return tok
+
+
+class TokieCounts:
+    """tokie's counts for one encoding: ``raw`` for texts known to be safe (substrings of a safe
+    text are safe too), ``count`` for any text (checks first, else the exact backend)."""
+
+    def __init__(self, name: str, tok: Any, exact: Callable[[str], int]) -> None:
+        self.tok = tok  # the tokie.Tokenizer
+        self.raw: Callable[[str], int] = tok.count_tokens
+        self.safe: Callable[[str], object] = SAFE[name].fullmatch
+        raw, safe = self.raw, self.safe
+
+        def count(text: str) -> int:
+            return raw(text) if safe(text) else exact(text)
+
+        self.count = count
+
+
+def load(name: str, exact: Callable[[str], int]) -> TokieCounts | None:
+    """tokie's counts for ``name``, checked against ``exact`` (the exact backend's count). None
+    when tokie is not installed or its model can be neither loaded nor built and cached."""
+    try:
+        import tokie
+    except ImportError:
+        return None
+    from chunkwise.tokenizers import _TIKTOKEN_SPECS, _quicktok_data_dir, read_quicktok_vocab
+
+    vocab_file, pattern, _ = _TIKTOKEN_SPECS[name]
+    vocab = _quicktok_data_dir() / vocab_file
+    try:
+        path = _model_path(name, vocab, importlib.import_module("tokie.tokie"))
+        tok = None
+        if path.is_file():
+            try:
+                tok = tokie.Tokenizer.from_file(str(path))
+            except Exception as exc:  # a damaged file (tokie raises its own errors): rebuilt
+                log.debug("tokie model %s unreadable (%s): rebuilding", path, exc)
+        if tok is None or tok.count_tokens(_PROBE) != exact(_PROBE):
+            log.debug("building the tokie model for %s in %s", name, path.parent)
+            tok = _build(path, read_quicktok_vocab(vocab), pattern, tokie)
+            if tok.count_tokens(_PROBE) != exact(_PROBE):
+                raise ValueError("the built model disagrees with the exact backend")
+    except Exception as exc:
+        # A read-only home, a full disk, a tokie that cannot read what it wrote: the exact
+        # backend counts everything (rebuilding in every process would cost seconds each).
+        log.debug("tokie counts unavailable for %s: %s", name, exc)
+        return None
+    return TokieCounts(name, tok, exact)

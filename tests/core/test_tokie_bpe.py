@@ -1,0 +1,174 @@
+"""tokie's counts: exact wherever ``SAFE`` admits a text, the guard everywhere else, the model
+built once per machine and rebuilt when damaged, and rs-bpe whenever tokie cannot be used."""
+
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chunkwise import tokie_bpe
+from chunkwise.tokenizers import TokieTokenizer, get_tokenizer
+from tests.core.test_bpe_backends import ENCODINGS, bpe_backend, reference
+
+
+@functools.lru_cache(maxsize=2)
+def _counts(name: str) -> tokie_bpe.TokieCounts:
+    with bpe_backend("rs-bpe"):
+        exact = get_tokenizer(name).count
+    counts = tokie_bpe.load(name, exact)
+    assert counts is not None
+    return counts
+
+
+@functools.lru_cache(maxsize=2)
+def _admitted(name: str) -> list[str]:
+    """Every character the safe class of ``name`` admits (what the strategy draws from)."""
+    body = re.match(r"\(\?:\[(.*?)\]\*\+", tokie_bpe.SAFE[name].pattern, re.S)
+    assert body is not None
+    cls = re.compile(f"[{body.group(1)}]")
+    return [chr(c) for c in range(0x30000) if cls.match(chr(c))]
+
+
+_STRUCTURE = st.sampled_from(
+    [
+        *(" ", "  ", "\n", "\n\n", "'s", "'LL", "'t", "don't", "I'm", "’s", "“x”", "—", "…"),
+        *("123", "1234567", "3.14", "a/b", "\n/usr", ". \n", "x\n", "\n    x", "(a)", "$5"),
+    ]
+)
+
+
+@functools.lru_cache(maxsize=2)
+def _safe_text(name: str) -> st.SearchStrategy[str]:
+    chars = st.sampled_from(_admitted(name))
+    ascii_chars = st.characters(min_codepoint=32, max_codepoint=126)
+    piece = st.one_of(_STRUCTURE, chars, ascii_chars, st.text(chars, min_size=1, max_size=6))
+    # Spaces between two newlines are the one safe-alphabet sequence SAFE turns away.
+    return st.lists(piece, max_size=60).map(lambda p: re.sub(r"\n +(?=\n)", "\n", "".join(p)))
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_safe_texts_get_tiktokens_tokens(name: str, data: st.DataObject) -> None:
+    text = data.draw(_safe_text(name))
+    assert tokie_bpe.SAFE[name].fullmatch(text)
+    want = reference(name).encode_ordinary(text)  # type: ignore[attr-defined]
+    counts = _counts(name)
+    assert list(counts.tok.encode(text, add_special_tokens=False).ids) == want
+    assert counts.raw(text) == len(want)
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(max_size=120))
+def test_guarded_count_is_exact_on_any_text(name: str, text: str) -> None:
+    want = reference(name).encode_ordinary(text)  # type: ignore[attr-defined]
+    assert _counts(name).count(text) == len(want)
+
+
+# Where tokie 0.1.4 and tiktoken disagree (found by benchmarks/tokie_exactness.py).
+_DIVERGENT = ["\n \n", "a\n   \nb", "\t(v", "\x0b-J", " \u2177", "\u2177862", " \u2000\x0b"]
+_DIVERGENT_O200K = ["’É", "<?\u05bc*hlsst"]
+
+
+@pytest.mark.parametrize("name", ENCODINGS)
+def test_known_divergences_are_guarded(name: str) -> None:
+    texts = _DIVERGENT + (_DIVERGENT_O200K if name == "o200k_base" else [])
+    counts = _counts(name)
+    for text in texts:
+        assert tokie_bpe.SAFE[name].fullmatch(text) is None, text
+        assert counts.count(text) == len(reference(name).encode_ordinary(text))  # type: ignore[attr-defined]
+    # The reason for the guard: tokie's own answer differs on each of these.
+    assert any(counts.raw(t) != counts.count(t) for t in texts[:1])
+
+
+def test_merges_are_the_last_merge_of_each_token() -> None:
+    ranks = {b"a": 0, b"b": 1, b"c": 2, b"bc": 3, b"ab": 4, b"abc": 5}
+    # "abc" forms from a+bc (bc ranks before ab), not ab+c.
+    assert tokie_bpe.derive_merges(ranks) == [(b"b", b"c"), (b"a", b"b"), (b"a", b"bc")]
+    with pytest.raises(ValueError, match="cannot be formed"):
+        tokie_bpe.derive_merges({b"a": 0, b"b": 1, b"c": 2, b"abc": 3})
+    # Listing every split instead gave tokie "e" "um" "a" for "euma".
+    assert _counts("cl100k_base").raw("euma") == 2
+
+
+def test_model_is_built_once_and_rebuilt_when_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHUNKWISE_CACHE_DIR", str(tmp_path))
+    exact = get_tokenizer("cl100k_base")._tok.count
+    assert tokie_bpe.load("cl100k_base", exact) is not None
+    (model,) = (tmp_path / "tokie").glob("cl100k_base-*.tkz")
+    assert not [p for p in (tmp_path / "tokie").iterdir() if p != model], "temporaries left"
+
+    def no_build(*args: object) -> None:
+        raise AssertionError("rebuilt a good model")
+
+    with monkeypatch.context() as m:
+        m.setattr(tokie_bpe, "_build", no_build)
+        assert tokie_bpe.load("cl100k_base", exact) is not None
+    model.write_bytes(b"TOKI" + b"\0" * 64)
+    counts = tokie_bpe.load("cl100k_base", exact)
+    assert counts is not None and counts.raw("hello world") == 2
+    assert model.stat().st_size > 1_000_000
+
+
+def test_unusable_cache_means_exact_counts_without_tokie(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    monkeypatch.setenv("CHUNKWISE_CACHE_DIR", str(blocker))
+    tok = TokieTokenizer("cl100k_base")
+    tok.warm()
+    assert tok._fast is None
+    text = "Plain text, counted by rs-bpe.\n\nAnother paragraph."
+    assert tok.count(text) == len(reference("cl100k_base").encode_ordinary(text))  # type: ignore[attr-defined]
+
+
+def test_model_loads_only_once_enough_text_was_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(TokieTokenizer, "LOAD_AFTER_CHARS", 10_000)
+    tok = TokieTokenizer("cl100k_base")
+    para = "A sentence of prose, counted in atoms.\n" * 50  # ~2 KB
+    bounds, prefix = tok.atom_counts(para) or ([], [])
+    assert not tok._tried and tok._fast is None
+    for _ in range(5):
+        again = tok.atom_counts(para)
+    assert tok._fast is not None
+    assert again == (bounds, prefix)
+    assert prefix[-1] == len(reference("cl100k_base").encode_ordinary(para))  # type: ignore[attr-defined]
+
+
+def test_chunks_are_the_same_with_and_without_tokie(sample_docs: Path) -> None:
+    from chunkwise.chunkers.recursive import RecursiveChunker
+    from chunkwise.chunkers.sentence import SentenceChunker
+    from chunkwise.chunkers.token import TokenChunker
+
+    from chunkwise.chunking import ChunkerConfig
+    from chunkwise.parsing import paragraph_elements
+    from chunkwise.types import Document
+
+    texts = [
+        p.read_text(encoding="utf-8", errors="replace")
+        for p in sorted(sample_docs.rglob("*"))
+        if p.suffix in (".txt", ".md")
+    ]
+    texts.append(
+        "Résumé — “naïve” café.\n\nПривет, мир! Καλημέρα.\n\n한국어 텍스트와 日本語。\n" * 40
+    )
+    results = {}
+    for backend in ("rs-bpe", "tokie"):
+        out = []
+        with bpe_backend(backend):
+            for cls in (RecursiveChunker, SentenceChunker, TokenChunker):
+                chunker = cls(ChunkerConfig(max_tokens=64))
+                for k, text in enumerate(texts):
+                    doc = Document(f"d{k}", "0", text, elements=tuple(paragraph_elements(text)))
+                    out.append([(c.start, c.end, c.n_tokens) for c in chunker.chunk(doc)])
+        results[backend] = out
+    assert results["tokie"] == results["rs-bpe"]
