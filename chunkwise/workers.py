@@ -13,6 +13,7 @@ builds its handler once and then serves tasks over its own pipe.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import selectors
@@ -331,7 +332,13 @@ class OrderedPool(Generic[T, R]):
             name="chunkwise-worker",
             daemon=True,
         )
-        proc.start()
+        # The worker gets this process's objects in the collector's permanent generation: its
+        # collections then skip them instead of touching (and so copying) their pages.
+        gc.freeze()
+        try:
+            proc.start()
+        finally:
+            gc.unfreeze()
         child_end.close()
         w = _Worker(proc, parent_end, state)
         if self._selector is None:
