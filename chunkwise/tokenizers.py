@@ -356,8 +356,8 @@ class TokieTokenizer(RsBpeTokenizer):
         fast = self._fast
         if fast is None:
             return self._tok.count
-        # One check of the whole text instead of one per atom: its pieces are safe if it is.
-        return fast.raw if fast.safe(text) else fast.count
+        # One check of the whole text's characters instead of one per atom.
+        return fast.within if fast.chars_ok(text) else fast.count
 
 
 def bpe_backends() -> list[str]:

@@ -74,6 +74,8 @@ def test_guarded_count_is_exact_on_any_text(name: str, text: str) -> None:
 # Where tokie 0.1.4 and tiktoken disagree (found by benchmarks/tokie_exactness.py).
 _DIVERGENT = ["\n \n", "a\n   \nb", "\t(v", "\x0b-J", " \u2177", "\u2177862", " \u2000\x0b"]
 _DIVERGENT_O200K = ["’É", "<?\u05bc*hlsst"]
+# Pieces of over 10,000 bytes: safe characters, too long a run.
+_LONG = ["-" * 10_000, "\n" * 10_000, "x " + "ab" * 5001, " " * 10_001 + "x", "가" * 3335]
 
 
 @pytest.mark.parametrize("name", ENCODINGS)
@@ -83,8 +85,22 @@ def test_known_divergences_are_guarded(name: str) -> None:
     for text in texts:
         assert tokie_bpe.SAFE[name].fullmatch(text) is None, text
         assert counts.count(text) == len(reference(name).encode_ordinary(text))  # type: ignore[attr-defined]
-    # The reason for the guard: tokie's own answer differs on each of these.
-    assert any(counts.raw(t) != counts.count(t) for t in texts[:1])
+    for text in _LONG:
+        assert tokie_bpe.SAFE[name].fullmatch(text), "safe characters"
+        want = len(reference(name).encode_ordinary(text))  # type: ignore[attr-defined]
+        assert counts.count(text) == want
+        assert counts.within(text) == want
+    # The reason for the guards: tokie's own answer differs.
+    assert counts.raw(texts[0]) != counts.count(texts[0])
+    assert any(counts.raw(t) != counts.count(t) for t in _LONG)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("a \n€"), st.integers(1, 1600)), max_size=6))
+def test_short_runs_admit_only_texts_without_a_long_run(runs: list[tuple[str, int]]) -> None:
+    text = "".join(c * n for c, n in runs)
+    longest = max((len(m.group()) for m in re.finditer(r"\S+|\s+", text)), default=0)
+    assert (tokie_bpe._SHORT_RUNS.fullmatch(text) is not None) == (longest < tokie_bpe.LONG_RUN)
 
 
 def test_merges_are_the_last_merge_of_each_token() -> None:
