@@ -57,7 +57,11 @@ def gen_safe(rnd: random.Random, blocks: list[list[str]], safe: re.Pattern[str])
         alphabet = rnd.choice([picked, picked + ascii_part, picked + list(" \n\n'.,sA")])
         parts = []
         for _ in range(rnd.choice([1, 2, 3, 5, 10, 30, 100])):
-            if rnd.random() < 0.35:
+            if rnd.random() < 0.02:
+                # A long piece, up to the 1,500-character runs SAFE admits.
+                unit = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 3)))
+                parts.append(unit * (rnd.randint(50, 1499) // len(unit)))
+            elif rnd.random() < 0.35:
                 parts.append(rnd.choice(WORDS))
             else:
                 parts.append("".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 8))))
