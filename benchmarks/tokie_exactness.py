@@ -101,8 +101,9 @@ def main() -> int:
     failed = 0
     for name in args.encodings.split(","):
         ref = tiktoken_encoding(name)
-        exact = get_tokenizer(name)._tok.count  # rs-bpe's
-        counts = tokie_bpe.load(name, exact)
+        rs = get_tokenizer(name)._tok  # rs-bpe
+        exact = rs.count
+        counts = tokie_bpe.load(name, exact, rs.encode)
         if counts is None:
             print(f"{name}: tokie unavailable")
             return 2
@@ -135,7 +136,7 @@ def main() -> int:
             n = len(ref.encode_ordinary(text))
             unsafe += not safe.fullmatch(text)
             raw_bad += counts.raw(text) != n
-            if counts.count(text) != n:
+            if counts.count(text) != n or len(counts.encode(text)) != n:
                 bad += 1
                 if bad <= 5:
                     print(f"  {name} guarded count differs: {text[:200]!r}")

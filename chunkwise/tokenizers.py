@@ -18,6 +18,7 @@ boundaries and still keep ``chunk.text == doc.text[start:end]``.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import struct
 from pathlib import Path
@@ -319,10 +320,11 @@ class RsBpeTokenizer(_BpeTokenizer):
 
 
 class TokieTokenizer(RsBpeTokenizer):
-    """rs-bpe, with counts from ``tokie`` on the texts where it is exact (``chunkwise.tokie_bpe``:
-    ~6x faster on prose). Its model takes ~40 ms to load, so it is loaded once this tokenizer has
-    been asked for the atom counts of ``LOAD_AFTER_CHARS`` characters, or by ``warm`` (the
-    pipeline, before its workers fork); a 2 KB run never pays for it."""
+    """rs-bpe, with ids and counts from ``tokie`` on the texts where they are exact
+    (``chunkwise.tokie_bpe``: counts ~6x, ids ~4x as fast on prose). Its model takes ~40 ms to
+    load, so it is loaded once this tokenizer has been given ``LOAD_AFTER_CHARS`` characters of
+    documents to index, or by ``warm`` (the pipeline, before its workers fork): a 2 KB run never
+    pays for it."""
 
     backend = "tokie"
     LOAD_AFTER_CHARS = 1 << 20
@@ -334,12 +336,38 @@ class TokieTokenizer(RsBpeTokenizer):
         self._seen = 0
 
     def warm(self) -> None:
-        """Load tokie's model now (once; without it, every count stays rs-bpe's)."""
+        """Load tokie's model now (once; without it, rs-bpe does everything)."""
         if not self._tried:
             self._tried = True
             from chunkwise import tokie_bpe
 
-            self._fast = tokie_bpe.load(self.name, self._tok.count)
+            self._fast = tokie_bpe.load(self.name, self._tok.count, self._tok.encode)
+
+    def _indexing(self, text: str) -> TokieCounts | None:
+        """tokie's counts, once the documents indexed so far (``text`` included) pay its load."""
+        if not self._tried:
+            self._seen += len(text)
+            if self._seen >= self.LOAD_AFTER_CHARS:
+                self.warm()
+        return self._fast
+
+    # A longer text is encoded in exact pieces of about this many characters, each by tokie
+    # where it may: one odd character then costs its piece only, and pieces this short skip
+    # the check of run lengths (``tokie_bpe.LONG_RUN``).
+    PIECE_CHARS = 1 << 10
+
+    def encode(self, text: str) -> list[int]:
+        fast = self._fast
+        if fast is None:
+            return self._tok.encode(text)
+        if len(text) <= 2 * self.PIECE_CHARS:
+            return fast.encode(text)
+        from chunkwise.bpe_index import exact_cuts
+
+        ids: list[int] = []
+        for a, b in itertools.pairwise([0, *exact_cuts(text, self.PIECE_CHARS), len(text)]):
+            ids.extend(fast.encode(text[a:b]))
+        return ids
 
     def count(self, text: str) -> int:
         return self._fast.count(text) if self._fast is not None else self._tok.count(text)
@@ -348,12 +376,14 @@ class TokieTokenizer(RsBpeTokenizer):
         count = self._fast.count if self._fast is not None else self._tok.count
         return [count(t) for t in texts]
 
+    def compact_offsets(
+        self, text: str
+    ) -> tuple[npt.NDArray[np.signedinteger], npt.NDArray[np.int64]]:
+        self._indexing(text)
+        return super().compact_offsets(text)
+
     def _counter_for(self, text: str) -> Any:
-        if not self._tried:
-            self._seen += len(text)
-            if self._seen >= self.LOAD_AFTER_CHARS:
-                self.warm()
-        fast = self._fast
+        fast = self._indexing(text)
         if fast is None:
             return self._tok.count
         # One check of the whole text's characters instead of one per atom.

@@ -196,14 +196,21 @@ _SHORT_RUNS = re.compile(f"\\s{_RUN}(?:\\S{_RUN1}\\s{_RUN1})*+\\S{_RUN}")
 
 
 class TokieCounts:
-    """tokie's counts for one encoding. ``count`` takes any text: tokie's when ``chars_ok``
-    (``SAFE``) and ``within`` agree, else the exact backend's. ``within`` is for texts whose
-    characters are known safe (a substring of a text ``chars_ok`` admits): it checks only the
-    length of its runs."""
+    """tokie's counts and ids for one encoding. ``count`` and ``encode`` take any text: tokie's
+    answer when ``chars_ok`` (``SAFE``) and the runs check agree, else the exact backend's.
+    ``within`` counts texts whose characters are known safe (a substring of a text
+    ``chars_ok`` admits): it checks only the length of their runs."""
 
-    def __init__(self, name: str, tok: Any, exact: Callable[[str], int]) -> None:
+    def __init__(
+        self,
+        name: str,
+        tok: Any,
+        exact: Callable[[str], int],
+        exact_ids: Callable[[str], list[int]],
+    ) -> None:
         self.tok = tok  # the tokie.Tokenizer
         raw: Callable[[str], int] = tok.count_tokens
+        encode = tok.encode
         chars_ok = SAFE[name].fullmatch
         runs_ok = _SHORT_RUNS.fullmatch
 
@@ -213,11 +220,20 @@ class TokieCounts:
         def count(text: str) -> int:
             return within(text) if chars_ok(text) else exact(text)
 
+        def ids(text: str) -> list[int]:
+            if chars_ok(text) and (len(text) < LONG_RUN or runs_ok(text)):
+                return list(encode(text, add_special_tokens=False).ids)
+            return exact_ids(text)
+
         self.raw, self.chars_ok, self.within, self.count = raw, chars_ok, within, count
+        self.encode = ids
 
 
-def load(name: str, exact: Callable[[str], int]) -> TokieCounts | None:
-    """tokie's counts for ``name``, checked against ``exact`` (the exact backend's count). None
+def load(
+    name: str, exact: Callable[[str], int], exact_ids: Callable[[str], list[int]]
+) -> TokieCounts | None:
+    """tokie's counts for ``name``, checked against ``exact`` (the exact backend's count;
+    ``exact_ids`` its ids, for the texts tokie may not encode). None
     when tokie is not installed or its model can be neither loaded nor built and cached."""
     try:
         import tokie
@@ -245,4 +261,4 @@ def load(name: str, exact: Callable[[str], int]) -> TokieCounts | None:
         # backend counts everything (rebuilding in every process would cost seconds each).
         log.debug("tokie counts unavailable for %s: %s", name, exc)
         return None
-    return TokieCounts(name, tok, exact)
+    return TokieCounts(name, tok, exact, exact_ids)

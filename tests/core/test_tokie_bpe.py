@@ -19,8 +19,8 @@ from tests.core.test_bpe_backends import ENCODINGS, bpe_backend, reference
 @functools.lru_cache(maxsize=2)
 def _counts(name: str) -> tokie_bpe.TokieCounts:
     with bpe_backend("rs-bpe"):
-        exact = get_tokenizer(name).count
-    counts = tokie_bpe.load(name, exact)
+        exact = get_tokenizer(name)
+    counts = tokie_bpe.load(name, exact.count, exact.encode)
     assert counts is not None
     return counts
 
@@ -66,9 +66,10 @@ def test_safe_texts_get_tiktokens_tokens(name: str, data: st.DataObject) -> None
 @pytest.mark.parametrize("name", ENCODINGS)
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(max_size=120))
-def test_guarded_count_is_exact_on_any_text(name: str, text: str) -> None:
+def test_guarded_count_and_ids_are_exact_on_any_text(name: str, text: str) -> None:
     want = reference(name).encode_ordinary(text)  # type: ignore[attr-defined]
     assert _counts(name).count(text) == len(want)
+    assert _counts(name).encode(text) == want
 
 
 # Where tokie 0.1.4 and tiktoken disagree (found by benchmarks/tokie_exactness.py).
@@ -84,12 +85,15 @@ def test_known_divergences_are_guarded(name: str) -> None:
     counts = _counts(name)
     for text in texts:
         assert tokie_bpe.SAFE[name].fullmatch(text) is None, text
-        assert counts.count(text) == len(reference(name).encode_ordinary(text))  # type: ignore[attr-defined]
+        want_ids = reference(name).encode_ordinary(text)  # type: ignore[attr-defined]
+        assert counts.count(text) == len(want_ids)
+        assert counts.encode(text) == want_ids
     for text in _LONG:
         assert tokie_bpe.SAFE[name].fullmatch(text), "safe characters"
         want = len(reference(name).encode_ordinary(text))  # type: ignore[attr-defined]
         assert counts.count(text) == want
         assert counts.within(text) == want
+        assert len(counts.encode(text)) == want
     # The reason for the guards: tokie's own answer differs.
     assert counts.raw(texts[0]) != counts.count(texts[0])
     assert any(counts.raw(t) != counts.count(t) for t in _LONG)
@@ -117,8 +121,8 @@ def test_model_is_built_once_and_rebuilt_when_damaged(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("CHUNKWISE_CACHE_DIR", str(tmp_path))
-    exact = get_tokenizer("cl100k_base")._tok.count
-    assert tokie_bpe.load("cl100k_base", exact) is not None
+    rs = get_tokenizer("cl100k_base")._tok
+    assert tokie_bpe.load("cl100k_base", rs.count, rs.encode) is not None
     (model,) = (tmp_path / "tokie").glob("cl100k_base-*.tkz")
     assert not [p for p in (tmp_path / "tokie").iterdir() if p != model], "temporaries left"
 
@@ -127,9 +131,9 @@ def test_model_is_built_once_and_rebuilt_when_damaged(
 
     with monkeypatch.context() as m:
         m.setattr(tokie_bpe, "_build", no_build)
-        assert tokie_bpe.load("cl100k_base", exact) is not None
+        assert tokie_bpe.load("cl100k_base", rs.count, rs.encode) is not None
     model.write_bytes(b"TOKI" + b"\0" * 64)
-    counts = tokie_bpe.load("cl100k_base", exact)
+    counts = tokie_bpe.load("cl100k_base", rs.count, rs.encode)
     assert counts is not None and counts.raw("hello world") == 2
     assert model.stat().st_size > 1_000_000
 
