@@ -160,6 +160,31 @@ def _interrupt_waiting(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+class EarlySignals:
+    """From the start of ``chunk ingest`` until its run installs ``StopSignals``: SIGTERM raises
+    KeyboardInterrupt as Ctrl-C does, where its default action would end the process with the
+    writer's temporary output file left behind. Either one removes every output temporary and
+    sets ``code`` (143 or 130) instead of propagating."""
+
+    def __init__(self) -> None:
+        self.code: int | None = None
+        self._old: Any = None
+
+    def __enter__(self) -> EarlySignals:
+        self._old = signal.signal(signal.SIGTERM, _interrupt_waiting)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> bool:
+        signal.signal(signal.SIGTERM, self._old)
+        if kind is None or not issubclass(kind, KeyboardInterrupt):
+            return False
+        from chunkwise.writers.atomic import discard_all
+
+        discard_all()
+        self.code = 143 if "SIGTERM" in str(exc) else 130
+        return True
+
+
 def writes_a_folder(writer: Any) -> bool:
     """Writers whose output is a folder they manage: a LanceDB table, Ray's ``out_dir/`` parts."""
     name = str(getattr(writer, "name", ""))

@@ -23,7 +23,7 @@ from click.core import ParameterSource
 from click.exceptions import Exit
 
 from chunkwise import __version__
-from chunkwise.command import ErrorSink, IngestCommand, silence_stdout
+from chunkwise.command import EarlySignals, ErrorSink, IngestCommand, silence_stdout
 from chunkwise.errors import (
     EXIT_ABORTED,
     EXIT_OK,
@@ -423,48 +423,51 @@ def ingest(
     from chunkwise.pipeline import check_paths
     from chunkwise.plan import IngestArgs, build_plan, embedder_and_sizing
 
-    try:
-        check_paths(paths)
-        output_format = output_format or _format_for(output)
-        memory_cap = _memory_option(max_memory, jobs)
-        from chunkwise import registry
+    # A signal from here on removes the output's temporary file (EarlySignals).
+    early = EarlySignals()
+    with early:
+        try:
+            check_paths(paths)
+            output_format = output_format or _format_for(output)
+            memory_cap = _memory_option(max_memory, jobs)
+            from chunkwise import registry
 
-        args = IngestArgs(
-            chunker=chunker, max_tokens=max_tokens, overlap=overlap, min_tokens=min_tokens,
-            tokenizer=tokenizer, keep_furniture=keep_furniture, format_hint=format_hint,
-            max_chars=max_chars, language=language, pages=pages, html_mode=html_mode,
-            spatial_weight=spatial_weight, s2_semantic=s2_semantic, auto_vectors=auto_vectors,
-            pages_per_batch=pages_per_batch, vision_backend=vision_backend,
-            vision_endpoint=vision_endpoint, vision_model=vision_model, opt=opt or (),
-            glob=glob or (), exclude=exclude or (), gitignore=gitignore,
-            default_excludes=default_excludes, follow_symlinks=follow_symlinks,
-            max_file_size=max_file_size, max_memory=memory_cap, strict=strict, jobs=jobs,
-            timeout=timeout, embed=embed, late=late, embed_model=embed_model, device=device,
-            batch_size=batch_size, late_window=late_window, late_overlap=late_overlap,
-            embed_context=embed_context,
-        )  # fmt: skip
-        args = _only_given(args)
-        embedder, plan = embedder_and_sizing(build_plan(args), tokenizer)
-        options = plan.options
-        run_engine = None
-        if engine == "ray":
-            from chunkwise.ray_engine import ray_setup
-
-            run_engine, writer = ray_setup(
-                output, output_format.value, ray_address, embed_actors, gpus_per_actor,
-                (plan.embed_method, plan.embed_config) if embed else None,
-                incremental=state is not None, progress=not quiet and sys.stderr.isatty(),
-                quiet=quiet,
+            args = IngestArgs(
+                chunker=chunker, max_tokens=max_tokens, overlap=overlap, min_tokens=min_tokens,
+                tokenizer=tokenizer, keep_furniture=keep_furniture, format_hint=format_hint,
+                max_chars=max_chars, language=language, pages=pages, html_mode=html_mode,
+                spatial_weight=spatial_weight, s2_semantic=s2_semantic, auto_vectors=auto_vectors,
+                pages_per_batch=pages_per_batch, vision_backend=vision_backend,
+                vision_endpoint=vision_endpoint, vision_model=vision_model, opt=opt or (),
+                glob=glob or (), exclude=exclude or (), gitignore=gitignore,
+                default_excludes=default_excludes, follow_symlinks=follow_symlinks,
+                max_file_size=max_file_size, max_memory=memory_cap, strict=strict, jobs=jobs,
+                timeout=timeout, embed=embed, late=late, embed_model=embed_model, device=device,
+                batch_size=batch_size, late_window=late_window, late_overlap=late_overlap,
+                embed_context=embed_context,
             )  # fmt: skip
-        else:
-            writer = registry.load("writers", output_format.value)(output)
-    except ChunkwiseError as exc:
-        _usage_error(exc)
-    code = IngestCommand(
-        paths, options, writer, errors=errors, quiet=quiet, embedder=embedder, output=output,
-        state_path=state, emit_deletes=emit_deletes, wait_lock=wait_lock, engine=run_engine,
-    ).run()  # fmt: skip
-    raise Exit(code)
+            args = _only_given(args)
+            embedder, plan = embedder_and_sizing(build_plan(args), tokenizer)
+            options = plan.options
+            run_engine = None
+            if engine == "ray":
+                from chunkwise.ray_engine import ray_setup
+
+                run_engine, writer = ray_setup(
+                    output, output_format.value, ray_address, embed_actors, gpus_per_actor,
+                    (plan.embed_method, plan.embed_config) if embed else None,
+                    incremental=state is not None, progress=not quiet and sys.stderr.isatty(),
+                    quiet=quiet,
+                )  # fmt: skip
+            else:
+                writer = registry.load("writers", output_format.value)(output)
+        except ChunkwiseError as exc:
+            _usage_error(exc)
+        code = IngestCommand(
+            paths, options, writer, errors=errors, quiet=quiet, embedder=embedder, output=output,
+            state_path=state, emit_deletes=emit_deletes, wait_lock=wait_lock, engine=run_engine,
+        ).run()  # fmt: skip
+    raise Exit(code if early.code is None else early.code)
 
 
 def _given(name: str) -> bool:

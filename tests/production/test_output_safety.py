@@ -231,3 +231,28 @@ def test_an_interrupt_while_the_temporary_is_created_leaves_none(
     orphan.fh.close()
     atomic.discard_all()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.jsonl"] and not atomic._LIVE
+
+
+def test_sigterm_before_the_run_starts_leaves_no_temporary(tmp_path: Path, docs: Path) -> None:
+    """A SIGTERM just after the JSONL writer made its temporary file, before the run installs its
+    own handlers: exit 143 and nothing left in the output folder (the default action ended the
+    process there, with the temporary left behind)."""
+    out = tmp_path / "out" / "chunks.jsonl"
+    out.parent.mkdir()
+    script = (
+        "import os, signal, sys\n"
+        "from chunkwise.writers import jsonl\n"
+        "init = jsonl.JsonlWriter.__init__\n"
+        "def slow(self, *a, **k):\n"
+        "    init(self, *a, **k)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "jsonl.JsonlWriter.__init__ = slow\n"
+        "from chunkwise.cli.app import main\n"
+        f"sys.argv = ['chunk', 'ingest', {str(docs)!r}, '-o', {str(out)!r}, '-q']\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=120, cwd=ROOT
+    )
+    assert proc.returncode == 143, proc.stderr.decode()
+    assert list(out.parent.iterdir()) == [], "a temporary output was left behind"
