@@ -197,7 +197,8 @@ _SHORT_RUNS = re.compile(f"\\s{_RUN}(?:\\S{_RUN1}\\s{_RUN1})*+\\S{_RUN}")
 
 class TokieCounts:
     """tokie's counts and ids for one encoding. ``count`` and ``encode`` take any text: tokie's
-    answer when ``chars_ok`` (``SAFE``) and the runs check agree, else the exact backend's.
+    answer where ``safe`` (``SAFE``'s characters, and runs under ``LONG_RUN``), else the exact
+    backend's.
     ``within`` counts texts whose characters are known safe (a substring of a text
     ``chars_ok`` admits): it checks only the length of their runs."""
 
@@ -220,13 +221,18 @@ class TokieCounts:
         def count(text: str) -> int:
             return within(text) if chars_ok(text) else exact(text)
 
+        def safe(text: str) -> bool:
+            if chars_ok(text) is None:
+                return False
+            return len(text) < LONG_RUN or runs_ok(text) is not None
+
         def ids(text: str) -> list[int]:
-            if chars_ok(text) and (len(text) < LONG_RUN or runs_ok(text)):
+            if safe(text):
                 return list(encode(text, add_special_tokens=False).ids)
             return exact_ids(text)
 
         self.raw, self.chars_ok, self.within, self.count = raw, chars_ok, within, count
-        self.encode = ids
+        self.safe, self.encode = safe, ids
 
 
 def load(
