@@ -75,8 +75,8 @@ def gen_safe(rnd: random.Random, blocks: list[list[str]], safe: Callable[[str], 
 def gen_any(rnd: random.Random) -> str:
     if rnd.random() < 0.01:
         # A long run (tokie encodes pieces over 10,000 bytes differently).
-        unit = rnd.choice(["-", "\n", " ", "ab", "é", "가", "!?", "x "])
-        return "x" + unit * rnd.randint(1000, 12000)
+        unit = rnd.choice(["-", "\n", " ", "ab", "é", "가", "!?", "x ", "\n/", "\n//", "/\n\n"])
+        return rnd.choice(["x", "!", "a."]) + unit * rnd.randint(1000, 12000)
     out = []
     for _ in range(rnd.randint(1, 60)):
         r = rnd.random()

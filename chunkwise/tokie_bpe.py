@@ -184,15 +184,31 @@ def _build(path: Path, ranks: dict[bytes, int], pattern: str, tokie_mod: Any) ->
     return tok
 
 
-# tokie encodes a pre-tokenizer piece of more than 10,000 bytes differently (1,000 newlines or
-# 5,001 "ab" came out one token longer than tiktoken's). A piece is at most one character, a run
-# of non-spaces and a run of whitespace; with both runs under 1,500 characters (3 bytes at most
-# each, in the safe alphabet) it stays under 9,000 bytes. Checked only for texts that long.
+# tokie encodes a pre-tokenizer piece of more than 10,000 bytes differently (10,000 newlines or
+# 5,001 "ab" came out one token longer than tiktoken's). A cl100k piece is at most one character,
+# a run of non-spaces and a run of whitespace; with both runs under 1,500 characters (3 bytes at
+# most each, in the safe alphabet) it stays under 9,000 bytes. o200k's punctuation pieces take
+# any mix of newlines and slashes after them ("!" then "\\n//" 3,400 times is one piece), so
+# for o200k runs of whitespace-or-slash are bounded too. Checked only for texts that long.
 LONG_RUN = 1500
 _RUN = f"{{0,{LONG_RUN - 1}}}+"
 _RUN1 = f"{{1,{LONG_RUN - 1}}}+"
-# Strictly alternating runs, each taken whole (possessive): a longer run cannot match.
-_SHORT_RUNS = re.compile(f"\\s{_RUN}(?:\\S{_RUN1}\\s{_RUN1})*+\\S{_RUN}")
+
+
+def _alternating_runs(inside: str, outside: str) -> re.Pattern[str]:
+    # Strictly alternating runs, each taken whole (possessive): a longer run cannot match.
+    return re.compile(f"{inside}{_RUN}(?:{outside}{_RUN1}{inside}{_RUN1})*+{outside}{_RUN}")
+
+
+_SHORT_RUNS = _alternating_runs("\\s", "\\S")
+_SHORT_SLASH_RUNS = _alternating_runs("[\\s/]", "[^\\s/]")
+
+
+def _runs_check(name: str) -> Callable[[str], object]:
+    if name != "o200k_base":
+        return _SHORT_RUNS.fullmatch
+    plain, slashes = _SHORT_RUNS.fullmatch, _SHORT_SLASH_RUNS.fullmatch
+    return lambda text: plain(text) and slashes(text)
 
 
 class TokieCounts:
@@ -213,7 +229,7 @@ class TokieCounts:
         raw: Callable[[str], int] = tok.count_tokens
         encode = tok.encode
         chars_ok = SAFE[name].fullmatch
-        runs_ok = _SHORT_RUNS.fullmatch
+        runs_ok = _runs_check(name)
 
         def within(text: str) -> int:
             return raw(text) if len(text) < LONG_RUN or runs_ok(text) else exact(text)
@@ -224,7 +240,7 @@ class TokieCounts:
         def safe(text: str) -> bool:
             if chars_ok(text) is None:
                 return False
-            return len(text) < LONG_RUN or runs_ok(text) is not None
+            return len(text) < LONG_RUN or bool(runs_ok(text))
 
         def ids(text: str) -> list[int]:
             if safe(text):

@@ -77,6 +77,8 @@ _DIVERGENT = ["\n \n", "a\n   \nb", "\t(v", "\x0b-J", " \u2177", "\u2177862", " 
 _DIVERGENT_O200K = ["’É", "<?\u05bc*hlsst"]
 # Pieces of over 10,000 bytes: safe characters, too long a run.
 _LONG = ["-" * 10_000, "\n" * 10_000, "x " + "ab" * 5001, " " * 10_001 + "x", "가" * 3335]
+# o200k: a punctuation piece runs on over any mix of newlines and slashes.
+_LONG += ["!" + "\n//" * 3400, "!" + "\n\n/" * 3400]
 
 
 @pytest.mark.parametrize("name", ENCODINGS)
@@ -100,11 +102,14 @@ def test_known_divergences_are_guarded(name: str) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from("a \n€"), st.integers(1, 1600)), max_size=6))
+@given(st.lists(st.tuples(st.sampled_from("a \n€/"), st.integers(1, 1600)), max_size=6))
 def test_short_runs_admit_only_texts_without_a_long_run(runs: list[tuple[str, int]]) -> None:
     text = "".join(c * n for c, n in runs)
     longest = max((len(m.group()) for m in re.finditer(r"\S+|\s+", text)), default=0)
     assert (tokie_bpe._SHORT_RUNS.fullmatch(text) is not None) == (longest < tokie_bpe.LONG_RUN)
+    longest = max((len(m.group()) for m in re.finditer(r"[^\s/]+|[\s/]+", text)), default=0)
+    slash_ok = tokie_bpe._SHORT_SLASH_RUNS.fullmatch(text) is not None
+    assert slash_ok == (longest < tokie_bpe.LONG_RUN)
 
 
 def test_merges_are_the_last_merge_of_each_token() -> None:
