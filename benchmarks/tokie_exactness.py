@@ -181,6 +181,8 @@ def main() -> int:
                 ("rs-bpe", exact),
                 ("tokie, guarded", counts.count),
                 ("tokie, unchecked", counts.raw),  # timing only: what the guard costs
+                ("ids: rs-bpe", rs.encode),
+                ("ids: tokie, guarded", counts.encode),
             )
             for label, fn in timed_counts:
                 best = min(_timed(fn, texts) for _ in range(5))

@@ -1,21 +1,23 @@
-"""Exact cl100k/o200k token counts from ``tokie``, on the texts where it is known to be exact.
+"""Exact cl100k/o200k counts and ids from ``tokie``, on the texts where it is known to be exact.
 
-tokie (chonkie's Rust tokenizer) counts a 3.7 KB prose file in ~20 us where rs-bpe takes ~120
-(`benchmarks/tokie_exactness.py`). It has no tiktoken encodings of its own, so its model is built
-here from the same ranks tiktoken is built from (quicktok's), once per machine, and kept in
-``cache_root()/tokie`` (~7 MB for cl100k, ~14 MB for o200k; 2-4 s to build, ~40 ms to load).
+tokie (chonkie's Rust tokenizer) counts a 3.7 KB prose file in ~25 us where rs-bpe takes
+~100-170, and gives its ids ~4x as fast (`benchmarks/tokie_exactness.py`). It has no tiktoken
+encodings of its own, so its model is built here from the same ranks tiktoken is built from
+(quicktok's), once per machine, and kept in ``cache_root()/tokie`` (~7 MB for cl100k, ~14 MB for
+o200k; 2-4 s to build, ~40 ms to load).
 
 tokie 0.1.4 does not follow tiktoken everywhere: a newline, spaces and a newline (``"\\n \\n"``)
 come out as two pieces where tiktoken has one; a tab or other control character before
 punctuation and a letter splits them; a space before a Roman numeral joins it; for o200k a curly
 quote before an accented capital splits and a mark before punctuation joins; a piece of over
-10,000 bytes is encoded differently; on random Unicode about one text in 50-80 differs. So tokie
-counts a text only when ``SAFE`` matches it whole (letters of the common scripts, digits,
-punctuation, spaces and newlines, no newline-spaces-newline run) and, for a text of ``LONG_RUN``
-characters or more, when no run of spaces or non-spaces is that long; the exact backend (rs-bpe)
-counts every other text. 800,000 generated safe texts per encoding, random Unicode and the corpus
-gave tiktoken's tokens (``benchmarks/tokie_exactness.py``), and the tests compare tokie's ids and
-the guarded counts with tiktoken's on generated text.
+10,000 bytes is encoded differently; 1.6% (cl100k) and 2.3% (o200k) of random Unicode texts
+differ. So tokie takes a text only when it is ``safe``: ``SAFE`` matches it whole (letters of the
+common scripts, digits, punctuation, spaces and newlines, no newline-spaces-newline run) and, for
+a text of ``LONG_RUN`` characters or more, no run of spaces or non-spaces (for o200k, nor of
+whitespace-or-slash) is that long. The exact backend (rs-bpe) takes every other text. 900,000
+generated safe texts per encoding, as many random texts and the corpus gave tiktoken's tokens
+(``benchmarks/tokie_exactness.py``); the tests compare tokie's ids and the guarded counts and
+ids with tiktoken's on generated text and on every divergence found.
 
 The merges are derived from the ranks as tiktoken applies them: each token's two parts are what
 byte-pair merging of its own bytes ends with, using only tokens of lower rank. (The conversion
@@ -215,8 +217,7 @@ def _runs_check(name: str) -> Callable[[str], object]:
 class TokieCounts:
     """tokie's counts and ids for one encoding. ``count`` and ``encode`` take any text: tokie's
     answer where ``safe`` (``SAFE``'s characters, and runs under ``LONG_RUN``), else the exact
-    backend's.
-    ``within`` counts texts whose characters are known safe (a substring of a text
+    backend's. ``within`` counts texts whose characters are known safe (a substring of a text
     ``chars_ok`` admits): it checks only the length of their runs."""
 
     def __init__(
@@ -255,9 +256,9 @@ class TokieCounts:
 def load(
     name: str, exact: Callable[[str], int], exact_ids: Callable[[str], list[int]]
 ) -> TokieCounts | None:
-    """tokie's counts for ``name``, checked against ``exact`` (the exact backend's count;
-    ``exact_ids`` its ids, for the texts tokie may not encode). None
-    when tokie is not installed or its model can be neither loaded nor built and cached."""
+    """tokie's counts and ids for ``name``, checked against ``exact`` (the exact backend's
+    count; ``exact_ids`` its ids, for the texts tokie may not take). None when tokie is not
+    installed or its model can be neither loaded nor built and cached."""
     try:
         import tokie
     except ImportError:
