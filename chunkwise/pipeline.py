@@ -11,6 +11,7 @@ reported; the state is staged here and committed by the caller once the output i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -790,14 +791,27 @@ def _preload_before_fork(options: IngestOptions, head: Sequence[Source]) -> None
         preload = getattr(registry.load("chunkers", options.chunker), "preload", None)
         if preload is not None:
             preload(names)
-        # tokie's model (~40 ms to load), once here rather than in every worker.
-        from chunkwise.tokenizers import get_tokenizer
+        # tokie's model (~40 ms to load), once here rather than in every worker, for a run
+        # with the text to pay for it (a few PDFs leave it to the workers, after 1 MB each).
+        if len(head) > _IN_PROCESS_MAX_FILES or _head_bytes(head) >= 1 << 20:
+            from chunkwise.tokenizers import get_tokenizer
 
-        warm = getattr(get_tokenizer(options.chunker_config.tokenizer), "warm", None)
-        if warm is not None:
-            warm()
+            warm = getattr(get_tokenizer(options.chunker_config.tokenizer), "warm", None)
+            if warm is not None:
+                warm()
     except (ChunkwiseError, ImportError) as exc:  # the worker reports it on the document
         log.debug("preload before fork: %s", exc)
+
+
+def _head_bytes(head: Sequence[Source]) -> int:
+    total = 0
+    for src in head:
+        if src.data is not None:
+            total += len(src.data)
+        elif src.path is not None:
+            with contextlib.suppress(OSError):
+                total += src.path.stat().st_size
+    return total
 
 
 def _in_process(

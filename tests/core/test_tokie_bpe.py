@@ -197,3 +197,32 @@ def test_chunks_are_the_same_with_and_without_tokie(sample_docs: Path) -> None:
                     out.append([(c.start, c.end, c.n_tokens) for c in chunker.chunk(doc)])
         results[backend] = out
     assert results["tokie"] == results["rs-bpe"]
+
+
+def test_pool_loads_tokie_before_forking_only_for_runs_with_the_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chunkwise import pipeline, tokenizers
+
+    warmed: list[str] = []
+
+    class Recorder:
+        def warm(self) -> None:
+            warmed.append("warm")
+
+    monkeypatch.setattr(tokenizers, "get_tokenizer", lambda name=None: Recorder())
+    small = tmp_path / "small.txt"
+    small.write_text("A short note.\n" * 100)
+    big = tmp_path / "big.txt"
+    big.write_text("A longer text.\n" * 80_000)  # 1.2 MB
+    options = pipeline.IngestOptions(chunker="recursive")
+
+    def head(*paths: Path) -> list[pipeline.Source]:
+        return [pipeline.Source(p.name, path=p) for p in paths]
+
+    pipeline._preload_before_fork(options, head(small, small))
+    assert warmed == []
+    pipeline._preload_before_fork(options, head(small, big))
+    assert warmed == ["warm"]
+    pipeline._preload_before_fork(options, head(*[small] * (pipeline._IN_PROCESS_MAX_FILES + 1)))
+    assert warmed == ["warm", "warm"]
