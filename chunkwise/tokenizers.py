@@ -321,7 +321,7 @@ class RsBpeTokenizer(_BpeTokenizer):
 
 class TokieTokenizer(RsBpeTokenizer):
     """rs-bpe, with ids and counts from ``tokie`` on the texts where they are exact
-    (``chunkwise.tokie_bpe``: counts ~6x, ids ~4x as fast on prose). Its model takes ~40 ms to
+    (``chunkwise.tokie_bpe``, with the figures). Its model takes ~40 ms to
     load, so it is loaded once this tokenizer has been given ``LOAD_AFTER_CHARS`` characters of
     documents to index, or by ``warm`` (the pipeline, before its workers fork): a 2 KB run never
     pays for it."""

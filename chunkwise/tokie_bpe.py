@@ -1,7 +1,8 @@
 """Exact cl100k/o200k counts and ids from ``tokie``, on the texts where it is known to be exact.
 
 tokie (chonkie's Rust tokenizer) counts a 3.7 KB prose file in ~25 us where rs-bpe takes
-~100-170, and gives its ids ~4x as fast (`benchmarks/tokie_exactness.py`). It has no tiktoken
+~100-170; with the guard below, whole files cost ~70-100 us to count and ~80-100 to encode
+against rs-bpe's ~105-125 and ~115-155 (`benchmarks/tokie_exactness.py`). It has no tiktoken
 encodings of its own, so its model is built here from the same ranks tiktoken is built from
 (quicktok's), once per machine, and kept in ``cache_root()/tokie`` (~7 MB for cl100k, ~14 MB for
 o200k; 2-4 s to build, ~40 ms to load).
