@@ -123,7 +123,7 @@ def main() -> int:
             text = gen_safe(rnd, blocks, counts.safe)
             want = ref.encode_ordinary(text)
             got = list(raw_tok.encode(text, add_special_tokens=False).ids)
-            if got != want or counts.raw(text) != len(want):
+            if got != want or counts.tok.count_tokens(text) != len(want):
                 bad += 1
                 if bad <= 5:
                     print(f"  {name} safe text differs: {text[:200]!r}")
@@ -137,7 +137,7 @@ def main() -> int:
             text = gen_any(rnd)
             n = len(ref.encode_ordinary(text))
             unsafe += not counts.safe(text)
-            raw_bad += counts.raw(text) != n
+            raw_bad += counts.tok.count_tokens(text) != n
             if counts.count(text) != n or len(counts.encode(text)) != n:
                 bad += 1
                 if bad <= 5:
@@ -161,7 +161,7 @@ def main() -> int:
             ok = counts.count(text) == n
             if counts.safe(text):
                 safe_chars += len(text)
-                ok = ok and counts.raw(text) == n
+                ok = ok and counts.tok.count_tokens(text) == n
             if not ok:
                 bad += 1
                 print(f"  {name} file differs: {p}")
@@ -180,7 +180,7 @@ def main() -> int:
             timed_counts = (
                 ("rs-bpe", exact),
                 ("tokie, guarded", counts.count),
-                ("tokie, unchecked", counts.raw),  # timing only: what the guard costs
+                ("tokie, unchecked", counts.tok.count_tokens),  # timing only: the guard's cost
                 ("ids: rs-bpe", rs.encode),
                 ("ids: tokie, guarded", counts.encode),
             )

@@ -215,6 +215,34 @@ def _runs_check(name: str) -> Callable[[str], object]:
     return lambda text: plain(text) and ("/" not in text or slashes(text))
 
 
+class TokieMismatch(RuntimeError):
+    """tokie answered differently from the exact backend on a text the guard let through."""
+
+
+def _checked(
+    raw: Callable[[str], int],
+    encode: Callable[..., Any],
+    exact: Callable[[str], int],
+    exact_ids: Callable[[str], list[int]],
+) -> tuple[Callable[[str], int], Callable[..., Any]]:
+    """``CHUNKWISE_TOKIE_CHECK=1``: every answer tokie gives is compared with the exact
+    backend's (the test suite runs so: every count of every test checks the guard)."""
+
+    def count(text: str) -> int:
+        got, want = raw(text), exact(text)
+        if got != want:
+            raise TokieMismatch(f"tokie counts {got} tokens, rs-bpe {want}: {text[:200]!r}")
+        return got
+
+    def ids(text: str, add_special_tokens: bool = False) -> Any:
+        got = encode(text, add_special_tokens=add_special_tokens)
+        if list(got.ids) != exact_ids(text):
+            raise TokieMismatch(f"tokie's ids differ from rs-bpe's: {text[:200]!r}")
+        return got
+
+    return count, ids
+
+
 class TokieCounts:
     """tokie's counts and ids for one encoding. ``count`` and ``encode`` take any text: tokie's
     answer where ``safe`` (``SAFE``'s characters, and runs under ``LONG_RUN``), else the exact
@@ -231,6 +259,8 @@ class TokieCounts:
         self.tok = tok  # the tokie.Tokenizer
         raw: Callable[[str], int] = tok.count_tokens
         encode = tok.encode
+        if os.environ.get("CHUNKWISE_TOKIE_CHECK", "") not in ("", "0"):
+            raw, encode = _checked(raw, encode, exact, exact_ids)
         chars_ok = SAFE[name].fullmatch
         runs_ok = _runs_check(name)
 

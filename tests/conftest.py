@@ -14,6 +14,10 @@ from typing import Any
 import pytest
 from chunkwise.writers import BaseWriter
 
+# Every answer tokie gives in the tests (and in the commands they run) is checked against
+# rs-bpe's: the whole suite's documents test the guard of chunkwise.tokie_bpe.
+os.environ.setdefault("CHUNKWISE_TOKIE_CHECK", "1")
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_DOCS = ROOT / "sample_docs"
 CORPUS = ROOT.parent / "shared" / "corpus"

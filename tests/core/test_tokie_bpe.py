@@ -97,8 +97,22 @@ def test_known_divergences_are_guarded(name: str) -> None:
         assert counts.within(text) == want
         assert len(counts.encode(text)) == want
     # The reason for the guards: tokie's own answer differs.
-    assert counts.raw(texts[0]) != counts.count(texts[0])
-    assert any(counts.raw(t) != counts.count(t) for t in _LONG)
+    unchecked = counts.tok.count_tokens
+    assert unchecked(texts[0]) != counts.count(texts[0])
+    assert any(unchecked(t) != counts.count(t) for t in _LONG)
+
+
+def test_check_mode_catches_an_answer_the_guard_should_have_stopped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("CHUNKWISE_TOKIE_CHECK", "1")
+    rs = get_tokenizer("cl100k_base")._tok
+    counts = tokie_bpe.load("cl100k_base", rs.count, rs.encode)
+    assert counts is not None
+    assert counts.within("plain words\n\n") == rs.count("plain words\n\n")
+    # ``within`` trusts its caller to have checked the characters: here nobody did.
+    with pytest.raises(tokie_bpe.TokieMismatch):
+        counts.within("a\n \nb")
 
 
 @settings(max_examples=300, deadline=None)
