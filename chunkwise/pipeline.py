@@ -793,9 +793,10 @@ def _preload_before_fork(options: IngestOptions, head: Sequence[Source]) -> None
             preload(names)
         # tokie's model (~40 ms to load), once here rather than in every worker, for a run
         # with the text to pay for it (a few PDFs leave it to the workers, after 1 MB each).
-        if len(head) > _IN_PROCESS_MAX_FILES or _head_bytes(head) >= 1 << 20:
-            from chunkwise.tokenizers import get_tokenizer
+        from chunkwise.tokenizers import TokieTokenizer, get_tokenizer
 
+        enough = TokieTokenizer.LOAD_AFTER_CHARS
+        if len(head) > _IN_PROCESS_MAX_FILES or _head_bytes(head) >= enough:
             warm = getattr(get_tokenizer(options.chunker_config.tokenizer), "warm", None)
             if warm is not None:
                 warm()
