@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -40,14 +39,6 @@ WORDS = [
     *(". \n", "x\n", "a'b", "'t's", "’s", "“Hi”", "—", "–", "…", "naïve", "Éclair", "ÉCOLE"),
     *("über", "ß", "’T", "1st", "x2", "$100", "(a)", "[1]", "{x}", "<b>", "a/b", " .", ". "),
 ]
-
-
-def class_chars(pattern: re.Pattern[str]) -> list[str]:
-    """Every character the first class of a ``SAFE`` pattern admits."""
-    body = re.match(r"\(\?:\[(.*?)\]\*\+", pattern.pattern, re.S)
-    assert body is not None
-    cls = re.compile(f"[{body.group(1)}]")
-    return [chr(c) for c in range(0x30000) if cls.match(chr(c))]
 
 
 def gen_safe(rnd: random.Random, blocks: list[list[str]], safe: Callable[[str], bool]) -> str:
@@ -110,8 +101,7 @@ def main() -> int:
             print(f"{name}: tokie unavailable")
             return 2
         raw_tok = counts.tok
-        safe = tokie_bpe.SAFE[name]
-        chars = class_chars(safe)
+        chars = tokie_bpe.admitted(name)
         by_block: dict[int, list[str]] = {}
         for c in chars:
             by_block.setdefault(ord(c) >> 7, []).append(c)

@@ -77,12 +77,21 @@ def _safe_texts(chars: str) -> re.Pattern[str]:
 
 
 _COMMON = f" -~{_PUNCT}{_LATIN1_SYMBOLS}{_LATIN1_LOWER}\u3001-\u3003\u300c-\u300f{_CJK}"
-SAFE = {
-    "cl100k_base": _safe_texts(f"{_COMMON}{_LATIN1_UPPER}{_CASED_SCRIPTS}{_MARKED_SCRIPTS}"),
+_ADMITTED = {
+    "cl100k_base": f"{_COMMON}{_LATIN1_UPPER}{_CASED_SCRIPTS}{_MARKED_SCRIPTS}",
     # o200k's letter pieces are cut by case and take marks along: tokie splits "’É" and joins
     # "ּ*h" where tiktoken does not, so no capitals beyond ASCII and no combining marks.
-    "o200k_base": _safe_texts(f"{_COMMON}{_UNMARKED_LETTERS}"),
+    "o200k_base": f"{_COMMON}{_UNMARKED_LETTERS}",
 }
+SAFE = {name: _safe_texts(chars) for name, chars in _ADMITTED.items()}
+
+
+def admitted(name: str) -> list[str]:
+    """Every character ``SAFE[name]`` admits besides the newline, by code point (what the fuzz
+    benchmark and the tests draw safe texts from)."""
+    cls = re.compile(f"[{_ADMITTED[name]}]")
+    return [chr(c) for c in range(0x30000) if cls.match(chr(c))]
+
 
 # Checked after loading a cached model, against the exact backend: a damaged or stale file is
 # rebuilt rather than trusted.

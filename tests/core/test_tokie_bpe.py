@@ -1,5 +1,5 @@
-"""tokie's counts: exact wherever ``SAFE`` admits a text, the guard everywhere else, the model
-built once per machine and rebuilt when damaged, and rs-bpe whenever tokie cannot be used."""
+"""tokie's counts and ids: exact wherever the guard admits a text, rs-bpe's everywhere else and
+whenever tokie cannot be used; the model built once per machine and rebuilt when damaged."""
 
 from __future__ import annotations
 
@@ -25,15 +25,6 @@ def _counts(name: str) -> tokie_bpe.TokieCounts:
     return counts
 
 
-@functools.lru_cache(maxsize=2)
-def _admitted(name: str) -> list[str]:
-    """Every character the safe class of ``name`` admits (what the strategy draws from)."""
-    body = re.match(r"\(\?:\[(.*?)\]\*\+", tokie_bpe.SAFE[name].pattern, re.S)
-    assert body is not None
-    cls = re.compile(f"[{body.group(1)}]")
-    return [chr(c) for c in range(0x30000) if cls.match(chr(c))]
-
-
 _STRUCTURE = st.sampled_from(
     [
         *(" ", "  ", "\n", "\n\n", "'s", "'LL", "'t", "don't", "I'm", "’s", "“x”", "—", "…"),
@@ -44,7 +35,7 @@ _STRUCTURE = st.sampled_from(
 
 @functools.lru_cache(maxsize=2)
 def _safe_text(name: str) -> st.SearchStrategy[str]:
-    chars = st.sampled_from(_admitted(name))
+    chars = st.sampled_from(tokie_bpe.admitted(name))
     ascii_chars = st.characters(min_codepoint=32, max_codepoint=126)
     piece = st.one_of(_STRUCTURE, chars, ascii_chars, st.text(chars, min_size=1, max_size=6))
     # Spaces between two newlines are the one safe-alphabet sequence SAFE turns away.
