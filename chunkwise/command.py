@@ -160,6 +160,11 @@ def _interrupt_waiting(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
+def _interrupted_exit(exc: object) -> int:
+    """128 + the signal: 143 for a SIGTERM ``_interrupt_waiting`` raised, 130 for Ctrl-C."""
+    return 143 if "SIGTERM" in str(exc) else 130
+
+
 class EarlySignals:
     """From the start of ``chunk ingest`` until its run installs ``StopSignals``: SIGTERM raises
     KeyboardInterrupt as Ctrl-C does, where its default action would end the process with the
@@ -181,7 +186,7 @@ class EarlySignals:
         from chunkwise.writers.atomic import discard_all
 
         discard_all()
-        self.code = 143 if "SIGTERM" in str(exc) else 130
+        self.code = _interrupted_exit(exc)
         return True
 
 
@@ -272,7 +277,7 @@ class IngestCommand:
         except KeyboardInterrupt as exc:
             self._abort()
             self._close_state()
-            return 143 if "SIGTERM" in str(exc) else 130
+            return _interrupted_exit(exc)
         except ChunkwiseError as exc:
             self._abort()
             self._close_state()
