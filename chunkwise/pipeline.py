@@ -47,12 +47,15 @@ DEFAULT_MAX_FILE_SIZE = 200 * 1024 * 1024
 DEFAULT_TIMEOUT = 120.0
 
 
+# Positionally: a folder's sources travel to the workers by the thousand.
+@_pickled_positionally
 @dataclass(frozen=True)
 class Source:
-    """One input document: a file path, or bytes read from stdin."""
+    """One input document: a file path (a string when found by walking), or bytes read from
+    stdin."""
 
     name: str
-    path: Path | None = None
+    path: str | Path | None = None
     data: bytes | None = None
     explicit: bool = False  # named on the command line (not found by walking)
     # With --state: the sha256 recorded last time; a worker finding the same bytes skips parsing.
@@ -222,7 +225,7 @@ def iter_sources(
         walk_options = dataclasses.replace(walk_options, follow_symlinks=True)
     seen: set[str] = set()
 
-    def first_time(path: Path, real: str | None = None) -> bool:
+    def first_time(path: str | Path, real: str | None = None) -> bool:
         real = real or os.path.realpath(path)
         if real in seen:
             skip(display(str(path)), "duplicate")
@@ -242,23 +245,23 @@ def iter_sources(
             # one lstat per path component, per file).
             real_root = None if walk_options.follow_symlinks else os.path.realpath(path)
             for f, rel, link in walk_files(path, walk_options):
-                if registry.parser_for(f.name) is None:
-                    skip(display(str(f)), "unsupported format")
+                if registry.parser_for(f) is None:
+                    skip(display(f), "unsupported format")
                     continue
                 if not follow_symlinks and link:
                     if root is None:
                         root = path.resolve()
-                    if not _inside(f, root):
+                    if not _inside(Path(f), root):
                         log.warning(
                             "skipping %s: symlink leads out of %s (use --follow-symlinks)",
-                            display(str(f)),
+                            display(f),
                             display(p),
                         )
-                        skip(display(str(f)), "symlink out of the folder")
+                        skip(display(f), "symlink out of the folder")
                         continue
                 real = None if real_root is None or link else f"{real_root}/{rel}"
                 if first_time(f, real):
-                    yield Source(display(str(f)), path=f)
+                    yield Source(display(f), path=f)
         elif path.exists():
             if first_time(path):
                 yield Source(display(str(path)), path=path, explicit=True)
@@ -306,9 +309,9 @@ def check_output(paths: Sequence[str], output: str | None, what: str = "output")
 # -- one document --------------------------------------------------------------------------------
 
 
-def _file_sha256(path: Path) -> str:
+def _file_sha256(path: str | Path) -> str:
     h = hashlib.sha256()
-    with path.open("rb") as fh:
+    with open(path, "rb") as fh:
         for block in iter(functools.partial(fh.read, 1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -425,9 +428,9 @@ class Processor:
         chunking (``process_many`` runs each step across a batch) and returns the Result; every
         failure, in any step, is caught here and becomes the Result's error record."""
         stage = "read"
-        res = Result(src.name, path=str(src.path) if src.path is not None else None)
+        res = Result(src.name, path=os.fspath(src.path) if src.path is not None else None)
         try:
-            st = src.path.stat() if src.path is not None else None
+            st = os.stat(src.path) if src.path is not None else None
             self.check_readable(src, st)
             if src.path is not None and st is not None:
                 res.size, res.mtime_ns = st.st_size, st.st_mtime_ns
@@ -453,7 +456,7 @@ class Processor:
                     unsupported = registry.parser_for(src.name, self.options.format_hint) is None
                     if unsupported:
                         # Named explicitly, claimed by no parser, and not text: say so plainly.
-                        ext = "".join(src.path.suffixes[-1:]) or "no extension"
+                        ext = "".join(Path(src.path).suffixes[-1:]) or "no extension"
                         raise DocumentError(f"unsupported format ({ext})", stage="read") from exc
                 raise
             if not doc.parser:
@@ -650,7 +653,7 @@ def _lost(src: Source, exc: TaskLost) -> Result:
         raise UsageError(exc.detail)
     kind = {"timeout": "WorkerTimeout", "crash": "WorkerCrash"}.get(exc.kind, "WorkerError")
     rec = ErrorRecord(source=src.name, stage="parse", error=kind, message=str(exc))
-    return Result(src.name, error=rec, path=str(src.path) if src.path is not None else None)
+    return Result(src.name, error=rec, path=os.fspath(src.path) if src.path is not None else None)
 
 
 # A few small plain-text or Markdown files, the everyday ``chunk ingest notes.md`` or ``notes/``,
@@ -680,7 +683,7 @@ def _plain_file_size(src: Source, options: IngestOptions) -> int | None:
     ) not in _IN_PROCESS_PARSERS:
         return None
     try:
-        st = src.path.stat()
+        st = os.stat(src.path)
     except OSError:
         return None
     return st.st_size if stat.S_ISREG(st.st_mode) else None
@@ -811,7 +814,7 @@ def _head_bytes(head: Sequence[Source]) -> int:
             total += len(src.data)
         elif src.path is not None:
             with contextlib.suppress(OSError):
-                total += src.path.stat().st_size
+                total += os.stat(src.path).st_size
     return total
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,7 +96,7 @@ class Incremental:
                 yield src
                 continue
             try:
-                st = src.path.stat()
+                st = os.stat(src.path)
             except OSError:
                 yield src  # the worker reports the error
                 continue

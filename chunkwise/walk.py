@@ -136,12 +136,14 @@ class WalkOptions:
 
 def walk(root: Path, options: WalkOptions) -> Iterator[Path]:
     """Files under ``root`` in sorted order, depth first, honouring the rules; lazily."""
-    return (path for path, _, _ in walk_files(root, options))
+    return (Path(path) for path, _, _ in walk_files(root, options))
 
 
-def walk_files(root: Path, options: WalkOptions) -> Iterator[tuple[Path, str, bool]]:
+def walk_files(root: Path, options: WalkOptions) -> Iterator[tuple[str, str, bool]]:
     """``walk``'s files as (path, path relative to ``root`` with "/", is a symlink), from the
-    folder entries already read: a caller needs no ``lstat`` per file to tell links apart.
+    folder entries already read: a caller needs no ``lstat`` per file to tell links apart. The
+    paths are strings (a ``Path`` costs ~2 us to make and more to pickle to a worker: most of
+    the walk's time per file in a folder of small files).
 
     Iterative (an explicit stack of open folders), so a tree of any depth is walked: a recursive
     walker hit Python's recursion limit on a folder nested ~975 levels deep and ended the run.
@@ -175,7 +177,7 @@ def walk_files(root: Path, options: WalkOptions) -> Iterator[tuple[Path, str, bo
                 link = entry.is_symlink()
             except OSError:
                 continue
-            yield Path(entry.path), child_rel, link
+            yield entry.path, child_rel, link
 
 
 @dataclass

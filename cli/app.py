@@ -542,7 +542,7 @@ def _parse_one(
                 max_file_size=max_file_size,
             )
         )
-        proc.check_readable(src, src.path.stat() if src.path is not None else None)
+        proc.check_readable(src, os.stat(src.path) if src.path is not None else None)
         parser = proc.parser(proc.parser_name(src))
         return parser.parse(src.data if src.data is not None else src.path, source=src.name)
     except DocumentError as exc:

@@ -370,12 +370,12 @@ def language_from_shebang(head: bytes) -> str | None:
     return _BY_INTERPRETER.get(base)
 
 
-def shebang_parser(path: Path) -> str | None:
+def shebang_parser(path: str | Path) -> str | None:
     """'code' when an extensionless file starts with a shebang naming a supported language."""
-    if path.suffix:
+    if Path(path).suffix:
         return None
     try:
-        with path.open("rb") as fh:
+        with open(path, "rb") as fh:
             head = fh.read(256)
     except OSError:
         return None

@@ -87,9 +87,10 @@ def test_walk_files_relative_paths_and_links(tmp_path: Path) -> None:
 
     _tree(tmp_path, ["a.txt", "sub/b.txt"])
     (tmp_path / "link.txt").symlink_to(tmp_path / "a.txt")
-    found = [(p.name, rel, link) for p, rel, link in walk_files(tmp_path, WalkOptions())]
-    assert found == [("a.txt", "a.txt", False), ("link.txt", "link.txt", True),
-                     ("b.txt", "sub/b.txt", False)]  # fmt: skip
+    found = list(walk_files(tmp_path, WalkOptions()))
+    root = str(tmp_path)
+    assert found == [(f"{root}/a.txt", "a.txt", False), (f"{root}/link.txt", "link.txt", True),
+                     (f"{root}/sub/b.txt", "sub/b.txt", False)]  # fmt: skip
 
 
 def test_sources_read_once_through_a_linked_folder(tmp_path: Path) -> None:
