@@ -460,6 +460,9 @@ def _spawn(work: Callable[[], list[bytes]]) -> tuple[int, int] | None:
         try:
             os.close(r)
             _die_with_parent(parent)
+            from chunkwise.workers import release_cpu
+
+            release_cpu()
             for block in work():
                 view = memoryview(block)
                 while view:

@@ -163,7 +163,11 @@ def _worker_main(
     base: float,
     reply_seconds: float,
     reply_bytes: int,
+    cpu: int | None = None,
 ) -> None:
+    global _UNPINNED
+    if cpu is not None:
+        _UNPINNED = os.sched_getaffinity(0)
     for other in list(_PARENT_ENDS):
         with contextlib.suppress(OSError):
             other.close()
@@ -188,6 +192,8 @@ def _worker_main(
         if msg is None:
             return
         items = msg
+        if cpu is not None:
+            _pin_for(items, cpu)
         bunch = _Bunch(conn, state, base, reply_seconds, reply_bytes, len(items) - 1)
         try:
             _serve(handler, many, fatal, items, bunch)
@@ -250,6 +256,7 @@ class _Worker:
     k: int = 0
     sent: float = 0.0  # when the task was sent, then when a bunch of its results last arrived
     retired: bool = False
+    cpu: int | None = None  # the CPU it is pinned to (``OrderedPool._cpu_for_worker``)
 
     def idle(self) -> None:
         self.task, self.items, self.k = None, [], 0
@@ -312,7 +319,18 @@ class OrderedPool(Generic[T, R]):
 
     # -- worker management -----------------------------------------------------------------------
 
+    def _cpu_for_worker(self) -> int | None:
+        """The CPU a new worker is pinned to: one no live worker holds, when the pool has a
+        worker for every CPU this process may use (else None: the scheduler places it)."""
+        allowed = _allowed_cpus()
+        if allowed is None or len(allowed) != self.jobs or not _PIN:
+            return None
+        taken = {w.cpu for w in self._workers if not w.retired}
+        free = [c for c in allowed if c not in taken]
+        return free[0] if free else None
+
     def _start(self) -> _Worker:
+        cpu = self._cpu_for_worker()
         parent_end, child_end = self._ctx.Pipe(duplex=True)
         _PARENT_ENDS.add(parent_end)
         state = self._ctx.RawArray("q", 1)
@@ -328,6 +346,7 @@ class OrderedPool(Generic[T, R]):
                 self._base,
                 self.reply_seconds,
                 self.reply_bytes,
+                cpu,
             ),
             name="chunkwise-worker",
             daemon=True,
@@ -340,7 +359,7 @@ class OrderedPool(Generic[T, R]):
         finally:
             gc.unfreeze()
         child_end.close()
-        w = _Worker(proc, parent_end, state)
+        w = _Worker(proc, parent_end, state, cpu=cpu)
         if self._selector is None:
             self._selector = selectors.DefaultSelector()
         self._selector.register(parent_end, selectors.EVENT_READ, (w, False))
@@ -639,6 +658,45 @@ class OrderedPool(Generic[T, R]):
         else:
             how = "stopped responding"
         return f"worker process crashed ({how}) on this document; it was replaced"
+
+
+# Workers pinned one to a CPU while they run batches of small documents (see ``_pin_for``);
+# CHUNKWISE_PIN=0 leaves them to the scheduler.
+_PIN = os.environ.get("CHUNKWISE_PIN", "1") != "0"
+# A task of at least this many items (the batch sizer's ~50 ms over at most ~6 ms each) is small
+# single-threaded documents: the worker runs it pinned. A smaller one (a large document, a model
+# with threads of its own, a helper process) runs on every CPU it may use.
+_PIN_MIN_ITEMS = 8
+# In a worker that may pin itself: the CPUs it may use otherwise (its parent's affinity).
+_UNPINNED: set[int] | None = None
+
+
+def _allowed_cpus() -> list[int] | None:
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    return sorted(os.sched_getaffinity(0))
+
+
+def _pin_for(items: list[Any], cpu: int) -> None:
+    """Pin this worker to ``cpu`` for a batch of small documents, else release it.
+
+    With one worker per CPU and another process busy, the scheduler otherwise often leaves two
+    workers sharing one CPU while the other process has the second to itself (3 runnable on 2
+    CPUs: 1 CPU for the pool instead of 1.5); pinned apart, the other process shares with one
+    of them (`benchmarks/ab_cli.py --busy`). Large documents and models run unpinned: their
+    helper processes and threads may use an idle CPU."""
+    want = {cpu} if len(items) >= _PIN_MIN_ITEMS else _UNPINNED
+    if want is not None and want != os.sched_getaffinity(0):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, want)
+
+
+def release_cpu() -> None:
+    """Undo ``_pin_for`` in this process (a helper a pinned worker forks for a large
+    document should run on another CPU, not its parent's)."""
+    if _UNPINNED is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, _UNPINNED)
 
 
 def default_jobs() -> int:

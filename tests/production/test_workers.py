@@ -225,3 +225,63 @@ def test_batches_keep_order_and_bound_the_window() -> None:
         assert pulled - len(seen) <= 4 * 16
     assert seen == list(range(400))
     assert pool.tasks < 200
+
+
+def _affinity(item: int) -> tuple[int, int, tuple[int, ...]]:
+    return item, os.getpid(), tuple(sorted(os.sched_getaffinity(0)))
+
+
+def _affinity_factory() -> Callable[[int], tuple[int, int, tuple[int, ...]]]:
+    return _affinity
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity here")
+def test_workers_run_batches_of_small_items_pinned_apart_and_single_items_unpinned() -> None:
+    allowed = tuple(sorted(os.sched_getaffinity(0)))
+    pool = OrderedPool(_affinity_factory, _lost, jobs=len(allowed), batch=64)
+    got = list(pool.imap(range(3000)))
+    assert [g[0] for g in got] == list(range(3000))
+    # The batch sizer starts at one item a task: those run on every allowed CPU; once batches
+    # grow, each worker runs on one CPU of its own.
+    assert got[0][2] == allowed
+    pinned = {(pid, cpus) for _, pid, cpus in got if len(cpus) == 1}
+    assert pinned and len(pinned) == len({pid for pid, _ in pinned})
+    assert len({cpus for _, cpus in pinned}) == len(pinned)
+    assert all(cpus == allowed or len(cpus) == 1 for _, _, cpus in got)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity here")
+@pytest.mark.parametrize("case", ["more workers than CPUs", "CHUNKWISE_PIN=0"])
+def test_workers_are_left_to_the_scheduler(case: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chunkwise import workers
+
+    allowed = tuple(sorted(os.sched_getaffinity(0)))
+    jobs = len(allowed) + 1 if case == "more workers than CPUs" else len(allowed)
+    if case == "CHUNKWISE_PIN=0":
+        monkeypatch.setattr(workers, "_PIN", False)
+    pool = OrderedPool(_affinity_factory, _lost, jobs=jobs, batch=64)
+    assert {cpus for _, _, cpus in pool.imap(range(2000))} == {allowed}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity here")
+def test_a_helper_a_pinned_worker_forks_runs_on_every_cpu() -> None:
+    # In a fresh interpreter: the helper is only forked from a single-threaded process.
+    script = textwrap.dedent(
+        """
+        import os
+        from chunkwise import bpe_index, workers
+
+        allowed = os.sched_getaffinity(0)
+        workers._UNPINNED = allowed
+        os.sched_setaffinity(0, {min(allowed)})
+        pid, r = bpe_index._spawn(lambda: [repr(sorted(os.sched_getaffinity(0))).encode()])
+        with os.fdopen(r, "rb") as fh:
+            seen = fh.read().decode()
+        os.waitpid(pid, 0)
+        print(seen, sorted(os.sched_getaffinity(0)))
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    allowed = sorted(os.sched_getaffinity(0))
+    assert out.stdout.split("] ")[0] + "]" == repr(allowed)
+    assert out.stdout.strip().endswith(repr([min(allowed)]))  # the pinned parent stays pinned
