@@ -31,9 +31,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import operator
 import os
 import re
 import struct
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -187,7 +189,10 @@ def atom_bounds(text: str) -> list[int] | None:
         return None
     if n <= SENTENCE_LINE:
         return bounds
-    long = [k for k, (a, b) in enumerate(itertools.pairwise(bounds)) if b - a > SENTENCE_LINE]
+    gaps = list(map(operator.sub, bounds[1:], bounds))
+    if max(gaps) <= SENTENCE_LINE:
+        return bounds
+    long = [k for k, gap in enumerate(gaps) if gap > SENTENCE_LINE]
     room = budget - len(bounds)
     for k in reversed(long):
         a, b = bounds[k], bounds[k + 1]
@@ -460,9 +465,10 @@ def _spawn(work: Callable[[], list[bytes]]) -> tuple[int, int] | None:
         try:
             os.close(r)
             _die_with_parent(parent)
-            from chunkwise.workers import release_cpu
-
-            release_cpu()
+            # Forked by a pool worker pinned to its CPU: this half goes to another one.
+            pool = sys.modules.get("chunkwise.workers")
+            if pool is not None:
+                pool.release_cpu()
             for block in work():
                 view = memoryview(block)
                 while view:

@@ -573,7 +573,9 @@ class PositionsLevel:
         lazy index would be asked about most of the text (sentence starts)."""
         pos = self.positions
         sample = pos[:: max(1, len(pos) // 64)]
-        inside = sum(1 for p in sample if 0 < p < len(text) and text[p - 1] != "\n")
+        n = len(text)
+        before = [text[p - 1] for p in sample if 0 < p < n]
+        inside = len(before) - before.count("\n")
         return 4 * inside > len(sample)
 
 

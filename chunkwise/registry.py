@@ -329,6 +329,11 @@ def _parser_for_extension(ext: str) -> str | None:
 
 def _suffixes(path: str) -> list[str]:
     name = os.path.basename(path).lower()
+    dot = name.find(".")
+    if dot < 0:
+        return []
+    if name.find(".", dot + 1) < 0:  # one suffix: most names, asked once or twice per file
+        return [name[dot:]]
     parts = name.split(".")
     # Longest compound suffix first: ".html.gz" before ".gz".
     return ["." + ".".join(parts[i:]) for i in range(1, len(parts))]
