@@ -180,6 +180,7 @@ def test_output_never_overwrites_an_input(tmp_path: Path) -> None:
 
 def test_sources_are_consumed_lazily_with_a_bounded_window(tmp_path: Path) -> None:
     """An endless stream of sources still yields results: nothing lists all files first."""
+    from chunkwise import pipeline
     from chunkwise.pipeline import Source, process_all
 
     doc = tmp_path / "a.txt"
@@ -196,9 +197,9 @@ def test_sources_are_consumed_lazily_with_a_bounded_window(tmp_path: Path) -> No
     first = [next(results) for _ in range(5)]
     results.close()  # type: ignore[attr-defined]
     assert all(r.error is None and r.chunks for r in first)
-    # The window is 2 x jobs tasks; small files travel in batches of up to 64 (sized to ~50 ms of
-    # work), so at most that many sources are taken ahead of the consumer.
-    assert pulled <= 5 + 2 * 2 * 64 + 1
+    # The window is 2 x jobs tasks; small files travel in batches (sized to ~50 ms of work, at
+    # most _POOL_BATCH files), so at most that many sources are taken ahead of the consumer.
+    assert pulled <= 5 + 2 * 2 * pipeline._POOL_BATCH + 1
 
 
 @pytest.fixture
