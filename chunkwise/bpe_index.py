@@ -35,7 +35,6 @@ import operator
 import os
 import re
 import struct
-import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -89,16 +88,57 @@ def _idle_core(loadavg: str = "/proc/loadavg", sole: bool | None = None) -> bool
     the fork, copy-on-write faults and cold caches measured slower."""
     if sole is None:
         sole = _SOLE
+    load = _runnable_and_cores(loadavg)
+    if load is None:
+        return False
+    running, cores = load
+    return running < cores or (sole and cores > 1 and running <= cores)
+
+
+def _runnable_and_cores(loadavg: str = "/proc/loadavg") -> tuple[int, int] | None:
+    """(runnable tasks now, this one included; cores this process may use), None unknown."""
     try:
         with open(loadavg, "rb") as fh:
             running = int(fh.read().split()[3].split(b"/")[0])
     except (OSError, ValueError, IndexError):
-        return False
+        return None
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return running < cores or (sole and cores > 1 and running <= cores)
+    return running, cores
+
+
+def _cpus_apart(loadavg: str = "/proc/loadavg") -> tuple[int, int] | None:
+    """(this process's CPU, another for its helper) when no core is idle (a helper forked
+    beside one busy task per core), else None: an idle core takes the helper by itself. With
+    every core busy the scheduler may leave the two halves sharing one core (nothing it moves
+    makes the counts more even), and then the helper gains nothing; pinned apart, each shares
+    with one other task at most (`benchmarks/RESULTS.md`, seventh session)."""
+    load = _runnable_and_cores(loadavg)
+    if load is None or load[0] < load[1]:
+        return None
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+    if len(allowed) < 2:
+        return None
+    mine = _current_cpu()
+    if mine not in allowed:
+        mine = allowed[0]
+    return mine, next(c for c in allowed if c != mine)
+
+
+def _current_cpu() -> int | None:
+    """The CPU this process runs on (Linux: field 39 of /proc/self/stat), None unknown."""
+    try:
+        with open("/proc/self/stat", "rb") as fh:
+            stat = fh.read()
+        # The command name (field 2) is in parentheses and may hold spaces: count after it.
+        return int(stat[stat.rindex(b")") + 2 :].split()[36])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 # -- where to cut ---------------------------------------------------------------------------------
@@ -437,6 +477,8 @@ def _receive(child: tuple[int, int], out: Starts) -> npt.NDArray[np.int64] | Non
         _, status = os.waitpid(pid, 0)
     except ChildProcessError:
         return None
+    finally:
+        _helper_done()
     if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
         return None
     return splits
@@ -454,6 +496,7 @@ def _spawn(work: Callable[[], list[bytes]]) -> tuple[int, int] | None:
     except OSError:
         return None
     parent = os.getpid()
+    apart = _cpus_apart()
     try:
         pid = os.fork()
     except OSError:
@@ -465,10 +508,8 @@ def _spawn(work: Callable[[], list[bytes]]) -> tuple[int, int] | None:
         try:
             os.close(r)
             _die_with_parent(parent)
-            # Forked by a pool worker pinned to its CPU: this half goes to another one.
-            pool = sys.modules.get("chunkwise.workers")
-            if pool is not None:
-                pool.release_cpu()
+            if apart is not None:
+                _pin(apart[1])
             for block in work():
                 view = memoryview(block)
                 while view:
@@ -479,7 +520,28 @@ def _spawn(work: Callable[[], list[bytes]]) -> tuple[int, int] | None:
             # no atexit handler and flush no inherited buffer.
             os._exit(code)
     os.close(w)
+    if apart is not None:
+        global _UNPIN
+        _UNPIN = os.sched_getaffinity(0)
+        _pin(apart[0])
     return pid, r
+
+
+# The CPUs this process may use again once its helper is done (``_cpus_apart`` pinned it).
+_UNPIN: set[int] | None = None
+
+
+def _pin(cpu: int) -> None:
+    with contextlib.suppress(OSError):
+        os.sched_setaffinity(0, {cpu})
+
+
+def _helper_done() -> None:
+    global _UNPIN
+    if _UNPIN is not None:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, _UNPIN)
+        _UNPIN = None
 
 
 def _abandon(child: tuple[int, int]) -> None:
@@ -492,6 +554,7 @@ def _abandon(child: tuple[int, int]) -> None:
         os.close(r)
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, 0)
+    _helper_done()
 
 
 def _die_with_parent(parent: int) -> None:  # pragma: no cover - runs in the child

@@ -165,9 +165,7 @@ def _worker_main(
     reply_bytes: int,
     cpu: int | None = None,
 ) -> None:
-    global _UNPINNED
-    if cpu is not None:
-        _UNPINNED = os.sched_getaffinity(0)
+    unpinned = os.sched_getaffinity(0) if cpu is not None else None
     for other in list(_PARENT_ENDS):
         with contextlib.suppress(OSError):
             other.close()
@@ -192,8 +190,8 @@ def _worker_main(
         if msg is None:
             return
         items = msg
-        if cpu is not None:
-            _pin_for(items, cpu)
+        if cpu is not None and unpinned is not None:
+            _pin_for(items, cpu, unpinned)
         bunch = _Bunch(conn, state, base, reply_seconds, reply_bytes, len(items) - 1)
         try:
             _serve(handler, many, fatal, items, bunch)
@@ -667,8 +665,6 @@ _PIN = os.environ.get("CHUNKWISE_PIN", "1") != "0"
 # single-threaded documents: the worker runs it pinned. A smaller one (a large document, a model
 # with threads of its own, a helper process) runs on every CPU it may use.
 _PIN_MIN_ITEMS = 8
-# In a worker that may pin itself: the CPUs it may use otherwise (its parent's affinity).
-_UNPINNED: set[int] | None = None
 
 
 def _allowed_cpus() -> list[int] | None:
@@ -677,26 +673,20 @@ def _allowed_cpus() -> list[int] | None:
     return sorted(os.sched_getaffinity(0))
 
 
-def _pin_for(items: list[Any], cpu: int) -> None:
+def _pin_for(items: list[Any], cpu: int, unpinned: set[int]) -> None:
     """Pin this worker to ``cpu`` for a batch of small documents, else release it.
 
     With one worker per CPU and another process busy, the scheduler otherwise often leaves two
     workers sharing one CPU while the other process has the second to itself (3 runnable on 2
     CPUs: 1 CPU for the pool instead of 1.5); pinned apart, the other process shares with one
-    of them (`benchmarks/ab_cli.py --busy`). Large documents and models run unpinned: their
-    helper processes and threads may use an idle CPU."""
-    want = {cpu} if len(items) >= _PIN_MIN_ITEMS else _UNPINNED
-    if want is not None and want != os.sched_getaffinity(0):
+    of them (`benchmarks/ab_cli.py --busy`). Large documents and models run on ``unpinned``
+    (the CPUs the worker may use otherwise): their threads, or a helper process
+    (``bpe_index``: only where a core is idle, which a pinned worker never sees), may use an
+    idle CPU."""
+    want = {cpu} if len(items) >= _PIN_MIN_ITEMS else unpinned
+    if want != os.sched_getaffinity(0):
         with contextlib.suppress(OSError):
             os.sched_setaffinity(0, want)
-
-
-def release_cpu() -> None:
-    """Undo ``_pin_for`` in this process (a helper a pinned worker forks for a large
-    document should run on another CPU, not its parent's)."""
-    if _UNPINNED is not None:
-        with contextlib.suppress(OSError):
-            os.sched_setaffinity(0, _UNPINNED)
 
 
 def default_jobs() -> int:

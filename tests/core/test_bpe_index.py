@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +149,37 @@ def test_a_helper_is_forked_only_when_a_core_is_idle(tmp_path: Path) -> None:
     loadavg.write_text(f"2.50 0.40 0.30 {cores + 1}/120 4242\n")
     assert not bpe_index._idle_core(str(loadavg), sole=True)
     assert not bpe_index._idle_core(str(tmp_path / "missing"), sole=True)
+
+
+def test_a_helper_beside_busy_cores_runs_on_another_cpu_than_its_parent(tmp_path: Path) -> None:
+    if not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs CPU affinity and two CPUs")
+    cores = len(os.sched_getaffinity(0))
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"0.50 0.40 0.30 {cores - 1}/120 4242\n")
+    assert bpe_index._cpus_apart(str(loadavg)) is None  # an idle core takes the helper anyway
+    loadavg.write_text(f"2.50 0.40 0.30 {cores}/120 4242\n")
+    mine, theirs = bpe_index._cpus_apart(str(loadavg)) or (None, None)
+    assert mine in os.sched_getaffinity(0) and theirs in os.sched_getaffinity(0)
+    assert mine != theirs
+    # Forked for real (in a fresh interpreter: a helper is only forked single-threaded), with
+    # every core busy: the helper reports its CPUs, the parent is pinned apart until it is done.
+    script = f"""
+import json, os
+from chunkwise import bpe_index
+
+bpe_index._runnable_and_cores = lambda loadavg="": ({cores}, {cores})
+before = sorted(os.sched_getaffinity(0))
+child = bpe_index._spawn(lambda: [json.dumps(sorted(os.sched_getaffinity(0))).encode()])
+pid, r = child
+during = sorted(os.sched_getaffinity(0))
+got = b""
+while chunk := os.read(r, 4096):
+    got += chunk
+bpe_index._abandon(child)
+print(json.dumps([json.loads(got), during, sorted(os.sched_getaffinity(0)) == before]))
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    helper, parent, restored = json.loads(out.stdout)
+    assert len(helper) == 1 and len(parent) == 1 and helper != parent
+    assert restored  # the parent has its CPUs back once the helper is done

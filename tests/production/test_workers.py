@@ -261,27 +261,3 @@ def test_workers_are_left_to_the_scheduler(case: str, monkeypatch: pytest.Monkey
         monkeypatch.setattr(workers, "_PIN", False)
     pool = OrderedPool(_affinity_factory, _lost, jobs=jobs, batch=64)
     assert {cpus for _, _, cpus in pool.imap(range(2000))} == {allowed}
-
-
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="no CPU affinity here")
-def test_a_helper_a_pinned_worker_forks_runs_on_every_cpu() -> None:
-    # In a fresh interpreter: the helper is only forked from a single-threaded process.
-    script = textwrap.dedent(
-        """
-        import os
-        from chunkwise import bpe_index, workers
-
-        allowed = os.sched_getaffinity(0)
-        workers._UNPINNED = allowed
-        os.sched_setaffinity(0, {min(allowed)})
-        pid, r = bpe_index._spawn(lambda: [repr(sorted(os.sched_getaffinity(0))).encode()])
-        with os.fdopen(r, "rb") as fh:
-            seen = fh.read().decode()
-        os.waitpid(pid, 0)
-        print(seen, sorted(os.sched_getaffinity(0)))
-        """
-    )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    allowed = sorted(os.sched_getaffinity(0))
-    assert out.stdout.split("] ")[0] + "]" == repr(allowed)
-    assert out.stdout.strip().endswith(repr([min(allowed)]))  # the pinned parent stays pinned
