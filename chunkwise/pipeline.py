@@ -674,7 +674,7 @@ _IN_PROCESS_MAX_FILES = 256
 _IN_PROCESS_BATCH = 64
 # Files sent to a worker at a time (the pool's ``BatchSizer``: ~50 ms of work, at most this
 # many). 128 where 64 was: a small file now takes ~0.3 ms, and each batch is a round trip in
-# which the worker waits for the main process (1-6 ms with another program busy).
+# which the worker waits for the main process, longer when another program keeps a core busy.
 _POOL_BATCH = 128
 
 
