@@ -36,6 +36,7 @@ import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,21 @@ def _model_path(name: str, vocab: Path, tokie_module: Any) -> Path:
     return cache_root() / "tokie" / f"{name}-{h.hexdigest()[:20]}.tkz"
 
 
+# Models of another key (another tokie build, rank file or virtualenv) unused this long are
+# removed when a model is built: 7-14 MB each. A model in use is touched when loaded, so two
+# environments sharing the cache do not remove each other's.
+STALE_DAYS = 30
+
+
+def _prune(keep: Path) -> None:
+    """Remove the cached models beside ``keep`` not loaded for ``STALE_DAYS`` days."""
+    cutoff = time.time() - STALE_DAYS * 86400
+    for other in keep.parent.glob("*.tkz"):
+        with contextlib.suppress(OSError):
+            if other != keep and other.stat().st_mtime < cutoff:
+                other.unlink()
+
+
 def _build(path: Path, ranks: dict[bytes, int], pattern: str, tokie_mod: Any) -> Any:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_json = tempfile.mkstemp(suffix=".json", dir=path.parent)
@@ -315,9 +331,13 @@ def load(
                 tok = tokie.Tokenizer.from_file(str(path))
             except Exception as exc:  # a damaged file (tokie raises its own errors): rebuilt
                 log.debug("tokie model %s unreadable (%s): rebuilding", path, exc)
+            else:
+                with contextlib.suppress(OSError):  # a read-only cache: pruning spares it less
+                    os.utime(path)
         if tok is None or tok.count_tokens(_PROBE) != exact(_PROBE):
             log.debug("building the tokie model for %s in %s", name, path.parent)
             tok = _build(path, read_quicktok_vocab(vocab), pattern, tokie)
+            _prune(path)
             if tok.count_tokens(_PROBE) != exact(_PROBE):
                 raise ValueError("the built model disagrees with the exact backend")
     except Exception as exc:

@@ -4,7 +4,9 @@ whenever tokie cannot be used; the model built once per machine and rebuilt when
 from __future__ import annotations
 
 import functools
+import os
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -231,3 +233,24 @@ def test_pool_loads_tokie_before_forking_only_for_runs_with_the_text(
     assert warmed == ["warm"]
     pipeline._preload_before_fork(options, head(*[small] * (pipeline._IN_PROCESS_MAX_FILES + 1)))
     assert warmed == ["warm", "warm"]
+
+
+def test_building_a_model_removes_models_unused_for_a_month(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHUNKWISE_CACHE_DIR", str(tmp_path))
+    folder = tmp_path / "tokie"
+    folder.mkdir()
+    month = (tokie_bpe.STALE_DAYS + 1) * 86400
+    stale, recent = folder / "cl100k_base-0000.tkz", folder / "o200k_base-1111.tkz"
+    for path, age in ((stale, month), (recent, month - 2 * 86400)):
+        path.write_bytes(b"an old model")
+        os.utime(path, (time.time() - age, time.time() - age))
+    rs = get_tokenizer("cl100k_base")._tok
+    assert tokie_bpe.load("cl100k_base", rs.count, rs.encode) is not None
+    (model,) = folder.glob("cl100k_base-*.tkz")
+    assert sorted(folder.iterdir()) == sorted([model, recent])
+    # Loading a model touches it: in use, it is never the stale one.
+    os.utime(model, (time.time() - month, time.time() - month))
+    assert tokie_bpe.load("cl100k_base", rs.count, rs.encode) is not None
+    assert model.stat().st_mtime > time.time() - 3600
