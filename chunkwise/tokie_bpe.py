@@ -332,7 +332,7 @@ def load(
             except Exception as exc:  # a damaged file (tokie raises its own errors): rebuilt
                 log.debug("tokie model %s unreadable (%s): rebuilding", path, exc)
             else:
-                with contextlib.suppress(OSError):  # a read-only cache: pruning spares it less
+                with contextlib.suppress(OSError):  # marks it in use for ``_prune``
                     os.utime(path)
         if tok is None or tok.count_tokens(_PROBE) != exact(_PROBE):
             log.debug("building the tokie model for %s in %s", name, path.parent)
