@@ -165,7 +165,8 @@ def _worker_main(
     reply_bytes: int,
     cpu: int | None = None,
 ) -> None:
-    unpinned = os.sched_getaffinity(0) if cpu is not None else None
+    # (its CPU, the CPUs it may use otherwise) for a worker that pins itself (``_pin_for``).
+    pin = (cpu, os.sched_getaffinity(0)) if cpu is not None else None
     for other in list(_PARENT_ENDS):
         with contextlib.suppress(OSError):
             other.close()
@@ -190,8 +191,8 @@ def _worker_main(
         if msg is None:
             return
         items = msg
-        if cpu is not None and unpinned is not None:
-            _pin_for(items, cpu, unpinned)
+        if pin is not None:
+            _pin_for(items, *pin)
         bunch = _Bunch(conn, state, base, reply_seconds, reply_bytes, len(items) - 1)
         try:
             _serve(handler, many, fatal, items, bunch)
@@ -691,6 +692,5 @@ def _pin_for(items: list[Any], cpu: int, unpinned: set[int]) -> None:
 
 def default_jobs() -> int:
     """Number of CPU cores this process may use."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
+    allowed = _allowed_cpus()
+    return max(1, len(allowed) if allowed is not None else os.cpu_count() or 1)
